@@ -1,0 +1,14 @@
+import { init, tensor, scope, memory, randn, manualSeed, crossEntropy, matmul, arange, softmax, topk, multinomial, tril, concat, pad } from '@kiln/tensor';
+console.log(await init({ backend: 'auto' }));
+const a = tensor([[1, 2, 3], [4, 5, 6]]);
+console.log(await a.matmul(a.T).toArray());
+console.log(await a.sum(1).toArray(), await a.mean().item(), await a.argmax(1).toArray(), await a.T.contiguous().toArray());
+console.log(await a.softmax().toArray());
+manualSeed(1); console.log(await randn([5]).toArray());
+manualSeed(1); console.log(await randn([5]).toArray());
+console.log(await crossEntropy(a, tensor([2, 0], {dtype:'int32'})).item());
+console.log(await a.cumsum(1).toArray(), await a.var(1).toArray(), await a.logsumexp(1).toArray());
+const [v,i] = topk(a, 2); console.log(await v.toArray(), await i.toArray());
+console.log(await tril(tensor([[1,2],[3,4]])).toArray(), await pad(a, [[1,0]]).toArray());
+console.log(await multinomial(tensor([0.1, 0, 0.9]), 2).toArray());
+console.log(memory());

@@ -1,0 +1,95 @@
+import type { Backend, BackendInfo } from './backend.js';
+import { CpuBackend } from './backends/cpu/backend.js';
+import { registerBackend, resolveBackend, setDefaultBackend, unregisterBackend } from './context.js';
+import { BackendError } from './errors.js';
+
+/** Which backend `init` should select. */
+export type BackendChoice = 'webgpu' | 'cpu' | 'auto';
+
+/** Options of {@link init}. */
+export interface InitOptions {
+  /**
+   * `auto` (default) picks WebGPU when an adapter exists, otherwise the CPU backend with one
+   * warning. The environment variable `KILN_BACKEND` (`webgpu`, `cpu` or `auto`) overrides this.
+   */
+  backend?: BackendChoice;
+  /** Passed to `requestAdapter` (e.g. `{ powerPreference: 'high-performance' }`). */
+  adapter?: GPURequestAdapterOptions;
+  /** Silences the warning printed when `auto` falls back to the CPU. */
+  quiet?: boolean;
+}
+
+const instances = new Map<string, Promise<Backend>>();
+let warnedFallback = false;
+
+function envChoice(): BackendChoice | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_BACKEND;
+  if (env === undefined || env === '') return undefined;
+  if (env !== 'webgpu' && env !== 'cpu' && env !== 'auto') {
+    throw new BackendError(`KILN_BACKEND='${env}' is not a backend; use webgpu, cpu or auto`);
+  }
+  return env;
+}
+
+/**
+ * Initialises (once) and returns a backend instance without making it the default. Use it to run
+ * the same computation on two backends, e.g. `tensor(x, { backend: await initBackend('cpu') })`.
+ */
+export function initBackend(name: 'webgpu' | 'cpu', options: Pick<InitOptions, 'adapter'> = {}): Promise<Backend> {
+  let p = instances.get(name);
+  if (!p) {
+    p = (async () => {
+      const backend: Backend =
+        name === 'cpu' ? new CpuBackend() : await (await import('./backends/webgpu/index.js')).createWebGpuBackend(options.adapter);
+      registerBackend(backend);
+      return backend;
+    })();
+    instances.set(name, p);
+    p.catch(() => instances.delete(name));
+  }
+  return p;
+}
+
+/**
+ * Selects the default backend and returns what was chosen (name, device, features, limits).
+ * `webgpu` with no adapter throws an error that says how to get one; `auto` falls back to the
+ * CPU with one clear warning. Safe to call more than once.
+ */
+export async function init(options: InitOptions = {}): Promise<BackendInfo> {
+  const choice = envChoice() ?? options.backend ?? 'auto';
+  if (choice === 'cpu') {
+    const b = await initBackend('cpu');
+    setDefaultBackend(b);
+    return b.info;
+  }
+  try {
+    const b = await initBackend('webgpu', options);
+    setDefaultBackend(b);
+    return b.info;
+  } catch (err) {
+    if (choice === 'webgpu') throw err;
+    if (!options.quiet && !warnedFallback) {
+      warnedFallback = true;
+      console.warn(`[kiln] WebGPU unavailable, using the CPU backend: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const b = await initBackend('cpu');
+    setDefaultBackend(b);
+    return b.info;
+  }
+}
+
+/** The default backend's info (throws if `init` has not run). */
+export function backendInfo(): BackendInfo {
+  return resolveBackend().info;
+}
+
+/** Destroys a backend instance; its tensors become unusable. Mostly for tests and shutdown. */
+export async function destroyBackend(name: 'webgpu' | 'cpu'): Promise<void> {
+  const p = instances.get(name);
+  if (!p) return;
+  instances.delete(name);
+  const b = await p;
+  await b.sync();
+  b.destroy();
+  unregisterBackend(name);
+}
