@@ -24,7 +24,9 @@ export function setDefaultBackend(backend: Backend): void {
 /** The default backend (set by `await init()`); throws if `init` has not run. */
 export function defaultBackend(): Backend {
   if (!current) {
-    throw new Error("No backend initialised: call `await init({ backend: 'auto' })` from @kiln/tensor before creating tensors");
+    throw new Error(
+      "No backend initialised: call `await init({ backend: 'auto' })` from @kiln/tensor before creating tensors",
+    );
   }
   return current;
 }
@@ -34,7 +36,8 @@ export function resolveBackend(which?: Backend | string): Backend {
   if (which === undefined) return defaultBackend();
   if (typeof which !== 'string') return which;
   const b = backends.get(which);
-  if (!b) throw new Error(`Backend '${which}' is not initialised: call \`await initBackend('${which}')\` first`);
+  if (!b)
+    throw new Error(`Backend '${which}' is not initialised: call \`await initBackend('${which}')\` first`);
   return b;
 }
 

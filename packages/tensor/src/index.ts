@@ -28,7 +28,13 @@ export type {
 } from './backend.js';
 export { CpuBackend } from './backends/cpu/backend.js';
 export { initialisedBackends, resolveBackend } from './context.js';
-export { addDispatchHook, type DispatchHook, type DispatchOptions, dispatch, type OpRecord } from './dispatch.js';
+export {
+  addDispatchHook,
+  type DispatchHook,
+  type DispatchOptions,
+  dispatch,
+  type OpRecord,
+} from './dispatch.js';
 export {
   DTYPES,
   type DType,
@@ -40,7 +46,14 @@ export {
   roundToFloat16,
 } from './dtype.js';
 export { BackendError, DisposedError, DTypeError, IndexError, ShapeError } from './errors.js';
-export { type BackendChoice, backendInfo, destroyBackend, type InitOptions, init, initBackend } from './init.js';
+export {
+  type BackendChoice,
+  backendInfo,
+  destroyBackend,
+  type InitOptions,
+  init,
+  initBackend,
+} from './init.js';
 export { keep, type LeakReport, leakReports, scope, setLeakDetection } from './lifetime.js';
 export { type MemoryInfo, memory } from './memory.js';
 export {
@@ -99,10 +112,27 @@ export {
   tanh,
   where,
 } from './ops/elementwise.js';
-export { embedding, gather, indexSelect, multinomial, oneHot, scatterAdd, setIndexChecking, topk } from './ops/indexing.js';
+export {
+  embedding,
+  gather,
+  indexSelect,
+  multinomial,
+  oneHot,
+  scatterAdd,
+  setIndexChecking,
+  topk,
+} from './ops/indexing.js';
 export { chunk, concat, pad, split, stack, tril, triu } from './ops/join.js';
 export { matmul } from './ops/linalg.js';
-export { type CrossEntropyOptions, crossEntropy, layerNorm, logSoftmax, type NormOptions, rmsNorm, softmax } from './ops/nn.js';
+export {
+  type CrossEntropyOptions,
+  crossEntropy,
+  layerNorm,
+  logSoftmax,
+  type NormOptions,
+  rmsNorm,
+  softmax,
+} from './ops/nn.js';
 export { argmax, argmin, cumsum, logsumexp, max, mean, min, prod, sum, variance } from './ops/reduce.js';
 export {
   cast,

@@ -23,7 +23,8 @@ const instances = new Map<string, Promise<Backend>>();
 let warnedFallback = false;
 
 function envChoice(): BackendChoice | undefined {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KILN_BACKEND;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.KILN_BACKEND;
   if (env === undefined || env === '') return undefined;
   if (env !== 'webgpu' && env !== 'cpu' && env !== 'auto') {
     throw new BackendError(`KILN_BACKEND='${env}' is not a backend; use webgpu, cpu or auto`);
@@ -35,12 +36,17 @@ function envChoice(): BackendChoice | undefined {
  * Initialises (once) and returns a backend instance without making it the default. Use it to run
  * the same computation on two backends, e.g. `tensor(x, { backend: await initBackend('cpu') })`.
  */
-export function initBackend(name: 'webgpu' | 'cpu', options: Pick<InitOptions, 'adapter'> = {}): Promise<Backend> {
+export function initBackend(
+  name: 'webgpu' | 'cpu',
+  options: Pick<InitOptions, 'adapter'> = {},
+): Promise<Backend> {
   let p = instances.get(name);
   if (!p) {
     p = (async () => {
       const backend: Backend =
-        name === 'cpu' ? new CpuBackend() : await (await import('./backends/webgpu/index.js')).createWebGpuBackend(options.adapter);
+        name === 'cpu'
+          ? new CpuBackend()
+          : await (await import('./backends/webgpu/index.js')).createWebGpuBackend(options.adapter);
       registerBackend(backend);
       return backend;
     })();
@@ -70,7 +76,9 @@ export async function init(options: InitOptions = {}): Promise<BackendInfo> {
     if (choice === 'webgpu') throw err;
     if (!options.quiet && !warnedFallback) {
       warnedFallback = true;
-      console.warn(`[kiln] WebGPU unavailable, using the CPU backend: ${(err as Error).message.split('\n')[0]}`);
+      console.warn(
+        `[kiln] WebGPU unavailable, using the CPU backend: ${(err as Error).message.split('\n')[0]}`,
+      );
     }
     const b = await initBackend('cpu');
     setDefaultBackend(b);

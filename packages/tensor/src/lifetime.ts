@@ -98,22 +98,21 @@ export function scope<R>(fn: () => R): R {
   const frame: ScopeFrame = { items: new Set() };
   const parent = outer[outer.length - 1];
   const stack = [...outer, frame];
-  const run = (): R => fn();
   let result: R;
-  if (als) {
-    result = als.run(stack, run);
-  } else {
-    const saved = fallbackStack;
-    fallbackStack = stack;
-    try {
-      result = run();
-    } catch (e) {
-      fallbackStack = saved;
-      finish(frame, undefined, parent);
-      throw e;
+  const saved = fallbackStack;
+  try {
+    if (als) {
+      result = als.run(stack, fn);
+    } else {
+      fallbackStack = stack;
+      result = fn();
     }
-    if (!(result instanceof Promise)) fallbackStack = saved;
+  } catch (e) {
+    if (!als) fallbackStack = saved;
+    finish(frame, undefined, parent);
+    throw e;
   }
+  if (!als && !(result instanceof Promise)) fallbackStack = saved;
   if (result instanceof Promise) {
     const restore = () => {
       if (!als) fallbackStack = outer;
@@ -149,7 +148,9 @@ export interface LeakReport {
 
 let leakDetection = false;
 let onLeak: (report: LeakReport) => void = (r) => {
-  console.warn(`[kiln] tensor #${r.id} ${r.description} was garbage-collected without dispose()${r.createdAt ? `; created at:\n${r.createdAt}` : ''}`);
+  console.warn(
+    `[kiln] tensor #${r.id} ${r.description} was garbage-collected without dispose()${r.createdAt ? `; created at:\n${r.createdAt}` : ''}`,
+  );
 };
 const leaks: LeakReport[] = [];
 

@@ -19,7 +19,8 @@ const state: RngState = { seed: [0x2545f491, 0x9e3779b9], counter: 0 };
 
 /** Seeds the default generator: the same seed gives the same draws on the same backend. */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`manualSeed: seed must be a non-negative safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`manualSeed: seed must be a non-negative safe integer, got ${seed}`);
   state.seed = [seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0];
   state.counter = 0;
 }
@@ -32,7 +33,9 @@ export function getRngState(): RngState {
 /** Restores a state from {@link getRngState}. */
 export function setRngState(s: RngState): void {
   if (!Array.isArray(s?.seed) || s.seed.length !== 2 || !Number.isSafeInteger(s.counter) || s.counter < 0) {
-    throw new TypeError('setRngState: expected { seed: [u32, u32], counter: non-negative integer } from getRngState()');
+    throw new TypeError(
+      'setRngState: expected { seed: [u32, u32], counter: non-negative integer } from getRngState()',
+    );
   }
   state.seed = [s.seed[0] >>> 0, s.seed[1] >>> 0];
   state.counter = s.counter;

@@ -33,10 +33,13 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
 
 /** Validates a user-provided shape. */
 export function checkShape(shape: readonly number[], op: string): number[] {
-  if (!Array.isArray(shape)) throw new ShapeError(`${op}: shape must be an array of integers, got ${String(shape)}`);
+  if (!Array.isArray(shape))
+    throw new ShapeError(`${op}: shape must be an array of integers, got ${String(shape)}`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}: every dimension must be a non-negative integer`);
+      throw new ShapeError(
+        `${op}: invalid shape ${fmtShape(shape)}: every dimension must be a non-negative integer`,
+      );
     }
   }
   return [...shape];
@@ -45,7 +48,9 @@ export function checkShape(shape: readonly number[], op: string): number[] {
 /** Normalises a possibly negative axis for a tensor of rank `ndim`. */
 export function normAxis(axis: number, ndim: number, op: string): number {
   if (!Number.isInteger(axis) || axis < -Math.max(ndim, 1) || axis >= Math.max(ndim, 1)) {
-    throw new ShapeError(`${op}: axis ${axis} is out of range for a tensor of rank ${ndim} (valid: ${-ndim}..${ndim - 1})`);
+    throw new ShapeError(
+      `${op}: axis ${axis} is out of range for a tensor of rank ${ndim} (valid: ${-ndim}..${ndim - 1})`,
+    );
   }
   return axis < 0 ? axis + ndim : axis;
 }
@@ -95,7 +100,10 @@ export function broadcastStrides(shape: Shape, strides: readonly number[], targe
  * dimensions. `stridesList` holds one stride array per operand (output first, typically).
  * Returns the collapsed shape and strides; size-1 dimensions are dropped.
  */
-export function collapseDims(shape: Shape, stridesList: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function collapseDims(
+  shape: Shape,
+  stridesList: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
   const keep: number[] = [];
   for (let i = 0; i < shape.length; i++) if (shape[i] !== 1) keep.push(i);
   const outShape: number[] = [];
@@ -120,7 +128,8 @@ export function inferReshape(from: Shape, to: readonly number[], op: string): nu
   const neg = out.indexOf(-1);
   if (neg !== out.lastIndexOf(-1)) throw new ShapeError(`${op}: at most one -1 allowed in ${fmtShape(to)}`);
   for (const d of out) {
-    if (d !== -1 && (!Number.isInteger(d) || d < 0)) throw new ShapeError(`${op}: invalid target shape ${fmtShape(to)}`);
+    if (d !== -1 && (!Number.isInteger(d) || d < 0))
+      throw new ShapeError(`${op}: invalid target shape ${fmtShape(to)}`);
   }
   if (neg >= 0) {
     const rest = sizeOf(out.filter((d) => d !== -1));
@@ -130,7 +139,9 @@ export function inferReshape(from: Shape, to: readonly number[], op: string): nu
     out[neg] = size / rest;
   }
   if (sizeOf(out) !== size) {
-    throw new ShapeError(`${op}: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)} (${sizeOf(out)} elements)`);
+    throw new ShapeError(
+      `${op}: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(to)} (${sizeOf(out)} elements)`,
+    );
   }
   return out;
 }

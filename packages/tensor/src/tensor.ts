@@ -94,13 +94,21 @@ export class Tensor {
   /** Throws a clear error if the tensor was disposed. */
   assertAlive(op: string): void {
     if (this.#disposed) {
-      throw new DisposedError(`${op}: tensor #${this.id} ${fmtShape(this.shape)} ${this.dtype} was used after dispose()`);
+      throw new DisposedError(
+        `${op}: tensor #${this.id} ${fmtShape(this.shape)} ${this.dtype} was used after dispose()`,
+      );
     }
   }
 
   /** @internal The strided view kernels read. */
   view_(): View {
-    return { storage: this.storage.handle, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+    return {
+      storage: this.storage.handle,
+      dtype: this.dtype,
+      shape: this.shape,
+      strides: this.strides,
+      offset: this.offset,
+    };
   }
 
   /** Releases this handle; the storage returns to the pool once no view refers to it. Idempotent. */
@@ -146,7 +154,8 @@ export class Tensor {
   /** The elements as nested arrays (booleans for bool; a number for a 0-d tensor). */
   async toArray(): Promise<any> {
     const flat = await this.data();
-    const values: (number | boolean)[] = this.dtype === 'bool' ? Array.from(flat, (v) => v !== 0) : Array.from(flat);
+    const values: (number | boolean)[] =
+      this.dtype === 'bool' ? Array.from(flat, (v) => v !== 0) : Array.from(flat);
     if (this.ndim === 0) return values[0];
     const build = (dim: number, start: number): any[] => {
       const n = this.shape[dim];
@@ -159,7 +168,10 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item: tensor has ${this.size} elements ${fmtShape(this.shape)}; item() needs exactly one`);
+    if (this.size !== 1)
+      throw new Error(
+        `item: tensor has ${this.size} elements ${fmtShape(this.shape)}; item() needs exactly one`,
+      );
     const d = await this.data();
     return d[0];
   }
@@ -195,7 +207,12 @@ export class Tensor {
   }
   /** Matrix transpose: swaps the last two dimensions (identity for 0-d and 1-d). */
   get T(): Tensor {
-    return this.ndim < 2 ? vw.permute(this, this.shape.map((_, i) => i)) : vw.transpose(this, -2, -1);
+    return this.ndim < 2
+      ? vw.permute(
+          this,
+          this.shape.map((_, i) => i),
+        )
+      : vw.transpose(this, -2, -1);
   }
   /** Elements `start` to `end` (exclusive) with `step` along `axis`; negative indices count from the end. */
   slice(axis: number, start: number, end?: number, step = 1): Tensor {

@@ -1,8 +1,8 @@
 import type { Backend } from '../backend.js';
-import { allocHost, assertDType, type DType, type HostArray, isFloat } from '../dtype.js';
-import { dispatch } from '../dispatch.js';
-import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { resolveBackend } from '../context.js';
+import { dispatch } from '../dispatch.js';
+import { allocHost, assertDType, type DType, type HostArray, isFloat } from '../dtype.js';
+import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { takeCounter } from '../random.js';
 import { checkShape, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -39,7 +39,9 @@ function flatten(data: unknown, shape: number[], out: number[], dim = 0): void {
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[dim]) {
-    throw new ShapeError(`tensor: ragged nested array: expected length ${shape[dim]} at depth ${dim}, got ${Array.isArray(data) ? data.length : typeof data}`);
+    throw new ShapeError(
+      `tensor: ragged nested array: expected length ${shape[dim]} at depth ${dim}, got ${Array.isArray(data) ? data.length : typeof data}`,
+    );
   }
   for (const v of data) flatten(v, shape, out, dim + 1);
 }
@@ -65,7 +67,9 @@ function toHost(values: ArrayLike<number>, dtype: DType, op: string): HostArray 
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (!Number.isInteger(v)) {
-        throw new DTypeError(`${op}: value ${v} at flat index ${i} is not an integer; use dtype 'float32' or round first`);
+        throw new DTypeError(
+          `${op}: value ${v} at flat index ${i} is not an integer; use dtype 'float32' or round first`,
+        );
       }
     }
   }
@@ -78,7 +82,13 @@ function toHost(values: ArrayLike<number>, dtype: DType, op: string): HostArray 
 }
 
 /** @internal Uploads a host array as a new tensor (used by `tensor`, `toBackend`, and checkpoint loaders). */
-export function fromHost(host: HostArray, shape: Shape, dtype: DType, backend: Backend, usage: 'activation' | 'parameter' = 'activation'): Tensor {
+export function fromHost(
+  host: HostArray,
+  shape: Shape,
+  dtype: DType,
+  backend: Backend,
+  usage: 'activation' | 'parameter' = 'activation',
+): Tensor {
   const t = empty(backend, shape, dtype, usage);
   if (host.length > 0) backend.upload(t.storage.handle, dtype, host);
   if (dtype === 'int32' && host.length > 0) {
@@ -102,7 +112,10 @@ export const hostRanges = new WeakMap<object, { lo: number; hi: number }>();
  * Creates a tensor from a number, nested arrays or a typed array. Numbers default to float32
  * (booleans to bool); typed arrays keep their element type unless `dtype` says otherwise.
  */
-export function tensor(data: TensorData, options: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
+export function tensor(
+  data: TensorData,
+  options: CreateOptions & { shape?: readonly number[] } = {},
+): Tensor {
   const backend = resolveBackend(options.backend);
   let values: ArrayLike<number>;
   let shape: number[];
@@ -120,14 +133,18 @@ export function tensor(data: TensorData, options: CreateOptions & { shape?: read
     if (options.shape) {
       const want = checkShape(options.shape, 'tensor');
       if (sizeOf(want) !== flat.length) {
-        throw new ShapeError(`tensor: ${flat.length} values do not fill shape ${fmtShape(want)} (${sizeOf(want)} elements)`);
+        throw new ShapeError(
+          `tensor: ${flat.length} values do not fill shape ${fmtShape(want)} (${sizeOf(want)} elements)`,
+        );
       }
       shape = want;
     }
   }
   assertDType(dtype, 'tensor');
   if (sizeOf(shape) !== values.length) {
-    throw new ShapeError(`tensor: ${values.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements)`);
+    throw new ShapeError(
+      `tensor: ${values.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} elements)`,
+    );
   }
   const host = toHost(values, dtype, 'tensor');
   return dispatch('tensor', [], { shape, dtype }, () => fromHost(host, shape, dtype, backend, options.usage));
@@ -183,7 +200,8 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
     end = start;
     start = 0;
   }
-  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be a finite non-zero number, got ${step}`);
+  if (step === 0 || !Number.isFinite(step))
+    throw new RangeError(`arange: step must be a finite non-zero number, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const values = new Float64Array(n);
@@ -193,7 +211,8 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
 
 /** `steps` evenly spaced values from `start` to `end` inclusive. */
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const values = new Float64Array(steps);
   for (let i = 0; i < steps; i++) values[i] = steps === 1 ? start : start + ((end - start) * i) / (steps - 1);
   const dtype = options.dtype ?? 'float32';
@@ -209,12 +228,20 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   return tensor(values, { ...options, dtype: options.dtype ?? 'float32', shape: [n, m] });
 }
 
-function randomTensor(op: string, shape: readonly number[], options: CreateOptions, params: Record<string, number>, kind: 'uniform' | 'normal' | 'randint'): Tensor {
+function randomTensor(
+  op: string,
+  shape: readonly number[],
+  options: CreateOptions,
+  params: Record<string, number>,
+  kind: 'uniform' | 'normal' | 'randint',
+): Tensor {
   const backend = resolveBackend(options.backend);
   const s = checkShape(shape, op);
   const dtype = options.dtype ?? (kind === 'randint' ? 'int32' : 'float32');
   if (kind === 'randint' ? dtype !== 'int32' && dtype !== 'uint32' : !isFloat(dtype)) {
-    throw new DTypeError(`${op}: dtype ${dtype} is not supported (${kind === 'randint' ? 'int32 or uint32' : 'float32 or float16'})`);
+    throw new DTypeError(
+      `${op}: dtype ${dtype} is not supported (${kind === 'randint' ? 'int32 or uint32' : 'float32 or float16'})`,
+    );
   }
   return dispatch(op, [], { shape: s, dtype, ...params }, () => {
     const t = empty(backend, s, dtype, options.usage);
@@ -225,21 +252,32 @@ function randomTensor(op: string, shape: readonly number[], options: CreateOptio
 }
 
 /** Uniform samples in [low, high) (default [0, 1)), from the seeded generator (`manualSeed`). */
-export function rand(shape: readonly number[], options: CreateOptions & { low?: number; high?: number } = {}): Tensor {
+export function rand(
+  shape: readonly number[],
+  options: CreateOptions & { low?: number; high?: number } = {},
+): Tensor {
   const { low = 0, high = 1 } = options;
   if (!(high > low)) throw new RangeError(`rand: need high > low, got [${low}, ${high})`);
   return randomTensor('rand', shape, options, { low, high }, 'uniform');
 }
 
 /** Normal samples with `mean` (0) and `std` (1), from the seeded generator. */
-export function randn(shape: readonly number[], options: CreateOptions & { mean?: number; std?: number } = {}): Tensor {
+export function randn(
+  shape: readonly number[],
+  options: CreateOptions & { mean?: number; std?: number } = {},
+): Tensor {
   const { mean = 0, std = 1 } = options;
   if (!(std >= 0)) throw new RangeError(`randn: std must be >= 0, got ${std}`);
   return randomTensor('randn', shape, options, { mean, std }, 'normal');
 }
 
 /** Uniform integers in [low, high), from the seeded generator. */
-export function randint(low: number, high: number, shape: readonly number[], options: CreateOptions = {}): Tensor {
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  options: CreateOptions = {},
+): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || high - low > 2 ** 32) {
     throw new RangeError(`randint: need integers low < high with high - low <= 2^32, got [${low}, ${high})`);
   }

@@ -1,12 +1,28 @@
 import type { BinaryOp, UnaryOp, UnaryParams } from '../backend.js';
-import type { DType } from '../dtype.js';
 import { dispatch } from '../dispatch.js';
+import type { DType } from '../dtype.js';
 import { DTypeError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { broadcastAll } from './views.js';
 import { empty, operand, requireFloat, sameDType, scalarTensor } from './util.js';
+import { broadcastAll } from './views.js';
 
-const FLOAT_ONLY = new Set<UnaryOp>(['exp', 'log', 'sqrt', 'rsqrt', 'sin', 'cos', 'tanh', 'sigmoid', 'gelu', 'gelu_tanh', 'silu', 'reciprocal', 'floor', 'ceil', 'round']);
+const FLOAT_ONLY = new Set<UnaryOp>([
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'sin',
+  'cos',
+  'tanh',
+  'sigmoid',
+  'gelu',
+  'gelu_tanh',
+  'silu',
+  'reciprocal',
+  'floor',
+  'ceil',
+  'round',
+]);
 const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 const LOGICAL = new Set<BinaryOp>(['logical_and', 'logical_or']);
 
@@ -14,7 +30,9 @@ function unary(op: UnaryOp, x: Tensor, params?: UnaryParams, attrs: Record<strin
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
   if (FLOAT_ONLY.has(op)) requireFloat(op, x);
   if (op !== 'logical_not' && x.dtype === 'bool') {
-    throw new DTypeError(`${op}: not defined for bool ${fmtShape(x.shape)}; cast with .cast('float32') or .cast('int32')`);
+    throw new DTypeError(
+      `${op}: not defined for bool ${fmtShape(x.shape)}; cast with .cast('float32') or .cast('int32')`,
+    );
   }
   return dispatch(op, [x], attrs, () => {
     const out = empty(x.backend, x.shape, op === 'logical_not' ? 'bool' : x.dtype);
@@ -24,14 +42,17 @@ function unary(op: UnaryOp, x: Tensor, params?: UnaryParams, attrs: Record<strin
 }
 
 function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
-  if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new TypeError(`${op}: at least one operand must be a Tensor`);
+  if (!(a instanceof Tensor) && !(b instanceof Tensor))
+    throw new TypeError(`${op}: at least one operand must be a Tensor`);
   const A = a instanceof Tensor ? a : operand(a, b as Tensor, op);
   const B = b instanceof Tensor ? b : operand(b, A, op);
   try {
     const logical = LOGICAL.has(op);
     if (!logical) sameDType(op, A, B);
     if (!logical && !COMPARISONS.has(op) && A.dtype === 'bool') {
-      throw new DTypeError(`${op}: arithmetic is not defined for bool; cast with .cast('int32') or .cast('float32')`);
+      throw new DTypeError(
+        `${op}: arithmetic is not defined for bool; cast with .cast('int32') or .cast('float32')`,
+      );
     }
     const outDType: DType = logical || COMPARISONS.has(op) ? 'bool' : A.dtype;
     return dispatch(op, [A, B], {}, () => {
@@ -128,16 +149,19 @@ export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {})
 /** Limits values to [min, max] (either bound may be omitted). */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   if (min === undefined && max === undefined) throw new RangeError('clamp: give at least one of min and max');
-  if (min !== undefined && max !== undefined && min > max) throw new RangeError(`clamp: min ${min} is greater than max ${max}`);
+  if (min !== undefined && max !== undefined && min > max)
+    throw new RangeError(`clamp: min ${min} is greater than max ${max}`);
   return unary('clamp', x, { min, max }, { min, max });
 }
 
 /** cond ? a : b elementwise (cond is bool; a and b share a dtype; numbers allowed). */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   if (!(cond instanceof Tensor)) throw new TypeError('where: cond must be a bool Tensor');
-  if (cond.dtype !== 'bool') throw new DTypeError(`where: cond must be bool, got ${cond.dtype}; compare first (e.g. x.gt(0))`);
+  if (cond.dtype !== 'bool')
+    throw new DTypeError(`where: cond must be bool, got ${cond.dtype}; compare first (e.g. x.gt(0))`);
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
-  const A = a instanceof Tensor ? a : like ? operand(a, like, 'where') : scalarTensor(cond.backend, a, 'float32');
+  const A =
+    a instanceof Tensor ? a : like ? operand(a, like, 'where') : scalarTensor(cond.backend, a, 'float32');
   const B = b instanceof Tensor ? b : operand(b, A, 'where');
   try {
     sameDType('where', A, B);

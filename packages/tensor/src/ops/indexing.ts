@@ -1,5 +1,5 @@
-import { type DType, isFloat } from '../dtype.js';
 import { dispatch } from '../dispatch.js';
+import { type DType, isFloat } from '../dtype.js';
 import { DTypeError, fmtShape, IndexError, ShapeError } from '../errors.js';
 import { keep } from '../lifetime.js';
 import { normAxis } from '../shape.js';
@@ -33,7 +33,9 @@ export async function flushIndexChecks(): Promise<void> {
     const count = await bad.backend.download(bad.storage.handle, bad.dtype, 1);
     bad.dispose();
     if (count[0] > 0) {
-      throw new IndexError(`${op}: ${count[0]} index value(s) out of range [0, ${n}) (found by index checking mode)`);
+      throw new IndexError(
+        `${op}: ${count[0]} index value(s) out of range [0, ${n}) (found by index checking mode)`,
+      );
     }
   }
 }
@@ -45,7 +47,9 @@ export function checkIndexRange(op: string, index: Tensor, n: number, allowed?: 
     const badLo = range.lo < 0 && range.lo !== allowed;
     if (range.hi >= n || badLo) {
       const v = range.hi >= n ? range.hi : range.lo;
-      throw new IndexError(`${op}: index ${v} is out of range [0, ${n}) for an index tensor ${fmtShape(index.shape)}`);
+      throw new IndexError(
+        `${op}: index ${v} is out of range [0, ${n}) for an index tensor ${fmtShape(index.shape)}`,
+      );
     }
     return;
   }
@@ -65,7 +69,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   requireIndex('gather', 'index', index);
   const ax = normAxis(axis, x.ndim, 'gather');
   if (index.ndim !== x.ndim || index.shape.some((d, i) => i !== ax && d > x.shape[i])) {
-    throw new ShapeError(`gather: index ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and no larger size off axis ${ax}`);
+    throw new ShapeError(
+      `gather: index ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and no larger size off axis ${ax}`,
+    );
   }
   checkIndexRange('gather', index, x.shape[ax]);
   return dispatch('gather', [x, index], { axis: ax }, () => {
@@ -79,7 +85,8 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   requireIndex('indexSelect', 'index', index);
   const ax = normAxis(axis, x.ndim, 'indexSelect');
-  if (index.ndim !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got ${fmtShape(index.shape)}; flatten it first`);
+  if (index.ndim !== 1)
+    throw new ShapeError(`indexSelect: index must be 1-D, got ${fmtShape(index.shape)}; flatten it first`);
   checkIndexRange('indexSelect', index, x.shape[ax]);
   return dispatch('index_select', [x, index], { axis: ax }, () => {
     const shape = [...x.shape];
@@ -93,7 +100,8 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
 /** Embedding lookup: rows of `weight` [V, D] for int32 `ids` of any shape → [...ids.shape, D]. */
 export function embedding(ids: Tensor, weight: Tensor): Tensor {
   requireIndex('embedding', 'ids', ids);
-  if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [vocab, dim], got ${fmtShape(weight.shape)}`);
+  if (weight.ndim !== 2)
+    throw new ShapeError(`embedding: weight must be [vocab, dim], got ${fmtShape(weight.shape)}`);
   return dispatch(
     'embedding',
     [ids, weight],
@@ -115,7 +123,11 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
   requireIndex('scatterAdd', 'index', index);
   const ax = normAxis(axis, x.ndim, 'scatterAdd');
   if (src.dtype !== x.dtype) throw new DTypeError(`scatterAdd: src is ${src.dtype} but x is ${x.dtype}`);
-  if (index.ndim !== x.ndim || src.ndim !== x.ndim || index.shape.some((d, i) => d !== src.shape[i] || (i !== ax && d > x.shape[i]))) {
+  if (
+    index.ndim !== x.ndim ||
+    src.ndim !== x.ndim ||
+    index.shape.some((d, i) => d !== src.shape[i] || (i !== ax && d > x.shape[i]))
+  ) {
     throw new ShapeError(
       `scatterAdd: index ${fmtShape(index.shape)} and src ${fmtShape(src.shape)} must have equal shapes, the rank of x ${fmtShape(x.shape)}, and no larger size off axis ${ax}`,
     );
@@ -132,12 +144,19 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
 }
 
 /** The `k` largest (or smallest) entries along `axis`, sorted, and their int32 indices. */
-export function topk(x: Tensor, k: number, options: { axis?: number; largest?: boolean } = {}): [Tensor, Tensor] {
+export function topk(
+  x: Tensor,
+  k: number,
+  options: { axis?: number; largest?: boolean } = {},
+): [Tensor, Tensor] {
   const { largest = true } = options;
   if (x.dtype === 'bool') throw new DTypeError("topk: not defined for bool; cast with .cast('int32')");
   const ax = normAxis(options.axis ?? -1, x.ndim, 'topk');
   const n = x.ndim === 0 ? 1 : x.shape[ax];
-  if (!Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`topk: k=${k} must be an integer in [0, ${n}] for axis ${ax} of ${fmtShape(x.shape)}`);
+  if (!Number.isInteger(k) || k < 0 || k > n)
+    throw new RangeError(
+      `topk: k=${k} must be an integer in [0, ${n}] for axis ${ax} of ${fmtShape(x.shape)}`,
+    );
   return dispatch('topk', [x], { k, axis: ax, largest }, () =>
     withTemps((tmp) => {
       const order = Array.from({ length: x.ndim }, (_, i) => i).filter((i) => i !== ax);
@@ -151,7 +170,13 @@ export function topk(x: Tensor, k: number, options: { axis?: number; largest?: b
       const values = tmp(empty(x.backend, shape, x.dtype));
       const indices = tmp(empty(x.backend, shape, 'int32'));
       if (values.size > 0) x.backend.topk(rows.view_(), k, largest, values.view_(), indices.view_());
-      const back = (t: Tensor) => makeView(t, inverse.map((i) => t.shape[i]), inverse.map((i) => t.strides[i]), 0);
+      const back = (t: Tensor) =>
+        makeView(
+          t,
+          inverse.map((i) => t.shape[i]),
+          inverse.map((i) => t.strides[i]),
+          0,
+        );
       return [back(values), back(indices)] as [Tensor, Tensor];
     }),
   );
@@ -163,14 +188,22 @@ export function topk(x: Tensor, k: number, options: { axis?: number; largest?: b
  * category with zero weight is never drawn and `numSamples` may not exceed the categories.
  * Uses the seeded generator (`manualSeed`). Not differentiable.
  */
-export function multinomial(probs: Tensor, numSamples: number, options: { replacement?: boolean } = {}): Tensor {
+export function multinomial(
+  probs: Tensor,
+  numSamples: number,
+  options: { replacement?: boolean } = {},
+): Tensor {
   const { replacement = false } = options;
   if (!isFloat(probs.dtype)) throw new DTypeError(`multinomial: probs must be float, got ${probs.dtype}`);
-  if (probs.ndim !== 1 && probs.ndim !== 2) throw new ShapeError(`multinomial: probs must be [C] or [N, C], got ${fmtShape(probs.shape)}`);
+  if (probs.ndim !== 1 && probs.ndim !== 2)
+    throw new ShapeError(`multinomial: probs must be [C] or [N, C], got ${fmtShape(probs.shape)}`);
   const C = probs.shape[probs.ndim - 1];
-  if (!Number.isInteger(numSamples) || numSamples < 1) throw new RangeError(`multinomial: numSamples must be a positive integer, got ${numSamples}`);
+  if (!Number.isInteger(numSamples) || numSamples < 1)
+    throw new RangeError(`multinomial: numSamples must be a positive integer, got ${numSamples}`);
   if (!replacement && numSamples > C) {
-    throw new RangeError(`multinomial: cannot draw ${numSamples} samples without replacement from ${C} categories; pass { replacement: true }`);
+    throw new RangeError(
+      `multinomial: cannot draw ${numSamples} samples without replacement from ${C} categories; pass { replacement: true }`,
+    );
   }
   return dispatch(
     'multinomial',
@@ -210,7 +243,8 @@ export function multinomial(probs: Tensor, numSamples: number, options: { replac
 /** One-hot encoding of int32 `indices` → [...indices.shape, numClasses] (int32 unless `dtype`). */
 export function oneHot(indices: Tensor, numClasses: number, options: { dtype?: DType } = {}): Tensor {
   requireIndex('oneHot', 'indices', indices);
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new RangeError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
   checkIndexRange('oneHot', indices, numClasses);
   return dispatch(
     'one_hot',

@@ -14,9 +14,12 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const ax = normAxis(axis, first.ndim, 'concat');
   for (const t of tensors) {
     if (!(t instanceof Tensor)) throw new TypeError('concat: every element must be a Tensor');
-    if (t.dtype !== first.dtype) throw new ShapeError(`concat: dtypes differ (${first.dtype} and ${t.dtype}); cast first`);
+    if (t.dtype !== first.dtype)
+      throw new ShapeError(`concat: dtypes differ (${first.dtype} and ${t.dtype}); cast first`);
     if (t.ndim !== first.ndim || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
-      throw new ShapeError(`concat: shapes ${tensors.map((x) => fmtShape(x.shape)).join(', ')} differ outside axis ${ax}`);
+      throw new ShapeError(
+        `concat: shapes ${tensors.map((x) => fmtShape(x.shape)).join(', ')} differ outside axis ${ax}`,
+      );
     }
   }
   const sizes = tensors.map((t) => t.shape[ax]);
@@ -45,14 +48,22 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   const ax = normAxis(axis, tensors[0].ndim + 1, 'stack');
   for (const t of tensors) {
     if (t.ndim !== tensors[0].ndim || t.shape.some((d, i) => d !== tensors[0].shape[i])) {
-      throw new ShapeError(`stack: all shapes must be equal, got ${tensors.map((x) => fmtShape(x.shape)).join(', ')}`);
+      throw new ShapeError(
+        `stack: all shapes must be equal, got ${tensors.map((x) => fmtShape(x.shape)).join(', ')}`,
+      );
     }
   }
   return dispatch(
     'stack',
     tensors,
     {},
-    () => withTemps((tmp) => concat(tensors.map((t) => tmp(unsqueeze(t, ax))), ax)),
+    () =>
+      withTemps((tmp) =>
+        concat(
+          tensors.map((t) => tmp(unsqueeze(t, ax))),
+          ax,
+        ),
+      ),
     { composite: true },
   );
 }
@@ -63,13 +74,16 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   const dim = x.shape[ax];
   let list: number[];
   if (typeof sizes === 'number') {
-    if (!Number.isInteger(sizes) || sizes <= 0) throw new RangeError(`split: size must be a positive integer, got ${sizes}`);
+    if (!Number.isInteger(sizes) || sizes <= 0)
+      throw new RangeError(`split: size must be a positive integer, got ${sizes}`);
     list = [];
     for (let s = 0; s < dim; s += sizes) list.push(Math.min(sizes, dim - s));
   } else {
     list = [...sizes];
     if (list.some((s) => !Number.isInteger(s) || s < 0) || list.reduce((a, b) => a + b, 0) !== dim) {
-      throw new ShapeError(`split: sizes [${list}] must be non-negative integers summing to ${dim} (axis ${ax} of ${fmtShape(x.shape)})`);
+      throw new ShapeError(
+        `split: sizes [${list}] must be non-negative integers summing to ${dim} (axis ${ax} of ${fmtShape(x.shape)})`,
+      );
     }
   }
   return dispatch(
@@ -90,7 +104,8 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
 
 /** Splits into `chunks` nearly equal views along `axis` (like PyTorch: ceil-sized pieces). */
 export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new RangeError(`chunk: chunks must be a positive integer, got ${chunks}`);
+  if (!Number.isInteger(chunks) || chunks <= 0)
+    throw new RangeError(`chunk: chunks must be a positive integer, got ${chunks}`);
   const dim = x.shape[normAxis(axis, x.ndim, 'chunk')];
   return split(x, Math.max(1, Math.ceil(dim / chunks)), axis);
 }
@@ -100,10 +115,14 @@ export function chunk(x: Tensor, chunks: number, axis = 0): Tensor[] {
  * outermost first (so `[[1, 1]]` pads the last dimension by one on each side).
  */
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
-  if (widths.length > x.ndim) throw new ShapeError(`pad: ${widths.length} pad pairs for a tensor of rank ${x.ndim} ${fmtShape(x.shape)}`);
+  if (widths.length > x.ndim)
+    throw new ShapeError(
+      `pad: ${widths.length} pad pairs for a tensor of rank ${x.ndim} ${fmtShape(x.shape)}`,
+    );
   const full = x.shape.map(() => [0, 0] as [number, number]);
   widths.forEach((w, i) => {
-    if (w.length !== 2 || !w.every((v) => Number.isInteger(v) && v >= 0)) throw new RangeError(`pad: widths must be pairs of non-negative integers, got [${w}]`);
+    if (w.length !== 2 || !w.every((v) => Number.isInteger(v) && v >= 0))
+      throw new RangeError(`pad: widths must be pairs of non-negative integers, got [${w}]`);
     full[x.ndim - widths.length + i] = [w[0], w[1]];
   });
   return dispatch('pad', [x], { widths: full, value }, () => {

@@ -2,8 +2,8 @@ import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, viewStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { copyContiguous } from './views.js';
 import { empty, makeView, requireFloat, sameDType } from './util.js';
+import { copyContiguous } from './views.js';
 
 /** Reads `t` (already expanded to [...batch, r, c]) as [B, r, c], copying only if the batch dims cannot merge. */
 function asBatch3(t: Tensor, batch: number): Tensor {
@@ -22,11 +22,14 @@ function asBatch3(t: Tensor, batch: number): Tensor {
  * dimension is dropped from the result. Transposed views are read in place, without a copy.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TypeError('matmul: both operands must be Tensors');
+  if (!(a instanceof Tensor) || !(b instanceof Tensor))
+    throw new TypeError('matmul: both operands must be Tensors');
   requireFloat('matmul', a);
   sameDType('matmul', a, b);
   if (a.ndim === 0 || b.ndim === 0) {
-    throw new ShapeError(`matmul: operands must have at least 1 dimension, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}; use mul() for scalars`);
+    throw new ShapeError(
+      `matmul: operands must have at least 1 dimension, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}; use mul() for scalars`,
+    );
   }
   const aShape = a.ndim === 1 ? [1, a.shape[0]] : [...a.shape];
   const bShape = b.ndim === 1 ? [b.shape[0], 1] : [...b.shape];
@@ -34,7 +37,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const k = aShape[aShape.length - 1];
   const k2 = bShape[bShape.length - 2];
   const n = bShape[bShape.length - 1];
-  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2})`);
+  if (k !== k2)
+    throw new ShapeError(
+      `matmul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2})`,
+    );
   const batchShape = broadcastShapes('matmul', aShape.slice(0, -2), bShape.slice(0, -2));
   const batch = batchShape.reduce((x, y) => x * y, 1);
   const outShape = [...batchShape, m, n];
@@ -67,4 +73,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     return result;
   });
 }
-

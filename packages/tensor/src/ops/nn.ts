@@ -1,7 +1,7 @@
 import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { normAxis } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import * as el from './elementwise.js';
 import { checkIndexRange } from './indexing.js';
 import * as red from './reduce.js';
@@ -61,7 +61,9 @@ function checkNormParam(op: string, x: Tensor, p: Tensor | null | undefined, wha
   if (!p) return;
   const d = x.shape[x.ndim - 1];
   if (p.ndim !== 1 || p.shape[0] !== d) {
-    throw new ShapeError(`${op}: ${what} must have shape [${d}] to match the last dimension of ${fmtShape(x.shape)}, got ${fmtShape(p.shape)}`);
+    throw new ShapeError(
+      `${op}: ${what} must have shape [${d}] to match the last dimension of ${fmtShape(x.shape)}, got ${fmtShape(p.shape)}`,
+    );
   }
   sameDType(op, x, p);
 }
@@ -76,7 +78,12 @@ export interface NormOptions {
  * Layer normalisation over the last dimension: (x - mean) / sqrt(var + eps) * weight + bias
  * (biased variance, as in PyTorch). `weight` and `bias` are optional 1-D tensors.
  */
-export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | null, options: NormOptions = {}): Tensor {
+export function layerNorm(
+  x: Tensor,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  options: NormOptions = {},
+): Tensor {
   const eps = options.eps ?? 1e-5;
   requireFloat('layerNorm', x);
   if (x.ndim === 0) throw new ShapeError('layerNorm: input must have at least one dimension');
@@ -89,7 +96,8 @@ export function layerNorm(x: Tensor, weight?: Tensor | null, bias?: Tensor | nul
       const be = x.backend;
       if (be.layerNorm) {
         const out = empty(be, x.shape, x.dtype);
-        if (out.size > 0) be.layerNorm(rows.view_(), weight?.view_() ?? null, bias?.view_() ?? null, eps, out.view_());
+        if (out.size > 0)
+          be.layerNorm(rows.view_(), weight?.view_() ?? null, bias?.view_() ?? null, eps, out.view_());
         return out;
       }
       const mu = tmp(red.mean(rows, -1, true));
@@ -144,12 +152,17 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const { ignoreIndex = -100, reduction = 'mean' } = options;
   requireFloat('crossEntropy', logits);
   requireIndex('crossEntropy', 'targets', targets);
-  if (logits.ndim < 1 || targets.ndim !== logits.ndim - 1 || targets.shape.some((d, i) => d !== logits.shape[i])) {
+  if (
+    logits.ndim < 1 ||
+    targets.ndim !== logits.ndim - 1 ||
+    targets.shape.some((d, i) => d !== logits.shape[i])
+  ) {
     throw new ShapeError(
       `crossEntropy: targets ${fmtShape(targets.shape)} must match logits ${fmtShape(logits.shape)} without its last (class) dimension`,
     );
   }
-  if (!['mean', 'sum', 'none'].includes(reduction)) throw new RangeError(`crossEntropy: unknown reduction '${reduction}'`);
+  if (!['mean', 'sum', 'none'].includes(reduction))
+    throw new RangeError(`crossEntropy: unknown reduction '${reduction}'`);
   const C = logits.shape[logits.ndim - 1];
   checkIndexRange('crossEntropy', targets, C, ignoreIndex);
   return dispatch('cross_entropy', [logits, targets], { ignoreIndex, reduction }, () =>

@@ -1,6 +1,6 @@
 import type { ReduceOp } from '../backend.js';
-import { isFloat } from '../dtype.js';
 import { dispatch } from '../dispatch.js';
+import { isFloat } from '../dtype.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
 import { contiguousStrides, normAxes, normAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -20,7 +20,12 @@ function reduceImpl(op: ReduceOp, x: Tensor, axes: number[], keepDim: boolean): 
     throw new ShapeError(`${op}: cannot reduce over an empty dimension of ${fmtShape(x.shape)}`);
   }
   const out = empty(x.backend, outShape, outDType);
-  const permuted = makeView(x, order.map((i) => x.shape[i]), order.map((i) => x.strides[i]), x.offset);
+  const permuted = makeView(
+    x,
+    order.map((i) => x.shape[i]),
+    order.map((i) => x.strides[i]),
+    x.offset,
+  );
   try {
     if (out.size > 0) x.backend.reduce(op, permuted.view_(), axes.length, out.view_());
   } finally {
@@ -35,7 +40,9 @@ function reduceImpl(op: ReduceOp, x: Tensor, axes: number[], keepDim: boolean): 
 
 function reduction(op: ReduceOp, x: Tensor, axesArg: Axes, keepDim: boolean): Tensor {
   if (x.dtype === 'bool' && op !== 'argmax' && op !== 'argmin' && op !== 'max' && op !== 'min') {
-    throw new DTypeError(`${op}: not defined for bool ${fmtShape(x.shape)}; cast with .cast('int32') first (e.g. to count trues)`);
+    throw new DTypeError(
+      `${op}: not defined for bool ${fmtShape(x.shape)}; cast with .cast('int32') first (e.g. to count trues)`,
+    );
   }
   if (op === 'mean') requireFloat('mean', x);
   const axes = normAxes(axesArg, x.ndim, op);
@@ -62,12 +69,18 @@ function argReduce(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined,
 }
 
 /** Index (int32) of the maximum along `axis`, or the flat index over all elements. First occurrence wins. */
-export const argmax = (x: Tensor, axis?: number, keepDim = false): Tensor => argReduce('argmax', x, axis, keepDim);
+export const argmax = (x: Tensor, axis?: number, keepDim = false): Tensor =>
+  argReduce('argmax', x, axis, keepDim);
 /** Index (int32) of the minimum along `axis`, or the flat index over all elements. */
-export const argmin = (x: Tensor, axis?: number, keepDim = false): Tensor => argReduce('argmin', x, axis, keepDim);
+export const argmin = (x: Tensor, axis?: number, keepDim = false): Tensor =>
+  argReduce('argmin', x, axis, keepDim);
 
 /** Variance over `axes` with Bessel's `correction` (default 1, as in PyTorch). Composite. */
-export function variance(x: Tensor, axes?: Axes, options: { correction?: number; keepDim?: boolean } = {}): Tensor {
+export function variance(
+  x: Tensor,
+  axes?: Axes,
+  options: { correction?: number; keepDim?: boolean } = {},
+): Tensor {
   const { correction = 1, keepDim = false } = options;
   requireFloat('var', x);
   const ax = normAxes(axes, x.ndim, 'var');
@@ -116,12 +129,19 @@ export function logsumexp(x: Tensor, axes?: Axes, keepDim = false): Tensor {
 /** Inclusive cumulative sum along `axis`. */
 export function cumsum(x: Tensor, axis: number): Tensor {
   const ax = normAxis(axis, x.ndim, 'cumsum');
-  if (x.dtype === 'bool') throw new DTypeError("cumsum: not defined for bool; cast with .cast('int32') first");
-  if (!isFloat(x.dtype) && x.dtype !== 'int32' && x.dtype !== 'uint32') throw new DTypeError(`cumsum: unsupported dtype ${x.dtype}`);
+  if (x.dtype === 'bool')
+    throw new DTypeError("cumsum: not defined for bool; cast with .cast('int32') first");
+  if (!isFloat(x.dtype) && x.dtype !== 'int32' && x.dtype !== 'uint32')
+    throw new DTypeError(`cumsum: unsupported dtype ${x.dtype}`);
   return dispatch('cumsum', [x], { axis: ax }, () => {
     const n = x.ndim;
     const order = [...Array.from({ length: n }, (_, i) => i).filter((i) => i !== ax), ax];
-    const permuted = makeView(x, order.map((i) => x.shape[i]), order.map((i) => x.strides[i]), x.offset);
+    const permuted = makeView(
+      x,
+      order.map((i) => x.shape[i]),
+      order.map((i) => x.strides[i]),
+      x.offset,
+    );
     const out = empty(x.backend, permuted.shape, x.dtype);
     try {
       if (out.size > 0) x.backend.cumsum(permuted.view_(), out.view_());
@@ -133,7 +153,12 @@ export function cumsum(x: Tensor, axis: number): Tensor {
     order.forEach((o, i) => {
       inverse[o] = i;
     });
-    const result = makeView(out, inverse.map((i) => out.shape[i]), inverse.map((i) => out.strides[i]), 0);
+    const result = makeView(
+      out,
+      inverse.map((i) => out.shape[i]),
+      inverse.map((i) => out.strides[i]),
+      0,
+    );
     out.dispose();
     return result;
   });

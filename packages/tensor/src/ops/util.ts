@@ -5,7 +5,12 @@ import { contiguousStrides, type Shape, sizeOf } from '../shape.js';
 import { Storage, Tensor } from '../tensor.js';
 
 /** Allocates a fresh contiguous tensor (contents undefined until a kernel writes it). */
-export function empty(backend: Backend, shape: Shape, dtype: DType, usage: 'activation' | 'parameter' = 'activation'): Tensor {
+export function empty(
+  backend: Backend,
+  shape: Shape,
+  dtype: DType,
+  usage: 'activation' | 'parameter' = 'activation',
+): Tensor {
   const size = sizeOf(shape);
   const handle = backend.allocate(dtype, size, usage);
   return new Tensor(new Storage(backend, handle, dtype, size), [...shape], dtype);
@@ -31,7 +36,9 @@ export function operand(x: number | Tensor, like: Tensor, op: string): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x !== 'number') throw new TypeError(`${op}: expected a Tensor or a number, got ${typeof x}`);
   if (isInteger(like.dtype) && !Number.isInteger(x) && Number.isFinite(x)) {
-    throw new DTypeError(`${op}: scalar ${x} is not an integer but the tensor is ${like.dtype}; cast the tensor first with .cast('float32')`);
+    throw new DTypeError(
+      `${op}: scalar ${x} is not an integer but the tensor is ${like.dtype}; cast the tensor first with .cast('float32')`,
+    );
   }
   return scalarTensor(like.backend, x, like.dtype);
 }
@@ -48,14 +55,18 @@ export function sameDType(op: string, a: Tensor, b: Tensor): void {
 /** Throws unless `t` is a float tensor. */
 export function requireFloat(op: string, t: Tensor): void {
   if (!isFloat(t.dtype)) {
-    throw new DTypeError(`${op}: expects float32 or float16, got ${t.dtype} ${fmtShape(t.shape)}; cast with .cast('float32')`);
+    throw new DTypeError(
+      `${op}: expects float32 or float16, got ${t.dtype} ${fmtShape(t.shape)}; cast with .cast('float32')`,
+    );
   }
 }
 
 /** Throws unless `t` is int32 (indices). */
 export function requireIndex(op: string, what: string, t: Tensor): void {
   if (t.dtype !== 'int32') {
-    throw new DTypeError(`${op}: ${what} must be int32, got ${t.dtype} ${fmtShape(t.shape)}; cast with .cast('int32')`);
+    throw new DTypeError(
+      `${op}: ${what} must be int32, got ${t.dtype} ${fmtShape(t.shape)}; cast with .cast('int32')`,
+    );
   }
 }
 

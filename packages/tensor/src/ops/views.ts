@@ -1,8 +1,16 @@
-import { assertDType, type DType } from '../dtype.js';
 import { dispatch } from '../dispatch.js';
+import { assertDType, type DType } from '../dtype.js';
 import { fmtShape, ShapeError } from '../errors.js';
-import { broadcastShapes, broadcastStrides, checkShape, inferReshape, normAxes, normAxis, viewStrides } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  checkShape,
+  inferReshape,
+  normAxes,
+  normAxis,
+  viewStrides,
+} from '../shape.js';
+import type { Tensor } from '../tensor.js';
 import { hostRanges } from './create.js';
 import { empty, makeView, operand } from './util.js';
 
@@ -20,7 +28,9 @@ function reshapeImpl(t: Tensor, to: number[], allowCopy: boolean, op: string): T
   const strides = viewStrides(t.shape, t.strides, to);
   if (strides) return makeView(t, to, strides, t.offset);
   if (!allowCopy) {
-    throw new ShapeError(`${op}: cannot view ${fmtShape(t.shape)} with strides [${t.strides}] as ${fmtShape(to)} without copying; use reshape() or contiguous() first`);
+    throw new ShapeError(
+      `${op}: cannot view ${fmtShape(t.shape)} with strides [${t.strides}] as ${fmtShape(to)} without copying; use reshape() or contiguous() first`,
+    );
   }
   const c = copyContiguous(t);
   const out = makeView(c, to, viewStrides(c.shape, c.strides, to)!, 0);
@@ -43,11 +53,18 @@ export function view(t: Tensor, shape: readonly number[]): Tensor {
 /** See {@link Tensor.permute}. */
 export function permute(t: Tensor, axes: readonly number[]): Tensor {
   const n = t.ndim;
-  if (axes.length !== n) throw new ShapeError(`permute: expected ${n} axes for shape ${fmtShape(t.shape)}, got [${axes}]`);
+  if (axes.length !== n)
+    throw new ShapeError(`permute: expected ${n} axes for shape ${fmtShape(t.shape)}, got [${axes}]`);
   const norm = axes.map((a) => normAxis(a, n, 'permute'));
-  if (new Set(norm).size !== n) throw new ShapeError(`permute: axes [${axes}] are not a permutation of 0..${n - 1}`);
+  if (new Set(norm).size !== n)
+    throw new ShapeError(`permute: axes [${axes}] are not a permutation of 0..${n - 1}`);
   return dispatch('permute', [t], { axes: norm }, () =>
-    makeView(t, norm.map((a) => t.shape[a]), norm.map((a) => t.strides[a]), t.offset),
+    makeView(
+      t,
+      norm.map((a) => t.shape[a]),
+      norm.map((a) => t.strides[a]),
+      t.offset,
+    ),
   );
 }
 
@@ -65,11 +82,14 @@ export function transpose(t: Tensor, a = -2, b = -1): Tensor {
 export function slice(t: Tensor, axis: number, start: number, end?: number, step = 1): Tensor {
   const ax = normAxis(axis, t.ndim, 'slice');
   const dim = t.shape[ax];
-  if (!Number.isInteger(step) || step <= 0) throw new RangeError(`slice: step must be a positive integer, got ${step}`);
+  if (!Number.isInteger(step) || step <= 0)
+    throw new RangeError(`slice: step must be a positive integer, got ${step}`);
   const s = start < 0 ? start + dim : start;
   const e = end === undefined ? dim : end < 0 ? end + dim : end;
   if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > dim || s > e) {
-    throw new RangeError(`slice: range [${start}, ${end ?? dim}) is out of bounds for axis ${ax} of size ${dim} in ${fmtShape(t.shape)}`);
+    throw new RangeError(
+      `slice: range [${start}, ${end ?? dim}) is out of bounds for axis ${ax} of size ${dim} in ${fmtShape(t.shape)}`,
+    );
   }
   const len = Math.ceil((e - s) / step);
   return dispatch('slice', [t], { axis: ax, start: s, end: e, step }, () => {
@@ -83,26 +103,39 @@ export function slice(t: Tensor, axis: number, start: number, end?: number, step
 
 /** See {@link Tensor.narrow}. */
 export function narrow(t: Tensor, axis: number, start: number, length: number): Tensor {
-  return slice(t, axis, start, (start < 0 ? start + t.shape[normAxis(axis, t.ndim, 'narrow')] : start) + length);
+  return slice(
+    t,
+    axis,
+    start,
+    (start < 0 ? start + t.shape[normAxis(axis, t.ndim, 'narrow')] : start) + length,
+  );
 }
 
 /** See {@link Tensor.expand}. A -1 keeps the existing size. */
 export function expand(t: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - t.ndim;
-  if (lead < 0) throw new ShapeError(`expand: cannot expand ${fmtShape(t.shape)} to fewer dimensions ${fmtShape(shape)}`);
+  if (lead < 0)
+    throw new ShapeError(`expand: cannot expand ${fmtShape(t.shape)} to fewer dimensions ${fmtShape(shape)}`);
   const target = shape.map((d, i) => (d === -1 && i >= lead ? t.shape[i - lead] : d));
   checkShape(target, 'expand');
   for (let i = 0; i < t.ndim; i++) {
     const d = t.shape[i];
     if (d !== 1 && d !== target[lead + i]) {
-      throw new ShapeError(`expand: cannot expand ${fmtShape(t.shape)} to ${fmtShape(shape)}: dimension ${i} is ${d}, not 1 or ${target[lead + i]}`);
+      throw new ShapeError(
+        `expand: cannot expand ${fmtShape(t.shape)} to ${fmtShape(shape)}: dimension ${i} is ${d}, not 1 or ${target[lead + i]}`,
+      );
     }
   }
-  return dispatch('expand', [t], { shape: target }, () => makeView(t, target, broadcastStrides(t.shape, t.strides, target), t.offset));
+  return dispatch('expand', [t], { shape: target }, () =>
+    makeView(t, target, broadcastStrides(t.shape, t.strides, target), t.offset),
+  );
 }
 
 /** @internal Broadcasts operands to a common shape (records `expand` only where needed). */
-export function broadcastAll(op: string, ts: Tensor[]): { shape: number[]; views: Tensor[]; owned: Tensor[] } {
+export function broadcastAll(
+  op: string,
+  ts: Tensor[],
+): { shape: number[]; views: Tensor[]; owned: Tensor[] } {
   const shape = broadcastShapes(op, ...ts.map((t) => t.shape));
   const owned: Tensor[] = [];
   const views = ts.map((t) => {
@@ -116,11 +149,16 @@ export function broadcastAll(op: string, ts: Tensor[]): { shape: number[]; views
 
 /** See {@link Tensor.squeeze}. */
 export function squeeze(t: Tensor, axes?: number | readonly number[]): Tensor {
-  const drop = axes === undefined ? t.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes(axes, t.ndim, 'squeeze');
+  const drop =
+    axes === undefined ? t.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes(axes, t.ndim, 'squeeze');
   for (const a of drop) {
-    if (t.shape[a] !== 1) throw new ShapeError(`squeeze: dimension ${a} of ${fmtShape(t.shape)} has size ${t.shape[a]}, not 1`);
+    if (t.shape[a] !== 1)
+      throw new ShapeError(`squeeze: dimension ${a} of ${fmtShape(t.shape)} has size ${t.shape[a]}, not 1`);
   }
-  return reshape(t, t.shape.filter((_, i) => !drop.includes(i)));
+  return reshape(
+    t,
+    t.shape.filter((_, i) => !drop.includes(i)),
+  );
 }
 
 /** See {@link Tensor.unsqueeze}. */
@@ -177,4 +215,3 @@ export function assign(t: Tensor, src: Tensor | number): void {
     if (s !== src) s.dispose();
   }
 }
-

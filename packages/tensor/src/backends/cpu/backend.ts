@@ -1,4 +1,14 @@
-import type { Backend, BackendInfo, BackendMemory, BinaryOp, RandomParams, ReduceOp, UnaryOp, UnaryParams, View } from '../../backend.js';
+import type {
+  Backend,
+  BackendInfo,
+  BackendMemory,
+  BinaryOp,
+  RandomParams,
+  ReduceOp,
+  UnaryOp,
+  UnaryParams,
+  View,
+} from '../../backend.js';
 import { allocHost, type DType, type HostArray, hostItemSize, isFloat, roundToFloat16 } from '../../dtype.js';
 import { bitsToUniform, randomBits, SECOND_STREAM } from '../../random.js';
 import { binaryFn, unaryFn } from './math.js';
@@ -49,7 +59,12 @@ export class CpuBackend implements Backend<Buf> {
   }
   async sync(): Promise<void> {}
   memory(): BackendMemory {
-    return { allocatedBytes: this.#allocatedBytes, pooledBytes: 0, liveBuffers: this.#live, pooledBuffers: 0 };
+    return {
+      allocatedBytes: this.#allocatedBytes,
+      pooledBytes: 0,
+      liveBuffers: this.#live,
+      pooledBuffers: 0,
+    };
   }
   destroy(): void {}
 
@@ -86,14 +101,16 @@ export class CpuBackend implements Backend<Buf> {
     const f = binaryFn(op, !isFloat(a.dtype) && a.dtype !== 'bool');
     const ao = viewOffsets(a);
     const bo = viewOffsets(b);
-    for (let i = 0; i < ao.length; i++) out.storage[out.offset + i] = finish(out.dtype, f(a.storage[ao[i]], b.storage[bo[i]]));
+    for (let i = 0; i < ao.length; i++)
+      out.storage[out.offset + i] = finish(out.dtype, f(a.storage[ao[i]], b.storage[bo[i]]));
   }
 
   where(cond: View<Buf>, a: View<Buf>, b: View<Buf>, out: View<Buf>): void {
     const co = viewOffsets(cond);
     const ao = viewOffsets(a);
     const bo = viewOffsets(b);
-    for (let i = 0; i < co.length; i++) out.storage[out.offset + i] = cond.storage[co[i]] ? a.storage[ao[i]] : b.storage[bo[i]];
+    for (let i = 0; i < co.length; i++)
+      out.storage[out.offset + i] = cond.storage[co[i]] ? a.storage[ao[i]] : b.storage[bo[i]];
   }
 
   reduce(op: ReduceOp, x: View<Buf>, reducedDims: number, out: View<Buf>): void {
@@ -189,7 +206,11 @@ export class CpuBackend implements Backend<Buf> {
   gather(x: View<Buf>, axis: number, index: View<Buf>, out: View<Buf>): void {
     // walk the index view; the x position has the same coordinates except along `axis`
     const io = viewOffsets(index);
-    const coordOffsets = viewOffsets({ ...x, shape: index.shape, strides: x.strides.map((s, d) => (d === axis ? 0 : s)) });
+    const coordOffsets = viewOffsets({
+      ...x,
+      shape: index.shape,
+      strides: x.strides.map((s, d) => (d === axis ? 0 : s)),
+    });
     for (let i = 0; i < io.length; i++) {
       out.storage[out.offset + i] = x.storage[coordOffsets[i] + index.storage[io[i]] * x.strides[axis]];
     }
@@ -212,7 +233,11 @@ export class CpuBackend implements Backend<Buf> {
   scatterAdd(out: View<Buf>, axis: number, index: View<Buf>, src: View<Buf>): void {
     const io = viewOffsets(index);
     const so = viewOffsets(src);
-    const coordOffsets = viewOffsets({ ...out, shape: index.shape, strides: out.strides.map((s, d) => (d === axis ? 0 : s)) });
+    const coordOffsets = viewOffsets({
+      ...out,
+      shape: index.shape,
+      strides: out.strides.map((s, d) => (d === axis ? 0 : s)),
+    });
     for (let i = 0; i < io.length; i++) {
       const o = coordOffsets[i] + index.storage[io[i]] * out.strides[axis];
       out.storage[o] = finish(out.dtype, out.storage[o] + src.storage[so[i]]);
@@ -289,7 +314,13 @@ export class CpuBackend implements Backend<Buf> {
     }
   }
 
-  layerNorm(x: View<Buf>, weight: View<Buf> | null, bias: View<Buf> | null, eps: number, out: View<Buf>): void {
+  layerNorm(
+    x: View<Buf>,
+    weight: View<Buf> | null,
+    bias: View<Buf> | null,
+    eps: number,
+    out: View<Buf>,
+  ): void {
     this.#norm(x, weight, bias, eps, out, true);
   }
 
@@ -297,7 +328,14 @@ export class CpuBackend implements Backend<Buf> {
     this.#norm(x, weight, null, eps, out, false);
   }
 
-  #norm(x: View<Buf>, weight: View<Buf> | null, bias: View<Buf> | null, eps: number, out: View<Buf>, center: boolean): void {
+  #norm(
+    x: View<Buf>,
+    weight: View<Buf> | null,
+    bias: View<Buf> | null,
+    eps: number,
+    out: View<Buf>,
+    center: boolean,
+  ): void {
     const n = x.shape[x.shape.length - 1];
     const rows = n === 0 ? 0 : sizeOf(x) / n;
     const w = weight ? viewOffsets(weight) : null;
@@ -355,8 +393,10 @@ function finish(dtype: DType, v: number): number {
 /** Value conversion for `copy` between dtypes: float→int truncates toward zero and saturates (as WGSL does). */
 function castFn(from: DType, to: DType): (v: number) => number {
   if (to === 'bool') return (v) => (v ? 1 : 0);
-  if (isFloat(from) && to === 'int32') return (v) => (Number.isNaN(v) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(v))));
-  if (isFloat(from) && to === 'uint32') return (v) => (Number.isNaN(v) ? 0 : Math.max(0, Math.min(4294967295, Math.trunc(v))));
+  if (isFloat(from) && to === 'int32')
+    return (v) => (Number.isNaN(v) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(v))));
+  if (isFloat(from) && to === 'uint32')
+    return (v) => (Number.isNaN(v) ? 0 : Math.max(0, Math.min(4294967295, Math.trunc(v))));
   if (from === 'int32' && to === 'uint32') return (v) => v >>> 0;
   if (from === 'uint32' && to === 'int32') return (v) => v | 0;
   return (v) => v;

@@ -9,7 +9,17 @@ export function erf(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - r : r - 1;
 }
@@ -46,7 +56,7 @@ export function unaryFn(op: UnaryOp, params: UnaryParams | undefined): (x: numbe
     case 'sigmoid':
       return (x) => 1 / (1 + Math.exp(-x));
     case 'relu':
-      return (x) => (x > 0 ? x : 0);
+      return (x) => Math.max(x, 0);
     case 'gelu':
       return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
     case 'gelu_tanh':
@@ -70,7 +80,7 @@ export function unaryFn(op: UnaryOp, params: UnaryParams | undefined): (x: numbe
     case 'clamp': {
       const lo = params?.min ?? Number.NEGATIVE_INFINITY;
       const hi = params?.max ?? Number.POSITIVE_INFINITY;
-      return (x) => (x < lo ? lo : x > hi ? hi : x);
+      return (x) => (x < lo ? lo : Math.min(x, hi));
     }
   }
 }
@@ -90,9 +100,9 @@ export function binaryFn(op: BinaryOp, integer: boolean): (a: number, b: number)
     case 'pow':
       return Math.pow;
     case 'maximum':
-      return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : a > b ? a : b);
+      return Math.max; // propagates NaN
     case 'minimum':
-      return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : a < b ? a : b);
+      return Math.min; // propagates NaN
     case 'eq':
       return (a, b) => (a === b ? 1 : 0);
     case 'ne':
