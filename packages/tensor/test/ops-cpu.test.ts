@@ -481,3 +481,23 @@ describe('building blocks', () => {
     expect(() => multinomial(tensor([1, 1]), 3)).toThrow(/without replacement/);
   });
 });
+
+describe('index checking', () => {
+  it('reports out-of-range device-computed ids at the next readback when enabled', async () => {
+    const { setIndexChecking, IndexError } = await import('../src/index.js');
+    const w = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    // ids computed on the device carry no host range: argmax over 3 columns can yield 2
+    const ids = tensor([[0, 0, 5]]).argmax(1);
+    setIndexChecking(true);
+    try {
+      const rows = embedding(ids, w); // 2 is out of range for 2 rows
+      await expect(rows.data()).rejects.toThrow(IndexError);
+      await expect(rows.data()).resolves.toBeDefined(); // reported once
+    } finally {
+      setIndexChecking(false);
+    }
+  });
+});
