@@ -1,7 +1,22 @@
+/**
+ * The WebGPU backend of `@kiln/tensor`: Dawn through the `webgpu` package in Node,
+ * `navigator.gpu` in browsers. See `docs/backends.md` ("The WebGPU backend").
+ */
 import type { Backend } from '../../backend.js';
-import { BackendError } from '../../errors.js';
+import { WebGpuBackend, type WebGpuBackendOptions } from './backend.js';
+import { openDevice } from './device.js';
 
-/** Creates the WebGPU backend (placeholder until the WebGPU backend lands). */
-export async function createWebGpuBackend(_options?: GPURequestAdapterOptions): Promise<Backend> {
-  throw new BackendError('webgpu backend not implemented yet');
+export { WebGpuBackend, type WebGpuBackendOptions } from './backend.js';
+export { GpuStorage } from './storage.js';
+
+/**
+ * Creates the WebGPU backend: finds an adapter (throwing a `BackendError` that says how to get
+ * one when there is none), negotiates limits and features, and returns a ready backend.
+ */
+export async function createWebGpuBackend(
+  adapterOptions?: GPURequestAdapterOptions,
+  options?: WebGpuBackendOptions,
+): Promise<Backend> {
+  const opened = await openDevice(adapterOptions);
+  return new WebGpuBackend(opened, options);
 }

@@ -1,0 +1,76 @@
+/**
+ * `Parameter`: a trainable tensor. It is a `Tensor` (a subclass, so it works in every op) that
+ * is a leaf of the graph while `requiresGrad`, and has a `.grad` that `backward()` accumulates
+ * into until it is zeroed.
+ */
+import { isFloat, keep, Tensor } from '@kiln/tensor';
+import { AutogradError } from './errors.js';
+import { makeLeaf, type Ref, restoreRef } from './graph.js';
+
+/** Options of {@link Parameter}. */
+export interface ParameterOptions {
+  /** Whether backward computes a gradient for it (default true). */
+  requiresGrad?: boolean;
+}
+
+function adopt(data: Tensor): Tensor {
+  if (!(data instanceof Tensor)) throw new TypeError('Parameter: expected a Tensor');
+  data.assertAlive('Parameter');
+  return data;
+}
+
+/**
+ * A trainable tensor: `new Parameter(randn([4, 4], { usage: 'parameter' }).mul(0.1))`.
+ *
+ * The constructor takes ownership of `data`: the handle you pass is disposed and the
+ * parameter refers to the same storage. Parameters are long-lived: an enclosing `scope()` does
+ * not dispose them; `dispose()` them (or the Module that holds them) when done.
+ *
+ * `.grad` is `null` until a `backward()` reaches the parameter, then accumulates (`+=`) across
+ * backward calls until `zeroGrad()`. The functional `grad()` never writes `.grad`.
+ */
+export class Parameter extends Tensor {
+  /** Accumulated gradient (same shape and dtype), or null. Owned by the parameter. */
+  grad: Tensor | null = null;
+  #ref: Ref | null = null;
+
+  constructor(data: Tensor, options: ParameterOptions = {}) {
+    const src = adopt(data);
+    super(src.storage, src.shape, src.dtype, src.strides, src.offset);
+    keep(this);
+    src.dispose();
+    this.requiresGrad = options.requiresGrad ?? true;
+  }
+
+  /** Whether backward computes a gradient for this parameter (frozen parameters: false). */
+  get requiresGrad(): boolean {
+    return this.#ref !== null;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (value === this.requiresGrad) return;
+    if (value) {
+      if (!isFloat(this.dtype)) throw new AutogradError(`Parameter: a ${this.dtype} parameter cannot require grad; only float tensors have gradients`);
+      this.#ref = makeLeaf(this, 'parameter');
+    } else {
+      restoreRef(this, this.#ref!);
+      this.#ref = null;
+    }
+  }
+
+  /** Disposes `.grad` and sets it to null. */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  /** Releases the parameter and its gradient. */
+  override dispose(): void {
+    this.zeroGrad();
+    super.dispose();
+  }
+
+  override toString(): string {
+    return `Parameter(${super.toString()})`;
+  }
+}

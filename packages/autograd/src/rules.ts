@@ -1,0 +1,412 @@
+/**
+ * Every gradient rule, in one table: for each op name that @kiln/tensor's dispatch reports,
+ * what the rule saves in forward and how it maps the gradient of the output(s) to gradients of
+ * the inputs (vector-Jacobian products). Rules are written with tensor ops, so they run on every
+ * backend, and when backward records them (`createGraph`) they can be differentiated again.
+ *
+ * Conventions (see docs/autograd.md, "Adding an op"):
+ * - `backward(ctx, g)` returns one entry per input: a tensor with exactly that input's shape and
+ *   dtype, or null when the input gets no gradient (indices, masks) or it is zero.
+ * - Only tensors listed in `saveInputs`/`saveOutputs` can be read with `ctx.input(i)` /
+ *   `ctx.output(i)`; shapes and dtypes of every input are always available without saving.
+ * - Rules run inside a scope: temporaries are disposed automatically; return fresh tensors or
+ *   `g` itself (the engine aliases shared results).
+ * - Binary ops broadcast without recording an `expand`: undo it with `sumTo(grad, inputShape)`.
+ * - Skip work for inputs that do not need a gradient (`ctx.needs[i]`).
+ */
+import { type DType, isFloat, oneHot, pad, type Shape, scatterAdd, type Tensor, where } from '@kiln/tensor';
+import { alongAxis, flip, keptShape, normalCdf, normalPdf, sumTo, unreduce, zerosOn } from './rule-helpers.js';
+import { arange } from '@kiln/tensor';
+
+/** What a rule's backward sees. */
+export interface BackwardContext {
+  /** The op's non-tensor arguments, as dispatch reported them. */
+  readonly attrs: Readonly<Record<string, any>>;
+  /** Saved input `i` (must be listed in the rule's `saveInputs`). */
+  input(i: number): Tensor;
+  /** Saved output `i` (must be listed in the rule's `saveOutputs`). */
+  output(i: number): Tensor;
+  /** Shapes of all inputs. */
+  readonly inputShapes: readonly Shape[];
+  /** dtypes of all inputs. */
+  readonly inputDTypes: readonly DType[];
+  /** Which inputs need a gradient (others may get null). */
+  readonly needs: readonly boolean[];
+  /** Gradients of all outputs (null where none arrived); `g` is entry 0, materialised. */
+  readonly outputGrads: readonly (Tensor | null)[];
+}
+
+/** A gradient rule: what to save in forward, and the vector-Jacobian product in backward. */
+export interface Rule {
+  /** Input positions backward reads (or 'all'). */
+  readonly saveInputs?: readonly number[] | 'all';
+  /** Output positions backward reads. */
+  readonly saveOutputs?: readonly number[];
+  /** Gradients of the inputs, given the gradient `g` of output 0. */
+  backward(ctx: BackwardContext, g: Tensor): readonly (Tensor | null | undefined)[];
+}
+
+/** Ops that have no gradient, and why (a gradient requested through them is an error). */
+export const NON_DIFFERENTIABLE: Readonly<Record<string, string>> = {
+  argmax: 'it returns integer indices',
+  argmin: 'it returns integer indices',
+  eq: 'comparisons return bool',
+  ne: 'comparisons return bool',
+  lt: 'comparisons return bool',
+  le: 'comparisons return bool',
+  gt: 'comparisons return bool',
+  ge: 'comparisons return bool',
+  logical_and: 'logical ops work on bool',
+  logical_or: 'logical ops work on bool',
+  logical_not: 'logical ops work on bool',
+};
+
+/** Step functions: the derivative is zero wherever it exists (as in PyTorch). */
+const ZERO: Rule = { backward: () => [null] };
+
+/** Product of the sizes of `axes`. */
+function count(shape: Shape, axes: readonly number[]): number {
+  return axes.reduce((n, a) => n * shape[a], 1);
+}
+
+/** All axes but the last (the "rows" of a norm over the last dimension). */
+function leadAxes(shape: Shape): number[] {
+  return shape.slice(0, -1).map((_, i) => i);
+}
+
+/** Sums over `axes`, or returns `t` when there is nothing to sum. */
+function sumOver(t: Tensor, axes: number[]): Tensor {
+  return axes.length > 0 ? t.sum(axes) : t;
+}
+
+export const RULES: Readonly<Record<string, Rule>> = {
+  // ---- elementwise, one operand ---------------------------------------------------------------
+  neg: { backward: (_, g) => [g.neg()] },
+  abs: { saveInputs: [0], backward: (c, g) => [g.mul(c.input(0).sign())] },
+  exp: { saveOutputs: [0], backward: (c, g) => [g.mul(c.output(0))] },
+  log: { saveInputs: [0], backward: (c, g) => [g.div(c.input(0))] },
+  sqrt: { saveOutputs: [0], backward: (c, g) => [g.div(c.output(0).mul(2))] },
+  // d/dx x^-1/2 = -1/2 x^-3/2 = -y³/2
+  rsqrt: { saveOutputs: [0], backward: (c, g) => [g.mul(c.output(0).square().mul(c.output(0))).mul(-0.5)] },
+  sin: { saveInputs: [0], backward: (c, g) => [g.mul(c.input(0).cos())] },
+  cos: { saveInputs: [0], backward: (c, g) => [g.mul(c.input(0).sin()).neg()] },
+  tanh: { saveOutputs: [0], backward: (c, g) => [g.mul(c.output(0).square().neg().add(1))] },
+  sigmoid: {
+    saveOutputs: [0],
+    backward: (c, g) => {
+      const y = c.output(0);
+      return [g.mul(y.mul(y.neg().add(1)))];
+    },
+  },
+  // y > 0 exactly where x > 0, and the output is what forward keeps anyway
+  relu: { saveOutputs: [0], backward: (c, g) => [where(c.output(0).gt(0), g, 0)] },
+  // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+  gelu: {
+    saveInputs: [0],
+    backward: (c, g) => {
+      const x = c.input(0);
+      return [g.mul(normalCdf(x).add(x.mul(normalPdf(x))))];
+    },
+  },
+  // y = x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³)
+  gelu_tanh: {
+    saveInputs: [0],
+    backward: (c, g) => {
+      const x = c.input(0);
+      const k = Math.sqrt(2 / Math.PI);
+      const th = x.square().mul(0.044715).add(1).mul(x).mul(k).tanh();
+      const du = x.square().mul(3 * 0.044715).add(1).mul(k);
+      const d = th.add(1).mul(0.5).add(x.mul(0.5).mul(th.square().neg().add(1)).mul(du));
+      return [g.mul(d)];
+    },
+  },
+  // d/dx x·σ(x) = σ(x)·(1 + x·(1 - σ(x)))
+  silu: {
+    saveInputs: [0],
+    backward: (c, g) => {
+      const x = c.input(0);
+      const s = x.sigmoid();
+      return [g.mul(s.mul(x.mul(s.neg().add(1)).add(1)))];
+    },
+  },
+  square: { saveInputs: [0], backward: (c, g) => [g.mul(c.input(0).mul(2))] },
+  reciprocal: { saveOutputs: [0], backward: (c, g) => [g.mul(c.output(0).square()).neg()] },
+  sign: ZERO,
+  floor: ZERO,
+  ceil: ZERO,
+  round: ZERO,
+  // the gradient passes where min <= x <= max (bounds included, as in PyTorch)
+  clamp: {
+    saveInputs: [0],
+    backward: (c, g) => {
+      const x = c.input(0);
+      const { min, max } = c.attrs;
+      let inside: Tensor | null = min === undefined ? null : x.ge(min);
+      if (max !== undefined) inside = inside ? inside.logicalAnd(x.le(max)) : x.le(max);
+      return [inside ? where(inside, g, 0) : g];
+    },
+  },
+
+  // ---- elementwise, two operands (broadcasting undone with sumTo) -----------------------------
+  add: {
+    backward: (c, g) => [c.needs[0] ? sumTo(g, c.inputShapes[0]) : null, c.needs[1] ? sumTo(g, c.inputShapes[1]) : null],
+  },
+  sub: {
+    backward: (c, g) => [c.needs[0] ? sumTo(g, c.inputShapes[0]) : null, c.needs[1] ? sumTo(g.neg(), c.inputShapes[1]) : null],
+  },
+  mul: {
+    saveInputs: [0, 1],
+    backward: (c, g) => [
+      c.needs[0] ? sumTo(g.mul(c.input(1)), c.inputShapes[0]) : null,
+      c.needs[1] ? sumTo(g.mul(c.input(0)), c.inputShapes[1]) : null,
+    ],
+  },
+  div: {
+    saveInputs: [0, 1],
+    backward: (c, g) => {
+      const [a, b] = [c.input(0), c.input(1)];
+      return [
+        c.needs[0] ? sumTo(g.div(b), c.inputShapes[0]) : null,
+        c.needs[1] ? sumTo(g.mul(a).div(b.square()).neg(), c.inputShapes[1]) : null,
+      ];
+    },
+  },
+  // d/da a^b = b·a^(b-1) (taken as 0 where b = 0); d/db a^b = a^b·ln a (taken as 0 where a = 0, b >= 0)
+  pow: {
+    saveInputs: [0, 1],
+    backward: (c, g) => {
+      const [a, b] = [c.input(0), c.input(1)];
+      const ga = c.needs[0] ? where(b.eq(0), 0, g.mul(b).mul(a.pow(b.sub(1)))) : null;
+      const gb = c.needs[1] ? where(a.eq(0).logicalAnd(b.ge(0)), 0, g.mul(a.pow(b)).mul(a.log())) : null;
+      return [ga && sumTo(ga, c.inputShapes[0]), gb && sumTo(gb, c.inputShapes[1])];
+    },
+  },
+  // ties split the gradient evenly (as in PyTorch)
+  maximum: { saveInputs: [0, 1], backward: (c, g) => minMaxGrads(c, g, (a, b) => a.gt(b)) },
+  minimum: { saveInputs: [0, 1], backward: (c, g) => minMaxGrads(c, g, (a, b) => a.lt(b)) },
+  where: {
+    saveInputs: [0],
+    backward: (c, g) => {
+      const cond = c.input(0);
+      return [
+        null,
+        c.needs[1] ? sumTo(where(cond, g, 0), c.inputShapes[1]) : null,
+        c.needs[2] ? sumTo(where(cond, 0, g), c.inputShapes[2]) : null,
+      ];
+    },
+  },
+
+  // ---- reductions ----------------------------------------------------------------------------
+  sum: { backward: (c, g) => [unreduce(g, c.inputShapes[0], c.attrs.axes, c.attrs.keepDim)] },
+  mean: {
+    backward: (c, g) => {
+      const n = count(c.inputShapes[0], c.attrs.axes);
+      return [unreduce(g.div(n), c.inputShapes[0], c.attrs.axes, c.attrs.keepDim)];
+    },
+  },
+  // the gradient is shared evenly by the elements that attain the extreme
+  max: { saveInputs: [0], saveOutputs: [0], backward: (c, g) => [extremeGrad(c, g)] },
+  min: { saveInputs: [0], saveOutputs: [0], backward: (c, g) => [extremeGrad(c, g)] },
+  // d/dx_i Πx = Π_{j≠i} x_j: y/x_i where x_i ≠ 0; with exactly one zero in the group, the
+  // product of the others at that zero; with two or more zeros, 0.
+  prod: {
+    saveInputs: [0],
+    saveOutputs: [0],
+    backward: (c, g) => {
+      const { axes, keepDim } = c.attrs;
+      const [x, shape] = [c.input(0), c.inputShapes[0]];
+      const y = keptShape(c.output(0), shape, axes, keepDim);
+      const isZero = x.eq(0);
+      const nonzero = where(isZero, 1, x);
+      const zeros = isZero.cast(x.dtype).sum(axes, true);
+      const atZero = where(zeros.eq(1), nonzero.prod(axes, true), 0);
+      const local = where(isZero, atZero, y.div(nonzero));
+      return [local.mul(keptShape(g, shape, axes, keepDim))];
+    },
+  },
+  // the gradient of an inclusive prefix sum is the suffix sum of the gradient
+  cumsum: { backward: (c, g) => [flip(flip(g, c.attrs.axis).cumsum(c.attrs.axis), c.attrs.axis)] },
+
+  // ---- linear algebra ------------------------------------------------------------------------
+  matmul: { saveInputs: [0, 1], backward: (c, g) => matmulGrads(c, g) },
+
+  // ---- fused building blocks -----------------------------------------------------------------
+  // dx = y·(g - Σ g·y)
+  softmax: {
+    saveOutputs: [0],
+    backward: (c, g) => {
+      const y = c.output(0);
+      const gy = g.mul(y);
+      return [gy.sub(y.mul(gy.sum(c.attrs.axis, true)))];
+    },
+  },
+  // dx = g - softmax·Σg
+  log_softmax: {
+    saveOutputs: [0],
+    backward: (c, g) => [g.sub(c.output(0).exp().mul(g.sum(c.attrs.axis, true)))],
+  },
+  // Mean and 1/std are recomputed from x (forward does not return them).
+  layer_norm: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const { eps, hasWeight, hasBias } = c.attrs;
+      const x = c.input(0);
+      const xc = x.sub(x.mean(-1, true));
+      const rstd = xc.square().mean(-1, true).add(eps).rsqrt();
+      const xhat = xc.mul(rstd);
+      const lead = leadAxes(x.shape);
+      const gxhat = hasWeight ? g.mul(c.input(1)) : g;
+      const grads: (Tensor | null)[] = [null];
+      if (c.needs[0]) {
+        const centred = gxhat.sub(gxhat.mean(-1, true));
+        grads[0] = rstd.mul(centred.sub(xhat.mul(gxhat.mul(xhat).mean(-1, true))));
+      }
+      if (hasWeight) grads.push(c.needs[1] ? sumOver(g.mul(xhat), lead) : null);
+      if (hasBias) grads.push(c.needs[grads.length] ? sumOver(g, lead) : null);
+      return grads;
+    },
+  },
+  rms_norm: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const { eps, hasWeight } = c.attrs;
+      const x = c.input(0);
+      const rrms = x.square().mean(-1, true).add(eps).rsqrt();
+      const xhat = x.mul(rrms);
+      const gxhat = hasWeight ? g.mul(c.input(1)) : g;
+      const gx = c.needs[0] ? rrms.mul(gxhat.sub(xhat.mul(gxhat.mul(xhat).mean(-1, true)))) : null;
+      return hasWeight ? [gx, c.needs[1] ? sumOver(g.mul(xhat), leadAxes(x.shape)) : null] : [gx];
+    },
+  },
+  // d loss_n / d logits_n = softmax(logits_n) - onehot(t_n), scaled by the upstream gradient of
+  // loss_n (g, g/count for the mean) and zero for ignored targets.
+  cross_entropy: {
+    saveInputs: [0, 1],
+    backward: (c, g) => {
+      const { ignoreIndex, reduction } = c.attrs;
+      const [logits, targets] = [c.input(0), c.input(1)];
+      const C = logits.shape[logits.ndim - 1];
+      const valid = targets.ne(ignoreIndex);
+      const hot = oneHot(where(valid, targets, 0), C, { dtype: logits.dtype });
+      const scale = reduction === 'mean' ? g.div(valid.cast(logits.dtype).sum()) : g;
+      const perRow = where(valid, scale, 0).unsqueeze(-1);
+      return [logits.softmax(-1).sub(hot).mul(perRow), null];
+    },
+  },
+
+  // ---- indexing ------------------------------------------------------------------------------
+  // repeated indices accumulate: scatter-add is exactly the adjoint of gather
+  gather: {
+    saveInputs: [1],
+    backward: (c, g) => [scatterAdd(zerosOn(g, c.inputShapes[0]), c.attrs.axis, c.input(1), g), null],
+  },
+  index_select: {
+    saveInputs: [1],
+    backward: (c, g) => {
+      const axis = c.attrs.axis;
+      const index = alongAxis(c.input(1), axis, g.shape);
+      return [scatterAdd(zerosOn(g, c.inputShapes[0]), axis, index, g), null];
+    },
+  },
+  scatter_add: {
+    saveInputs: [1],
+    backward: (c, g) => [c.needs[0] ? g : null, null, c.needs[2] ? g.gather(c.attrs.axis, c.input(1)) : null],
+  },
+  topk: {
+    saveOutputs: [1],
+    backward: (c, g) => [scatterAdd(zerosOn(g, c.inputShapes[0]), c.attrs.axis, c.output(1), g)],
+  },
+
+  // ---- joins and padding ---------------------------------------------------------------------
+  concat: {
+    backward: (c, g) => {
+      const { axis, sizes } = c.attrs;
+      let start = 0;
+      return (sizes as number[]).map((size, i) => {
+        const piece = c.needs[i] ? g.slice(axis, start, start + size) : null;
+        start += size;
+        return piece;
+      });
+    },
+  },
+  pad: {
+    backward: (c, g) => {
+      let gx = g;
+      (c.attrs.widths as [number, number][]).forEach(([before], i) => {
+        if (gx.shape[i] !== c.inputShapes[0][i]) gx = gx.slice(i, before, before + c.inputShapes[0][i]);
+      });
+      return [gx];
+    },
+  },
+
+  // ---- views and conversions -----------------------------------------------------------------
+  reshape: { backward: (c, g) => [g.reshape(c.inputShapes[0])] },
+  permute: {
+    backward: (c, g) => {
+      const axes = c.attrs.axes as number[];
+      const inverse = new Array<number>(axes.length);
+      axes.forEach((a, i) => {
+        inverse[a] = i;
+      });
+      return [g.permute(inverse)];
+    },
+  },
+  // the gradient lands on the sliced positions; zeros elsewhere
+  slice: {
+    backward: (c, g) => {
+      const { axis, start, end, step } = c.attrs;
+      const shape = c.inputShapes[0];
+      if (step === 1) return [pad(g, shape.map((d, i) => (i === axis ? [start, d - end] : [0, 0]) as [number, number]))];
+      const positions = arange(start, start + g.shape[axis] * step, step, { dtype: 'int32', backend: g.backend });
+      return [scatterAdd(zerosOn(g, shape), axis, alongAxis(positions, axis, g.shape), g)];
+    },
+  },
+  expand: { backward: (c, g) => [sumTo(g, c.inputShapes[0])] },
+  contiguous: { backward: (_, g) => [g] },
+  // float → float casts pass the gradient back in the input's dtype; from integers there is none
+  cast: { backward: (c, g) => [isFloat(c.inputDTypes[0]) ? g.cast(c.inputDTypes[0]) : null] },
+};
+
+function minMaxGrads(c: BackwardContext, g: Tensor, wins: (a: Tensor, b: Tensor) => Tensor): (Tensor | null)[] {
+  const [a, b] = [c.input(0), c.input(1)];
+  const tie = where(a.eq(b), g.mul(0.5), 0);
+  return [
+    c.needs[0] ? sumTo(where(wins(a, b), g, tie), c.inputShapes[0]) : null,
+    c.needs[1] ? sumTo(where(wins(b, a), g, tie), c.inputShapes[1]) : null,
+  ];
+}
+
+function extremeGrad(c: BackwardContext, g: Tensor): Tensor {
+  const { axes, keepDim } = c.attrs;
+  const [x, shape] = [c.input(0), c.inputShapes[0]];
+  const hit = x.eq(keptShape(c.output(0), shape, axes, keepDim));
+  const share = keptShape(g, shape, axes, keepDim).div(hit.cast(x.dtype).sum(axes, true));
+  return where(hit, share, 0);
+}
+
+// NumPy matmul semantics: a 1-D left operand is a row vector [1, k], a 1-D right operand a column
+// [k, 1], and that dimension is dropped from the result; batch dimensions broadcast.
+function matmulGrads(c: BackwardContext, g: Tensor): (Tensor | null)[] {
+  const [aShape, bShape] = c.inputShapes;
+  const a = c.input(0);
+  const b = c.input(1);
+  const A = a.ndim === 1 ? a.reshape([1, aShape[0]]) : a;
+  const B = b.ndim === 1 ? b.reshape([bShape[0], 1]) : b;
+  const m = A.shape[A.ndim - 2];
+  const k = A.shape[A.ndim - 1];
+  const n = B.shape[B.ndim - 1];
+  const dropped = (a.ndim === 1 ? 0 : 1) + (b.ndim === 1 ? 0 : 1);
+  const G = g.reshape([...g.shape.slice(0, g.ndim - dropped), m, n]);
+  let ga: Tensor | null = null;
+  let gb: Tensor | null = null;
+  if (c.needs[0]) ga = sumTo(G.matmul(B.transpose(-2, -1)), A.shape).reshape(aShape);
+  if (c.needs[1]) {
+    // A weight shared by every batch row (a Linear layer): one [k, rows] @ [rows, n] product
+    // instead of a batched product followed by a sum over the batch.
+    gb = B.ndim === 2 && A.ndim > 2
+      ? A.reshape([-1, k]).transpose(0, 1).matmul(G.reshape([-1, n]))
+      : sumTo(A.transpose(-2, -1).matmul(G), B.shape);
+    gb = gb.reshape(bShape);
+  }
+  return [ga, gb];
+}

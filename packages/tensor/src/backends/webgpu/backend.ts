@@ -1,0 +1,377 @@
+import type {
+  Backend,
+  BackendInfo,
+  BackendMemory,
+  BinaryOp,
+  RandomParams,
+  ReduceOp,
+  UnaryOp,
+  UnaryParams,
+  View,
+} from '../../backend.js';
+import { allocHost, DTYPES, type DType, type HostArray } from '../../dtype.js';
+import { BackendError } from '../../errors.js';
+import { contiguousStrides, sizeOf } from '../../shape.js';
+import { MAP_MODE_READ, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, BufferUsage } from './constants.js';
+import type { OpenedDevice } from './device.js';
+import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
+import { DeviceErrors } from './errors.js';
+import { Executor, type Launch } from './executor.js';
+import { crossEntropyLaunch } from './kernels/cross-entropy.js';
+import { binaryLaunch, copyLaunch, fillLaunch, unaryLaunch, whereLaunch } from './kernels/elementwise.js';
+import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
+import { matmulLaunches } from './kernels/matmul.js';
+import { normLaunch } from './kernels/norm.js';
+import { randomLaunch } from './kernels/random.js';
+import { cumsumLaunch, reduceLaunch } from './kernels/reduce.js';
+import { softmaxLaunch } from './kernels/softmax.js';
+import { topkLaunch } from './kernels/topk.js';
+import { PipelineCache } from './pipelines.js';
+import { BufferPool } from './pool.js';
+import { GpuStorage, type StorageUsage } from './storage.js';
+
+type V = View<GpuStorage>;
+
+/** Tuning knobs of {@link WebGpuBackend} (defaults suit both lavapipe and discrete GPUs). */
+export interface WebGpuBackendOptions {
+  /** Submit after this many encoded dispatches (default 128). */
+  maxDispatchesPerSubmit?: number;
+  /** Free pooled bytes above which released buffers are destroyed (default 1 GiB). */
+  maxPooledBytes?: number;
+}
+
+function fmtBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${bytes} bytes`;
+}
+
+/**
+ * The WebGPU backend: every kernel method encodes work into the {@link Executor}'s open command
+ * encoder and returns; `download` and `sync` are the only waits. Storage is one pooled GPUBuffer
+ * per tensor ({@link GpuStorage}); device errors are collected by {@link DeviceErrors} and thrown
+ * at the next sync point, naming the op.
+ */
+export class WebGpuBackend implements Backend<GpuStorage> {
+  readonly name = 'webgpu';
+  readonly info: BackendInfo;
+  #opened: OpenedDevice | null;
+  readonly #device: GPUDevice;
+  readonly #errors: DeviceErrors;
+  readonly #pool: BufferPool;
+  readonly #pipelines: PipelineCache;
+  readonly #exec: Executor;
+  readonly #maxBinding: number;
+  readonly #maxWorkgroups: number;
+  readonly #f16: boolean;
+
+  constructor(opened: OpenedDevice, options: WebGpuBackendOptions = {}) {
+    this.#opened = opened;
+    const device = opened.device;
+    this.#device = device;
+    this.#f16 = opened.features.includes('shader-f16');
+    this.#maxBinding = opened.limits.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
+    this.#maxWorkgroups = opened.limits.maxComputeWorkgroupsPerDimension ?? DEFAULT_MAX_WORKGROUPS_PER_DIMENSION;
+    this.#errors = new DeviceErrors(device);
+    this.#pool = new BufferPool(device, this.#errors, {
+      maxBindingBytes: this.#maxBinding,
+      maxPooledBytes: options.maxPooledBytes ?? 2 ** 30,
+    });
+    this.#pipelines = new PipelineCache(device, this.#errors);
+    this.#exec = new Executor(device, this.#errors, this.#pipelines, {
+      maxDispatchesPerSubmit: options.maxDispatchesPerSubmit ?? 128,
+      arenaBytes: 256 * 1024,
+      uniformAlignment: opened.limits.minUniformBufferOffsetAlignment ?? 256,
+      maxWorkgroupsPerDimension: this.#maxWorkgroups,
+    });
+    this.info = {
+      name: 'webgpu',
+      device: opened.description,
+      features: [...opened.features],
+      limits: { ...opened.limits },
+      dtypes: DTYPES.filter((d) => d !== 'float16' || this.#f16),
+    };
+  }
+
+  // ---- memory -------------------------------------------------------------------------------------
+
+  allocate(dtype: DType, size: number, usage: StorageUsage = 'activation'): GpuStorage {
+    this.#errors.assertUsable('allocate');
+    if (dtype === 'float16' && !this.#f16) {
+      throw new BackendError(
+        `webgpu: float16 needs the 'shader-f16' feature, which this adapter (${this.info.device}) does not offer; use float32`,
+      );
+    }
+    const bytes = size * deviceItemSize(dtype);
+    if (bytes > this.#maxBinding) {
+      throw new BackendError(
+        `webgpu: cannot allocate ${size} ${dtype} elements (${fmtBytes(bytes)}): larger than this device's ` +
+          `maxStorageBufferBindingSize (${fmtBytes(this.#maxBinding)}); split the tensor or use smaller batches`,
+      );
+    }
+    const label = `allocate ${size} × ${dtype}`;
+    const buffer = this.#pool.acquire(usage, Math.max(bytes, 4), label);
+    return new GpuStorage(buffer, dtype, size, buffer.size, usage);
+  }
+
+  release(storage: GpuStorage): void {
+    if (storage.released || !this.#opened) return;
+    storage.released = true;
+    this.#pool.release(storage.usage, storage.buffer);
+  }
+
+  /**
+   * Writes host data through a fresh mapped staging buffer and an encoded copy, so the write
+   * lands after every dispatch encoded before it. (`queue.writeBuffer` would run before the
+   * still-open command buffer, overwriting a pooled buffer that earlier work still reads.)
+   */
+  upload(storage: GpuStorage, dtype: DType, data: HostArray): void {
+    this.#errors.assertUsable('upload');
+    if (data.length === 0) return;
+    const bytes = encodeHost(dtype, data);
+    const size = align4(bytes.byteLength);
+    const staging = this.#errors.scope(
+      'upload',
+      () => this.#device.createBuffer({ size, usage: BufferUsage.COPY_SRC, mappedAtCreation: true, label: 'kiln upload' }),
+      true,
+    );
+    new Uint8Array(staging.getMappedRange(), 0, bytes.byteLength).set(bytes);
+    staging.unmap();
+    this.#exec.copy('upload', staging, 0, storage.buffer, 0, size);
+    this.#exec.destroyAfterSubmit(staging);
+  }
+
+  async download(storage: GpuStorage, dtype: DType, size: number): Promise<HostArray> {
+    this.#errors.assertUsable('download');
+    if (size === 0) {
+      await this.#errors.check('download');
+      return allocHost(dtype, 0);
+    }
+    const bytes = align4(size * deviceItemSize(dtype));
+    const staging = this.#pool.acquire('staging', bytes, 'readback');
+    this.#exec.copy('download', storage.buffer, 0, staging, 0, bytes);
+    this.#exec.flush();
+    try {
+      await staging.mapAsync(MAP_MODE_READ, 0, bytes);
+    } catch (err) {
+      await this.#errors.check('download');
+      throw new BackendError(`webgpu: download failed: ${(err as Error).message}`);
+    }
+    try {
+      const result = decodeDevice(dtype, staging.getMappedRange(0, bytes), size);
+      await this.#errors.check('download');
+      return result;
+    } finally {
+      if (staging.mapState === 'mapped') staging.unmap();
+      this.#pool.release('staging', staging);
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.#errors.assertUsable('sync');
+    await this.#exec.idle();
+    await this.#errors.check('sync');
+  }
+
+  memory(): BackendMemory {
+    return this.#pool.stats();
+  }
+
+  /** Destroys every pooled (free) buffer. Live tensors are unaffected. */
+  trim(): void {
+    this.#pool.trim();
+  }
+
+  /** Compiled pipelines and command buffers submitted so far (diagnostics and tests). */
+  stats(): { pipelines: number; submits: number; pendingDispatches: number } {
+    return { pipelines: this.#pipelines.size, submits: this.#exec.submits, pendingDispatches: this.#exec.pending };
+  }
+
+  destroy(): void {
+    if (!this.#opened) return;
+    this.#errors.markDestroyed();
+    this.#pool.trim();
+    this.#device.destroy();
+    // the Dawn instance keeps Node's event loop alive while referenced: drop it
+    this.#opened = null;
+  }
+
+  // ---- kernels ------------------------------------------------------------------------------------
+
+  #run(op: string, launch: Launch, ...buffers: GPUBuffer[]): void {
+    this.#exec.dispatch(op, launch, buffers);
+  }
+
+  #check(op: string): void {
+    this.#errors.assertUsable(op);
+  }
+
+  fill(out: V, value: number): void {
+    this.#check('fill');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run('fill', fillLaunch(out, value, this.#maxWorkgroups), out.storage.buffer);
+  }
+
+  copy(src: V, dst: V): void {
+    this.#check('copy');
+    const n = sizeOf(dst.shape);
+    if (n === 0) return;
+    if (src.storage === dst.storage) {
+      // a buffer cannot be bound for reading and writing in one dispatch: go through a temporary
+      const tmp = this.allocate(src.dtype, n, 'activation');
+      const tmpView: V = { storage: tmp, dtype: src.dtype, shape: src.shape, strides: contiguousStrides(src.shape), offset: 0 };
+      this.#run('copy', copyLaunch(src, tmpView, this.#maxWorkgroups), tmp.buffer, src.storage.buffer);
+      this.#run('copy', copyLaunch(tmpView, dst, this.#maxWorkgroups), dst.storage.buffer, tmp.buffer);
+      this.release(tmp);
+      return;
+    }
+    this.#run('copy', copyLaunch(src, dst, this.#maxWorkgroups), dst.storage.buffer, src.storage.buffer);
+  }
+
+  unary(op: UnaryOp, x: V, out: V, params?: UnaryParams): void {
+    this.#check(op);
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(op, unaryLaunch(op, x, out, params, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+  }
+
+  binary(op: BinaryOp, a: V, b: V, out: V): void {
+    this.#check(op);
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(op, binaryLaunch(op, a, b, out, this.#maxWorkgroups), out.storage.buffer, a.storage.buffer, b.storage.buffer);
+  }
+
+  where(cond: V, a: V, b: V, out: V): void {
+    this.#check('where');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(
+      'where',
+      whereLaunch(cond, a, b, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      cond.storage.buffer,
+      a.storage.buffer,
+      b.storage.buffer,
+    );
+  }
+
+  reduce(op: ReduceOp, x: V, reducedDims: number, out: V): void {
+    this.#check(op);
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(op, reduceLaunch(op, x, reducedDims, out, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+  }
+
+  cumsum(x: V, out: V): void {
+    this.#check('cumsum');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run('cumsum', cumsumLaunch(x, out, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+  }
+
+  matmul(a: V, b: V, out: V): void {
+    this.#check('matmul');
+    if (sizeOf(out.shape) === 0) return;
+    for (const launch of matmulLaunches(a, b, out, this.#maxWorkgroups)) {
+      this.#run('matmul', launch, out.storage.buffer, a.storage.buffer, b.storage.buffer);
+    }
+  }
+
+  gather(x: V, axis: number, index: V, out: V): void {
+    this.#check('gather');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run('gather', gatherLaunch(x, axis, index, out, this.#maxWorkgroups), out.storage.buffer, index.storage.buffer, x.storage.buffer);
+  }
+
+  indexSelect(x: V, axis: number, index: V, out: V): void {
+    this.#check('indexSelect');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(
+      'indexSelect',
+      indexSelectLaunch(x, axis, index, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      index.storage.buffer,
+      x.storage.buffer,
+    );
+  }
+
+  scatterAdd(out: V, axis: number, index: V, src: V): void {
+    this.#check('scatterAdd');
+    if (sizeOf(index.shape) === 0) return;
+    this.#run(
+      'scatterAdd',
+      scatterAddLaunch(out, axis, index, src, this.#maxWorkgroups),
+      out.storage.buffer,
+      index.storage.buffer,
+      src.storage.buffer,
+    );
+  }
+
+  random(out: V, params: RandomParams): void {
+    this.#check('random');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(`random ${params.kind}`, randomLaunch(out, params, this.#maxWorkgroups), out.storage.buffer);
+  }
+
+  topk(x: V, k: number, largest: boolean, values: V, indices: V): void {
+    this.#check('topk');
+    if (sizeOf(values.shape) === 0) return;
+    this.#run(
+      'topk',
+      topkLaunch(x, k, largest, values, indices, this.#maxWorkgroups),
+      x.storage.buffer,
+      values.storage.buffer,
+      indices.storage.buffer,
+    );
+  }
+
+  softmax(x: V, out: V, log: boolean): void {
+    const op = log ? 'logSoftmax' : 'softmax';
+    this.#check(op);
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(op, softmaxLaunch(x, out, log, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+  }
+
+  layerNorm(x: V, weight: V | null, bias: V | null, eps: number, out: V): void {
+    this.#norm('layerNorm', x, weight, bias, eps, out, true);
+  }
+
+  rmsNorm(x: V, weight: V | null, eps: number, out: V): void {
+    this.#norm('rmsNorm', x, weight, null, eps, out, false);
+  }
+
+  #norm(op: string, x: V, weight: V | null, bias: V | null, eps: number, out: V, center: boolean): void {
+    this.#check(op);
+    if (sizeOf(out.shape) === 0) return;
+    const { launch, buffers } = normLaunch(x, weight, bias, eps, out, center, this.#maxWorkgroups);
+    const extra = buffers.map((b) => (b === 'weight' ? weight! : bias!).storage.buffer);
+    this.#run(op, launch, out.storage.buffer, x.storage.buffer, ...extra);
+  }
+
+  crossEntropy(logits: V, targets: V, ignoreIndex: number, out: V): void {
+    this.#check('crossEntropy');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(
+      'crossEntropy',
+      crossEntropyLaunch(logits, targets, ignoreIndex, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      logits.storage.buffer,
+      targets.storage.buffer,
+    );
+  }
+
+  /**
+   * @internal Test hook: dispatches hand-written WGSL (binding 0 is an unused uniform block,
+   * storages follow) under `op`'s name, to exercise error reporting.
+   */
+  debugDispatch(op: string, wgsl: string, storages: GpuStorage[], grid: [number, number, number], params: number[] = [0]): void {
+    this.#check(op);
+    this.#run(
+      op,
+      { kernel: { key: `debug:${op}:${wgsl.length}:${hash(wgsl)}`, access: storages.map(() => 'read_write'), build: () => wgsl }, params, grid },
+      ...storages.map((s) => s.buffer),
+    );
+  }
+}
+
+function hash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h >>> 0;
+}

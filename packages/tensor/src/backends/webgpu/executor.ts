@@ -1,0 +1,132 @@
+import { BackendError } from '../../errors.js';
+import type { DeviceErrors } from './errors.js';
+import { ParamArena } from './params.js';
+import type { KernelSource, PipelineCache } from './pipelines.js';
+
+/** One kernel launch: what to run, its uniform words and its workgroup grid. */
+export interface Launch {
+  kernel: KernelSource;
+  params: readonly number[];
+  grid: readonly [number, number, number];
+}
+
+/** Options of {@link Executor}. */
+export interface ExecutorOptions {
+  /** Submit after this many dispatches even without a readback (keeps the GPU fed). */
+  maxDispatchesPerSubmit: number;
+  /** Bytes of the uniform arena (one command buffer's parameters). */
+  arenaBytes: number;
+  uniformAlignment: number;
+  maxWorkgroupsPerDimension: number;
+}
+
+/**
+ * Records work into one open command encoder and submits it in batches.
+ *
+ * Kernel calls only encode: a compute pass per dispatch (labelled with the op, so Dawn's own
+ * messages name it), parameters in the shared {@link ParamArena}. The encoder is submitted when
+ * a readback needs it, on `sync()`, when the arena is full, or every `maxDispatchesPerSubmit`
+ * dispatches. Host→device writes are encoded as buffer copies into the same encoder, so they
+ * stay ordered with the dispatches around them.
+ */
+export class Executor {
+  readonly #device: GPUDevice;
+  readonly #errors: DeviceErrors;
+  readonly #pipelines: PipelineCache;
+  readonly #arena: ParamArena;
+  readonly #options: ExecutorOptions;
+  #encoder: GPUCommandEncoder | null = null;
+  #dispatches = 0;
+  #ops = new Set<string>();
+  #afterSubmit: GPUBuffer[] = [];
+  /** Command buffers submitted so far (for tests and diagnostics). */
+  submits = 0;
+
+  constructor(device: GPUDevice, errors: DeviceErrors, pipelines: PipelineCache, options: ExecutorOptions) {
+    this.#device = device;
+    this.#errors = errors;
+    this.#pipelines = pipelines;
+    this.#options = options;
+    this.#arena = new ParamArena(device, options.arenaBytes, options.uniformAlignment);
+  }
+
+  /** Dispatches waiting in the open encoder. */
+  get pending(): number {
+    return this.#dispatches;
+  }
+
+  #openEncoder(): GPUCommandEncoder {
+    if (!this.#encoder) this.#encoder = this.#device.createCommandEncoder({ label: 'kiln' });
+    return this.#encoder;
+  }
+
+  /** Encodes one dispatch of `launch` with `buffers` bound at 1..n. Errors are attributed to `op`. */
+  dispatch(op: string, launch: Launch, buffers: readonly GPUBuffer[]): void {
+    const [x, y, z] = launch.grid;
+    if (x === 0 || y === 0 || z === 0) return;
+    const max = this.#options.maxWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) {
+      throw new BackendError(`webgpu: ${op}: grid [${x},${y},${z}] exceeds ${max} workgroups per dimension (kernel ${launch.kernel.key})`);
+    }
+    const compiled = this.#pipelines.get(launch.kernel, op);
+    let slice = this.#arena.push(launch.params);
+    if (!slice) {
+      this.flush();
+      slice = this.#arena.push(launch.params);
+      if (!slice) throw new BackendError(`webgpu: ${op}: ${launch.params.length} parameter words do not fit the uniform arena`);
+    }
+    const uniforms = slice;
+    this.#errors.scope(op, () => {
+      const bindGroup = this.#device.createBindGroup({
+        layout: compiled.layout,
+        entries: [
+          { binding: 0, resource: { buffer: this.#arena.buffer, offset: uniforms.offset, size: uniforms.size } },
+          ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+        ],
+      });
+      const pass = this.#openEncoder().beginComputePass({ label: op });
+      pass.setPipeline(compiled.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+    });
+    this.#ops.add(op);
+    if (++this.#dispatches >= this.#options.maxDispatchesPerSubmit) this.flush();
+  }
+
+  /** Encodes a buffer-to-buffer copy, ordered after everything encoded so far. */
+  copy(op: string, src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.#errors.scope(op, () => this.#openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes));
+    this.#ops.add(op);
+  }
+
+  /** Destroys `buffer` once the current command buffer is submitted (its copies still complete). */
+  destroyAfterSubmit(buffer: GPUBuffer): void {
+    this.#afterSubmit.push(buffer);
+  }
+
+  /** Submits the open encoder (if any) after writing the uniform arena. */
+  flush(): void {
+    const encoder = this.#encoder;
+    if (!encoder) return;
+    this.#encoder = null;
+    const ops = [...this.#ops];
+    const what = `submit of ${this.#dispatches} dispatches (ops: ${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', …' : ''})`;
+    this.#dispatches = 0;
+    this.#ops.clear();
+    this.#errors.scope(what, () => {
+      this.#arena.upload(this.#device.queue);
+      this.#device.queue.submit([encoder.finish()]);
+    });
+    this.submits++;
+    for (const b of this.#afterSubmit) b.destroy();
+    this.#afterSubmit = [];
+  }
+
+  /** Submits pending work and waits until the device finished everything submitted. */
+  async idle(): Promise<void> {
+    this.flush();
+    await this.#device.queue.onSubmittedWorkDone();
+  }
+}

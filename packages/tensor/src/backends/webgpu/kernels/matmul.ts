@@ -1,0 +1,143 @@
+/**
+ * Batched matrix product out[b] = a[b] @ b[b] over arbitrary strides (batch stride 0 for
+ * broadcast operands, transposed operands read in place).
+ *
+ * Register-blocked tiling: a workgroup computes a TM×TN tile of the output; each invocation
+ * owns a 4×4 block of it (rows ty + i·WY, columns tx + j·WX), so one pair of loads from
+ * workgroup memory feeds 16 multiply-adds. A and B are staged through workgroup memory TK
+ * columns/rows at a time, zero-padded at the matrix edges so any M, N, K works.
+ */
+import type { View } from '../../../backend.js';
+import type { DType } from '../../../dtype.js';
+import type { Launch } from '../executor.js';
+import { dtypeBuffer, enables, load, mathPrelude, store, uniforms } from './wgsl.js';
+
+/** A tile configuration. Each invocation computes 4×4 outputs, so TM = 4·WY and TN = 4·WX. */
+export interface MatmulTile {
+  tm: number;
+  tn: number;
+  tk: number;
+}
+
+/** 64×64 tiles (256 invocations) for large products; 32×32 (64 invocations) when M or N is small. */
+export const LARGE_TILE: MatmulTile = { tm: 64, tn: 64, tk: 16 };
+export const SMALL_TILE: MatmulTile = { tm: 32, tn: 32, tk: 16 };
+
+// uniform words
+const M = 0;
+const N = 1;
+const K = 2;
+const BATCH0 = 3;
+const A = 4; // offset, batch stride, row stride, column stride
+const B = 8;
+const OUT = 12;
+/** The tile depth again, as a uniform: see the inner loop. */
+const TK = 13;
+const WORDS = 14;
+
+function matmulSource(dtype: DType, tile: MatmulTile): string {
+  const { tm, tn, tk } = tile;
+  const wx = tn / 4;
+  const wy = tm / 4;
+  const threads = wx * wy;
+  const aLoads = (tm * tk) / threads;
+  const bLoads = (tk * tn) / threads;
+  const rows = [0, 1, 2, 3];
+  return `${enables([dtype])}${uniforms(WORDS)}${dtypeBuffer(1, 'out', 'read_write', dtype)}${dtypeBuffer(2, 'a', 'read', dtype)}${dtypeBuffer(3, 'b', 'read', dtype)}${mathPrelude(dtype === 'float16')}
+// k-major tiles: As[k][m], Bs[k][n]
+var<workgroup> As: array<f32, ${tk * tm}>;
+var<workgroup> Bs: array<f32, ${tk * tn}>;
+
+@compute @workgroup_size(${wx}, ${wy}, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let M = p(${M}u);
+  let N = p(${N}u);
+  let K = p(${K}u);
+  let batch = wid.z + p(${BATCH0}u);
+  let aBase = p(${A}u) + batch * p(${A + 1}u);
+  let aRow = p(${A + 2}u);
+  let aCol = p(${A + 3}u);
+  let bBase = p(${B}u) + batch * p(${B + 1}u);
+  let bRow = p(${B + 2}u);
+  let bCol = p(${B + 3}u);
+  let m0 = wid.y * ${tm}u;
+  let n0 = wid.x * ${tn}u;
+  let tx = lid3.x;
+  let ty = lid3.y;
+${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
+  for (var k0 = 0u; k0 < K; k0 = k0 + ${tk}u) {
+    for (var t = 0u; t < ${aLoads}u; t = t + 1u) {
+      let e = lid + t * ${threads}u;
+      let mm = e / ${tk}u;
+      let kk = e % ${tk}u;
+      let gm = m0 + mm;
+      let gk = k0 + kk;
+      var v = 0.0;
+      if (gm < M && gk < K) { v = ${load(dtype, 'a', 'aBase + gm * aRow + gk * aCol')}; }
+      As[kk * ${tm}u + mm] = v;
+    }
+    for (var t = 0u; t < ${bLoads}u; t = t + 1u) {
+      let e = lid + t * ${threads}u;
+      let kk = e / ${tn}u;
+      let nn = e % ${tn}u;
+      let gk = k0 + kk;
+      let gn = n0 + nn;
+      var v = 0.0;
+      if (gk < K && gn < N) { v = ${load(dtype, 'b', 'bBase + gk * bRow + gn * bCol')}; }
+      Bs[kk * ${tn}u + nn] = v;
+    }
+    workgroupBarrier();
+    // The bound is the tile depth read from a uniform: with a constant, llvmpipe unrolls this loop
+    // between barriers and spends seconds compiling; GPU drivers still unroll as they see fit.
+    for (var kk = 0u; kk < p(${TK}u); kk = kk + 1u) {
+      let ar = kk * ${tm}u + ty;
+      let a = vec4<f32>(As[ar], As[ar + ${wy}u], As[ar + ${2 * wy}u], As[ar + ${3 * wy}u]);
+      let br = kk * ${tn}u + tx;
+      let b = vec4<f32>(Bs[br], Bs[br + ${wx}u], Bs[br + ${2 * wx}u], Bs[br + ${3 * wx}u]);
+      acc0 = acc0 + a.x * b;
+      acc1 = acc1 + a.y * b;
+      acc2 = acc2 + a.z * b;
+      acc3 = acc3 + a.w * b;
+    }
+    workgroupBarrier();
+  }
+  let outBase = p(${OUT}u) + batch * M * N;
+${rows
+  .map(
+    (i) => `  {
+    let gm = m0 + ty + ${i * wy}u;
+    if (gm < M) {
+${rows
+  .map(
+    (j) => `      if (n0 + tx + ${j * wx}u < N) { ${store(dtype, 'out', `outBase + gm * N + n0 + tx + ${j * wx}u`, `acc${i}[${j}]`)} }`,
+  )
+  .join('\n')}
+    }
+  }`,
+  )
+  .join('\n')}
+}
+`;
+}
+
+/**
+ * Launches covering `a` [B,M,K] @ `b` [B,K,N] → contiguous `out` [B,M,N]. Batches beyond the
+ * grid's z limit are split into several dispatches (each starts at its own batch index).
+ */
+export function matmulLaunches(a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
+  const [batches, m, k] = a.shape;
+  const n = b.shape[2];
+  const tile = m <= 32 || n <= 32 ? SMALL_TILE : LARGE_TILE;
+  const kernel = {
+    key: `matmul:${a.dtype}:${tile.tm}x${tile.tn}x${tile.tk}`,
+    access: ['read_write', 'read', 'read'] as const,
+    build: () => matmulSource(a.dtype, tile),
+  };
+  const launches: Launch[] = [];
+  for (let start = 0; start < batches; start += maxWorkgroups) {
+    const count = Math.min(maxWorkgroups, batches - start);
+    const params = [m, n, k, start, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, tile.tk];
+    launches.push({ kernel, params, grid: [Math.ceil(n / tile.tn), Math.ceil(m / tile.tm), count] });
+  }
+  return launches;
+}
