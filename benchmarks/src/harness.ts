@@ -1,5 +1,6 @@
 // Shared helpers for benchmark suites: timing, summaries, tables and result files.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 /** Median, minimum and maximum of a set of samples. */
@@ -10,6 +11,11 @@ export interface Summary {
   samples: number[];
 }
 
+/** The machine, including how busy it was (other processes make every timing slower). */
+export function machine(): { cpu: string; cores: number; loadAverage1m: number } {
+  return { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), loadAverage1m: loadavg()[0] };
+}
+
 /** Summarizes samples (any unit). */
 export function summarize(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -18,22 +24,21 @@ export function summarize(samples: readonly number[]): Summary {
   return { median, min: sorted[0], max: sorted[sorted.length - 1], samples: [...samples] };
 }
 
-/** Runs `fn` `warmup` times untimed, then `runs` times timed; returns milliseconds per run. */
-export async function timeRuns(fn: () => unknown, runs: number, warmup = 1): Promise<Summary> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await fn();
-    samples.push(performance.now() - start);
-  }
-  return summarize(samples);
+/** Wall-clock and CPU milliseconds of one synchronous call (CPU: this process, all threads). */
+export function measure(fn: () => unknown): { wallMs: number; cpuMs: number } {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  fn();
+  const wallMs = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  return { wallMs, cpuMs: (used.user + used.system) / 1000 };
 }
 
-/** Turns a summary of milliseconds into a summary of a rate (`amount` per second). */
-export function toRate(ms: Summary, amount: number): Summary {
-  const rate = (t: number) => (amount / t) * 1000;
-  return { median: rate(ms.median), min: rate(ms.max), max: rate(ms.min), samples: ms.samples.map(rate) };
+/** Runs `fn` `warmup` times untimed, then `runs` times timed; summaries in milliseconds. */
+export function timeRuns(fn: () => unknown, runs: number, warmup = 1): { wall: Summary; cpu: Summary } {
+  for (let i = 0; i < warmup; i++) fn();
+  const samples = Array.from({ length: runs }, () => measure(fn));
+  return { wall: summarize(samples.map((s) => s.wallMs)), cpu: summarize(samples.map((s) => s.cpuMs)) };
 }
 
 /** `12.3 (11.9–12.8)`: median and range. */
@@ -61,7 +66,13 @@ export function printTable(header: string[], rows: string[][]): void {
  * and `benchmarks/results/<suite>.json`.
  */
 export function writeResults(suite: string, results: unknown): void {
-  const record = { suite, date: new Date().toISOString(), node: process.version, results };
+  const record = {
+    suite,
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: machine(),
+    results,
+  };
   console.log(`BENCH_JSON ${JSON.stringify(record)}`);
   const dir = join(import.meta.dirname, '..', 'results');
   mkdirSync(dir, { recursive: true });

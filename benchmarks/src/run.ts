@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { machine } from './harness.js';
 
 /** What each file in src/suites/ exports by default. */
 export interface Suite {
@@ -23,6 +24,10 @@ if (files.length === 0) {
   console.error(`No benchmark suite matches ${filters.join(', ')}.`);
   process.exitCode = 1;
 }
+const host = machine();
+console.log(
+  `${host.cpu}, ${host.cores} cores, load average ${host.loadAverage1m.toFixed(1)}, Node ${process.version}`,
+);
 for (const file of files) {
   const suite = (await import(pathToFileURL(join(dir, file)).href)).default as Suite;
   console.log(`\n=== ${suite.name} (${file}) ===\n`);

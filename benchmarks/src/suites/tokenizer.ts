@@ -4,7 +4,7 @@
 //   the encoder, then encode once. Warm = the same encoder, encoding again.
 //   Training: time to vocabulary 4096 and 30000 on a ~34 MB corpus, against Hugging Face's
 //   native trainer (npm `tokenizers`), each run in its own process to report peak memory.
-// Environment: BENCH_RUNS (warm encodes per peer, default 8), BENCH_COLD_RUNS (default 3),
+// Environment: BENCH_RUNS (warm encodes per peer, default 10), BENCH_COLD_RUNS (default 3),
 // BENCH_TRAIN_RUNS (default 2).
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -12,18 +12,17 @@ import { join } from 'node:path';
 import {
   formatRatio,
   formatSummary,
+  measure,
   printTable,
   type Summary,
   summarize,
-  timeRuns,
-  toRate,
   writeResults,
 } from '../harness.js';
 import type { Suite } from '../run.js';
 import { ENCODINGS, type Encoding, mobyDick, trainingCorpusPath } from '../tokenizer/data.js';
-import { createEncoder, importLibrary, PEERS, type Peer } from '../tokenizer/peers.js';
+import { createEncoder, type Encode, importLibrary, PEERS, type Peer } from '../tokenizer/peers.js';
 
-const WARM_RUNS = Number(process.env.BENCH_RUNS ?? 8);
+const WARM_RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 3);
 const TRAIN_RUNS = Number(process.env.BENCH_TRAIN_RUNS ?? 2);
 const MB = 1e6;
@@ -51,40 +50,58 @@ interface EncodeResult {
   tokens: number;
   coldLoadMs: Summary;
   coldFirstEncodeMBps: Summary;
+  coldLoadCpuMs: Summary;
+  coldFirstEncodeCpuMBps: Summary;
   warmMBps: Summary;
+  /** MB per CPU second of this process: less sensitive to other processes than wall time. */
+  warmCpuMBps: Summary;
 }
 
 async function benchEncoding(): Promise<EncodeResult[]> {
   const text = mobyDick();
-  const bytes = new TextEncoder().encode(text).length;
-  console.log(
-    `Encoding Moby Dick: ${(bytes / MB).toFixed(2)} MB of UTF-8. Rates in MB/s, median (min–max).\n`,
-  );
+  const megabytes = new TextEncoder().encode(text).length / MB;
+  console.log(`Encoding Moby Dick: ${megabytes.toFixed(2)} MB of UTF-8. Rates in MB/s, median (min–max).`);
+  console.log('Warm runs go round-robin over the encoders, so load from other processes hits all alike.\n');
+  const rate = (ms: number) => megabytes / (ms / 1000);
   const results: EncodeResult[] = [];
   for (const encoding of ENCODINGS) {
+    const encoders: { peer: Peer; encode: Encode; tokens: number; wall: number[]; cpu: number[] }[] = [];
     for (const peer of PEERS) {
-      const cold = Array.from({ length: COLD_RUNS }, () =>
-        runChild<{ loadMs: number; firstEncodeMs: number; tokens: number }>('cold-child.ts', [
-          peer,
-          encoding,
-        ]),
-      );
       await importLibrary(peer);
       const encode = await createEncoder(peer, encoding);
-      const tokens = encode(text).length;
-      const warm = await timeRuns(() => encode(text), WARM_RUNS, 1);
+      encoders.push({ peer, encode, tokens: encode(text).length, wall: [], cpu: [] });
+    }
+    for (let round = 0; round < WARM_RUNS; round++) {
+      for (const e of encoders) {
+        const { wallMs, cpuMs } = measure(() => e.encode(text));
+        e.wall.push(rate(wallMs));
+        e.cpu.push(rate(cpuMs));
+      }
+    }
+    for (const e of encoders) {
+      const cold = Array.from({ length: COLD_RUNS }, () =>
+        runChild<{ loadMs: number; loadCpuMs: number; firstEncodeMs: number; firstEncodeCpuMs: number }>(
+          'cold-child.ts',
+          [e.peer, encoding],
+        ),
+      );
       results.push({
         encoding,
-        peer,
-        tokens,
+        peer: e.peer,
+        tokens: e.tokens,
         coldLoadMs: summarize(cold.map((c) => c.loadMs)),
-        coldFirstEncodeMBps: summarize(cold.map((c) => bytes / MB / (c.firstEncodeMs / 1000))),
-        warmMBps: toRate(warm, bytes / MB),
+        coldFirstEncodeMBps: summarize(cold.map((c) => rate(c.firstEncodeMs))),
+        coldLoadCpuMs: summarize(cold.map((c) => c.loadCpuMs)),
+        coldFirstEncodeCpuMBps: summarize(cold.map((c) => rate(c.firstEncodeCpuMs))),
+        warmMBps: summarize(e.wall),
+        warmCpuMBps: summarize(e.cpu),
       });
     }
   }
   const rows = results.map((r) => {
     const kiln = results.find((k) => k.encoding === r.encoding && k.peer === 'kiln')!;
+    const ratio = (pick: (x: EncodeResult) => Summary) =>
+      r.peer === 'kiln' ? '' : formatRatio(pick(kiln).median / pick(r).median);
     return [
       r.encoding,
       r.peer,
@@ -92,8 +109,10 @@ async function benchEncoding(): Promise<EncodeResult[]> {
       formatSummary(r.coldLoadMs, 0),
       formatSummary(r.coldFirstEncodeMBps),
       formatSummary(r.warmMBps),
-      r.peer === 'kiln' ? '' : formatRatio(kiln.coldFirstEncodeMBps.median / r.coldFirstEncodeMBps.median),
-      r.peer === 'kiln' ? '' : formatRatio(kiln.warmMBps.median / r.warmMBps.median),
+      formatSummary(r.warmCpuMBps),
+      ratio((x) => x.coldFirstEncodeMBps),
+      ratio((x) => x.warmMBps),
+      ratio((x) => x.warmCpuMBps),
     ];
   });
   printTable(
@@ -102,10 +121,12 @@ async function benchEncoding(): Promise<EncodeResult[]> {
       'encoder',
       'tokens',
       'cold load ms',
-      'cold 1st encode MB/s',
+      'cold 1st MB/s',
       'warm MB/s',
+      'warm MB/CPU-s',
       'kiln÷peer cold',
       'kiln÷peer warm',
+      'kiln÷peer CPU',
     ],
     rows,
   );
@@ -121,6 +142,8 @@ interface TrainResult {
   targetVocab: number;
   vocabSize: number;
   seconds: Summary;
+  /** CPU seconds of the whole process (all threads), which other load on the machine affects less. */
+  cpuSeconds: Summary;
   maxRssMb: Summary;
 }
 
@@ -130,7 +153,7 @@ function benchTraining(): TrainResult[] {
   console.log(
     `Training on ${(size / MB).toFixed(1)} MB (Spam Assassin mails + Moby Dick), cl100k split pattern.`,
   );
-  console.log('Seconds and peak RSS (whole process), median (min–max).\n');
+  console.log('Wall seconds, CPU seconds and peak RSS (whole process), median (min–max).\n');
   const results: TrainResult[] = [];
   const runs: [TrainResult['trainer'], number][] = [
     ['kiln', 4096],
@@ -139,7 +162,7 @@ function benchTraining(): TrainResult[] {
   ];
   for (const [trainer, targetVocab] of runs) {
     const samples = Array.from({ length: TRAIN_RUNS }, () =>
-      runChild<{ ms: number; vocabSize: number; maxRssMb: number }>('train-child.ts', [
+      runChild<{ ms: number; cpuMs: number; vocabSize: number; maxRssMb: number }>('train-child.ts', [
         trainer === 'kiln' ? 'kiln' : 'hf',
         String(targetVocab),
         corpus,
@@ -150,31 +173,38 @@ function benchTraining(): TrainResult[] {
       targetVocab,
       vocabSize: samples[0].vocabSize,
       seconds: summarize(samples.map((s) => s.ms / 1000)),
+      cpuSeconds: summarize(samples.map((s) => s.cpuMs / 1000)),
       maxRssMb: summarize(samples.map((s) => s.maxRssMb)),
     });
   }
   const hf = results.find((r) => r.trainer === 'huggingface')!;
   printTable(
-    ['vocab', 'trainer', 'final vocab', 'seconds', 'peak RSS MB', 'kiln÷HF time'],
+    [
+      'vocab',
+      'trainer',
+      'final vocab',
+      'seconds',
+      'CPU seconds',
+      'peak RSS MB',
+      'kiln÷HF time',
+      'kiln÷HF CPU',
+    ],
     [
       ...results.map((r) => [
         String(r.targetVocab),
         r.trainer,
         String(r.vocabSize),
         formatSummary(r.seconds, 2),
+        formatSummary(r.cpuSeconds, 2),
         formatSummary(r.maxRssMb, 0),
         r.trainer === 'kiln' && r.targetVocab === hf.targetVocab
           ? formatRatio(r.seconds.median / hf.seconds.median)
           : '',
+        r.trainer === 'kiln' && r.targetVocab === hf.targetVocab
+          ? formatRatio(r.cpuSeconds.median / hf.cpuSeconds.median)
+          : '',
       ]),
-      [
-        '4096',
-        'huggingface',
-        'n/a',
-        'n/a: the npm binding only trains with its default vocabulary size (30000)',
-        '',
-        '',
-      ],
+      ['4096', 'huggingface', 'n/a', 'n/a', 'n/a', 'n/a', 'the npm binding only trains to vocab 30000', ''],
     ],
   );
   return results;

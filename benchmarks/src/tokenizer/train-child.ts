@@ -9,6 +9,7 @@ const vocabSize = Number(vocabText);
 const require = createRequire(import.meta.url);
 let result: { vocabSize: number };
 let ms: number;
+const cpuStart = process.cpuUsage();
 
 if (trainer === 'kiln') {
   const { Tokenizer } = await import('@kiln/tokenizer');
@@ -37,7 +38,15 @@ if (trainer === 'kiln') {
     },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, fuse_unk: false, byte_fallback: false, vocab: {}, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab: {},
+      merges: [],
+    },
   };
   const start = performance.now();
   const tokenizer = hf.Tokenizer.fromString(JSON.stringify(config));
@@ -45,4 +54,12 @@ if (trainer === 'kiln') {
   ms = performance.now() - start;
   result = { vocabSize: tokenizer.getVocabSize() };
 }
-console.log(JSON.stringify({ ms, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+const cpu = process.cpuUsage(cpuStart);
+console.log(
+  JSON.stringify({
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    ...result,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  }),
+);

@@ -32,7 +32,9 @@ export function backward(loss: Tensor, options: BackwardOptions = {}): void {
   const retainGraph = options.retainGraph ?? createGraph;
   loss.assertAlive('backward');
   if (loss.size !== 1 || !isFloat(loss.dtype)) {
-    throw new AutogradError(`backward: loss must be a float tensor with one element, got [${loss.shape}] ${loss.dtype}; reduce it first (e.g. loss.mean())`);
+    throw new AutogradError(
+      `backward: loss must be a float tensor with one element, got [${loss.shape}] ${loss.dtype}; reduce it first (e.g. loss.mean())`,
+    );
   }
   const ref = refOf(loss);
   if (!ref) {
@@ -42,7 +44,11 @@ export function backward(loss: Tensor, options: BackwardOptions = {}): void {
   }
   const isParam = (node: { kind: string; leaf: Tensor | null }) =>
     node.kind === 'leaf' && node.leaf instanceof Parameter && node.leaf.requiresGrad && !node.leaf.isDisposed;
-  const results = runBackward([{ tensor: loss, grad: onesLike(loss) }], isParam, { createGraph, retainGraph, freeReachable: true });
+  const results = runBackward([{ tensor: loss, grad: onesLike(loss) }], isParam, {
+    createGraph,
+    retainGraph,
+    freeReachable: true,
+  });
   for (const [node, [g]] of results) {
     if (!g) continue;
     const p = node.leaf as Parameter;

@@ -82,7 +82,8 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...a
     const externals: Ref[] = [];
     for (const node of tape.nodes) {
       for (const r of node.inputs) {
-        if (r && !inner.has(r.node) && !externals.some((e) => e.node === r.node && e.index === r.index)) externals.push(r);
+        if (r && !inner.has(r.node) && !externals.some((e) => e.node === r.node && e.index === r.index))
+          externals.push(r);
       }
     }
     const outputs = tensorsIn(out);
@@ -94,7 +95,8 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...a
     if (externals.length === 0 || positions.length === 0) return out;
 
     const rule: Rule = {
-      backward: (ctx: BackwardContext) => recompute(ctx, node, fn, args, argTensors, argRefs, externals, positions, rng),
+      backward: (ctx: BackwardContext) =>
+        recompute(ctx, node, fn, args, argTensors, argRefs, externals, positions, rng),
     };
     const node = new Node(
       'checkpoint',
@@ -105,7 +107,7 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...a
       externals.map((r) => r.node.outputMeta[r.index]),
       positions.map((i) => meta(outputs[i])),
     );
-    argTensors.forEach((t, i) => saveExtra(node, i, t));
+    for (const [i, t] of argTensors.entries()) saveExtra(node, i, t);
     recordCustom(
       node,
       positions.map((i) => outputs[i]),
@@ -126,30 +128,35 @@ function recompute(
   rng: ReturnType<typeof getRngState>,
 ): (Tensor | null)[] {
   if (isGradEnabled()) {
-    throw new AutogradError('checkpoint: higher-order gradients (createGraph) through a checkpointed function are not supported');
+    throw new AutogradError(
+      'checkpoint: higher-order gradients (createGraph) through a checkpointed function are not supported',
+    );
   }
   const saved = node.saved.filter((s) => s.role === 'extra').map((s) => s.tensor);
   const byArg = new Map(argTensors.map((t, i) => [t, saved[i]]));
   // Arguments become variables again, on the saved handles; reads through closures keep their refs.
-  const targetOf = new Map<Ref, Ref>();
+  const key = (r: Ref) => `${r.node.id}:${r.index}`;
+  const targetOf = new Map<string, Ref>();
   const leaves: { t: Tensor; ref: Ref; previous: Ref | undefined }[] = [];
   saved.forEach((t, i) => {
     const orig = argRefs[i];
     if (!orig || orig.node.kind === 'constant') return;
     const previous = refOf(t);
-    const known = targetOf.get(orig);
+    const known = targetOf.get(key(orig));
     const ref = known ? setRef(t, known.node, known.index) : makeLeaf(t, 'checkpoint-input');
-    targetOf.set(orig, ref);
+    targetOf.set(key(orig), ref);
     leaves.push({ t, ref, previous });
   });
-  const targets = externals.map((r) => targetOf.get(r) ?? r);
+  const targets = externals.map((r) => targetOf.get(key(r)) ?? r);
   const targetNodes = new Set(targets.map((r) => r.node));
   const now = getRngState();
   setRngState(rng);
   const tape = new Tape();
   pushTape(tape);
   try {
-    const again = tensorsIn(enableGrad(() => fn(...(replaceTensors(args, (t) => byArg.get(t) ?? t) as unknown[]))));
+    const again = tensorsIn(
+      enableGrad(() => fn(...(replaceTensors(args, (t) => byArg.get(t) ?? t) as unknown[]))),
+    );
     const roots = positions.flatMap((p, j) => {
       const g = ctx.outputGrads[j];
       return g ? [{ tensor: again[p], grad: g.alias() }] : [];

@@ -8,10 +8,10 @@
  * right after its rule ran; a later backward through it fails with a message that says so.
  */
 import { scope, type Tensor } from '@kiln/tensor';
-import { zerosOn } from './rule-helpers.js';
 import { AutogradError } from './errors.js';
 import { freeNode, type Node, refOf, storageVersion, trackedAlias } from './graph.js';
 import { withGradMode } from './mode.js';
+import { zerosOn } from './rule-helpers.js';
 import type { BackwardContext } from './rules.js';
 
 /** Options of {@link runBackward}. */
@@ -104,29 +104,46 @@ function contextFor(node: Node, needs: boolean[], outputGrads: (Tensor | null)[]
 }
 
 /** Runs one node's rule and returns the input gradients, checked and owned by the engine. */
-function applyRule(node: Node, needs: boolean[], grads: (Tensor | undefined)[], createGraph: boolean): (Tensor | null)[] {
+function applyRule(
+  node: Node,
+  needs: boolean[],
+  grads: (Tensor | undefined)[],
+  createGraph: boolean,
+): (Tensor | null)[] {
   const rule = node.rule!;
   return withGradMode(createGraph, () =>
     scope(() => {
       const outputGrads = node.outputMeta.map((_, i) => grads[i] ?? null);
       // Rules receive a materialised gradient for output 0 even if only another output got one.
-      const g = outputGrads[0] ?? zerosOn(grads.find((t) => t !== undefined)!, node.outputMeta[0].shape, node.outputMeta[0].dtype);
+      const g =
+        outputGrads[0] ??
+        zerosOn(grads.find((t) => t !== undefined)!, node.outputMeta[0].shape, node.outputMeta[0].dtype);
       const result = rule.backward(contextFor(node, needs, outputGrads), g);
       if (result.length !== node.inputs.length) {
-        throw new AutogradError(`gradient rule for '${node.op}' returned ${result.length} gradients for ${node.inputs.length} inputs`);
+        throw new AutogradError(
+          `gradient rule for '${node.op}' returned ${result.length} gradients for ${node.inputs.length} inputs`,
+        );
       }
-      const seen = new Set<Tensor>(grads.filter((t): t is Tensor => t !== undefined));
+      // Handles the engine or the node already owns: returning one of them must not hand it over.
+      const seen = new Set<Tensor>([
+        ...grads.filter((t): t is Tensor => t !== undefined),
+        ...node.saved.map((s) => s.tensor),
+      ]);
       return result.map((t, i) => {
         if (!t || !node.inputs[i] || !needs[i]) return null;
         const want = node.inputMeta[i];
-        if (t.dtype !== want.dtype || t.shape.length !== want.shape.length || t.shape.some((d, j) => d !== want.shape[j])) {
+        if (
+          t.dtype !== want.dtype ||
+          t.shape.length !== want.shape.length ||
+          t.shape.some((d, j) => d !== want.shape[j])
+        ) {
           throw new AutogradError(
             `gradient rule for '${node.op}' returned ${shapeStr(t.shape)} ${t.dtype} for input ${i} of ${shapeStr(want.shape)} ${want.dtype}` +
               ' (a broadcast dimension that was not summed away?)',
           );
         }
-        // The same handle as an incoming gradient or another result (add returns g twice):
-        // give each owner its own handle so disposing one leaves the others intact.
+        // The same handle as an incoming gradient, a saved tensor or another result (add returns
+        // g twice): give each owner its own handle so disposing one leaves the others intact.
         if (seen.has(t)) return trackedAlias(t);
         seen.add(t);
         return t;
@@ -140,7 +157,11 @@ function applyRule(node: Node, needs: boolean[], grads: (Tensor | undefined)[], 
  * accepts. Gradients of targets are returned, not disposed; everything else the engine
  * created is disposed. The seeds in `roots` are owned by the engine.
  */
-export function runBackward(roots: readonly Root[], isTarget: (node: Node) => boolean, options: EngineOptions): Gradients {
+export function runBackward(
+  roots: readonly Root[],
+  isTarget: (node: Node) => boolean,
+  options: EngineOptions,
+): Gradients {
   const grads = new Map<Node, (Tensor | undefined)[]>();
   const results: Gradients = new Map();
   const rootNodes: Node[] = [];
@@ -164,7 +185,9 @@ export function runBackward(roots: readonly Root[], isTarget: (node: Node) => bo
     }
     if (ref.node.kind === 'constant') {
       grad.dispose();
-      throw new AutogradError(`cannot differentiate: the output was computed through a non-differentiable op: ${ref.node.reason}`);
+      throw new AutogradError(
+        `cannot differentiate: the output was computed through a non-differentiable op: ${ref.node.reason}`,
+      );
     }
     rootNodes.push(ref.node);
     accumulate(ref.node, ref.index, grad);
@@ -190,7 +213,8 @@ export function runBackward(roots: readonly Root[], isTarget: (node: Node) => bo
       }
       const target = isTarget(node);
       if (target) results.set(node, slot);
-      if (node.kind === 'missing') throw new AutogradError(`backward: '${node.op}' cannot be differentiated: ${node.reason}`);
+      if (node.kind === 'missing')
+        throw new AutogradError(`backward: '${node.op}' cannot be differentiated: ${node.reason}`);
       if (node.kind === 'op' && node.inputs.some((r) => r && needed.has(r.node))) {
         if (node.freed) throw freedGraphError(node);
         checkSaved(node);

@@ -8,7 +8,14 @@
  * stores values, so the backend checks itself on creation and `gradCheck` refuses to run if the
  * extra precision is not there.
  */
-import { type Backend, type BackendMemory, CpuBackend, type DType, type HostArray, tensor } from '@kiln/tensor';
+import {
+  type Backend,
+  type BackendMemory,
+  CpuBackend,
+  type DType,
+  type HostArray,
+  tensor,
+} from '@kiln/tensor';
 import { AutogradError } from './errors.js';
 
 class Float64CpuBackend extends CpuBackend {
@@ -26,14 +33,21 @@ class Float64CpuBackend extends CpuBackend {
   }
 
   override release(storage: HostArray): void {
-    if (!this.#wide.has(storage)) return super.release(storage);
+    if (!this.#wide.has(storage)) {
+      super.release(storage);
+      return;
+    }
     this.#bytes -= storage.length * 8;
     this.#live--;
   }
 
   override memory(): BackendMemory {
     const base = super.memory();
-    return { ...base, allocatedBytes: base.allocatedBytes + this.#bytes, liveBuffers: base.liveBuffers + this.#live };
+    return {
+      ...base,
+      allocatedBytes: base.allocatedBytes + this.#bytes,
+      liveBuffers: base.liveBuffers + this.#live,
+    };
   }
 }
 

@@ -6,7 +6,18 @@
 import { isFloat, onesLike, scope, Tensor } from '@kiln/tensor';
 import { runBackward } from './engine.js';
 import { AutogradError } from './errors.js';
-import { makeLeaf, mergeIntoParent, popTape, pushTape, type Ref, refOf, releaseTape, restoreRef, Tape, trackedAlias } from './graph.js';
+import {
+  makeLeaf,
+  mergeIntoParent,
+  popTape,
+  pushTape,
+  type Ref,
+  refOf,
+  releaseTape,
+  restoreRef,
+  Tape,
+  trackedAlias,
+} from './graph.js';
 import { enableGrad, isGradEnabled } from './mode.js';
 import type { Module } from './module.js';
 import { zerosOn } from './rule-helpers.js';
@@ -73,11 +84,23 @@ function collectTargets(args: unknown[], nums: number[], who: string): Target[] 
       if (seen.has(tensor)) continue;
       seen.add(tensor);
       const previous = refOf(tensor);
-      if (previous && previous.node.kind !== 'constant') targets.push({ tensor, ref: previous, previous, temp: false });
+      if (previous && previous.node.kind !== 'constant')
+        targets.push({ tensor, ref: previous, previous, temp: false });
       else targets.push({ tensor, ref: makeLeaf(tensor, 'input'), previous, temp: true });
     }
   }
   return targets;
+}
+
+/**
+ * The gradient to hand out for `target`: zeros when no path reached it, its own handle when
+ * another target already got the same one (two handles on one variable), contiguous otherwise
+ * (rules may leave broadcast views).
+ */
+function gradientFor(target: Tensor, found: Tensor | undefined, used: Set<Tensor>): Tensor {
+  if (!found) return zerosOn(target, target.shape);
+  if (used.has(found)) return trackedAlias(found);
+  return found.isContiguous ? found : found.contiguous();
 }
 
 interface Differentiated {
@@ -100,7 +123,12 @@ interface DifferentiateOptions {
 }
 
 /** @internal The functional core: value, aux and gradients of `f` at `args`. */
-export function differentiate(f: (...args: any[]) => unknown, args: unknown[], argnums: Argnums, options: DifferentiateOptions): Differentiated {
+export function differentiate(
+  f: (...args: any[]) => unknown,
+  args: unknown[],
+  argnums: Argnums,
+  options: DifferentiateOptions,
+): Differentiated {
   const { hasAux, keepValue, who, cotangent } = options;
   if (typeof f !== 'function') throw new TypeError(`${who}: expected a function, got ${typeof f}`);
   const nums = typeof argnums === 'number' ? [argnums] : [...argnums];
@@ -120,17 +148,25 @@ export function differentiate(f: (...args: any[]) => unknown, args: unknown[], a
         popTape(tape);
       }
       if (out instanceof Promise) {
-        throw new TypeError(`${who}: f returned a Promise; f must be synchronous (read values back after ${who} returns)`);
+        throw new TypeError(
+          `${who}: f returned a Promise; f must be synchronous (read values back after ${who} returns)`,
+        );
       }
       let value: unknown = out;
       let aux: unknown;
       if (hasAux) {
-        if (!Array.isArray(out) || out.length !== 2) throw new TypeError(`${who}: with hasAux, f must return [loss, aux]`);
+        if (!Array.isArray(out) || out.length !== 2)
+          throw new TypeError(`${who}: with hasAux, f must return [loss, aux]`);
         [value, aux] = out;
       }
-      if (!(value instanceof Tensor)) throw new TypeError(`${who}: f must return a Tensor${hasAux ? ' as the first element of [loss, aux]' : ''}, got ${typeof value}`);
+      if (!(value instanceof Tensor))
+        throw new TypeError(
+          `${who}: f must return a Tensor${hasAux ? ' as the first element of [loss, aux]' : ''}, got ${typeof value}`,
+        );
       if (cotangent && (!isFloat(value.dtype) || value.shape.join() !== cotangent.shape.join())) {
-        throw new AutogradError(`${who}: f returned [${value.shape}] ${value.dtype}; expected float [${cotangent.shape}]`);
+        throw new AutogradError(
+          `${who}: f returned [${value.shape}] ${value.dtype}; expected float [${cotangent.shape}]`,
+        );
       }
       if (!cotangent && (value.size !== 1 || !isFloat(value.dtype))) {
         throw new AutogradError(
@@ -141,20 +177,21 @@ export function differentiate(f: (...args: any[]) => unknown, args: unknown[], a
       let results: ReturnType<typeof runBackward>;
       try {
         const nodes = new Set(targets.map((t) => t.ref.node));
-        results = runBackward([{ tensor: value, grad: cotangent ? cotangent.alias() : onesLike(value) }], (node) => nodes.has(node), {
-          createGraph,
-          retainGraph: createGraph,
-        });
+        results = runBackward(
+          [{ tensor: value, grad: cotangent ? cotangent.alias() : onesLike(value) }],
+          (node) => nodes.has(node),
+          {
+            createGraph,
+            retainGraph: createGraph,
+          },
+        );
       } finally {
         popTape(tape);
       }
       const byTensor = new Map<Tensor, Tensor>();
       const used = new Set<Tensor>();
       for (const t of targets) {
-        let g = results.get(t.ref.node)?.[t.ref.index];
-        if (!g) g = zerosOn(t.tensor, t.tensor.shape); // no path from the input to the output: zero gradient
-        else if (used.has(g)) g = trackedAlias(g); // the same variable passed twice
-        else if (!g.isContiguous) g = g.contiguous();
+        const g = gradientFor(t.tensor, results.get(t.ref.node)?.[t.ref.index], used);
         used.add(g);
         byTensor.set(t.tensor, g);
       }
@@ -192,7 +229,8 @@ export function grad<A extends unknown[], const N extends Argnums = 0>(
   options: GradOptions<N> = {},
 ): (...args: A) => GradsFor<A, N> {
   const argnums = options.argnums ?? 0;
-  return (...args: A) => differentiate(f, args, argnums, { hasAux: false, keepValue: false, who: 'grad' }).grads as GradsFor<A, N>;
+  return (...args: A) =>
+    differentiate(f, args, argnums, { hasAux: false, keepValue: false, who: 'grad' }).grads as GradsFor<A, N>;
 }
 
 /**
@@ -209,11 +247,15 @@ export function valueAndGrad<A extends unknown[], const N extends Argnums = 0>(
   f: (...args: A) => Tensor,
   options?: ValueAndGradOptions<N> & { hasAux?: false },
 ): (...args: A) => [Tensor, GradsFor<A, N>];
+/** With `hasAux: true`: `f` returns `[loss, aux]` and the result is `[[loss, aux], gradients]`. */
 export function valueAndGrad<A extends unknown[], Aux, const N extends Argnums = 0>(
   f: (...args: A) => [Tensor, Aux],
   options: ValueAndGradOptions<N> & { hasAux: true },
 ): (...args: A) => [[Tensor, Aux], GradsFor<A, N>];
-export function valueAndGrad(f: (...args: any[]) => any, options: ValueAndGradOptions<Argnums> = {}): (...args: any[]) => any {
+export function valueAndGrad(
+  f: (...args: any[]) => any,
+  options: ValueAndGradOptions<Argnums> = {},
+): (...args: any[]) => any {
   const argnums = options.argnums ?? 0;
   const hasAux = options.hasAux ?? false;
   return (...args: unknown[]) => {

@@ -32,17 +32,23 @@ export interface GradCheckFailure {
   input: number;
   /** Flat (row-major) index of the element. */
   index: number;
+  /** The derivative autograd computed. */
   analytic: number;
+  /** The central finite difference. */
   numeric: number;
 }
 
 /** What {@link gradCheck} compared. */
 export interface GradCheckResult {
+  /** True when every compared derivative is within tolerance. */
   ok: boolean;
   /** Elements compared. */
   checked: number;
+  /** Largest |analytic - numeric|. */
   maxAbsError: number;
+  /** Largest |analytic - numeric| / max(|analytic|, |numeric|). */
   maxRelError: number;
+  /** The elements out of tolerance. */
   failures: GradCheckFailure[];
   /** A one-paragraph summary (the error message when not ok). */
   message: string;
@@ -93,21 +99,32 @@ export async function gradCheck(
   const random = generator(seed);
   const result = await scope(async (): Promise<GradCheckResult> => {
     const xs = await Promise.all(
-      inputs.map(async (t) => tensor(await t.data(), { shape: t.shape, dtype: isFloat(t.dtype) ? 'float32' : t.dtype, backend })),
+      inputs.map(async (t) =>
+        tensor(await t.data(), { shape: t.shape, dtype: isFloat(t.dtype) ? 'float32' : t.dtype, backend }),
+      ),
     );
     const argnums = options.argnums ?? xs.flatMap((x, i) => (isFloat(x.dtype) ? [i] : []));
     const probe = noGrad(() => f(...xs));
-    if (!isFloat(probe.dtype)) throw new AutogradError(`gradCheck: f must return a float tensor, got ${probe.dtype}`);
+    if (!isFloat(probe.dtype))
+      throw new AutogradError(`gradCheck: f must return a float tensor, got ${probe.dtype}`);
     const weights = tensor(
       Float32Array.from({ length: probe.size }, () => random() * 2 - 1),
       { shape: probe.shape, backend },
     );
     // Analytic: the vector-Jacobian product with the weights as the output's gradient, so no
     // op besides f's own (whose rules may be under test) touches the analytic side.
-    const { grads } = differentiate(f, xs, [...argnums], { hasAux: false, keepValue: false, who: 'gradCheck', cotangent: weights });
+    const { grads } = differentiate(f, xs, [...argnums], {
+      hasAux: false,
+      keepValue: false,
+      who: 'gradCheck',
+      cotangent: weights,
+    });
     const analytic = await Promise.all((grads as Tensor[]).map((g) => g.data()));
     // Numeric: L(x) = Σ f(x)·w, evaluated without recording.
-    const loss = (...a: Tensor[]) => f(...a).mul(weights).sum();
+    const loss = (...a: Tensor[]) =>
+      f(...a)
+        .mul(weights)
+        .sum();
 
     const failures: GradCheckFailure[] = [];
     let checked = 0;
@@ -120,7 +137,8 @@ export async function gradCheck(
           const basis = new Float32Array(x.size);
           basis[j] = 1;
           const step = tensor(basis, { shape: x.shape, backend }).mul(eps);
-          const at = (shifted: Tensor) => noGrad(() => loss(...xs.map((v, m) => (m === i ? shifted : v)))).item();
+          const at = (shifted: Tensor) =>
+            noGrad(() => loss(...xs.map((v, m) => (m === i ? shifted : v)))).item();
           const plus = await at(x.add(step));
           const minus = await at(x.sub(step));
           return (plus - minus) / (2 * eps);
@@ -130,13 +148,16 @@ export async function gradCheck(
         checked++;
         maxAbsError = Math.max(maxAbsError, abs);
         maxRelError = Math.max(maxRelError, abs / Math.max(Math.abs(numeric), Math.abs(a), 1e-300));
-        if (!(abs <= atol + rtol * Math.abs(numeric))) failures.push({ input: i, index: j, analytic: a, numeric });
+        if (!(abs <= atol + rtol * Math.abs(numeric)))
+          failures.push({ input: i, index: j, analytic: a, numeric });
       }
     }
     const ok = failures.length === 0;
     const worst = failures
       .slice(0, 5)
-      .map((f) => `input ${f.input} element ${f.index}: analytic ${f.analytic}, finite difference ${f.numeric}`)
+      .map(
+        (f) => `input ${f.input} element ${f.index}: analytic ${f.analytic}, finite difference ${f.numeric}`,
+      )
       .join('; ');
     const message = ok
       ? `gradCheck: ${checked} derivatives match (max abs error ${maxAbsError.toExponential(2)})`

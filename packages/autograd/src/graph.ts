@@ -17,7 +17,15 @@
  *   ever reach it again. Sweeps run when that list doubles, so a forward pass that is never
  *   differentiated costs memory only until its outputs are disposed and the next sweep.
  */
-import { addDispatchHook, type DType, isFloat, keep, type OpRecord, type Shape, type Tensor } from '@kiln/tensor';
+import {
+  addDispatchHook,
+  type DType,
+  isFloat,
+  keep,
+  type OpRecord,
+  type Shape,
+  type Tensor,
+} from '@kiln/tensor';
 import { AutogradError } from './errors.js';
 import { isGradEnabled } from './mode.js';
 import { NON_DIFFERENTIABLE, RULES, type Rule } from './rules.js';
@@ -252,7 +260,11 @@ export function sweepAmbient(): void {
   sweepAt = Math.max(MIN_SWEEP, 2 * kept.length);
 }
 
-/** Counts for tests and debugging: nodes holding saved tensors, and those saved tensors. */
+/**
+ * What the graph currently holds: recorded nodes whose saved tensors are not freed yet, and
+ * those saved tensors (aliases). Both return to their previous values after a training step;
+ * useful to assert that a loop does not keep graphs alive.
+ */
 export function graphStats(): { liveNodes: number; savedTensors: number } {
   let liveNodes = 0;
   let savedTensors = 0;
@@ -268,7 +280,7 @@ export function graphStats(): { liveNodes: number; savedTensors: number } {
 
 // ---- recording ----------------------------------------------------------------------------------
 
-let removeHook: (() => void) | null = null;
+let recording = false;
 
 /**
  * Installs the dispatch hook (once). Called when something becomes tracked (a Parameter is
@@ -276,7 +288,9 @@ let removeHook: (() => void) | null = null;
  * has no effect on @kiln/tensor.
  */
 export function ensureRecording(): void {
-  removeHook ??= addDispatchHook(record);
+  if (recording) return;
+  addDispatchHook(record);
+  recording = true;
 }
 
 function save(role: SavedTensor['role'], index: number, t: Tensor): SavedTensor {
@@ -302,7 +316,7 @@ function saveFor(node: Node, rule: Rule, rec: OpRecord): void {
 
 function markConstant(record: OpRecord, reason: string): void {
   const node = new Node(record.op, 'constant', null, record.attrs, [], [], record.outputs.map(meta), reason);
-  record.outputs.forEach((t, i) => setRef(t, node, i));
+  for (const [i, t] of record.outputs.entries()) setRef(t, node, i);
   addToTape(node);
 }
 
@@ -312,25 +326,31 @@ function fmt(t: Tensor): string {
 
 /** Adds a node for a custom backward (checkpoint) and maps its outputs. */
 export function recordCustom(node: Node, outputs: readonly Tensor[]): void {
-  outputs.forEach((t, i) => {
-    if (isFloat(t.dtype)) setRef(t, node, i);
-  });
+  for (const [i, t] of outputs.entries()) if (isFloat(t.dtype)) setRef(t, node, i);
   addToTape(node);
 }
 
 function record(rec: OpRecord): void {
-  if (rec.op === 'assign') return onAssign(rec);
+  if (rec.op === 'assign') {
+    onAssign(rec);
+    return;
+  }
   if (rec.inputs.length === 0 || !isGradEnabled()) return;
   let tracked: (Ref | undefined)[] | null = null;
   for (let i = 0; i < rec.inputs.length; i++) {
     const r = refs.get(rec.inputs[i]);
     if (r) (tracked ??= new Array(rec.inputs.length))[i] = r;
   }
-  if (!tracked) return;
+  if (tracked) recordTracked(rec, tracked);
+}
 
+/** Records an op at least one of whose inputs is tracked. */
+function recordTracked(rec: OpRecord, tracked: (Ref | undefined)[]): void {
   const why = NON_DIFFERENTIABLE[rec.op];
-  if (why !== undefined) return markConstant(rec, `'${rec.op}' is not differentiable (${why})`);
-
+  if (why !== undefined) {
+    markConstant(rec, `'${rec.op}' is not differentiable (${why})`);
+    return;
+  }
   // Gradients flow only into float inputs that are variables or computed from them.
   const inputs = rec.inputs.map((t, i) => {
     const r = tracked[i];
@@ -338,29 +358,32 @@ function record(rec: OpRecord): void {
   });
   if (inputs.every((r) => r === null)) {
     const from = tracked.find((r) => r?.node.kind === 'constant');
-    return markConstant(rec, from ? from.node.reason : `'${rec.op}' has no float input to differentiate`);
+    markConstant(rec, from ? from.node.reason : `'${rec.op}' has no float input to differentiate`);
+    return;
   }
+  const inputMeta = rec.inputs.map(meta);
+  const outputMeta = rec.outputs.map(meta);
   const rule = RULES[rec.op];
   if (!rule) {
-    const node = new Node(rec.op, 'missing', null, rec.attrs, inputs, rec.inputs.map(meta), rec.outputs.map(meta),
-      `no gradient rule is registered for '${rec.op}' (add one to packages/autograd/src/rules.ts; see docs/autograd.md)`);
-    rec.outputs.forEach((t, i) => setRef(t, node, i));
+    const reason = `no gradient rule is registered for '${rec.op}' (add one to packages/autograd/src/rules.ts; see docs/autograd.md)`;
+    const node = new Node(rec.op, 'missing', null, rec.attrs, inputs, inputMeta, outputMeta, reason);
+    for (const [i, t] of rec.outputs.entries()) setRef(t, node, i);
     addToTape(node);
     return;
   }
   if (!rec.outputs.some((t) => isFloat(t.dtype))) {
-    return markConstant(rec, `'${rec.op}' returns ${rec.outputs[0]?.dtype}, which has no gradient`);
+    markConstant(rec, `'${rec.op}' returns ${rec.outputs[0]?.dtype}, which has no gradient`);
+    return;
   }
-
-  const node = new Node(rec.op, 'op', rule, rec.attrs, inputs, rec.inputs.map(meta), rec.outputs.map(meta));
-  rec.outputs.forEach((t, i) => {
+  const node = new Node(rec.op, 'op', rule, rec.attrs, inputs, inputMeta, outputMeta);
+  for (const [i, t] of rec.outputs.entries()) {
     if (isFloat(t.dtype)) {
       setRef(t, node, i);
     } else {
-      const c = new Node(rec.op, 'constant', null, rec.attrs, [], [], [meta(t)], `output ${i} of '${rec.op}' is ${t.dtype}, which has no gradient`);
-      setRef(t, c, 0);
+      const reason = `output ${i} of '${rec.op}' is ${t.dtype}, which has no gradient`;
+      setRef(t, new Node(rec.op, 'constant', null, rec.attrs, [], [], [meta(t)], reason), 0);
     }
-  });
+  }
   // after mapping the outputs, so saved outputs map to this node too
   if (currentTape().saveTensors) saveFor(node, rule, rec);
   addToTape(node);

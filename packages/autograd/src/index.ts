@@ -23,8 +23,13 @@ export {
   type ValueAndGradOptions,
   valueAndGrad,
 } from './functional.js';
-export { type GradCheckFailure, type GradCheckOptions, type GradCheckResult, gradCheck } from './gradcheck.js';
-export { detach, isTracked } from './graph.js';
+export {
+  type GradCheckFailure,
+  type GradCheckOptions,
+  type GradCheckResult,
+  gradCheck,
+} from './gradcheck.js';
+export { detach, graphStats, isTracked } from './graph.js';
 export { enableGrad, isGradEnabled, noGrad } from './mode.js';
 export { type LoadStateDictOptions, Module, StateDictError, type StateDictMismatch } from './module.js';
 export { Parameter, type ParameterOptions } from './parameter.js';

@@ -37,6 +37,7 @@ export class StateDictError extends Error {
   override name = 'StateDictError';
   constructor(
     message: string,
+    /** Every key that did not match, by kind. */
     readonly mismatch: StateDictMismatch,
   ) {
     super(message);
@@ -50,7 +51,13 @@ function slotsOf(m: Module): Slot[] {
       slots.push({ owner: m as unknown as Record<string, unknown>, key, name: key, value });
     } else if (Array.isArray(value)) {
       value.forEach((v, i) => {
-        if (v instanceof Parameter || v instanceof Module) slots.push({ owner: value as unknown as Record<number, unknown>, key: i, name: `${key}.${i}`, value: v });
+        if (v instanceof Parameter || v instanceof Module)
+          slots.push({
+            owner: value as unknown as Record<number, unknown>,
+            key: i,
+            name: `${key}.${i}`,
+            value: v,
+          });
       });
     }
   }
@@ -99,7 +106,8 @@ export class Module {
   #parameterSlots(): Slot[] {
     const out: Slot[] = [];
     for (const [prefix, m] of this.namedModules()) {
-      for (const s of slotsOf(m)) if (s.value instanceof Parameter) out.push({ ...s, name: join(prefix, s.name) });
+      for (const s of slotsOf(m))
+        if (s.value instanceof Parameter) out.push({ ...s, name: join(prefix, s.name) });
     }
     return out;
   }
@@ -136,7 +144,10 @@ export class Module {
    * keys are checked first: with `strict` (default) any missing or unexpected key is an error,
    * and a shape mismatch always is; the error lists every such key with both shapes.
    */
-  loadStateDict(dict: Record<string, Tensor> | Map<string, Tensor>, options: LoadStateDictOptions = {}): StateDictMismatch {
+  loadStateDict(
+    dict: Record<string, Tensor> | Map<string, Tensor>,
+    options: LoadStateDictOptions = {},
+  ): StateDictMismatch {
     const strict = options.strict ?? true;
     const entries = dict instanceof Map ? dict : new Map(Object.entries(dict));
     const slots = this.#parameterSlots();
@@ -154,11 +165,16 @@ export class Module {
       }
     }
     const lines: string[] = [];
-    if (strict && mismatch.missingKeys.length > 0) lines.push(`  missing keys (${mismatch.missingKeys.length}): ${mismatch.missingKeys.join(', ')}`);
-    if (strict && mismatch.unexpectedKeys.length > 0) lines.push(`  unexpected keys (${mismatch.unexpectedKeys.length}): ${mismatch.unexpectedKeys.join(', ')}`);
+    if (strict && mismatch.missingKeys.length > 0)
+      lines.push(`  missing keys (${mismatch.missingKeys.length}): ${mismatch.missingKeys.join(', ')}`);
+    if (strict && mismatch.unexpectedKeys.length > 0)
+      lines.push(
+        `  unexpected keys (${mismatch.unexpectedKeys.length}): ${mismatch.unexpectedKeys.join(', ')}`,
+      );
     if (mismatch.misShapedKeys.length > 0) {
       lines.push(`  mis-shaped keys (${mismatch.misShapedKeys.length}):`);
-      for (const m of mismatch.misShapedKeys) lines.push(`    ${m.key}: module has ${fmtShapeOf(m.expected)}, state dict has ${fmtShapeOf(m.got)}`);
+      for (const m of mismatch.misShapedKeys)
+        lines.push(`    ${m.key}: module has ${fmtShapeOf(m.expected)}, state dict has ${fmtShapeOf(m.got)}`);
     }
     if (lines.length > 0) {
       throw new StateDictError(
@@ -208,7 +224,10 @@ export class Module {
       if (old.dtype === dtype) continue;
       let next = replaced.get(old);
       if (!next) {
-        next = new Parameter(noGrad(() => old.cast(dtype)), { requiresGrad: old.requiresGrad });
+        next = new Parameter(
+          noGrad(() => old.cast(dtype)),
+          { requiresGrad: old.requiresGrad },
+        );
         replaced.set(old, next);
       }
       s.owner[s.key] = next;

@@ -3,9 +3,10 @@
  * is a leaf of the graph while `requiresGrad`, and has a `.grad` that `backward()` accumulates
  * into until it is zeroed.
  */
-import { isFloat, keep, Tensor } from '@kiln/tensor';
+import { isFloat, keep, Tensor, zeros } from '@kiln/tensor';
 import { AutogradError } from './errors.js';
 import { makeLeaf, type Ref, restoreRef } from './graph.js';
+import { noGrad } from './mode.js';
 
 /** Options of {@link Parameter}. */
 export interface ParameterOptions {
@@ -13,18 +14,26 @@ export interface ParameterOptions {
   requiresGrad?: boolean;
 }
 
+/**
+ * A contiguous copy of `data` in the backend's long-lived parameter pool (weights outlive
+ * every activation; keeping them apart keeps the activation pool reusable). `data` is disposed.
+ */
 function adopt(data: Tensor): Tensor {
   if (!(data instanceof Tensor)) throw new TypeError('Parameter: expected a Tensor');
   data.assertAlive('Parameter');
-  return data;
+  const owned = zeros(data.shape, { dtype: data.dtype, backend: data.backend, usage: 'parameter' });
+  noGrad(() => owned.assign(data));
+  data.dispose();
+  return owned;
 }
 
 /**
- * A trainable tensor: `new Parameter(randn([4, 4], { usage: 'parameter' }).mul(0.1))`.
+ * A trainable tensor: `new Parameter(randn([4, 4], { std: 0.1 }))`.
  *
- * The constructor takes ownership of `data`: the handle you pass is disposed and the
- * parameter refers to the same storage. Parameters are long-lived: an enclosing `scope()` does
- * not dispose them; `dispose()` them (or the Module that holds them) when done.
+ * The constructor takes ownership of `data`: its values are copied into the backend's
+ * long-lived parameter pool (contiguous) and the handle you pass is disposed. Parameters are
+ * long-lived: an enclosing `scope()` does not dispose them; `dispose()` them (or the Module that
+ * holds them) when done.
  *
  * `.grad` is `null` until a `backward()` reaches the parameter, then accumulates (`+=`) across
  * backward calls until `zeroGrad()`. The functional `grad()` never writes `.grad`.
@@ -35,10 +44,10 @@ export class Parameter extends Tensor {
   #ref: Ref | null = null;
 
   constructor(data: Tensor, options: ParameterOptions = {}) {
-    const src = adopt(data);
-    super(src.storage, src.shape, src.dtype, src.strides, src.offset);
+    const owned = adopt(data);
+    super(owned.storage, owned.shape, owned.dtype, owned.strides, owned.offset);
     keep(this);
-    src.dispose();
+    owned.dispose(); // this handle now holds the storage
     this.requiresGrad = options.requiresGrad ?? true;
   }
 
@@ -50,7 +59,10 @@ export class Parameter extends Tensor {
   set requiresGrad(value: boolean) {
     if (value === this.requiresGrad) return;
     if (value) {
-      if (!isFloat(this.dtype)) throw new AutogradError(`Parameter: a ${this.dtype} parameter cannot require grad; only float tensors have gradients`);
+      if (!isFloat(this.dtype))
+        throw new AutogradError(
+          `Parameter: a ${this.dtype} parameter cannot require grad; only float tensors have gradients`,
+        );
       this.#ref = makeLeaf(this, 'parameter');
     } else {
       restoreRef(this, this.#ref!);
@@ -70,6 +82,7 @@ export class Parameter extends Tensor {
     super.dispose();
   }
 
+  /** `Parameter(Tensor([2,3], float32, cpu))`. */
   override toString(): string {
     return `Parameter(${super.toString()})`;
   }

@@ -53,7 +53,10 @@ export function alongAxis(index: Tensor, axis: number, shape: Shape): Tensor {
 // erfc(z) = t·exp(-z² - 1.26551223 + t·P(t)), t = 1/(1 + z/2), for z ≥ 0: the Chebyshev fit of
 // Numerical Recipes (fractional error < 1.2e-7), the same approximation the cpu backend's gelu
 // uses, so finite differences of gelu and its analytic gradient agree closely.
-const ERFC_COEFFS = [1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+const ERFC_COEFFS = [
+  1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223,
+  0.17087277,
+];
 
 /** erf(x) from elementwise ops (there is no erf op). */
 export function erf(x: Tensor): Tensor {

@@ -14,9 +14,27 @@
  * - Binary ops broadcast without recording an `expand`: undo it with `sumTo(grad, inputShape)`.
  * - Skip work for inputs that do not need a gradient (`ctx.needs[i]`).
  */
-import { type DType, isFloat, oneHot, pad, type Shape, scatterAdd, type Tensor, where } from '@kiln/tensor';
-import { alongAxis, flip, keptShape, normalCdf, normalPdf, sumTo, unreduce, zerosOn } from './rule-helpers.js';
-import { arange } from '@kiln/tensor';
+import {
+  arange,
+  type DType,
+  isFloat,
+  oneHot,
+  pad,
+  type Shape,
+  scatterAdd,
+  type Tensor,
+  where,
+} from '@kiln/tensor';
+import {
+  alongAxis,
+  flip,
+  keptShape,
+  normalCdf,
+  normalPdf,
+  sumTo,
+  unreduce,
+  zerosOn,
+} from './rule-helpers.js';
 
 /** What a rule's backward sees. */
 export interface BackwardContext {
@@ -115,8 +133,15 @@ export const RULES: Readonly<Record<string, Rule>> = {
       const x = c.input(0);
       const k = Math.sqrt(2 / Math.PI);
       const th = x.square().mul(0.044715).add(1).mul(x).mul(k).tanh();
-      const du = x.square().mul(3 * 0.044715).add(1).mul(k);
-      const d = th.add(1).mul(0.5).add(x.mul(0.5).mul(th.square().neg().add(1)).mul(du));
+      const du = x
+        .square()
+        .mul(3 * 0.044715)
+        .add(1)
+        .mul(k);
+      const d = th
+        .add(1)
+        .mul(0.5)
+        .add(x.mul(0.5).mul(th.square().neg().add(1)).mul(du));
       return [g.mul(d)];
     },
   },
@@ -149,10 +174,16 @@ export const RULES: Readonly<Record<string, Rule>> = {
 
   // ---- elementwise, two operands (broadcasting undone with sumTo) -----------------------------
   add: {
-    backward: (c, g) => [c.needs[0] ? sumTo(g, c.inputShapes[0]) : null, c.needs[1] ? sumTo(g, c.inputShapes[1]) : null],
+    backward: (c, g) => [
+      c.needs[0] ? sumTo(g, c.inputShapes[0]) : null,
+      c.needs[1] ? sumTo(g, c.inputShapes[1]) : null,
+    ],
   },
   sub: {
-    backward: (c, g) => [c.needs[0] ? sumTo(g, c.inputShapes[0]) : null, c.needs[1] ? sumTo(g.neg(), c.inputShapes[1]) : null],
+    backward: (c, g) => [
+      c.needs[0] ? sumTo(g, c.inputShapes[0]) : null,
+      c.needs[1] ? sumTo(g.neg(), c.inputShapes[1]) : null,
+    ],
   },
   mul: {
     saveInputs: [0, 1],
@@ -356,8 +387,17 @@ export const RULES: Readonly<Record<string, Rule>> = {
     backward: (c, g) => {
       const { axis, start, end, step } = c.attrs;
       const shape = c.inputShapes[0];
-      if (step === 1) return [pad(g, shape.map((d, i) => (i === axis ? [start, d - end] : [0, 0]) as [number, number]))];
-      const positions = arange(start, start + g.shape[axis] * step, step, { dtype: 'int32', backend: g.backend });
+      if (step === 1)
+        return [
+          pad(
+            g,
+            shape.map((d, i) => (i === axis ? [start, d - end] : [0, 0]) as [number, number]),
+          ),
+        ];
+      const positions = arange(start, start + g.shape[axis] * step, step, {
+        dtype: 'int32',
+        backend: g.backend,
+      });
       return [scatterAdd(zerosOn(g, shape), axis, alongAxis(positions, axis, g.shape), g)];
     },
   },
@@ -367,7 +407,11 @@ export const RULES: Readonly<Record<string, Rule>> = {
   cast: { backward: (c, g) => [isFloat(c.inputDTypes[0]) ? g.cast(c.inputDTypes[0]) : null] },
 };
 
-function minMaxGrads(c: BackwardContext, g: Tensor, wins: (a: Tensor, b: Tensor) => Tensor): (Tensor | null)[] {
+function minMaxGrads(
+  c: BackwardContext,
+  g: Tensor,
+  wins: (a: Tensor, b: Tensor) => Tensor,
+): (Tensor | null)[] {
   const [a, b] = [c.input(0), c.input(1)];
   const tie = where(a.eq(b), g.mul(0.5), 0);
   return [
@@ -403,9 +447,12 @@ function matmulGrads(c: BackwardContext, g: Tensor): (Tensor | null)[] {
   if (c.needs[1]) {
     // A weight shared by every batch row (a Linear layer): one [k, rows] @ [rows, n] product
     // instead of a batched product followed by a sum over the batch.
-    gb = B.ndim === 2 && A.ndim > 2
-      ? A.reshape([-1, k]).transpose(0, 1).matmul(G.reshape([-1, n]))
-      : sumTo(A.transpose(-2, -1).matmul(G), B.shape);
+    gb =
+      B.ndim === 2 && A.ndim > 2
+        ? A.reshape([-1, k])
+            .transpose(0, 1)
+            .matmul(G.reshape([-1, n]))
+        : sumTo(A.transpose(-2, -1).matmul(G), B.shape);
     gb = gb.reshape(bShape);
   }
   return [ga, gb];

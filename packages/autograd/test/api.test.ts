@@ -1,6 +1,7 @@
 /** The public API: grad/valueAndGrad, grad mode, Parameter and backward, errors, lifetimes. */
 import * as T from '@kiln/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { graphStats, sweepAmbient } from '../src/graph.js';
 import {
   AutogradError,
   backward,
@@ -16,7 +17,6 @@ import {
   type Rule,
   valueAndGrad,
 } from '../src/index.js';
-import { graphStats, sweepAmbient } from '../src/graph.js';
 import { initCpu } from './helpers.js';
 
 beforeAll(initCpu);
@@ -37,7 +37,11 @@ describe('grad and valueAndGrad', () => {
 
   test('nested objects and arrays of tensors keep their structure', async () => {
     const params = { w: T.tensor([2]), layers: [T.tensor([3]), { b: T.tensor([5]) }] };
-    const f = (p: typeof params) => p.w.mul(p.layers[0] as T.Tensor).mul((p.layers[1] as { b: T.Tensor }).b).sum();
+    const f = (p: typeof params) =>
+      p.w
+        .mul(p.layers[0] as T.Tensor)
+        .mul((p.layers[1] as { b: T.Tensor }).b)
+        .sum();
     const g = grad(f)(params);
     expect(await arr(g.w)).toEqual([15]);
     expect(await arr(g.layers[0] as T.Tensor)).toEqual([10]);
@@ -50,7 +54,12 @@ describe('grad and valueAndGrad', () => {
       b = new Parameter(T.tensor([1]));
     }
     const m = new Affine();
-    const g = grad((model: Affine) => model.w.mul(T.tensor([1, 10])).add(model.b).sum())(m);
+    const g = grad((model: Affine) =>
+      model.w
+        .mul(T.tensor([1, 10]))
+        .add(model.b)
+        .sum(),
+    )(m);
     expect(Object.keys(g)).toEqual(['w', 'b']);
     expect(await arr(g.w)).toEqual([1, 10]);
     expect(await arr(g.b)).toEqual([2]);
@@ -63,9 +72,13 @@ describe('grad and valueAndGrad', () => {
     const [v, g] = valueAndGrad((t: T.Tensor) => t.square().sum())(x);
     expect(await v.item()).toBe(14);
     expect(await arr(g)).toEqual([2, 4, 6]);
-    const [[loss, aux], g2] = valueAndGrad((t: T.Tensor) => [t.sum(), { doubled: t.mul(2), note: 'hi' }] as [T.Tensor, { doubled: T.Tensor; note: string }], {
-      hasAux: true,
-    })(x);
+    const [[loss, aux], g2] = valueAndGrad(
+      (t: T.Tensor) =>
+        [t.sum(), { doubled: t.mul(2), note: 'hi' }] as [T.Tensor, { doubled: T.Tensor; note: string }],
+      {
+        hasAux: true,
+      },
+    )(x);
     expect(await loss.item()).toBe(6);
     expect(await arr(aux.doubled)).toEqual([2, 4, 6]);
     expect(aux.note).toBe('hi');
@@ -75,9 +88,23 @@ describe('grad and valueAndGrad', () => {
   });
 
   test('an input the output does not depend on gets zeros', async () => {
-    const g = grad((_a: T.Tensor, b: T.Tensor) => b.sum(), { argnums: [0, 1] })(T.tensor([1, 2]), T.tensor([3]));
+    const g = grad((_a: T.Tensor, b: T.Tensor) => b.sum(), { argnums: [0, 1] })(
+      T.tensor([1, 2]),
+      T.tensor([3]),
+    );
     expect(await arr(g[0])).toEqual([0, 0]);
     expect(await arr(g[1])).toEqual([1]);
+  });
+
+  test('a cast to float16 and back passes the gradient in each dtype', async () => {
+    const x = T.tensor([0.5, -1.25]);
+    const g = grad((t: T.Tensor) => t.cast('float16').square().cast('float32').sum())(x);
+    expect(g.dtype).toBe('float32');
+    expect(await arr(g)).toEqual([1, -2.5]);
+    const h = T.tensor([1.5, 2], { dtype: 'float16' });
+    const gh = grad((t: T.Tensor) => t.mul(t).cast('float32').sum())(h);
+    expect(gh.dtype).toBe('float16');
+    expect(await arr(gh)).toEqual([3, 4]);
   });
 
   test('the same tensor used twice gets the total derivative', async () => {
@@ -97,10 +124,14 @@ describe('grad and valueAndGrad', () => {
   test('bad calls say what is wrong', () => {
     const x = T.tensor([1, 2]);
     expect(() => grad((t: T.Tensor) => t.mul(2))(x)).toThrow(/one element \(a loss\).*\.sum\(\)/);
-    expect(() => grad((t: T.Tensor) => t.cast('float32').sum())(T.tensor([1], { dtype: 'int32' }))).toThrow(/int32.*only float tensors/);
+    expect(() => grad((t: T.Tensor) => t.cast('float32').sum())(T.tensor([1], { dtype: 'int32' }))).toThrow(
+      /int32.*only float tensors/,
+    );
     expect(() => grad((t: T.Tensor) => t.sum(), { argnums: 2 })(x)).toThrow(/argnums 2 is out of range/);
     expect(() => grad((o: { n: number }) => T.tensor(o.n))({ n: 1 })).toThrow(/argument 0\.n is number/);
-    expect(() => grad((async (t: T.Tensor) => t.sum()) as unknown as (t: T.Tensor) => T.Tensor)(x)).toThrow(/synchronous/);
+    expect(() => grad((async (t: T.Tensor) => t.sum()) as unknown as (t: T.Tensor) => T.Tensor)(x)).toThrow(
+      /synchronous/,
+    );
   });
 });
 
@@ -200,7 +231,12 @@ describe('Parameter and backward', () => {
   });
 
   test('backward frees the saved tensors as it goes', () => {
-    const w = new Parameter(T.tensor([[1, 2], [3, 4]]));
+    const w = new Parameter(
+      T.tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     const base = graphStats().savedTensors;
     const loss = T.scope(() => w.matmul(w).tanh().sum());
     expect(graphStats().savedTensors).toBeGreaterThan(base);
@@ -220,9 +256,15 @@ describe('Parameter and backward', () => {
 describe('non-differentiable ops and missing rules', () => {
   test('a gradient requested through argmax names it', () => {
     const x = T.tensor([1, 3, 2]);
-    expect(() => grad((t: T.Tensor) => t.argmax().cast('float32'))(x)).toThrow(/'argmax' is not differentiable \(it returns integer indices\)/);
-    expect(() => grad((t: T.Tensor) => t.gt(1).cast('float32').sum())(x)).toThrow(/'gt' is not differentiable \(comparisons return bool\)/);
-    expect(() => grad((t: T.Tensor) => t.cast('int32').cast('float32').sum())(x)).toThrow(/'cast' returns int32/);
+    expect(() => grad((t: T.Tensor) => t.argmax().cast('float32'))(x)).toThrow(
+      /'argmax' is not differentiable \(it returns integer indices\)/,
+    );
+    expect(() => grad((t: T.Tensor) => t.gt(1).cast('float32').sum())(x)).toThrow(
+      /'gt' is not differentiable \(comparisons return bool\)/,
+    );
+    expect(() => grad((t: T.Tensor) => t.cast('int32').cast('float32').sum())(x)).toThrow(
+      /'cast' returns int32/,
+    );
   });
 
   test('masks made with comparisons are constants: the gradient flows around them', async () => {
@@ -237,7 +279,9 @@ describe('non-differentiable ops and missing rules', () => {
     delete table.cumsum;
     try {
       const x = T.tensor([1, 2]);
-      expect(() => grad((t: T.Tensor) => t.cumsum(0).sum())(x)).toThrow(/no gradient rule is registered for 'cumsum'/);
+      expect(() => grad((t: T.Tensor) => t.cumsum(0).sum())(x)).toThrow(
+        /no gradient rule is registered for 'cumsum'/,
+      );
       // forward alone is fine, and so is a path that does not need it
       expect(await arr(grad((t: T.Tensor) => t.sum().add(detach(t.cumsum(0)).sum()))(x))).toEqual([1, 1]);
     } finally {
@@ -277,7 +321,7 @@ describe('lifetimes', () => {
     });
     backward(loss);
     const expected = [0.5, 1.5].map((v) => 3 * Math.cos(3 * v));
-    (await arr(w.grad!)).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 5));
+    for (const [i, v] of (await arr(w.grad!)).entries()) expect(v).toBeCloseTo(expected[i], 5);
     w.dispose();
   });
 

@@ -1,15 +1,19 @@
 /** checkpoint: same gradients as without it, fewer saved tensors, RNG replayed, clean memory. */
 import * as T from '@kiln/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { backward, checkpoint, grad, Parameter, valueAndGrad } from '../src/index.js';
 import { graphStats, sweepAmbient } from '../src/graph.js';
+import { backward, checkpoint, grad, Parameter, valueAndGrad } from '../src/index.js';
 import { initCpu, maxDiff } from './helpers.js';
 
 beforeAll(initCpu);
 
 function makeParams(): Parameter[] {
   T.manualSeed(7);
-  return T.scope(() => [new Parameter(T.randn([4, 8]).mul(0.5)), new Parameter(T.randn([8]).mul(0.1)), new Parameter(T.randn([8, 4]).mul(0.5))]);
+  return T.scope(() => [
+    new Parameter(T.randn([4, 8]).mul(0.5)),
+    new Parameter(T.randn([8]).mul(0.1)),
+    new Parameter(T.randn([8, 4]).mul(0.5)),
+  ]);
 }
 
 // a block with dropout: the mask comes from the seeded generator, so recomputation must replay it
@@ -29,7 +33,10 @@ async function grads(useCheckpoint: boolean): Promise<{ values: Float32Array[]; 
   T.manualSeed(99);
   const base = graphStats().savedTensors;
   const loss = T.scope(() => {
-    const x = T.tensor(Float32Array.from({ length: 12 }, (_, i) => Math.sin(i)), { shape: [3, 4] });
+    const x = T.tensor(
+      Float32Array.from({ length: 12 }, (_, i) => Math.sin(i)),
+      { shape: [3, 4] },
+    );
     return g(g(x)).square().mean();
   });
   const saved = graphStats().savedTensors - base;
@@ -44,14 +51,17 @@ describe('checkpoint', () => {
   test('gives the same parameter gradients (dropout included) while saving fewer tensors', async () => {
     const plain = await grads(false);
     const ckpt = await grads(true);
-    plain.values.forEach((v, i) => expect(maxDiff(v, ckpt.values[i])).toBeLessThan(1e-6));
+    for (const [i, v] of plain.values.entries()) expect(maxDiff(v, ckpt.values[i])).toBeLessThan(1e-6);
     expect(ckpt.saved).toBeLessThan(plain.saved / 3);
   });
 
   test('differentiates with respect to its arguments too, and inside grad', async () => {
     const params = makeParams();
     const f = block(params);
-    const x = T.tensor([[0.1, -0.2, 0.3, 0.4], [1, 2, -1, 0]]);
+    const x = T.tensor([
+      [0.1, -0.2, 0.3, 0.4],
+      [1, 2, -1, 0],
+    ]);
     T.manualSeed(5);
     const plain = grad((t: T.Tensor) => f(t).sum())(x);
     T.manualSeed(5);

@@ -30,7 +30,8 @@ interface Fixture {
 
 type Tensors = Record<string, T.Tensor>;
 
-const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8'));
+const fixture = (name: string): Fixture =>
+  JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8'));
 
 /** The Kiln mirror of each case in scripts/reference/autograd_golden.py. */
 const cases: Record<string, (p: Tensors, d: Tensors) => T.Tensor> = {
@@ -60,15 +61,27 @@ const cases: Record<string, (p: Tensors, d: Tensors) => T.Tensor> = {
 
 function upload(map: Record<string, Encoded>, backend: T.Backend): Tensors {
   return Object.fromEntries(
-    Object.entries(map).map(([k, v]) => [k, T.tensor(v.dtype === 'int32' ? Int32Array.from(v.data) : Float32Array.from(v.data), { shape: v.shape, backend })]),
+    Object.entries(map).map(([k, v]) => [
+      k,
+      T.tensor(v.dtype === 'int32' ? Int32Array.from(v.data) : Float32Array.from(v.data), {
+        shape: v.shape,
+        backend,
+      }),
+    ]),
   );
 }
 
-function worst(got: ArrayLike<number>, want: number[], atol: number, rtol: number): { excess: number; at: number; got: number; want: number } {
+function worst(
+  got: ArrayLike<number>,
+  want: number[],
+  atol: number,
+  rtol: number,
+): { excess: number; at: number; got: number; want: number } {
   let result = { excess: Number.NEGATIVE_INFINITY, at: -1, got: 0, want: 0 };
   for (let i = 0; i < want.length; i++) {
     const excess = Math.abs(got[i] - want[i]) - (atol + rtol * Math.abs(want[i]));
-    if (!(excess <= result.excess)) result = { excess: Number.isNaN(excess) ? Infinity : excess, at: i, got: got[i], want: want[i] };
+    if (!(excess <= result.excess))
+      result = { excess: Number.isNaN(excess) ? Infinity : excess, at: i, got: got[i], want: want[i] };
   }
   return result;
 }
@@ -97,7 +110,9 @@ for (const b of backends) {
           for (const [k, want] of Object.entries(fx.grads)) {
             expect(grads[k].shape).toEqual(want.shape);
             const w = worst(await grads[k].data(), want.data, b.atol, b.rtol);
-            expect(w.excess, `${name} d/d${k}[${w.at}]: kiln ${w.got}, torch ${w.want}`).toBeLessThanOrEqual(0);
+            expect(w.excess, `${name} d/d${k}[${w.at}]: kiln ${w.got}, torch ${w.want}`).toBeLessThanOrEqual(
+              0,
+            );
           }
         });
       });

@@ -6,8 +6,12 @@ export async function initCpu(): Promise<Backend> {
   return initBackend('cpu');
 }
 
-/** The webgpu backend when it can be created here, else null (tests then skip). */
+/**
+ * The webgpu backend when it can be created here, else null (tests then skip).
+ * `KILN_AUTOGRAD_WEBGPU=0` skips the webgpu tests even when an adapter exists.
+ */
 export async function tryWebgpu(): Promise<Backend | null> {
+  if (process.env.KILN_AUTOGRAD_WEBGPU === '0') return null;
   try {
     return await initBackend('webgpu');
   } catch {
@@ -52,21 +56,30 @@ export function normal(s: readonly number[], seed: number): Tensor {
 export function uniform(s: readonly number[], seed: number, lo: number, hi: number): Tensor {
   const r = rng(seed);
   const n = s.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: n }, () => lo + (hi - lo) * r()), { shape: s });
+  return tensor(
+    Float32Array.from({ length: n }, () => lo + (hi - lo) * r()),
+    { shape: s },
+  );
 }
 
 /** Values bounded away from zero: ±[lo, hi). */
 export function awayFromZero(s: readonly number[], seed: number, lo = 0.5, hi = 2): Tensor {
   const r = rng(seed);
   const n = s.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: n }, () => (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r())), { shape: s });
+  return tensor(
+    Float32Array.from({ length: n }, () => (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r())),
+    { shape: s },
+  );
 }
 
 /** int32 ids in [0, n). */
 export function ids(s: readonly number[], n: number, seed: number): Tensor {
   const r = rng(seed);
   const count = s.reduce((a, b) => a * b, 1);
-  return tensor(Int32Array.from({ length: count }, () => Math.floor(r() * n)), { shape: s, dtype: 'int32' });
+  return tensor(
+    Int32Array.from({ length: count }, () => Math.floor(r() * n)),
+    { shape: s, dtype: 'int32' },
+  );
 }
 
 /** Max |a - b| over two arrays. */

@@ -4,8 +4,8 @@
  */
 import * as T from '@kiln/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { graphStats, sweepAmbient } from '../src/graph.js';
 import { backward, Module, noGrad, Parameter, valueAndGrad } from '../src/index.js';
-import { graphStats } from '../src/graph.js';
 import { initCpu, tryWebgpu } from './helpers.js';
 
 const webgpu = await tryWebgpu();
@@ -41,7 +41,12 @@ interface Snapshot {
 function snapshot(backend: T.Backend): Snapshot {
   const m = T.memory();
   const b = backend.memory();
-  return { liveTensors: m.liveTensors, allocatedBytes: b.allocatedBytes, pooledBytes: b.pooledBytes, savedTensors: graphStats().savedTensors };
+  return {
+    liveTensors: m.liveTensors,
+    allocatedBytes: b.allocatedBytes,
+    pooledBytes: b.pooledBytes,
+    savedTensors: graphStats().savedTensors,
+  };
 }
 
 /** Runs `steps` SGD steps with one of the two APIs; returns snapshots at step 100 and the end, and the first/last loss. */
@@ -99,6 +104,29 @@ describe('1000 training steps leave memory flat (cpu)', () => {
       expect(r.last).toBeLessThan(r.first * 0.5); // and it learned
     });
   }
+});
+
+describe('forward passes that are never differentiated', () => {
+  test('are swept once their outputs are disposed', async () => {
+    const backend = await T.initBackend('cpu');
+    const model = new Mlp(backend);
+    const x = T.randn([8, 8], { backend });
+    const y = T.tensor([0, 1, 2, 3, 0, 1, 2, 3], { dtype: 'int32', backend });
+    const before = T.memory().liveTensors;
+    let peak = 0;
+    for (let i = 0; i < 3000; i++) {
+      T.scope(() => model.loss(x, y)).dispose(); // grad mode on, no backward: an evaluation that forgot noGrad
+      peak = Math.max(peak, graphStats().savedTensors);
+    }
+    // bounded by the sweep threshold (a few thousand nodes), not by the number of passes
+    expect(peak).toBeLessThan(3 * 4096);
+    sweepAmbient();
+    expect(graphStats().savedTensors).toBe(0);
+    expect(T.memory().liveTensors).toBe(before);
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  });
 });
 
 describe.skipIf(!webgpu)('1000 training steps leave memory flat (webgpu)', () => {

@@ -25,7 +25,8 @@ afterAll(() => removeHook());
 
 const r = rng(20241122);
 const cases: Case[] = [];
-const add = (name: string, inputs: () => Tensor[], f: Case['f'], options?: GradCheckOptions) => cases.push({ name, inputs, f, options });
+const add = (name: string, inputs: () => Tensor[], f: Case['f'], options?: GradCheckOptions) =>
+  cases.push({ name, inputs, f, options });
 let seed = 1;
 const nextSeed = () => seed++;
 
@@ -82,21 +83,57 @@ for (const [name, f, da, db] of binary) {
     const sa = trial === 0 ? out : broadcastable(r, out);
     const sb = broadcastable(r, out);
     const [ka, kb] = [nextSeed(), nextSeed()];
-    add(`${name} ${JSON.stringify(sa)} with ${JSON.stringify(sb)}`, () => [values(sa, da, ka), values(sb, db, kb)], f);
+    add(
+      `${name} ${JSON.stringify(sa)} with ${JSON.stringify(sb)}`,
+      () => [values(sa, da, ka), values(sb, db, kb)],
+      f,
+    );
   }
 }
-add('mul by a number', () => [normal([3, 2], nextSeed())], (x) => x.mul(3));
-add('number minus tensor', () => [normal([4], nextSeed())], (x) => T.sub(2, x));
-add('number over tensor', () => [awayFromZero([2, 3], nextSeed())], (x) => T.div(1, x));
-add('pow with a number exponent', () => [uniform([5], nextSeed(), 0.5, 2)], (x) => x.pow(2.5));
-add('pow with a number base', () => [normal([2, 2], nextSeed())], (x) => T.pow(1.7, x));
-add('x * x (one input used twice)', () => [normal([3], nextSeed())], (x) => x.mul(x));
+add(
+  'mul by a number',
+  () => [normal([3, 2], nextSeed())],
+  (x) => x.mul(3),
+);
+add(
+  'number minus tensor',
+  () => [normal([4], nextSeed())],
+  (x) => T.sub(2, x),
+);
+add(
+  'number over tensor',
+  () => [awayFromZero([2, 3], nextSeed())],
+  (x) => T.div(1, x),
+);
+add(
+  'pow with a number exponent',
+  () => [uniform([5], nextSeed(), 0.5, 2)],
+  (x) => x.pow(2.5),
+);
+add(
+  'pow with a number base',
+  () => [normal([2, 2], nextSeed())],
+  (x) => T.pow(1.7, x),
+);
+add(
+  'x * x (one input used twice)',
+  () => [normal([3], nextSeed())],
+  (x) => x.mul(x),
+);
 {
   const s = [3, 4];
   const [kc, ka, kb] = [nextSeed(), nextSeed(), nextSeed()];
   const cond = () => normal(s, kc).gt(0);
-  add('where [3,4] / [4] / [3,1]', () => [cond(), normal([4], ka), normal([3, 1], kb)], (c, a, b) => T.where(c, a, b));
-  add('where with a number', () => [cond(), normal(s, ka)], (c, a) => T.where(c, a, 0));
+  add(
+    'where [3,4] / [4] / [3,1]',
+    () => [cond(), normal([4], ka), normal([3, 1], kb)],
+    (c, a, b) => T.where(c, a, b),
+  );
+  add(
+    'where with a number',
+    () => [cond(), normal(s, ka)],
+    (c, a) => T.where(c, a, 0),
+  );
 }
 
 // ---- reductions -----------------------------------------------------------------------------------
@@ -116,99 +153,325 @@ for (const [name, f, domain] of reductions) {
     if (axes && axes.length === 0) axes.push(int(r, 0, s.length - 1));
     const keep = r() < 0.5;
     const k = nextSeed();
-    add(`${name} ${JSON.stringify(s)} axes ${JSON.stringify(axes)} keepDim ${keep}`, () => [values(s, domain, k)], (x) => f(x, axes, keep));
+    add(
+      `${name} ${JSON.stringify(s)} axes ${JSON.stringify(axes)} keepDim ${keep}`,
+      () => [values(s, domain, k)],
+      (x) => f(x, axes, keep),
+    );
   }
 }
-add('prod with one zero in a row', () => [T.tensor([[0, 2, 3], [1, -2, 0.5]])], (x) => x.prod(1));
-add('prod with two zeros in a row', () => [T.tensor([[0, 2, 0], [1, -2, 0.5]])], (x) => x.prod(1, true));
+add(
+  'prod with one zero in a row',
+  () => [
+    T.tensor([
+      [0, 2, 3],
+      [1, -2, 0.5],
+    ]),
+  ],
+  (x) => x.prod(1),
+);
+add(
+  'prod with two zeros in a row',
+  () => [
+    T.tensor([
+      [0, 2, 0],
+      [1, -2, 0.5],
+    ]),
+  ],
+  (x) => x.prod(1, true),
+);
 for (let trial = 0; trial < 2; trial++) {
   const s = shape(r, 1, 3, 5);
   const axis = int(r, 0, s.length - 1);
   const k = nextSeed();
-  add(`cumsum ${JSON.stringify(s)} axis ${axis}`, () => [normal(s, k)], (x) => x.cumsum(axis));
+  add(
+    `cumsum ${JSON.stringify(s)} axis ${axis}`,
+    () => [normal(s, k)],
+    (x) => x.cumsum(axis),
+  );
 }
 
 // ---- matmul ---------------------------------------------------------------------------------------
 const matmuls: [number[], number[]][] = [
-  [[3, 4], [4, 2]],
+  [
+    [3, 4],
+    [4, 2],
+  ],
   [[4], [4, 3]],
   [[3, 4], [4]],
   [[5], [5]],
-  [[2, 3, 4], [2, 4, 5]],
-  [[2, 1, 3, 4], [5, 4, 2]],
-  [[2, 3, 4], [4, 3]],
-  [[3, 4], [2, 4, 2]],
+  [
+    [2, 3, 4],
+    [2, 4, 5],
+  ],
+  [
+    [2, 1, 3, 4],
+    [5, 4, 2],
+  ],
+  [
+    [2, 3, 4],
+    [4, 3],
+  ],
+  [
+    [3, 4],
+    [2, 4, 2],
+  ],
   [[2, 3, 4], [4]],
 ];
 for (const [sa, sb] of matmuls) {
   const [ka, kb] = [nextSeed(), nextSeed()];
-  add(`matmul ${JSON.stringify(sa)} @ ${JSON.stringify(sb)}`, () => [normal(sa, ka), normal(sb, kb)], (a, b) => a.matmul(b));
+  add(
+    `matmul ${JSON.stringify(sa)} @ ${JSON.stringify(sb)}`,
+    () => [normal(sa, ka), normal(sb, kb)],
+    (a, b) => a.matmul(b),
+  );
 }
-add('matmul of a transposed view', () => [normal([4, 3], nextSeed()), normal([4, 2], nextSeed())], (a, b) => a.T.matmul(b));
+add(
+  'matmul of a transposed view',
+  () => [normal([4, 3], nextSeed()), normal([4, 2], nextSeed())],
+  (a, b) => a.T.matmul(b),
+);
 
 // ---- fused building blocks ------------------------------------------------------------------------
 for (let trial = 0; trial < 2; trial++) {
   const s = shape(r, 1, 3, 5);
   const axis = int(r, 0, s.length - 1);
   const k = nextSeed();
-  add(`softmax ${JSON.stringify(s)} axis ${axis}`, () => [normal(s, k)], (x) => x.softmax(axis));
-  add(`logSoftmax ${JSON.stringify(s)} axis ${axis}`, () => [normal(s, k)], (x) => x.logSoftmax(axis));
+  add(
+    `softmax ${JSON.stringify(s)} axis ${axis}`,
+    () => [normal(s, k)],
+    (x) => x.softmax(axis),
+  );
+  add(
+    `logSoftmax ${JSON.stringify(s)} axis ${axis}`,
+    () => [normal(s, k)],
+    (x) => x.logSoftmax(axis),
+  );
 }
 {
   const s = [2, 3, 5];
   const [kx, kw, kb] = [nextSeed(), nextSeed(), nextSeed()];
-  add('layerNorm with weight and bias', () => [normal(s, kx), normal([5], kw), normal([5], kb)], (x, w, b) => T.layerNorm(x, w, b));
-  add('layerNorm with weight only', () => [normal(s, kx), normal([5], kw)], (x, w) => T.layerNorm(x, w, null, { eps: 1e-3 }));
-  add('layerNorm with bias only', () => [normal([4, 3], kx), normal([3], kb)], (x, b) => T.layerNorm(x, null, b));
-  add('layerNorm without affine, 1-D', () => [normal([6], kx)], (x) => T.layerNorm(x));
-  add('rmsNorm with weight', () => [normal(s, kx), normal([5], kw)], (x, w) => T.rmsNorm(x, w));
-  add('rmsNorm without weight', () => [normal([3, 4], kx)], (x) => T.rmsNorm(x, null, { eps: 1e-2 }));
+  add(
+    'layerNorm with weight and bias',
+    () => [normal(s, kx), normal([5], kw), normal([5], kb)],
+    (x, w, b) => T.layerNorm(x, w, b),
+  );
+  add(
+    'layerNorm with weight only',
+    () => [normal(s, kx), normal([5], kw)],
+    (x, w) => T.layerNorm(x, w, null, { eps: 1e-3 }),
+  );
+  add(
+    'layerNorm with bias only',
+    () => [normal([4, 3], kx), normal([3], kb)],
+    (x, b) => T.layerNorm(x, null, b),
+  );
+  add(
+    'layerNorm without affine, 1-D',
+    () => [normal([6], kx)],
+    (x) => T.layerNorm(x),
+  );
+  add(
+    'rmsNorm with weight',
+    () => [normal(s, kx), normal([5], kw)],
+    (x, w) => T.rmsNorm(x, w),
+  );
+  add(
+    'rmsNorm without weight',
+    () => [normal([3, 4], kx)],
+    (x) => T.rmsNorm(x, null, { eps: 1e-2 }),
+  );
 }
 {
   const k = nextSeed();
   const targets = T.tensor;
-  add('crossEntropy mean with ignored targets', () => [normal([5, 4], k), targets([1, -100, 3, 0, -100], { dtype: 'int32' })], (l, t) => T.crossEntropy(l, t));
-  add('crossEntropy sum', () => [normal([5, 4], k), targets([1, 2, 3, 0, 2], { dtype: 'int32' })], (l, t) => T.crossEntropy(l, t, { reduction: 'sum' }));
-  add('crossEntropy none [2,3,4], ignoreIndex 0', () => [normal([2, 3, 4], k), targets([[1, 0, 3], [0, 2, 2]], { dtype: 'int32' })], (l, t) =>
-    T.crossEntropy(l, t, { reduction: 'none', ignoreIndex: 0 }),
+  add(
+    'crossEntropy mean with ignored targets',
+    () => [normal([5, 4], k), targets([1, -100, 3, 0, -100], { dtype: 'int32' })],
+    (l, t) => T.crossEntropy(l, t),
+  );
+  add(
+    'crossEntropy sum',
+    () => [normal([5, 4], k), targets([1, 2, 3, 0, 2], { dtype: 'int32' })],
+    (l, t) => T.crossEntropy(l, t, { reduction: 'sum' }),
+  );
+  add(
+    'crossEntropy none [2,3,4], ignoreIndex 0',
+    () => [
+      normal([2, 3, 4], k),
+      targets(
+        [
+          [1, 0, 3],
+          [0, 2, 2],
+        ],
+        { dtype: 'int32' },
+      ),
+    ],
+    (l, t) => T.crossEntropy(l, t, { reduction: 'none', ignoreIndex: 0 }),
   );
 }
 
 // ---- indexing -------------------------------------------------------------------------------------
-add('gather axis 0 with repeated indices', () => [normal([4, 3], nextSeed()), ids([6, 3], 4, nextSeed())], (x, i) => x.gather(0, i));
-add('gather axis 1', () => [normal([3, 5], nextSeed()), ids([2, 7], 5, nextSeed())], (x, i) => x.gather(1, i));
-add('indexSelect axis 0 with repeats', () => [normal([5, 3], nextSeed()), T.tensor([4, 0, 4, 2, 4, 1], { dtype: 'int32' })], (x, i) => x.indexSelect(0, i));
-add('indexSelect axis 1', () => [normal([2, 5, 2], nextSeed()), T.tensor([1, 1, 3], { dtype: 'int32' })], (x, i) => x.indexSelect(1, i));
-add('embedding with repeated ids', () => [T.tensor([[1, 3, 1], [0, 3, 3]], { dtype: 'int32' }), normal([5, 4], nextSeed())], (i, w) => T.embedding(i, w));
-add('scatterAdd (x and src)', () => [normal([4, 3], nextSeed()), ids([5, 3], 4, nextSeed()), normal([5, 3], nextSeed())], (x, i, s) => T.scatterAdd(x, 0, i, s));
-add('scatterAdd axis 1', () => [normal([2, 4], nextSeed()), ids([2, 6], 4, nextSeed()), normal([2, 6], nextSeed())], (x, i, s) => T.scatterAdd(x, 1, i, s));
-add('topk values along the last axis', () => [normal([3, 6], nextSeed())], (x) => T.topk(x, 3)[0]);
-add('topk smallest along axis 0', () => [normal([5, 2], nextSeed())], (x) => T.topk(x, 2, { axis: 0, largest: false })[0]);
+add(
+  'gather axis 0 with repeated indices',
+  () => [normal([4, 3], nextSeed()), ids([6, 3], 4, nextSeed())],
+  (x, i) => x.gather(0, i),
+);
+add(
+  'gather axis 1',
+  () => [normal([3, 5], nextSeed()), ids([2, 7], 5, nextSeed())],
+  (x, i) => x.gather(1, i),
+);
+add(
+  'indexSelect axis 0 with repeats',
+  () => [normal([5, 3], nextSeed()), T.tensor([4, 0, 4, 2, 4, 1], { dtype: 'int32' })],
+  (x, i) => x.indexSelect(0, i),
+);
+add(
+  'indexSelect axis 1',
+  () => [normal([2, 5, 2], nextSeed()), T.tensor([1, 1, 3], { dtype: 'int32' })],
+  (x, i) => x.indexSelect(1, i),
+);
+add(
+  'embedding with repeated ids',
+  () => [
+    T.tensor(
+      [
+        [1, 3, 1],
+        [0, 3, 3],
+      ],
+      { dtype: 'int32' },
+    ),
+    normal([5, 4], nextSeed()),
+  ],
+  (i, w) => T.embedding(i, w),
+);
+add(
+  'scatterAdd (x and src)',
+  () => [normal([4, 3], nextSeed()), ids([5, 3], 4, nextSeed()), normal([5, 3], nextSeed())],
+  (x, i, s) => T.scatterAdd(x, 0, i, s),
+);
+add(
+  'scatterAdd axis 1',
+  () => [normal([2, 4], nextSeed()), ids([2, 6], 4, nextSeed()), normal([2, 6], nextSeed())],
+  (x, i, s) => T.scatterAdd(x, 1, i, s),
+);
+add(
+  'topk values along the last axis',
+  () => [normal([3, 6], nextSeed())],
+  (x) => T.topk(x, 3)[0],
+);
+add(
+  'topk smallest along axis 0',
+  () => [normal([5, 2], nextSeed())],
+  (x) => T.topk(x, 2, { axis: 0, largest: false })[0],
+);
 
 // ---- joins, padding, views ------------------------------------------------------------------------
-add('concat along axis 1', () => [normal([2, 1], nextSeed()), normal([2, 3], nextSeed()), normal([2, 2], nextSeed())], (a, b, c) => T.concat([a, b, c], 1));
-add('stack along a new axis 1', () => [normal([3, 2], nextSeed()), normal([3, 2], nextSeed())], (a, b) => T.stack([a, b], 1));
-add('split and recombine', () => [normal([2, 5], nextSeed())], (x) => {
-  const [a, b, c] = x.split([1, 2, 2], 1);
-  return T.concat([c.mul(2), a, b.sin()], 1);
-});
-add('chunk', () => [normal([5, 2], nextSeed())], (x) => {
-  const [a, b] = x.chunk(2, 0);
-  return a.sum(0).mul(b.sum(0));
-});
-add('pad last two dims with a value', () => [normal([2, 3, 2], nextSeed())], (x) => T.pad(x, [[1, 0], [2, 1]], 1.5).square());
-add('reshape', () => [normal([2, 6], nextSeed())], (x) => x.reshape([3, -1, 2]).sin().reshape([4, 3]).mul(x.reshape([4, 3])));
-add('squeeze, unsqueeze, flatten', () => [normal([2, 1, 3], nextSeed())], (x) => x.squeeze(1).unsqueeze(0).flatten().sin());
-add('permute', () => [normal([2, 3, 4], nextSeed())], (x) => x.permute([2, 0, 1]).cumsum(0));
-add('transpose and T', () => [normal([3, 4], nextSeed())], (x) => x.transpose(0, 1).add(x.T.mul(2)).exp());
-add('slice step 1', () => [normal([4, 5], nextSeed())], (x) => x.slice(1, 1, 4));
-add('slice step 2, negative start', () => [normal([7, 2], nextSeed())], (x) => x.slice(0, -6, undefined, 2));
-add('narrow', () => [normal([3, 6], nextSeed())], (x) => x.narrow(1, 2, 3).square());
-add('expand', () => [normal([3, 1], nextSeed())], (x) => x.expand([2, 3, 4]).cumsum(2));
-add('broadcastTo', () => [normal([4], nextSeed())], (x) => x.broadcastTo([3, 4]).mul(x));
-add('contiguous of a permuted view', () => [normal([3, 4], nextSeed())], (x) => x.T.contiguous().tanh());
-add('cast float32 → float32', () => [normal([3], nextSeed())], (x) => x.cast('float32').mul(x));
-add('tril and triu', () => [normal([4, 4], nextSeed())], (x) => T.tril(x, -1).add(T.triu(x, 1).mul(3)));
+add(
+  'concat along axis 1',
+  () => [normal([2, 1], nextSeed()), normal([2, 3], nextSeed()), normal([2, 2], nextSeed())],
+  (a, b, c) => T.concat([a, b, c], 1),
+);
+add(
+  'stack along a new axis 1',
+  () => [normal([3, 2], nextSeed()), normal([3, 2], nextSeed())],
+  (a, b) => T.stack([a, b], 1),
+);
+add(
+  'split and recombine',
+  () => [normal([2, 5], nextSeed())],
+  (x) => {
+    const [a, b, c] = x.split([1, 2, 2], 1);
+    return T.concat([c.mul(2), a, b.sin()], 1);
+  },
+);
+add(
+  'chunk',
+  () => [normal([5, 2], nextSeed())],
+  (x) => {
+    const [a, b] = x.chunk(2, 0);
+    return a.sum(0).mul(b.sum(0));
+  },
+);
+add(
+  'pad last two dims with a value',
+  () => [normal([2, 3, 2], nextSeed())],
+  (x) =>
+    T.pad(
+      x,
+      [
+        [1, 0],
+        [2, 1],
+      ],
+      1.5,
+    ).square(),
+);
+add(
+  'reshape',
+  () => [normal([2, 6], nextSeed())],
+  (x) =>
+    x
+      .reshape([3, -1, 2])
+      .sin()
+      .reshape([4, 3])
+      .mul(x.reshape([4, 3])),
+);
+add(
+  'squeeze, unsqueeze, flatten',
+  () => [normal([2, 1, 3], nextSeed())],
+  (x) => x.squeeze(1).unsqueeze(0).flatten().sin(),
+);
+add(
+  'permute',
+  () => [normal([2, 3, 4], nextSeed())],
+  (x) => x.permute([2, 0, 1]).cumsum(0),
+);
+add(
+  'transpose and T',
+  () => [normal([3, 4], nextSeed())],
+  (x) => x.transpose(0, 1).add(x.T.mul(2)).exp(),
+);
+add(
+  'slice step 1',
+  () => [normal([4, 5], nextSeed())],
+  (x) => x.slice(1, 1, 4),
+);
+add(
+  'slice step 2, negative start',
+  () => [normal([7, 2], nextSeed())],
+  (x) => x.slice(0, -6, undefined, 2),
+);
+add(
+  'narrow',
+  () => [normal([3, 6], nextSeed())],
+  (x) => x.narrow(1, 2, 3).square(),
+);
+add(
+  'expand',
+  () => [normal([3, 1], nextSeed())],
+  (x) => x.expand([2, 3, 4]).cumsum(2),
+);
+add(
+  'broadcastTo',
+  () => [normal([4], nextSeed())],
+  (x) => x.broadcastTo([3, 4]).mul(x),
+);
+add(
+  'contiguous of a permuted view',
+  () => [normal([3, 4], nextSeed())],
+  (x) => x.T.contiguous().tanh(),
+);
+add(
+  'cast float32 → float32',
+  () => [normal([3], nextSeed())],
+  (x) => x.cast('float32').mul(x),
+);
+add(
+  'tril and triu',
+  () => [normal([4, 4], nextSeed())],
+  (x) => T.tril(x, -1).add(T.triu(x, 1).mul(3)),
+);
 
 describe('finite differences (float64, cpu) for every rule', () => {
   for (const c of cases) {
@@ -228,10 +491,16 @@ describe('coverage', () => {
 
   test('every op @kiln/tensor reports has a rule or is declared non-differentiable', () => {
     const reported = [
-      ...'neg abs exp log sqrt rsqrt sin cos tanh sigmoid relu gelu gelu_tanh silu square sign reciprocal floor ceil round logical_not clamp'.split(' '),
+      ...'neg abs exp log sqrt rsqrt sin cos tanh sigmoid relu gelu gelu_tanh silu square sign reciprocal floor ceil round logical_not clamp'.split(
+        ' ',
+      ),
       ...'add sub mul div pow maximum minimum eq ne lt le gt ge logical_and logical_or where'.split(' '),
-      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy'.split(' '),
-      ...'gather index_select scatter_add topk concat pad reshape permute slice expand contiguous cast'.split(' '),
+      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy'.split(
+        ' ',
+      ),
+      ...'gather index_select scatter_add topk concat pad reshape permute slice expand contiguous cast'.split(
+        ' ',
+      ),
     ];
     const unknown = reported.filter((op) => !(op in RULES) && !(op in NON_DIFFERENTIABLE));
     expect(unknown).toEqual([]);

@@ -1,8 +1,8 @@
 /** Second-order gradients: grad(grad(f)) against analytic values, and finite differences of gradients. */
 import * as T from '@kiln/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { backward, grad, gradCheck, Parameter, valueAndGrad } from '../src/index.js';
 import { graphStats } from '../src/graph.js';
+import { backward, grad, gradCheck, Parameter, valueAndGrad } from '../src/index.js';
 import { initCpu, normal, uniform } from './helpers.js';
 
 beforeAll(initCpu);
@@ -10,51 +10,83 @@ beforeAll(initCpu);
 async function close(t: T.Tensor, expected: number[], tol = 1e-5): Promise<void> {
   const got = Array.from(await t.data());
   expect(got.length).toBe(expected.length);
-  got.forEach((v, i) => expect(v).toBeCloseTo(expected[i], -Math.log10(tol)));
+  for (const [i, v] of got.entries()) expect(v).toBeCloseTo(expected[i], -Math.log10(tol));
 }
 
 describe('grad(grad(f)) against analytic second derivatives', () => {
   const xs = [-1.5, -0.3, 0.4, 1.2, 2];
-  const elementwise = (f: (x: T.Tensor) => T.Tensor) => grad((x: T.Tensor) => grad((y: T.Tensor) => f(y).sum())(x).sum());
+  const elementwise = (f: (x: T.Tensor) => T.Tensor) =>
+    grad((x: T.Tensor) => grad((y: T.Tensor) => f(y).sum())(x).sum());
 
   test('x³ → 6x', async () => {
-    await close(elementwise((x) => x.pow(3))(T.tensor(xs)), xs.map((x) => 6 * x), 1e-4);
+    await close(
+      elementwise((x) => x.pow(3))(T.tensor(xs)),
+      xs.map((x) => 6 * x),
+      1e-4,
+    );
   });
 
   test('sin x → -sin x', async () => {
-    await close(elementwise((x) => x.sin())(T.tensor(xs)), xs.map((x) => -Math.sin(x)));
+    await close(
+      elementwise((x) => x.sin())(T.tensor(xs)),
+      xs.map((x) => -Math.sin(x)),
+    );
   });
 
   test('tanh x → -2 tanh x (1 - tanh² x)', async () => {
-    await close(elementwise((x) => x.tanh())(T.tensor(xs)), xs.map((x) => -2 * Math.tanh(x) * (1 - Math.tanh(x) ** 2)));
+    await close(
+      elementwise((x) => x.tanh())(T.tensor(xs)),
+      xs.map((x) => -2 * Math.tanh(x) * (1 - Math.tanh(x) ** 2)),
+    );
   });
 
   test('exp(x)·x → (x + 2) eˣ', async () => {
-    await close(elementwise((x) => x.exp().mul(x))(T.tensor(xs)), xs.map((x) => (x + 2) * Math.exp(x)), 1e-4);
+    await close(
+      elementwise((x) => x.exp().mul(x))(T.tensor(xs)),
+      xs.map((x) => (x + 2) * Math.exp(x)),
+      1e-4,
+    );
   });
 
   test('sigmoid → σ(1-σ)(1-2σ)', async () => {
     const s = (x: number) => 1 / (1 + Math.exp(-x));
-    await close(elementwise((x) => x.sigmoid())(T.tensor(xs)), xs.map((x) => s(x) * (1 - s(x)) * (1 - 2 * s(x))));
+    await close(
+      elementwise((x) => x.sigmoid())(T.tensor(xs)),
+      xs.map((x) => s(x) * (1 - s(x)) * (1 - 2 * s(x))),
+    );
   });
 
   test('mixed partial of x·y² w.r.t. y then x → 2y', async () => {
     const x = T.tensor([1.5, -2]);
     const y = T.tensor([0.5, 3]);
-    const dydx = grad((a: T.Tensor, b: T.Tensor) => grad((b2: T.Tensor) => a.mul(b2.square()).sum())(b).sum(), { argnums: 0 });
+    const dydx = grad(
+      (a: T.Tensor, b: T.Tensor) => grad((b2: T.Tensor) => a.mul(b2.square()).sum())(b).sum(),
+      { argnums: 0 },
+    );
     await close(dydx(x, y), [1, 6]);
   });
 
   test('third derivative of x⁴ → 24x', async () => {
     const d = (f: (x: T.Tensor) => T.Tensor) => (x: T.Tensor) => grad((y: T.Tensor) => f(y).sum())(x);
     const third = d(d(d((x) => x.pow(4))));
-    await close(third(T.tensor(xs)), xs.map((x) => 24 * x), 1e-3);
+    await close(
+      third(T.tensor(xs)),
+      xs.map((x) => 24 * x),
+      1e-3,
+    );
   });
 
   test('Hessian-vector product of a quadratic form xᵀAx → (A + Aᵀ)v', async () => {
-    const A = T.tensor([[1, 2], [0.5, -1]]);
+    const A = T.tensor([
+      [1, 2],
+      [0.5, -1],
+    ]);
     const v = T.tensor([1, -2]);
-    const hvp = grad((x: T.Tensor) => grad((y: T.Tensor) => y.matmul(A).matmul(y))(x).mul(v).sum());
+    const hvp = grad((x: T.Tensor) =>
+      grad((y: T.Tensor) => y.matmul(A).matmul(y))(x)
+        .mul(v)
+        .sum(),
+    );
     // (A + Aᵀ)v = [[2, 2.5], [2.5, -2]]·[1, -2] = [-3, 6.5]
     await close(hvp(T.tensor([0.3, 0.7])), [-3, 6.5]);
   });
@@ -84,12 +116,27 @@ describe('finite differences of gradients (second order, float64)', () => {
     ['matmul + tanh', () => [normal([3, 4], 1), normal([4, 2], 2)], (a, b) => a.matmul(b).tanh().sum()],
     ['softmax', () => [normal([2, 5], 3)], (x) => x.softmax(-1).square().sum()],
     ['logSoftmax', () => [normal([2, 5], 4)], (x) => x.logSoftmax(-1).mul(x).sum()],
-    ['layerNorm with affine', () => [normal([3, 4], 5), normal([4], 6), normal([4], 7)], (x, w, b) => T.layerNorm(x, w, b).sin().sum()],
+    [
+      'layerNorm with affine',
+      () => [normal([3, 4], 5), normal([4], 6), normal([4], 7)],
+      (x, w, b) => T.layerNorm(x, w, b).sin().sum(),
+    ],
     ['rmsNorm', () => [normal([3, 4], 8), normal([4], 9)], (x, w) => T.rmsNorm(x, w).square().sum()],
-    ['crossEntropy', () => [normal([4, 3], 10)], (l) => T.crossEntropy(l, T.tensor([0, 2, -100, 1], { dtype: 'int32', backend: l.backend }))],
+    [
+      'crossEntropy',
+      () => [normal([4, 3], 10)],
+      (l) => T.crossEntropy(l, T.tensor([0, 2, -100, 1], { dtype: 'int32', backend: l.backend })),
+    ],
     ['gelu and silu', () => [normal([6], 11)], (x) => x.gelu().add(x.silu()).sum()],
     ['div, sqrt and log', () => [uniform([5], 12, 0.5, 2)], (x) => x.div(x.sqrt().add(1)).log().sum()],
-    ['embedding', () => [normal([4, 3], 13)], (w) => T.embedding(T.tensor([1, 1, 3], { dtype: 'int32', backend: w.backend }), w).square().sum()],
+    [
+      'embedding',
+      () => [normal([4, 3], 13)],
+      (w) =>
+        T.embedding(T.tensor([1, 1, 3], { dtype: 'int32', backend: w.backend }), w)
+          .square()
+          .sum(),
+    ],
     ['max and mean', () => [normal([3, 4], 14)], (x) => x.square().max(1).mean()],
   ];
   for (const [name, inputs, f] of cases) {

@@ -18,6 +18,8 @@ import { contiguousStrides, isContiguous, type Shape, sizeOf } from './shape.js'
 export class Storage {
   /** Live tensor handles that refer to this storage. */
   refs = 0;
+  /** Incremented by every in-place write (`assign`), whichever handle it went through. */
+  version = 0;
   constructor(
     readonly backend: Backend,
     readonly handle: unknown,
@@ -50,14 +52,17 @@ type NumberOrTensor = number | Tensor;
 export class Tensor {
   /** Unique id (for debugging and leak reports). */
   readonly id = nextId++;
-  /** Incremented by in-place writes (`assign`), so saved tensors can detect modification. */
-  version = 0;
   #disposed = false;
   #leakToken: object | undefined;
 
-  /** @internal Use the creation functions (`tensor`, `zeros`, …) instead. */
+  /**
+   * Creates a handle on `storage`. Application code uses the creation functions (`tensor`,
+   * `zeros`, …); the constructor is public for subclasses such as `@kiln/autograd`'s `Parameter`,
+   * which wrap an existing tensor's storage (`new Sub(t.storage, t.shape, t.dtype, t.strides, t.offset)`).
+   */
   constructor(
-    /** @internal */ readonly storage: Storage,
+    /** The refcounted device memory behind this handle (shared by views). */
+    readonly storage: Storage,
     readonly shape: Shape,
     readonly dtype: DType,
     readonly strides: readonly number[] = contiguousStrides(shape),
@@ -68,6 +73,14 @@ export class Tensor {
     liveStorages.add(storage);
     trackInScope(this);
     this.#leakToken = trackLeak(this, this.id, `${fmtShape(shape)} ${dtype}`);
+  }
+
+  /**
+   * Count of in-place writes (`assign`) to this tensor's storage through any handle or view, so
+   * code that saved a tensor (autograd) can detect that it was modified since.
+   */
+  get version(): number {
+    return this.storage.version;
   }
 
   /** Number of elements. */

@@ -21,7 +21,7 @@ export interface MergeRules {
 }
 
 /** Pieces longer than this many bytes take the heap path. */
-export const LONG_PIECE_BYTES = 128;
+const LONG_PIECE_BYTES = 128;
 
 const NO_MERGE = 0x7fffffff;
 
@@ -29,20 +29,32 @@ const NO_MERGE = 0x7fffffff;
 let partsScratch = new Int32Array(LONG_PIECE_BYTES);
 let ranksScratch = new Int32Array(LONG_PIECE_BYTES);
 
-/** Merges `bytes[0, length)` and appends the resulting token ids to `out`. */
-export function mergeBytes(rules: MergeRules, bytes: Uint8Array, length: number, out: number[]): void {
+/** Merges `bytes[start, start + length)` and appends the resulting token ids to `out`. */
+export function mergeBytes(
+  rules: MergeRules,
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  out: number[],
+): void {
   if (length === 0) return;
   if (length === 1) {
-    out.push(rules.byteIds[bytes[0]]);
+    out.push(rules.byteIds[bytes[start]]);
     return;
   }
-  if (length <= LONG_PIECE_BYTES) mergeShort(rules, bytes, length, out);
-  else if (rules.ranksIncrease) mergeLongByRank(rules, bytes, length, out);
-  else mergeLong(rules, bytes, length, out);
+  if (length <= LONG_PIECE_BYTES) mergeShort(rules, bytes, start, length, out);
+  else if (rules.ranksIncrease) mergeLongByRank(rules, bytes, start, length, out);
+  else mergeLong(rules, bytes, start, length, out);
 }
 
 /** The O(n²) path: a flat array of parts, one linear scan for the best pair per merge. */
-export function mergeShort(rules: MergeRules, bytes: Uint8Array, length: number, out: number[]): void {
+export function mergeShort(
+  rules: MergeRules,
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  out: number[],
+): void {
   if (partsScratch.length < length) {
     partsScratch = new Int32Array(length);
     ranksScratch = new Int32Array(length);
@@ -51,7 +63,7 @@ export function mergeShort(rules: MergeRules, bytes: Uint8Array, length: number,
   const ranks = ranksScratch; // ranks[i] is the rank of the pair (parts[i], parts[i + 1])
   const { byteIds, ranks: table, mergedIds } = rules;
   let n = length;
-  for (let i = 0; i < n; i++) parts[i] = byteIds[bytes[i]];
+  for (let i = 0; i < n; i++) parts[i] = byteIds[bytes[start + i]];
   for (let i = 0; i < n - 1; i++) {
     const r = table.get(parts[i], parts[i + 1]);
     ranks[i] = r < 0 ? NO_MERGE : r;
@@ -67,9 +79,12 @@ export function mergeShort(rules: MergeRules, bytes: Uint8Array, length: number,
     }
     if (at < 0) break;
     parts[at] = mergedIds[best];
-    // Close the gap left by parts[at + 1].
-    parts.copyWithin(at + 1, at + 2, n);
-    ranks.copyWithin(at + 1, at + 2, n - 1);
+    // Close the gap left by parts[at + 1] (a plain loop: the arrays are short, and copyWithin's
+    // call overhead would dominate).
+    for (let i = at + 1; i < n - 1; i++) {
+      parts[i] = parts[i + 1];
+      ranks[i] = ranks[i + 1];
+    }
     n--;
     if (at > 0) {
       const r = table.get(parts[at - 1], parts[at]);
@@ -90,7 +105,13 @@ export function mergeShort(rules: MergeRules, bytes: Uint8Array, length: number,
  * Entries go stale when a neighbour merges; a popped entry is used only if the pair at that
  * offset still has that rank.
  */
-export function mergeLong(rules: MergeRules, bytes: Uint8Array, length: number, out: number[]): void {
+export function mergeLong(
+  rules: MergeRules,
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  out: number[],
+): void {
   if (length === 0) return;
   const { byteIds, ranks: table, mergedIds } = rules;
   const ids = new Int32Array(length);
@@ -99,7 +120,7 @@ export function mergeLong(rules: MergeRules, bytes: Uint8Array, length: number, 
   const heap = new NumberHeap(length);
   const SHIFT = 2 ** 32;
   for (let i = 0; i < length; i++) {
-    ids[i] = byteIds[bytes[i]];
+    ids[i] = byteIds[bytes[start + i]];
     next[i] = i + 1 < length ? i + 1 : -1;
     prev[i] = i - 1;
   }
@@ -139,7 +160,13 @@ export function mergeLong(rules: MergeRules, bytes: Uint8Array, length: number, 
  * of rank > r, so ranks can be processed in increasing order, each rank's positions left to
  * right, with no heap per pair: positions wait in one bucket per rank.
  */
-export function mergeLongByRank(rules: MergeRules, bytes: Uint8Array, length: number, out: number[]): void {
+export function mergeLongByRank(
+  rules: MergeRules,
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+  out: number[],
+): void {
   if (length === 0) return;
   const { byteIds, ranks: table, mergedIds } = rules;
   const ids = new Int32Array(length);
@@ -176,7 +203,7 @@ export function mergeLongByRank(rules: MergeRules, bytes: Uint8Array, length: nu
     bucketA = bucket;
   };
   for (let i = 0; i < length; i++) {
-    ids[i] = byteIds[bytes[i]];
+    ids[i] = byteIds[bytes[start + i]];
     next[i] = i + 1 < length ? i + 1 : -1;
     prev[i] = i - 1;
   }

@@ -6,6 +6,7 @@
 import { byteLevelToBytes, bytesToByteLevel } from './byte-level.js';
 import { TokenizerFormatError } from './errors.js';
 import { resolvePattern, type SplitPattern } from './patterns.js';
+import { TokenBytes } from './token-bytes.js';
 import { type Merge, Vocabulary } from './vocabulary.js';
 
 /** An entry of `added_tokens` in tokenizer.json. */
@@ -164,7 +165,7 @@ export function partsFromHuggingFace(input: string | object): TokenizerParts {
       invalid(`merge #${index} ${JSON.stringify(merge)} uses a token missing from the vocab.`);
     return [left, right] as const;
   });
-  const vocab = Vocabulary.fromMerges(Array.from(tokens), merges, {
+  const vocab = Vocabulary.fromMerges(TokenBytes.fromList(tokens), merges, {
     wholePieceLookup: model.ignore_merges === true,
   });
 

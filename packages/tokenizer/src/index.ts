@@ -1,7 +1,6 @@
 // @kiln/tokenizer: byte-level BPE for Kiln. Everything exported here runs in browsers too, except
 // the functions that take a file path (`Tokenizer.load`, `save`, `fromTiktoken` given a path).
 
-export { base64Decode, base64Encode } from './base64.js';
 export { BYTE_TO_CHAR, byteLevelToBytes, bytesToByteLevel } from './byte-level.js';
 export {
   CHATML_TEMPLATE,

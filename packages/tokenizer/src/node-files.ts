@@ -16,11 +16,6 @@ function nodeFs(what: string): Fs {
   return getBuiltin('node:fs') as Fs;
 }
 
-/** Path string of a path or `file:` URL. */
-export function pathText(path: string | URL): string {
-  return typeof path === 'string' ? path : decodeURIComponent(path.pathname);
-}
-
 /** Reads a whole file synchronously (used by `fromTiktoken` given a path). */
 export function readFileBytesSync(path: string | URL): Uint8Array {
   return nodeFs('Reading a file').readFileSync(path);

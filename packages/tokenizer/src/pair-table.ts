@@ -1,6 +1,7 @@
-// A hash table from a pair of non-negative int32s to an int32, on typed arrays. Pair lookups are
-// the inner loop of both byte-pair merging and training; a JS Map would need a combined key that
-// no longer fits a small integer (two 20-bit ids), which is several times slower.
+// A hash table from a pair of non-negative int32s to an int32, on one typed array. Pair lookups
+// are the inner loop of both byte-pair merging and training; a JS Map would need a combined key
+// that no longer fits a small integer (two 20-bit ids), which is several times slower. Each slot
+// keeps its key and value side by side (left, right, value) so a probe touches one cache line.
 
 const EMPTY = -1;
 
@@ -13,9 +14,8 @@ function hashPair(left: number, right: number): number {
 
 /** Open-addressing (linear probing) map from `(left, right)` to a value. Grows as needed. */
 export class PairTable {
-  private lefts: Int32Array;
-  private rights: Int32Array;
-  private values: Int32Array;
+  /** Slot i is at [3i, 3i + 3): left (EMPTY when free), right, value. */
+  private slots: Int32Array;
   private mask: number;
   /** Number of pairs stored. */
   size = 0;
@@ -23,20 +23,19 @@ export class PairTable {
   constructor(expectedSize = 16) {
     let capacity = 16;
     while (capacity < expectedSize * 2) capacity *= 2;
-    this.lefts = new Int32Array(capacity).fill(EMPTY);
-    this.rights = new Int32Array(capacity);
-    this.values = new Int32Array(capacity);
+    this.slots = new Int32Array(capacity * 3).fill(EMPTY);
     this.mask = capacity - 1;
   }
 
   /** The value stored for the pair, or -1 when absent (values are expected to be ≥ 0). */
   get(left: number, right: number): number {
-    const lefts = this.lefts;
+    const slots = this.slots;
     const mask = this.mask;
     let slot = hashPair(left, right) & mask;
     for (;;) {
-      const l = lefts[slot];
-      if (l === left && this.rights[slot] === right) return this.values[slot];
+      const at = slot * 3;
+      const l = slots[at];
+      if (l === left && slots[at + 1] === right) return slots[at + 2];
       if (l === EMPTY) return -1;
       slot = (slot + 1) & mask;
     }
@@ -44,20 +43,22 @@ export class PairTable {
 
   /** Stores `value` for the pair (replacing any previous value). */
   set(left: number, right: number, value: number): void {
-    if ((this.size + 1) * 2 > this.lefts.length) this.grow();
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const slots = this.slots;
     const mask = this.mask;
     let slot = hashPair(left, right) & mask;
     for (;;) {
-      const l = this.lefts[slot];
+      const at = slot * 3;
+      const l = slots[at];
       if (l === EMPTY) {
-        this.lefts[slot] = left;
-        this.rights[slot] = right;
-        this.values[slot] = value;
+        slots[at] = left;
+        slots[at + 1] = right;
+        slots[at + 2] = value;
         this.size++;
         return;
       }
-      if (l === left && this.rights[slot] === right) {
-        this.values[slot] = value;
+      if (l === left && slots[at + 1] === right) {
+        slots[at + 2] = value;
         return;
       }
       slot = (slot + 1) & mask;
@@ -65,15 +66,13 @@ export class PairTable {
   }
 
   private grow(): void {
-    const { lefts, rights, values } = this;
-    const capacity = lefts.length * 2;
-    this.lefts = new Int32Array(capacity).fill(EMPTY);
-    this.rights = new Int32Array(capacity);
-    this.values = new Int32Array(capacity);
+    const old = this.slots;
+    const capacity = (this.mask + 1) * 2;
+    this.slots = new Int32Array(capacity * 3).fill(EMPTY);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let s = 0; s < lefts.length; s++) {
-      if (lefts[s] !== EMPTY) this.set(lefts[s], rights[s], values[s]);
+    for (let at = 0; at < old.length; at += 3) {
+      if (old[at] !== EMPTY) this.set(old[at], old[at + 1], old[at + 2]);
     }
   }
 }

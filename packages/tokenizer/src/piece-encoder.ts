@@ -15,6 +15,8 @@ export class PieceEncoder {
   private readonly cache: PieceCache;
   private bytes = new Uint8Array(1024);
   private readonly scratch: number[] = [];
+  /** Byte length of the longest token that only whole-piece lookup can produce (0: no lookup). */
+  private longestUnreachable = 0;
 
   constructor(
     readonly vocab: Vocabulary,
@@ -22,6 +24,10 @@ export class PieceEncoder {
     cacheCapacity?: number,
   ) {
     this.cache = new PieceCache(cacheCapacity);
+    if (vocab.wholePieceLookup) {
+      for (const key of vocab.unreachable.keys())
+        this.longestUnreachable = Math.max(this.longestUnreachable, key.length);
+    }
   }
 
   /** Appends the ids of well-formed `text` (special tokens are not recognized) to `out`. */
@@ -48,13 +54,14 @@ export class PieceEncoder {
 
   /** Ids of one piece given as bytes (`bytes[0, length)`). */
   encodePieceBytes(bytes: Uint8Array, length: number): PieceIds {
-    if (this.vocab.wholePieceLookup && length > 1 && length <= this.vocab.maxTokenBytes) {
-      const id = this.vocab.idOfLatin1(String.fromCharCode.apply(null, bytes.subarray(0, length) as any));
+    if (length > 1 && length <= this.longestUnreachable) {
+      const key = String.fromCharCode.apply(null, bytes.subarray(0, length) as unknown as number[]);
+      const id = this.vocab.unreachable.get(key);
       if (id !== undefined) return id;
     }
     const out = this.scratch;
     out.length = 0;
-    mergeBytes(this.vocab, bytes, length, out);
+    mergeBytes(this.vocab, bytes, 0, length, out);
     return out.length === 1 ? out[0] : Uint32Array.from(out);
   }
 }

@@ -17,6 +17,7 @@ import { forEachSpecialSplit } from './split.js';
 import { StreamDecoder } from './stream-decoder.js';
 import { segmentStream } from './stream-segmenter.js';
 import { formatTiktoken, parseTiktoken } from './tiktoken-format.js';
+import { TokenBytes } from './token-bytes.js';
 import { type TrainingCorpus, type TrainOptions, trainBpe } from './train.js';
 import { isValidUtf8, utf8Decode, utf8Encode, validSequenceLength } from './utf8.js';
 import { Vocabulary } from './vocabulary.js';
@@ -82,7 +83,7 @@ export class Tokenizer {
   private readonly splitPattern: SplitPattern;
   private readonly encoder: PieceEncoder;
   /** Bytes of every id (regular and special), for decoding. */
-  private readonly idBytes: (Uint8Array | undefined)[];
+  private readonly idBytes: TokenBytes;
 
   private constructor(parts: TokenizerParts) {
     this.vocab = parts.vocab;
@@ -90,22 +91,8 @@ export class Tokenizer {
     this.specials = new SpecialTokens(parts.specialTokens);
     this.specialTokens = this.specials.byText;
     this.encoder = new PieceEncoder(this.vocab, this.splitPattern);
-    const idBytes: (Uint8Array | undefined)[] = [];
-    for (let id = 0; id < this.vocab.size; id++) idBytes[id] = this.vocab.bytesOf(id);
-    for (const [text, id] of this.specials.byText) {
-      const bytes = utf8Encode(text);
-      const regular = idBytes[id];
-      // A special token may share its id with a regular token of the same text (GPT-2's
-      // tokenizer.json lists <|endoftext|> in both places), never with a different token.
-      if (regular !== undefined && utf8Decode(regular) !== text) {
-        throw new TokenizerError(
-          `Special token ${JSON.stringify(text)} has id ${id}, which a regular token already uses.`,
-        );
-      }
-      idBytes[id] = bytes;
-    }
-    this.idBytes = Array.from(idBytes);
-    this.vocabSize = this.idBytes.length;
+    this.idBytes = withSpecialTokens(this.vocab.tokens, this.specials.byText);
+    this.vocabSize = this.idBytes.size;
   }
 
   // ---------------------------------------------------------------- construction
@@ -188,9 +175,7 @@ export class Tokenizer {
    * part of that format: keep them next to the file.
    */
   toTiktoken(): string {
-    const tokens: (Uint8Array | undefined)[] = [];
-    for (let id = 0; id < this.vocab.size; id++) tokens[id] = this.vocab.bytesOf(id);
-    return formatTiktoken(tokens);
+    return formatTiktoken(this.vocab.tokens);
   }
 
   /** Saves the tokenizer as a Hugging Face `tokenizer.json` file (Node only). */
@@ -320,19 +305,20 @@ export class Tokenizer {
 
   /** Decodes ids to the exact bytes of their tokens, concatenated. */
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
-    const idBytes = this.idBytes;
+    const { pool, starts, lengths } = this.idBytes;
     let total = 0;
     for (let i = 0; i < ids.length; i++) {
-      const bytes = idBytes[ids[i]];
-      if (bytes === undefined) throw this.badId(ids[i], i);
-      total += bytes.length;
+      const id = ids[i];
+      if (!(starts[id] >= 0)) throw this.badId(id, i); // also catches non-integers and out of range
+      total += lengths[id];
     }
     const out = new Uint8Array(total);
     let offset = 0;
     for (let i = 0; i < ids.length; i++) {
-      const bytes = idBytes[ids[i]]!;
-      out.set(bytes, offset);
-      offset += bytes.length;
+      const id = ids[i];
+      const start = starts[id];
+      const end = start + lengths[id];
+      for (let k = start; k < end; k++) out[offset++] = pool[k];
     }
     return out;
   }
@@ -380,7 +366,7 @@ export class Tokenizer {
 
   /** A copy of the raw bytes of a token (special tokens give their UTF-8 text), or undefined. */
   idToBytes(id: number): Uint8Array | undefined {
-    return this.idBytes[id]?.slice();
+    return this.idBytes.get(id)?.slice();
   }
 
   /** Whether `id` is a special token. */
@@ -410,6 +396,37 @@ export class Tokenizer {
       options,
     );
   }
+}
+
+/**
+ * The bytes of every id: the regular tokens plus the UTF-8 text of each special token. A special
+ * token may share its id with a regular token of the same text (GPT-2's tokenizer.json lists
+ * <|endoftext|> in both places), never with a different token.
+ */
+function withSpecialTokens(regular: TokenBytes, specials: ReadonlyMap<string, number>): TokenBytes {
+  let size = regular.size;
+  for (const id of specials.values()) size = Math.max(size, id + 1);
+  const encoded = [...specials].map(([text, id]) => [utf8Encode(text), id] as const);
+  const pool = new Uint8Array(regular.pool.length + encoded.reduce((n, [bytes]) => n + bytes.length, 0));
+  pool.set(regular.pool);
+  const starts = new Int32Array(size).fill(-1);
+  starts.set(regular.starts);
+  const lengths = new Int32Array(size);
+  lengths.set(regular.lengths);
+  let offset = regular.pool.length;
+  for (const [bytes, id] of encoded) {
+    const existing = regular.get(id);
+    if (existing !== undefined && utf8Decode(existing) !== utf8Decode(bytes)) {
+      throw new TokenizerError(
+        `Special token ${JSON.stringify(utf8Decode(bytes))} has id ${id}, which a regular token already uses.`,
+      );
+    }
+    pool.set(bytes, offset);
+    starts[id] = offset;
+    lengths[id] = bytes.length;
+    offset += bytes.length;
+  }
+  return new TokenBytes(pool, starts, lengths);
 }
 
 function wellFormed(text: string): string {

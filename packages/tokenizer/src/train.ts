@@ -19,6 +19,7 @@ import type { PatternName, SplitPattern } from './patterns.js';
 import { SpecialTokens } from './special-tokens.js';
 import { detachString, forEachSpecialSplit, splitText } from './split.js';
 import { StreamSegmenter, segmentStream } from './stream-segmenter.js';
+import { TokenBytes } from './token-bytes.js';
 import { concatBytes, utf8EncodeInto } from './utf8.js';
 import type { Merge } from './vocabulary.js';
 
@@ -68,7 +69,7 @@ export interface TrainOptions {
 /** The learned vocabulary. */
 export interface TrainResult {
   /** Token bytes by id (regular tokens). */
-  tokens: Uint8Array[];
+  tokens: TokenBytes;
   /** Merge rules in order. */
   merges: Merge[];
   /** Special tokens and their ids. */
@@ -423,7 +424,7 @@ export async function trainBpe(
   progress.merges = merges.length;
   report();
   return {
-    tokens,
+    tokens: TokenBytes.fromList(tokens),
     merges,
     specialTokens: specialList.map((text, i): [string, number] => [text, tokens.length + i]),
   };

@@ -4,14 +4,10 @@
 /** Bytes of U+FFFD, which is what a lone surrogate becomes (the same rule as `TextEncoder`). */
 const REPLACEMENT = [0xef, 0xbf, 0xbd] as const;
 
-/** Upper bound on the UTF-8 length of a JS string: 3 bytes per UTF-16 unit covers every case. */
-export function maxUtf8Length(text: string): number {
-  return text.length * 3;
-}
-
 /**
  * Writes the UTF-8 bytes of `text` into `out` from index 0 and returns the byte count.
- * `out` must hold at least `maxUtf8Length(text)` bytes. Lone surrogates become U+FFFD.
+ * `out` must hold at least `3 * text.length` bytes (the most a UTF-16 unit can take). Lone
+ * surrogates become U+FFFD.
  */
 export function utf8EncodeInto(text: string, out: Uint8Array): number {
   let n = 0;
@@ -103,13 +99,6 @@ export function isValidUtf8(bytes: Uint8Array): boolean {
     i += n;
   }
   return true;
-}
-
-/** One byte per char (0–255): a compact, lossless string key for a byte sequence. */
-export function bytesToLatin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
-  return s;
 }
 
 /** Concatenates byte arrays into one. */

@@ -5,11 +5,14 @@
 // tokens, by rank, and tiktoken merges any adjacent pair whose concatenation is a token, lowest
 // rank first. The two agree when each token's merge is the pair that BPE reaches on the token's own
 // bytes using only lower-ranked tokens; `fromRanks` derives exactly those merges, so one merge loop
-// (bpe.ts) serves both formats and gives tiktoken's ids.
+// (bpe.ts) serves both formats and gives tiktoken's ids. (Why they agree: a pair that tiktoken
+// merges into token t was itself built inside t's bytes by lower-ranked merges, in the same order
+// as BPE on t alone, so it is t's derived merge; and derived merges are a subset of tiktoken's
+// candidates with the same ranks.)
 import { type MergeRules, mergeBytes } from './bpe.js';
 import { TokenizerFormatError } from './errors.js';
 import { PairTable } from './pair-table.js';
-import { bytesToLatin1, concatBytes } from './utf8.js';
+import type { TokenBytes } from './token-bytes.js';
 
 /** One merge rule: the ids of the left and right token (the result is their concatenation). */
 export type Merge = readonly [left: number, right: number];
@@ -24,21 +27,24 @@ export class Vocabulary implements MergeRules {
   readonly merges: readonly Merge[];
   /**
    * When true, a piece whose bytes are exactly one token becomes that token without merging.
-   * tiktoken does this (and Hugging Face with `ignore_merges`); it only changes the result for
-   * tokens that merging cannot reach.
+   * tiktoken does this (and Hugging Face with `ignore_merges`). It only changes the result for
+   * the tokens in {@link unreachable}, so only those are looked up.
    */
   readonly wholePieceLookup: boolean;
-  private readonly tokens: readonly (Uint8Array | undefined)[];
+  /** Tokens (as Latin-1 keys) that merging their own bytes does not produce. */
+  readonly unreachable: ReadonlyMap<string, number>;
+  /** The bytes of each token. */
+  readonly tokens: TokenBytes;
   private byBytes?: Map<string, number>;
-  private maxBytes = -1;
 
   private constructor(
-    tokens: readonly (Uint8Array | undefined)[],
+    tokens: TokenBytes,
     byteIds: Int32Array,
     merges: readonly Merge[],
     mergedIds: Int32Array,
     ranks: PairTable,
     wholePieceLookup: boolean,
+    unreachable: ReadonlyMap<string, number>,
   ) {
     this.tokens = tokens;
     this.byteIds = byteIds;
@@ -46,47 +52,59 @@ export class Vocabulary implements MergeRules {
     this.mergedIds = mergedIds;
     this.ranks = ranks;
     this.wholePieceLookup = wholePieceLookup;
-    this.ranksIncrease = checkRanksIncrease(tokens.length, merges, mergedIds);
+    this.unreachable = unreachable;
+    this.ranksIncrease = checkRanksIncrease(tokens.size, merges, mergedIds);
   }
 
   /**
-   * Builds the vocabulary of a tiktoken rank file: `tokens[id]` are the bytes of the token whose
-   * rank is `id`. Merge rules are derived in rank order (see the file comment). Tokens that no
-   * merge sequence can produce are kept (they decode, and whole-piece lookup still finds them).
+   * Builds the vocabulary of a tiktoken rank file (token bytes by rank = id). Merge rules are
+   * derived in rank order (see the file comment). Tokens that no merge sequence can produce are
+   * kept: they decode, and whole-piece lookup still finds them, as in tiktoken.
    */
-  static fromRanks(tokens: readonly (Uint8Array | undefined)[]): Vocabulary {
+  static fromRanks(tokens: TokenBytes): Vocabulary {
     const byteIds = singleByteIds(tokens);
     const merges: Merge[] = [];
     // At most one merge per token, so this never needs to grow.
-    const mergedIds = new Int32Array(tokens.length);
+    const mergedIds = new Int32Array(tokens.size);
     // Derived merges only combine lower-ranked tokens, so ranks increase by construction.
-    const rules: MergeRules = {
-      byteIds,
-      ranks: new PairTable(tokens.length),
-      mergedIds,
-      ranksIncrease: true,
-    };
+    const rules: MergeRules = { byteIds, ranks: new PairTable(tokens.size), mergedIds, ranksIncrease: true };
+    const unreachable = new Map<string, number>();
     const parts: number[] = [];
-    for (let id = 0; id < tokens.length; id++) {
-      const bytes = tokens[id];
-      if (bytes === undefined || bytes.length < 2) continue;
-      // Every merge found so far has a lower rank than this token, which is what the rule needs.
+    const { pool, starts, lengths } = tokens;
+    for (let id = 0; id < tokens.size; id++) {
+      if (lengths[id] < 2) continue;
       parts.length = 0;
-      mergeBytes(rules, bytes, bytes.length, parts);
-      if (parts.length !== 2) continue; // unreachable by merging (or a duplicate of another token)
-      rules.ranks.set(parts[0], parts[1], merges.length);
-      mergedIds[merges.length] = id;
-      merges.push([parts[0], parts[1]]);
+      if (lengths[id] === 2) {
+        parts.push(byteIds[pool[starts[id]]], byteIds[pool[starts[id] + 1]]); // nothing to merge first
+      } else {
+        // Every merge found so far has a lower rank than this token, which is what the rule needs.
+        mergeBytes(rules, pool, starts[id], lengths[id], parts);
+      }
+      if (parts.length === 2) {
+        rules.ranks.set(parts[0], parts[1], merges.length);
+        mergedIds[merges.length] = id;
+        merges.push([parts[0], parts[1]]);
+      } else {
+        unreachable.set(tokens.latin1(id), id);
+      }
     }
-    return new Vocabulary(tokens, byteIds, merges, mergedIds.slice(0, merges.length), rules.ranks, true);
+    return new Vocabulary(
+      tokens,
+      byteIds,
+      merges,
+      mergedIds.slice(0, merges.length),
+      rules.ranks,
+      true,
+      unreachable,
+    );
   }
 
   /**
-   * Builds a vocabulary from explicit merge rules (tokenizer.json, training). `tokens[id]` are the
-   * token bytes; each merge must produce a token that exists.
+   * Builds a vocabulary from explicit merge rules (tokenizer.json, training); each merge must
+   * produce a token that exists.
    */
   static fromMerges(
-    tokens: readonly (Uint8Array | undefined)[],
+    tokens: TokenBytes,
     merges: readonly Merge[],
     options: { wholePieceLookup?: boolean } = {},
   ): Vocabulary {
@@ -95,12 +113,10 @@ export class Vocabulary implements MergeRules {
     const mergedIds = new Int32Array(merges.length);
     const ranks = new PairTable(merges.length);
     merges.forEach(([left, right], rank) => {
-      const a = tokens[left];
-      const b = tokens[right];
-      if (a === undefined || b === undefined) {
+      if (!tokens.has(left) || !tokens.has(right)) {
         throw new TokenizerFormatError(`Merge #${rank} refers to a missing token id (${left}, ${right}).`);
       }
-      const id = byBytes.get(bytesToLatin1(concatBytes([a, b])));
+      const id = byBytes.get(tokens.latin1(left) + tokens.latin1(right));
       if (id === undefined) {
         throw new TokenizerFormatError(
           `Merge #${rank} (${left}, ${right}) produces a token that is not in the vocabulary.`,
@@ -112,43 +128,42 @@ export class Vocabulary implements MergeRules {
       ranks.set(left, right, rank);
       mergedIds[rank] = id;
     });
-    const vocab = new Vocabulary(
-      tokens,
+    const rules: MergeRules = {
       byteIds,
-      merges,
-      mergedIds,
       ranks,
-      options.wholePieceLookup ?? false,
-    );
+      mergedIds,
+      ranksIncrease: checkRanksIncrease(tokens.size, merges, mergedIds),
+    };
+    const wholePieceLookup = options.wholePieceLookup ?? false;
+    const unreachable = new Map<string, number>();
+    if (wholePieceLookup) {
+      const parts: number[] = [];
+      for (let id = 0; id < tokens.size; id++) {
+        if (tokens.lengths[id] < 2) continue;
+        parts.length = 0;
+        mergeBytes(rules, tokens.pool, tokens.starts[id], tokens.lengths[id], parts);
+        if (parts.length !== 1 || parts[0] !== id) unreachable.set(tokens.latin1(id), id);
+      }
+    }
+    const vocab = new Vocabulary(tokens, byteIds, merges, mergedIds, ranks, wholePieceLookup, unreachable);
     vocab.byBytes = byBytes;
     return vocab;
   }
 
-  /** Length in bytes of the longest token. */
-  get maxTokenBytes(): number {
-    if (this.maxBytes < 0) this.maxBytes = this.tokens.reduce((max, t) => Math.max(max, t?.length ?? 0), 0);
-    return this.maxBytes;
-  }
-
   /** One more than the largest regular token id. */
   get size(): number {
-    return this.tokens.length;
+    return this.tokens.size;
   }
 
-  /** Bytes of a regular token, or undefined if `id` is not one. */
+  /** Bytes of a regular token (a view: do not modify), or undefined if `id` is not one. */
   bytesOf(id: number): Uint8Array | undefined {
-    return this.tokens[id];
+    return this.tokens.get(id);
   }
 
   /** The id of the regular token with exactly these bytes, if any. */
   idOfBytes(bytes: Uint8Array): number | undefined {
-    return this.idOfLatin1(bytesToLatin1(bytes));
-  }
-
-  /** Like {@link idOfBytes}, with the bytes given as a Latin-1 string (one char per byte). */
-  idOfLatin1(key: string): number | undefined {
     this.byBytes ??= indexByBytes(this.tokens);
-    return this.byBytes.get(key);
+    return this.byBytes.get(String.fromCharCode.apply(null, bytes as unknown as number[]));
   }
 }
 
@@ -161,11 +176,14 @@ function checkRanksIncrease(size: number, merges: readonly Merge[], mergedIds: I
   return merges.every(([left, right], rank) => madeAt[left] < rank && madeAt[right] < rank);
 }
 
-function singleByteIds(tokens: readonly (Uint8Array | undefined)[]): Int32Array {
+function singleByteIds(tokens: TokenBytes): Int32Array {
   const byteIds = new Int32Array(256).fill(-1);
-  tokens.forEach((bytes, id) => {
-    if (bytes?.length === 1 && byteIds[bytes[0]] < 0) byteIds[bytes[0]] = id;
-  });
+  for (let id = 0; id < tokens.size; id++) {
+    if (tokens.lengths[id] === 1) {
+      const byte = tokens.pool[tokens.starts[id]];
+      if (byteIds[byte] < 0) byteIds[byte] = id;
+    }
+  }
   const missing = byteIds.indexOf(-1);
   if (missing >= 0) {
     throw new TokenizerFormatError(
@@ -176,12 +194,12 @@ function singleByteIds(tokens: readonly (Uint8Array | undefined)[]): Int32Array 
   return byteIds;
 }
 
-function indexByBytes(tokens: readonly (Uint8Array | undefined)[]): Map<string, number> {
+function indexByBytes(tokens: TokenBytes): Map<string, number> {
   const map = new Map<string, number>();
-  tokens.forEach((bytes, id) => {
-    if (bytes === undefined) return;
-    const key = bytesToLatin1(bytes);
+  for (let id = 0; id < tokens.size; id++) {
+    if (!tokens.has(id)) continue;
+    const key = tokens.latin1(id);
     if (!map.has(key)) map.set(key, id);
-  });
+  }
   return map;
 }

@@ -15,7 +15,7 @@ function rulesOf(tokenizer: Tokenizer): MergeRules {
 function allThree(rules: MergeRules, bytes: Uint8Array): number[][] {
   const results = [mergeShort, mergeLong, mergeLongByRank].map((merge) => {
     const out: number[] = [];
-    merge(rules, bytes, bytes.length, out);
+    merge(rules, bytes, 0, bytes.length, out);
     return out;
   });
   return results;
@@ -55,7 +55,7 @@ describe('merge loops agree', () => {
       expect(buckets).toEqual(short);
     }
     const out: number[] = [];
-    mergeShort(rules, new Uint8Array(5).fill(97), 5, out);
+    mergeShort(rules, new Uint8Array(5).fill(97), 0, 5, out);
     expect(out).toEqual([256, 257]); // "aaaaa" → "aa" "aa" "a" → "aa" "aaa"
   });
 });

@@ -92,6 +92,48 @@ describe('round trip', () => {
   });
 });
 
+describe('encodeStream', () => {
+  it('gives the same ids as encodeOrdinary for any chunking (gpt2, cl100k, o200k)', async () => {
+    const tokenizers = [loadOurs('gpt2'), cl100k, o200k];
+    const words = fc.constantFrom(
+      'word',
+      'x',
+      ' ',
+      '  ',
+      '\n',
+      '\n\n',
+      ' \n',
+      '\r\n',
+      '!',
+      "'s",
+      '12345',
+      '中文',
+      '😀',
+      'É',
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(words, { maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1 }),
+        async (parts, sizes) => {
+          const full = parts.join('');
+          const chunks: string[] = [];
+          for (let i = 0, k = 0; i < full.length; k++) {
+            chunks.push(full.slice(i, i + sizes[k % sizes.length]));
+            i += sizes[k % sizes.length];
+          }
+          for (const tokenizer of tokenizers) {
+            const streamed: number[] = [];
+            for await (const ids of tokenizer.encodeStream(chunks)) streamed.push(...ids);
+            expect(streamed).toEqual(tokenizer.encodeOrdinary(full));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('stream decoder', () => {
   it('emits only whole characters and adds up to decode()', () => {
     fc.assert(

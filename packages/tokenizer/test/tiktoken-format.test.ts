@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { base64Encode, Tokenizer, TokenizerFormatError } from '../src/index.js';
+import { base64Encode } from '../src/base64.js';
+import { Tokenizer, TokenizerFormatError } from '../src/index.js';
 
 /** A tiny valid rank file: the 256 bytes, then "ab" and "abc". */
 function tinyRankFile(): string {

@@ -1,6 +1,12 @@
 /**
- * @kiln/trainer: the infrastructure around a training loop.
+ * @kiln/trainer: training language models.
  *
+ * - The loop: `Trainer` (gradient accumulation, clipping, evaluation, metrics, plots,
+ *   checkpoints with exact resume, NaN/Inf stop), built from parts you can use alone:
+ *   `accumulateGradients`, `clipGradNorm`/`gradNorm`, `evaluate`, `saveTrainingCheckpoint`/
+ *   `loadTrainingCheckpoint`.
+ * - Optimizers: `AdamW`, `SGD`, `defaultParamGroups` (no weight decay on biases, norms and
+ *   embeddings).
  * - Data: the binary token file format (`encodeTokenFile`/`decodeTokenFile`, `writeTokenFile`/
  *   `readTokenFile`/`openTokenFile`), `TokenDataset` with a resumable `WindowSampler`.
  * - Learning-rate schedules: `constantSchedule`, `cosineSchedule`, `linearSchedule`, `createSchedule`.
@@ -8,22 +14,25 @@
  *   SVGs (`renderLossCurveSvg`, `writeLossCurve`).
  * - Checkpoints: `CheckpointDir` (atomic, keeps the last K) and `writeFileAtomic`.
  *
- * Functions that touch the file system (`writeTokenFile`, `readTokenFile`, `openTokenFile`,
- * `MetricsWriter`, `readMetrics`, `writeLossCurve`, `writeLossCurveFromMetrics`, `CheckpointDir`,
- * `writeFileAtomic`, `writeFileDurable`, `fsyncDirectory`) need Node. Everything else is pure and
- * runs in browsers too.
+ * What touches the file system (`Trainer` with an `outDir`, `saveTrainingCheckpoint`,
+ * `loadTrainingCheckpoint`, `writeTokenFile`, `readTokenFile`, `openTokenFile`, `MetricsWriter`,
+ * `readMetrics`, `writeLossCurve`, `writeLossCurveFromMetrics`, `CheckpointDir`,
+ * `writeFileAtomic`, `writeFileDurable`, `fsyncDirectory`) needs Node. Optimizers, clipping,
+ * accumulation, evaluation, datasets, schedules and plots are pure.
  *
  * ```ts
- * import { readTokenFile, TokenDataset, WindowSampler, cosineSchedule } from '@kiln/trainer';
- * const { tokens } = await readTokenFile('data/train.kilntok');
- * const data = new TokenDataset(tokens, { contextLength: 256 });
- * const sampler = new WindowSampler(1337);
- * const lr = cosineSchedule({ maxLr: 6e-4, minLr: 6e-5, warmupSteps: 100, totalSteps: 5000 });
- * const batch = data.sampleTrainBatch(16, sampler); // inputs/targets: Int32Array [16, 256]
+ * import { readTokenFile, TokenDataset, Trainer, bytesPerToken } from '@kiln/trainer';
+ * const { header, tokens } = await readTokenFile('data/train.kilntok');
+ * const data = new TokenDataset(tokens, { contextLength: model.config.contextLength });
+ * const trainer = new Trainer({ model, data, outDir: 'runs/a', bytesPerToken: bytesPerToken(header),
+ *   config: { steps: 2000, batchSize: 16, schedule: { kind: 'cosine', maxLr: 1e-3, minLr: 1e-4, warmupSteps: 100 } } });
+ * await trainer.resume(); // continue from runs/a/checkpoints when there is a checkpoint
+ * const { validation } = await trainer.train();
  * ```
  * @packageDocumentation
  */
 
+export { accumulateGradients } from './accumulate.js';
 export {
   CHECKPOINT_MANIFEST,
   CheckpointDir,
@@ -36,6 +45,7 @@ export {
 } from './checkpoint-dir.js';
 export { batchToTensors } from './data/batch-tensors.js';
 export { type TokenArray, type TokenBatch, TokenDataset, type TokenDatasetOptions } from './data/batches.js';
+export { clipGradNorm, gradNorm } from './clip.js';
 export { crc32 } from './data/crc32.js';
 export { type OpenTokenFile, openTokenFile, readTokenFile, writeTokenFile } from './data/token-file.js';
 export {
@@ -62,15 +72,35 @@ export {
   tokenItemSize,
   tokensFromBytes,
 } from './data/token-format.js';
+export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
+export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
 export {
   type FileContent,
   fsyncDirectory,
   writeFileAtomic,
   writeFileDurable,
 } from './fs-atomic.js';
+export { forwardLoss, type LanguageModel, modelBackend } from './language-model.js';
 export { MetricsWriter, type MetricsWriterOptions, readMetrics } from './metrics.js';
 export { formatMetricsLine, type MetricsRecord, parseMetricsJsonl } from './metrics-jsonl.js';
+export { describeValue, NonFiniteError } from './non-finite.js';
+export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export {
+  type NamedParameter,
+  type ParamGroup,
+  type ParamsInput,
+  type ResolvedParamGroup,
+  resolveParamGroups,
+} from './optim/named-params.js';
+export {
+  type Hyperparameters,
+  Optimizer,
+  type OptimizerStateDict,
+  type UpdateContext,
+} from './optim/optimizer.js';
+export { type DefaultParamGroupsOptions, defaultParamGroups, isEmbeddingName } from './optim/param-groups.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
 export {
   type AxisScale,
   type LineChartOptions,
@@ -101,3 +131,22 @@ export {
   linearSchedule,
   type ScheduleConfig,
 } from './schedule.js';
+export { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
+export { resolveTrainConfig, TRAIN_DEFAULTS, type TrainConfig, type TrainConfigInput } from './train-config.js';
+export {
+  type EvalInfo,
+  type LogInfo,
+  type StepInfo,
+  TRAINER_OUTPUT_FILES,
+  Trainer,
+  type TrainerCallbacks,
+  type TrainerOptions,
+  type TrainResult,
+} from './trainer.js';
+export {
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+  TRAINING_CHECKPOINT_FILES,
+  type TrainerState,
+  type TrainingParts,
+} from './training-checkpoint.js';

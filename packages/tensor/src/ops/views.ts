@@ -207,7 +207,7 @@ export function assign(t: Tensor, src: Tensor | number): void {
       } finally {
         v.dispose();
       }
-      t.version++;
+      t.storage.version++;
       hostRanges.delete(t.storage);
       return t;
     });

@@ -21,7 +21,9 @@ export const suiteName = (name: string): string => (skipReason ? `${name} (skipp
 
 /** Destroys the webgpu backend so the test process can exit (Dawn keeps Node alive otherwise). */
 export async function shutdown(): Promise<void> {
-  if (gpu) await destroyBackend('webgpu');
+  if (!gpu) return;
+  if (process.env.KILN_WEBGPU_STATS) console.log('[kiln] webgpu stats', (gpu as unknown as { stats(): object }).stats());
+  await destroyBackend('webgpu');
 }
 
 /** A small deterministic PRNG (mulberry32) for host data. */

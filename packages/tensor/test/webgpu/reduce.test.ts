@@ -46,6 +46,7 @@ function input(op: ReduceOp, shape: number[], dtype: DType): HostSpec {
   return randomSpec(shape, dtype);
 }
 
+/** Every case for float32; the dtype-independent paths (strided rows, 256-wide rows) once. */
 const CASES: [number[], Axes][] = [
   [[1], undefined],
   [[1000], undefined],
@@ -56,6 +57,12 @@ const CASES: [number[], Axes][] = [
   [[2, 3, 5, 7], [1, 3]],
   [[2, 3, 5, 7], undefined],
   [[2, 5000], 1],
+];
+const SHORT_CASES: [number[], Axes][] = [
+  [[1000], undefined],
+  [[7, 33], 0],
+  [[3, 257], -1],
+  [[2, 3, 5, 7], [1, 3]],
 ];
 
 const OPS: ReduceOp[] = ['sum', 'mean', 'max', 'min', 'prod', 'argmax', 'argmin'];
@@ -73,8 +80,7 @@ describe.skipIf(!!skipReason)(suiteName('webgpu reductions vs cpu'), () => {
   for (const op of OPS) {
     for (const dtype of DTYPES[op]) {
       it(`${op} ${dtype}: axes, keepDim, strided input`, async () => {
-        for (const [shape, axes] of CASES) {
-          if (dtype === 'float16' && shape.includes(5000)) continue;
+        for (const [shape, axes] of dtype === 'float32' ? CASES : SHORT_CASES) {
           if ((op === 'argmax' || op === 'argmin') && Array.isArray(axes)) continue;
           const spec = input(op, shape, dtype);
           const list = axes === undefined ? shape.map((_, i) => i) : ([] as number[]).concat(axes);
@@ -83,7 +89,7 @@ describe.skipIf(!!skipReason)(suiteName('webgpu reductions vs cpu'), () => {
           for (const keepDim of [false, true]) {
             await compare((be) => reduceOp(op, make(be, spec), axes, keepDim), tol, `${op} [${shape}] axes ${axes} keepDim ${keepDim}`);
           }
-          if (shape.length >= 2) {
+          if (shape.length >= 2 && dtype === 'float32') {
             // a transposed view: the reduced axes are no longer the contiguous ones
             await compare((be) => reduceOp(op, make(be, spec).transpose(0, -1), axes, false), tol, `${op} transposed [${shape}] ${axes}`);
           }

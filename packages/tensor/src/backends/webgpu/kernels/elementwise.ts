@@ -9,7 +9,7 @@ import { storageType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
 import { f32Bits, i32Bits } from '../params.js';
 import type { Access } from '../pipelines.js';
-import { collapseViews, isFlat, packWalk, type StridedWalk, walkOffsets, walkWords } from './strided.js';
+import { collapseViews, walkVariant, packWalk, type StridedWalk, walkOffsets, walkWords } from './strided.js';
 import { dtypeBuffer, ELEMENTWISE_WORKGROUP, enables, flatMain, grid2d, load, mathPrelude, store, truthy, uniforms } from './wgsl.js';
 
 interface Operand {
@@ -33,7 +33,7 @@ interface ElementwiseSpec {
 }
 
 function elementwiseLaunch(spec: ElementwiseSpec, walk: StridedWalk, n: number, maxWorkgroups: number): Launch {
-  const flat = isFlat(walk);
+  const variant = walkVariant(walk);
   const k = spec.operands.length;
   const base = 1 + spec.extra.length;
   const words = [n, ...spec.extra];
@@ -41,7 +41,7 @@ function elementwiseLaunch(spec: ElementwiseSpec, walk: StridedWalk, n: number, 
   const dtypes = spec.operands.map((o) => o.dtype);
   return {
     kernel: {
-      key: `${spec.key}:${flat ? 'flat' : 'strided'}`,
+      key: `${spec.key}:r${variant}`,
       access: spec.operands.map((o) => o.access),
       build: () =>
         `${enables(dtypes)}${uniforms(base + walkWords(k))}${spec.operands
@@ -49,7 +49,7 @@ function elementwiseLaunch(spec: ElementwiseSpec, walk: StridedWalk, n: number, 
           .join('')}${mathPrelude(dtypes.includes('float16'))}${spec.helpers ?? ''}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
-  ${walkOffsets(k, base, 'idx', flat)}
+  ${walkOffsets(k, base, 'idx', variant)}
   ${spec.body}
 }
 `,

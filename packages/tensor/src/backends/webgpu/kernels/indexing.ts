@@ -6,7 +6,7 @@ import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import { contiguousStrides, sizeOf } from '../../../shape.js';
 import type { Launch } from '../executor.js';
-import { collapse, isFlat, packWalk, type StridedWalk, walkOffsets, walkWords } from './strided.js';
+import { collapse, walkVariant, packWalk, type StridedWalk, walkOffsets, walkWords } from './strided.js';
 import { buffer, dtypeBuffer, ELEMENTWISE_WORKGROUP, enables, flatMain, grid2d, load, mathPrelude, uniforms } from './wgsl.js';
 
 /** `strides` with the one of `axis` zeroed: the base position of a coordinate, before the index. */
@@ -15,18 +15,18 @@ function withoutAxis(strides: readonly number[], axis: number): number[] {
 }
 
 function gatherKernelLaunch(x: View, out: View, walk: StridedWalk, axisStride: number, n: number, maxWorkgroups: number): Launch {
-  const flat = isFlat(walk);
+  const variant = walkVariant(walk);
   const words = [n, axisStride];
   packWalk(words, walk);
   const dtypes = [x.dtype, out.dtype];
   return {
     kernel: {
-      key: `gather:${x.dtype}:${flat ? 'flat' : 'strided'}`,
+      key: `gather:${x.dtype}:r${variant}`,
       access: ['read_write', 'read', 'read'],
       build: () => `${enables(dtypes)}${uniforms(2 + walkWords(3))}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${buffer(2, 'index', 'read', 'i32')}${dtypeBuffer(3, 'x', 'read', x.dtype)}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
-  ${walkOffsets(3, 2, 'idx', flat)}
+  ${walkOffsets(3, 2, 'idx', variant)}
   let i = index[off1];
   out[off0] = x[off2 + u32(i) * p(1u)];
 }
@@ -105,19 +105,19 @@ function atomicAdd(dtype: DType): { decl: string; body: string } {
 export function scatterAddLaunch(out: View, axis: number, index: View, src: View, maxWorkgroups: number): Launch {
   const shape = index.shape;
   const walk = collapse(shape, [index.strides, src.strides, withoutAxis(out.strides, axis)], [index.offset, src.offset, out.offset]);
-  const flat = isFlat(walk);
+  const variant = walkVariant(walk);
   const n = sizeOf(shape);
   const words = [n, out.strides[axis]];
   packWalk(words, walk);
   const add = atomicAdd(out.dtype);
   return {
     kernel: {
-      key: `scatter_add:${out.dtype}:${flat ? 'flat' : 'strided'}`,
+      key: `scatter_add:${out.dtype}:r${variant}`,
       access: ['read_write', 'read', 'read'],
       build: () => `${enables([src.dtype])}${uniforms(2 + walkWords(3))}${add.decl}${buffer(2, 'index', 'read', 'i32')}${dtypeBuffer(3, 'src', 'read', src.dtype)}${mathPrelude(src.dtype === 'float16')}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
-  ${walkOffsets(3, 2, 'idx', flat)}
+  ${walkOffsets(3, 2, 'idx', variant)}
   let o = off2 + u32(index[off0]) * p(1u);
   let v = ${load(src.dtype, 'src', 'off1')};
   ${add.body}

@@ -10,7 +10,7 @@ import { type DType, isFloat } from '../../../dtype.js';
 import { sizeOf } from '../../../shape.js';
 import { type ComputeType, computeType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
-import { collapse, packWalk, walkOffsets, walkWords } from './strided.js';
+import { collapse, packWalk, type WalkVariant, walkOffsets, walkVariant, walkWords } from './strided.js';
 import { dtypeBuffer, enables, flatMain, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 
 /** Rows this short are reduced by one invocation each. */
@@ -76,21 +76,21 @@ const INNER = OUTER + walkWords(1);
 const WORDS = INNER + walkWords(1);
 
 /** Statements loading element `r` of the current row into `v` (skipping NaN for arg ops). */
-function foldStatements(op: ReduceOp, x: DType): string {
+function foldStatements(op: ReduceOp, x: DType, inner: WalkVariant): string {
   const arg = op === 'argmax' || op === 'argmin';
-  const inner = walkOffsets(1, INNER, 'r', false, 'in');
+  const walk = walkOffsets(1, INNER, 'r', inner, 'in');
   const v = load(x, 'x', 'base + in0');
-  if (!arg) return `${inner}\n    acc = combine(acc, ${v});`;
+  if (!arg) return `${walk}\n    acc = combine(acc, ${v});`;
   const skipNaN = isFloat(x) ? 'if (is_nan(v)) { continue; }' : '';
-  return `${inner}\n    let v = ${v};\n    ${skipNaN}\n    if (better(v, r, acc, accI)) { acc = v; accI = r; }`;
+  return `${walk}\n    let v = ${v};\n    ${skipNaN}\n    if (better(v, r, acc, accI)) { acc = v; accI = r; }`;
 }
 
 /** The statement writing the row result (`acc`, `accI`) to `out[p(2) + row]`. */
-function finishStatement(op: ReduceOp, x: DType, out: DType): string {
+function finishStatement(op: ReduceOp, x: DType, out: DType, inner: WalkVariant): string {
   if (op === 'argmax' || op === 'argmin') {
     // as the CPU's scan: a NaN in the first position wins (nothing compares greater than it)
     const firstNaN = isFloat(x)
-      ? `{ ${walkOffsets(1, INNER, '0u', false, 'first')}\n    if (p(1u) > 0u && is_nan(${load(x, 'x', 'base + first0')})) { result = 0u; } }`
+      ? `{ ${walkOffsets(1, INNER, '0u', inner, 'first')}\n    if (p(1u) > 0u && is_nan(${load(x, 'x', 'base + first0')})) { result = 0u; } }`
       : '';
     return `var result = select(accI, 0u, accI == ${NONE});\n    ${firstNaN}\n    out[p(2u) + row] = i32(result);`;
   }
@@ -98,13 +98,18 @@ function finishStatement(op: ReduceOp, x: DType, out: DType): string {
   return store(out, 'out', 'p(2u) + row', value);
 }
 
-function reduceKernel(op: ReduceOp, x: DType, out: DType, variant: 'serial' | number): Launch['kernel'] {
+interface Walks {
+  outer: WalkVariant;
+  inner: WalkVariant;
+}
+
+function reduceKernel(op: ReduceOp, x: DType, out: DType, walks: Walks, variant: 'serial' | number): Launch['kernel'] {
   const t = computeType(x);
   const arg = op === 'argmax' || op === 'argmin';
   const head = `${enables([x, out])}${uniforms(WORDS)}${dtypeBuffer(1, 'out', 'read_write', out)}${dtypeBuffer(2, 'x', 'read', x)}${mathPrelude(x === 'float16' || out === 'float16')}${combineFn(op, t)}`;
-  const rowBase = walkOffsets(1, OUTER, 'row', false, 'o');
+  const rowBase = walkOffsets(1, OUTER, 'row', walks.outer, 'o');
   const init = `var acc: ${t} = ${identity(op, t)};\n  var accI: u32 = ${NONE};\n  let base = o0;`;
-  const key = `reduce:${op}:${x}>${out}:${variant}`;
+  const key = `reduce:${op}:${x}>${out}:o${walks.outer},i${walks.inner}:${variant}`;
   if (variant === 'serial') {
     return {
       key,
@@ -116,9 +121,9 @@ ${flatMain(64)}
   ${rowBase}
   ${init}
   for (var r = 0u; r < p(1u); r = r + 1u) {
-    ${foldStatements(op, x)}
+    ${foldStatements(op, x, walks.inner)}
   }
-  ${finishStatement(op, x, out)}
+  ${finishStatement(op, x, out, walks.inner)}
 }
 `,
     };
@@ -138,7 +143,7 @@ ${rowMain(wg)}
   ${rowBase}
   ${init}
   for (var r = lid; r < p(1u); r = r + ${wg}u) {
-    ${foldStatements(op, x)}
+    ${foldStatements(op, x, walks.inner)}
   }
   sv[lid] = acc;
   si[lid] = accI;
@@ -150,7 +155,7 @@ ${rowMain(wg)}
   if (lid == 0u) {
     acc = sv[0];
     accI = si[0];
-    ${finishStatement(op, x, out)}
+    ${finishStatement(op, x, out, walks.inner)}
   }
 }
 `,
@@ -169,10 +174,13 @@ export function reduceLaunch(op: ReduceOp, x: View, reducedDims: number, out: Vi
   const words = [rows, R, out.offset, wg / 2];
   packWalk(words, outer);
   packWalk(words, inner);
+  // The outer walk runs once per row: one looping variant serves every rank. The inner walk runs
+  // per element: contiguous or 1-D strided rows get the straight-line variant.
+  const walks: Walks = { outer: 'n', inner: walkVariant(inner) === 1 ? 1 : 'n' };
   if (serial) {
-    return { kernel: reduceKernel(op, x.dtype, out.dtype, 'serial'), params: words, grid: grid2d(Math.ceil(rows / 64), maxWorkgroups) };
+    return { kernel: reduceKernel(op, x.dtype, out.dtype, walks, 'serial'), params: words, grid: grid2d(Math.ceil(rows / 64), maxWorkgroups) };
   }
-  return { kernel: reduceKernel(op, x.dtype, out.dtype, wg), params: words, grid: grid2d(rows, maxWorkgroups) };
+  return { kernel: reduceKernel(op, x.dtype, out.dtype, walks, wg), params: words, grid: grid2d(rows, maxWorkgroups) };
 }
 
 /** Inclusive prefix sums along the last dim of `x` into contiguous `out` (one workgroup per row). */
@@ -197,7 +205,7 @@ ${rowMain(wg)}
   if (row >= p(0u)) { return; }
   let n = p(1u);
   let step = p(2u);
-  ${walkOffsets(1, 5, 'row', false, 'o')}
+  ${walkOffsets(1, 5, 'row', 'n', 'o')}
   let outBase = p(3u) + row * n;
   // each invocation owns one contiguous chunk of the row
   let chunk = (n + ${wg - 1}u) / ${wg}u;

@@ -1,0 +1,89 @@
+/**
+ * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"): Adam's per-parameter
+ * step sizes from running averages of the gradient and its square, with bias correction, and
+ * weight decay applied to the weights directly instead of being added to the gradient.
+ *
+ * The arithmetic follows PyTorch's `torch.optim.AdamW` (1.13, single-tensor path) operation by
+ * operation, so the two agree to float32 rounding (tested against values computed with torch).
+ */
+import type { Parameter } from '@kiln/autograd';
+import type { Tensor } from '@kiln/tensor';
+import type { ParamsInput } from './named-params.js';
+import { type Hyperparameters, Optimizer, type UpdateContext } from './optimizer.js';
+
+/** Options of {@link AdamW}. */
+export interface AdamWOptions {
+  /** Learning rate (default 1e-3); usually overwritten every step from a schedule. */
+  lr?: number;
+  /** Decay rates of the first and second moment averages (default [0.9, 0.999]). */
+  betas?: readonly [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
+  eps?: number;
+  /** Decoupled weight decay for groups that do not set their own (default 0.01, as PyTorch). */
+  weightDecay?: number;
+}
+
+/**
+ * The AdamW optimizer. For each parameter with gradient `g`, at step `t`:
+ *
+ * ```text
+ * p ← p · (1 − lr · weightDecay)
+ * m ← β1 · m + (1 − β1) · g
+ * v ← β2 · v + (1 − β2) · g²
+ * p ← p − lr / (1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
+ * ```
+ *
+ * ```ts
+ * const opt = new AdamW(defaultParamGroups(model, { weightDecay: 0.1 }), { lr: 1e-3, betas: [0.9, 0.95] });
+ * backward(loss); opt.lr = schedule(step); opt.step(); opt.zeroGrad();
+ * ```
+ *
+ * State per parameter: `exp_avg` (m) and `exp_avg_sq` (v), created on the parameter's first
+ * update, on its backend.
+ */
+export class AdamW extends Optimizer {
+  /** `adamw`. */
+  readonly kind = 'adamw';
+  /** β1, β2. */
+  readonly betas: readonly [number, number];
+  /** Denominator epsilon. */
+  readonly eps: number;
+  /** Default weight decay (groups may override it). */
+  readonly weightDecay: number;
+
+  /** Creates the optimizer for `params` (parameters, named parameters or groups). */
+  constructor(params: ParamsInput, options: AdamWOptions = {}) {
+    const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01 } = options;
+    super(params, { lr, weightDecay }, 'AdamW');
+    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => Number.isFinite(b) && b >= 0 && b < 1)) {
+      throw new RangeError(`AdamW: betas must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
+    }
+    if (!(Number.isFinite(eps) && eps >= 0)) throw new RangeError(`AdamW: eps must be a finite number ≥ 0, got ${eps}`);
+    this.betas = [betas[0], betas[1]];
+    this.eps = eps;
+    this.weightDecay = weightDecay;
+  }
+
+  protected override slotNames(): string[] {
+    return ['exp_avg', 'exp_avg_sq'];
+  }
+
+  protected override hyperparameters(): Hyperparameters {
+    return { betas: this.betas, eps: this.eps, weightDecay: this.weightDecay };
+  }
+
+  protected override updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void {
+    const { lr, weightDecay, step } = context;
+    const [beta1, beta2] = this.betas;
+    const m = this.state(name, 'exp_avg', p);
+    const v = this.state(name, 'exp_avg_sq', p);
+    if (weightDecay !== 0) p.assign(p.mul(1 - lr * weightDecay));
+    m.assign(m.mul(beta1).add(grad.mul(1 - beta1)));
+    v.assign(v.mul(beta2).add(grad.square().mul(1 - beta2)));
+    const biasCorrection1 = 1 - beta1 ** step;
+    const biasCorrection2 = 1 - beta2 ** step;
+    const stepSize = lr / biasCorrection1;
+    const denominator = v.sqrt().div(Math.sqrt(biasCorrection2)).add(this.eps);
+    p.assign(p.sub(m.div(denominator).mul(stepSize)));
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The optimizer base class: parameter groups, the learning rate, the step count, per-parameter
+ * state tensors and their (de)serialisation. Subclasses implement one parameter's update.
+ *
+ * Updates are tensor ops written into the parameters and state with `assign` under `noGrad`, so
+ * a step only enqueues work: nothing is read back to the host.
+ */
+import { noGrad, type Parameter } from '@kiln/autograd';
+import { keep, scope, type Tensor, zerosLike } from '@kiln/tensor';
+import {
+  type NamedParameter,
+  type ParamsInput,
+  type ResolvedParamGroup,
+  resolveParamGroups,
+} from './named-params.js';
+
+/** JSON hyperparameters stored with the optimizer state (for checks and for people). */
+export type Hyperparameters = Record<string, number | boolean | readonly number[]>;
+
+/** An optimizer's complete state: enough to continue exactly where it stopped. */
+export interface OptimizerStateDict {
+  /** Which optimizer wrote it (`adamw`, `sgd`). */
+  kind: string;
+  /** Optimizer steps taken. */
+  step: number;
+  /** The hyperparameters it was created with. */
+  hyperparameters: Hyperparameters;
+  /**
+   * State tensors keyed `<parameter name>.<slot>` (e.g. `blocks.0.mlp.fc.weight.exp_avg`). From
+   * {@link Optimizer.stateDict} these are the live tensors: read or serialise them, do not
+   * dispose them.
+   */
+  tensors: Record<string, Tensor>;
+}
+
+/** Hyperparameters of one parameter's update, resolved from its group. */
+export interface UpdateContext {
+  /** Learning rate for this parameter (the optimizer's rate × the group's `lrScale`). */
+  lr: number;
+  /** Weight decay of the parameter's group. */
+  weightDecay: number;
+  /** 1-based index of the step being taken. */
+  step: number;
+}
+
+function checkRate(value: number, who: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${who}: the learning rate must be a finite number ≥ 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Base class of {@link AdamW} and {@link SGD}. */
+export abstract class Optimizer {
+  /** Identifies the optimizer in state dicts (`adamw`, `sgd`). */
+  abstract readonly kind: string;
+  /** The parameter groups, every parameter named. */
+  readonly groups: readonly ResolvedParamGroup[];
+  readonly #who: string;
+  readonly #byName = new Map<string, { parameter: Parameter; slots: Map<string, Tensor> }>();
+  #lr: number;
+  #step = 0;
+
+  /** Resolves the groups and checks the learning rate; `who` names the optimizer in errors. */
+  protected constructor(params: ParamsInput, options: { lr: number; weightDecay: number }, who: string) {
+    this.#who = who;
+    this.#lr = checkRate(options.lr, who);
+    this.groups = resolveParamGroups(params, { weightDecay: options.weightDecay }, who);
+    for (const group of this.groups)
+      for (const [name, parameter] of group.params) this.#byName.set(name, { parameter, slots: new Map() });
+  }
+
+  /** The learning rate of the next step; set it every step from a schedule: `opt.lr = schedule(step)`. */
+  get lr(): number {
+    return this.#lr;
+  }
+
+  set lr(value: number) {
+    this.#lr = checkRate(value, `${this.#who}.lr`);
+  }
+
+  /** Optimizer steps taken so far (used for bias correction). */
+  get stepCount(): number {
+    return this.#step;
+  }
+
+  /** Every parameter with its name, in group order. */
+  namedParameters(): NamedParameter[] {
+    return this.groups.flatMap((g) => g.params);
+  }
+
+  /**
+   * Updates every parameter that has a gradient, in place. Parameters whose `.grad` is null
+   * (no gradient reached them) are skipped and their state is left as it is. Only enqueues
+   * device work; nothing is read back.
+   */
+  step(): void {
+    noGrad(() =>
+      scope(() => {
+        this.#step++;
+        for (const group of this.groups) {
+          const context = { lr: this.#lr * group.lrScale, weightDecay: group.weightDecay, step: this.#step };
+          for (const [name, p] of group.params) {
+            const grad = p.grad;
+            if (grad === null) continue;
+            if (grad.shape.length !== p.shape.length || grad.shape.some((d, i) => d !== p.shape[i])) {
+              throw new Error(
+                `${this.#who}.step: the gradient of '${name}' has shape [${grad.shape}] but the parameter is [${p.shape}]`,
+              );
+            }
+            this.updateParameter(name, p, grad, context);
+          }
+        }
+      }),
+    );
+  }
+
+  /** Sets every parameter's `.grad` to null (disposing it), ready for the next backward. */
+  zeroGrad(): void {
+    for (const [, p] of this.namedParameters()) p.zeroGrad();
+  }
+
+  /**
+   * The state: kind, step count, hyperparameters and the live state tensors (not copies). A
+   * checkpoint serialises it; {@link loadStateDict} restores it exactly.
+   */
+  stateDict(): OptimizerStateDict {
+    const tensors: Record<string, Tensor> = {};
+    for (const [name, { slots }] of this.#byName)
+      for (const [slot, t] of slots) tensors[`${name}.${slot}`] = t;
+    return { kind: this.kind, step: this.#step, hyperparameters: this.hyperparameters(), tensors };
+  }
+
+  /**
+   * Restores a state from {@link stateDict} (or a checkpoint) by copying the tensors into this
+   * optimizer's own state; the caller keeps ownership of `state.tensors`. Throws, changing
+   * nothing, when the kind differs or a tensor belongs to no parameter or has the wrong shape.
+   */
+  loadStateDict(state: OptimizerStateDict): void {
+    if (state?.kind !== this.kind) {
+      throw new Error(
+        `${this.#who}.loadStateDict: the state was saved by optimizer '${String(state?.kind)}', not '${this.kind}'`,
+      );
+    }
+    if (!Number.isSafeInteger(state.step) || state.step < 0) {
+      throw new RangeError(`${this.#who}.loadStateDict: step must be a non-negative integer, got ${state.step}`);
+    }
+    // Longest first, so a slot whose name ends another's cannot claim its tensors.
+    const slotNames = this.slotNames().sort((a, b) => b.length - a.length);
+    const plan: [Parameter, Map<string, Tensor>, string, Tensor][] = [];
+    for (const [key, t] of Object.entries(state.tensors)) {
+      const slot = slotNames.find((s) => key.endsWith(`.${s}`));
+      const entry = slot === undefined ? undefined : this.#byName.get(key.slice(0, -slot.length - 1));
+      if (slot === undefined || entry === undefined) {
+        throw new Error(
+          `${this.#who}.loadStateDict: state tensor '${key}' belongs to no parameter of this optimizer (slots: ${slotNames.join(', ')}); was it saved for another model?`,
+        );
+      }
+      const p = entry.parameter;
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+        throw new Error(`${this.#who}.loadStateDict: state tensor '${key}' has shape [${t.shape}] but the parameter is [${p.shape}]`);
+      }
+      plan.push([p, entry.slots, slot, t]);
+    }
+    noGrad(() => {
+      for (const { slots } of this.#byName.values()) {
+        for (const t of slots.values()) t.dispose();
+        slots.clear();
+      }
+      for (const [p, slots, slot, t] of plan) {
+        const copy = keep(zerosLike(p, { usage: 'parameter' }));
+        copy.assign(t); // casts when the saved dtype differs
+        slots.set(slot, copy);
+      }
+    });
+    this.#step = state.step;
+  }
+
+  /** Frees the state tensors (not the parameters). */
+  dispose(): void {
+    for (const { slots } of this.#byName.values()) {
+      for (const t of slots.values()) t.dispose();
+      slots.clear();
+    }
+  }
+
+  /** The state tensor `slot` of parameter `name`, created as zeros on first use. */
+  protected state(name: string, slot: string, like: Parameter): Tensor {
+    const slots = this.#byName.get(name)!.slots;
+    let t = slots.get(slot);
+    if (!t) {
+      t = keep(zerosLike(like, { usage: 'parameter' }));
+      slots.set(slot, t);
+    }
+    return t;
+  }
+
+  /** Whether parameter `name` already has state `slot`. */
+  protected hasState(name: string, slot: string): boolean {
+    return this.#byName.get(name)?.slots.has(slot) ?? false;
+  }
+
+  /** The state slots this optimizer keeps per parameter (e.g. `exp_avg`, `exp_avg_sq`). */
+  protected abstract slotNames(): string[];
+
+  /** The hyperparameters to store with the state. */
+  protected abstract hyperparameters(): Hyperparameters;
+
+  /** Updates one parameter in place (called inside `noGrad` and a `scope`). */
+  protected abstract updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void;
+}

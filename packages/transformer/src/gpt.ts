@@ -1,0 +1,270 @@
+/**
+ * `GPT`: a decoder-only transformer language model covering the GPT-2 and Llama families from
+ * one config. Embeddings → a stack of pre-norm blocks → final norm → vocabulary head.
+ */
+import { Module } from '@kiln/autograd';
+import { type Backend, crossEntropy, type DType, ShapeError, scope, type Tensor } from '@kiln/tensor';
+import {
+  GPT_PRESETS,
+  type GPTConfig,
+  type GPTPresetName,
+  presetConfig,
+  type ResolvedGPTConfig,
+  resolveConfig,
+} from './config.js';
+import { type GenerateOptions, generate } from './generate.js';
+import { type AttentionContext, causalMask } from './layers/attention.js';
+import { Block } from './layers/block.js';
+import { Dropout } from './layers/dropout.js';
+import { Embedding } from './layers/embedding.js';
+import { KVCache } from './layers/kv-cache.js';
+import { LayerNorm } from './layers/layer-norm.js';
+import { Linear } from './layers/linear.js';
+import { RMSNorm } from './layers/rms-norm.js';
+import { RotaryEmbedding } from './layers/rope.js';
+
+/** Options of the {@link GPT} constructor. */
+export interface GPTOptions {
+  /** Backend for the parameters: an initialised backend or its name (default: the default backend). */
+  backend?: Backend | string;
+}
+
+/** What {@link GPT.forward} returns. */
+export interface GPTOutput {
+  /** `[B, T, vocabSize]` next-token logits for every position. */
+  logits: Tensor;
+  /** Mean cross-entropy over the targets that are not -100 (a 0-d tensor), or undefined without targets. */
+  loss: Tensor | undefined;
+}
+
+/** Targets equal to this are excluded from the loss (as in PyTorch), e.g. prompt tokens in SFT. */
+export const IGNORE_INDEX = -100;
+
+/**
+ * A GPT-2 or Llama style language model.
+ *
+ * ```ts
+ * const model = new GPT(GPT.config('gpt2-tiny'));
+ * const { logits, loss } = model.forward(ids, targets); // int32 [B, T] each
+ * ```
+ *
+ * Parameters are initialised as in nanoGPT: weights and embeddings ~ N(0, 0.02), biases 0, norm
+ * gains 1, and the two residual output projections of every block (attention output, MLP
+ * down-projection) ~ N(0, 0.02/√(2·nLayers)) so the residual stream's variance does not grow
+ * with depth. Draws come from the seeded generator: `manualSeed(s)` before `new GPT` fixes them.
+ *
+ * Parameter names (for optimizers and `stateDict`): `tokenEmbedding.weight`,
+ * `positionEmbedding.weight` (gpt2), `blocks.{i}.norm1.*`, `blocks.{i}.attn.qkv.*`,
+ * `blocks.{i}.attn.o.*`, `blocks.{i}.attn.{qNorm,kNorm}.weight` (qkNorm), `blocks.{i}.norm2.*`,
+ * `blocks.{i}.mlp.{fc,proj}.*` (gpt2) or `blocks.{i}.mlp.{gate,up,down}.*` (llama), `norm.*`,
+ * `head.weight` (the token embedding itself when tied). `saveCheckpoint` maps them to Hugging
+ * Face names.
+ */
+export class GPT extends Module {
+  /** The resolved configuration (every default filled in). */
+  readonly config: ResolvedGPTConfig;
+  /** Token embedding `[vocabSize, dModel]`. */
+  tokenEmbedding: Embedding;
+  /** Learned position embedding `[contextLength, dModel]` (gpt2), else null. */
+  positionEmbedding: Embedding | null;
+  embedDropout: Dropout;
+  blocks: Block[];
+  /** Final norm before the head. */
+  norm: LayerNorm | RMSNorm;
+  /** Vocabulary head `[vocabSize, dModel]`, no bias; shares the token embedding's weight when tied. */
+  head: Linear;
+  readonly #rotary: RotaryEmbedding | null;
+
+  /** Named configs: `GPT.presets['gpt2-tiny']`. */
+  static readonly presets = GPT_PRESETS;
+
+  /** A copy of a named config, e.g. `GPT.config('llama-tiny')`; see {@link GPT_PRESETS}. */
+  static config(name: GPTPresetName): GPTConfig {
+    return presetConfig(name);
+  }
+
+  /** Builds a randomly initialised model; throws a `ConfigError` naming the field for a bad config. */
+  constructor(config: GPTConfig, options: GPTOptions = {}) {
+    super();
+    const c = resolveConfig(config);
+    this.config = c;
+    const { backend } = options;
+    const isGpt2 = c.family === 'gpt2';
+    const headDim = c.dModel / c.nHeads;
+    this.tokenEmbedding = new Embedding(c.vocabSize, c.dModel, { backend });
+    this.positionEmbedding = isGpt2 ? new Embedding(c.contextLength, c.dModel, { backend }) : null;
+    this.embedDropout = new Dropout(c.dropout);
+    const outputStd = 0.02 / Math.sqrt(2 * c.nLayers);
+    this.blocks = Array.from(
+      { length: c.nLayers },
+      () =>
+        new Block(c.dModel, {
+          backend,
+          norm: isGpt2 ? 'layernorm' : 'rmsnorm',
+          normEps: c.normEps,
+          dFF: c.dFF,
+          activation: isGpt2 ? 'gelu' : 'swiglu',
+          bias: c.bias,
+          dropout: c.dropout,
+          outputStd,
+          attention: {
+            nHeads: c.nHeads,
+            nKvHeads: c.nKvHeads,
+            qkNorm: c.qkNorm,
+            ropeTheta: isGpt2 ? undefined : c.ropeTheta,
+            maxPositions: c.contextLength,
+          },
+        }),
+    );
+    this.norm = isGpt2
+      ? new LayerNorm(c.dModel, { eps: c.normEps, bias: c.bias, backend })
+      : new RMSNorm(c.dModel, { eps: c.normEps, backend });
+    this.head = new Linear(c.dModel, c.vocabSize, {
+      bias: false,
+      backend,
+      weight: c.tieEmbeddings ? this.tokenEmbedding.weight : undefined,
+    });
+    this.#rotary = isGpt2 ? null : new RotaryEmbedding(headDim, c.contextLength, c.ropeTheta);
+  }
+
+  /** The backend holding the parameters. */
+  get backend(): Backend {
+    return this.tokenEmbedding.weight.backend;
+  }
+
+  /** The dtype of the parameters and activations. */
+  get dtype(): DType {
+    return this.tokenEmbedding.weight.dtype;
+  }
+
+  /**
+   * Logits for int32 `ids [B, T]` (T ≤ contextLength) and, with int32 `targets [B, T]`, the mean
+   * cross-entropy over targets that are not {@link IGNORE_INDEX} (−100). If every target is
+   * ignored the loss is NaN, as in PyTorch. Intermediate tensors are freed before it returns; the
+   * caller owns `logits` and `loss`.
+   */
+  forward(ids: Tensor, targets?: Tensor): GPTOutput {
+    this.#checkIds(ids, 0);
+    if (targets !== undefined) {
+      if (
+        targets.dtype !== 'int32' ||
+        targets.shape.length !== 2 ||
+        targets.shape[0] !== ids.shape[0] ||
+        targets.shape[1] !== ids.shape[1]
+      ) {
+        throw new ShapeError(
+          `GPT.forward: targets must be int32 [${ids.shape}] like ids, got ${targets.dtype} [${targets.shape}]; use -100 for positions without a target`,
+        );
+      }
+    }
+    return scope(() => {
+      const logits = this.head.forward(this.#hidden(ids, 0, null));
+      const loss =
+        targets === undefined ? undefined : crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
+      return { logits, loss };
+    });
+  }
+
+  /**
+   * Incremental forward for generation (inside `noGrad`): runs `ids [B, T]` at positions
+   * `cache.length …`, writes their keys/values into `cache`, advances it, and returns the logits
+   * of the last position only, `[B, vocabSize]`.
+   */
+  forwardCached(ids: Tensor, cache: KVCache): Tensor {
+    this.#checkIds(ids, cache.length);
+    if (cache.layers.length !== this.blocks.length || cache.capacity > this.config.contextLength) {
+      throw new RangeError(
+        'GPT.forwardCached: the cache was not made for this model; create it with model.createCache()',
+      );
+    }
+    const logits = scope(() => {
+      const h = this.#hidden(ids, cache.length, cache);
+      const T = ids.shape[1];
+      return this.head.forward(h.slice(1, T - 1, T).squeeze(1));
+    });
+    cache.length += ids.shape[1];
+    return logits;
+  }
+
+  /** An empty KV cache for `batch` sequences of up to contextLength tokens, on the model's backend. */
+  createCache(batch = 1): KVCache {
+    const c = this.config;
+    return new KVCache(c.nLayers, batch, c.nKvHeads, c.contextLength, c.dModel / c.nHeads, {
+      backend: this.backend,
+      dtype: this.dtype,
+    });
+  }
+
+  /**
+   * Streams sampled token ids after `prompt` (see {@link GenerateOptions}): KV cache, temperature
+   * (0 = greedy), top-k, top-p, stop tokens and a seed. Runs without gradients and in eval mode.
+   *
+   * ```ts
+   * for await (const id of model.generate(tokenizer.encode('Once'), { maxTokens: 50, topK: 40, seed: 1 })) {
+   *   process.stdout.write(decoder.decode(id));
+   * }
+   * ```
+   */
+  generate(
+    prompt: readonly number[],
+    options: GenerateOptions = {},
+  ): AsyncGenerator<number, void, undefined> {
+    return generate(this, prompt, options);
+  }
+
+  /**
+   * Approximate training FLOPs per token for sequences of `seqLen` (default contextLength):
+   * `6·N + 12·nLayers·dModel·seqLen`. N counts the parameters that take part in a matrix product
+   * per token (every parameter except the position table, and except the token table when it is
+   * not tied to the head); 6 = 2 (multiply-add) × 3 (forward + backward). The second term is the
+   * attention scores and weighted sum (2·2·dModel·seqLen per layer forward, ×3), counted over the
+   * full sequence as in the PaLM paper's MFU formula (not halved for the causal mask). A forward
+   * pass alone is a third of this.
+   */
+  flopsPerToken(seqLen = this.config.contextLength): number {
+    const c = this.config;
+    const tables =
+      (c.tieEmbeddings ? 0 : c.vocabSize * c.dModel) +
+      (this.positionEmbedding ? c.contextLength * c.dModel : 0);
+    const n = this.numParameters() - tables;
+    return 6 * n + 12 * c.nLayers * c.dModel * seqLen;
+  }
+
+  /** Final-norm hidden states `[B, T, dModel]` for ids at positions `position …`. */
+  #hidden(ids: Tensor, position: number, cache: KVCache | null): Tensor {
+    const T = ids.shape[1];
+    let x = this.tokenEmbedding.forward(ids);
+    if (this.positionEmbedding) x = x.add(this.positionEmbedding.weight.slice(0, position, position + T));
+    x = this.embedDropout.forward(x);
+    // The mask and RoPE tables depend only on the positions: build them once for every layer.
+    const context: AttentionContext = {
+      position,
+      mask: T > 1 ? causalMask(T, position, x.backend, x.dtype) : null,
+      rope: this.#rotary?.tables(position, T, x.backend, x.dtype),
+    };
+    this.blocks.forEach((block, i) => {
+      x = block.forward(x, cache ? { ...context, cache: cache.layers[i] } : context);
+    });
+    return this.norm.forward(x);
+  }
+
+  #checkIds(ids: Tensor, position: number): void {
+    if (ids.dtype !== 'int32' || ids.shape.length !== 2) {
+      throw new ShapeError(`GPT: ids must be an int32 tensor [batch, time], got ${ids.dtype} [${ids.shape}]`);
+    }
+    const T = ids.shape[1];
+    if (T < 1) throw new ShapeError('GPT: ids must hold at least one token per row');
+    if (position + T > this.config.contextLength) {
+      throw new ShapeError(
+        position === 0
+          ? `GPT: ${T} tokens exceed contextLength ${this.config.contextLength}; split the sequence into windows of at most ${this.config.contextLength}`
+          : `GPT: positions ${position}…${position + T - 1} exceed contextLength ${this.config.contextLength}; reset the cache`,
+      );
+    }
+    if (ids.backend !== this.backend) {
+      throw new ShapeError(
+        `GPT: ids are on backend '${ids.backend.name}' but the model is on '${this.backend.name}'; create ids with { backend: model.backend }`,
+      );
+    }
+  }
+}
