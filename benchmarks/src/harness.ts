@@ -78,3 +78,19 @@ export function writeResults(suite: string, results: unknown): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${suite}.json`), `${JSON.stringify(record, null, 2)}\n`);
 }
+
+/**
+ * Runs async `fn` `warmup` times untimed, then `runs` times timed; wall-clock milliseconds of
+ * each timed call. For device work, `fn` must end by awaiting a readback, or the timing stops
+ * before the device does.
+ */
+export async function timeAsync(fn: () => Promise<unknown>, runs: number, warmup = 1): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}

@@ -15,10 +15,14 @@ for (let i = 0; i < 6; i++) {
   const l = await scope(async () => {
     const { loss } = model.forward(ids, tg);
     backward(loss!);
-    noGrad(() => { for (const p of model.parameters()) { p.assign(p.sub(p.grad!.mul(0.01))); } });
+    noGrad(() => {
+      for (const p of model.parameters()) {
+        p.assign(p.sub(p.grad!.mul(0.01)));
+      }
+    });
     model.zeroGrad();
     return await loss!.item();
   });
   const ms = performance.now() - t0;
-  console.log(i, l.toFixed(4), ms.toFixed(0), 'ms', ((B * T) / ms * 1000).toFixed(0), 'tok/s');
+  console.log(i, l.toFixed(4), ms.toFixed(0), 'ms', (((B * T) / ms) * 1000).toFixed(0), 'tok/s');
 }

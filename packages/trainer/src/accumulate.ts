@@ -5,8 +5,8 @@
  */
 import { backward, noGrad } from '@kiln/autograd';
 import { scope, type Tensor } from '@kiln/tensor';
-import type { TokenBatch } from './data/batches.js';
 import { batchToTensors } from './data/batch-tensors.js';
+import type { TokenBatch } from './data/batches.js';
 import { forwardLoss, type LanguageModel, modelBackend } from './language-model.js';
 
 /**

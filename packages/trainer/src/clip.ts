@@ -48,7 +48,8 @@ export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): Tens
   noGrad(() =>
     scope(() => {
       const factor = div(maxNorm, norm.add(1e-6)).clamp(undefined, 1);
-      for (const g of gradsOf(list, 'clipGradNorm')) g.assign(g.mul(g.dtype === factor.dtype ? factor : factor.cast(g.dtype)));
+      for (const g of gradsOf(list, 'clipGradNorm'))
+        g.assign(g.mul(g.dtype === factor.dtype ? factor : factor.cast(g.dtype)));
     }),
   );
   return norm;

@@ -7,8 +7,8 @@
  */
 import { noGrad } from '@kiln/autograd';
 import { scope, type Tensor } from '@kiln/tensor';
-import type { TokenDataset } from './data/batches.js';
 import { batchToTensors } from './data/batch-tensors.js';
+import type { TokenDataset } from './data/batches.js';
 import type { TokenFileHeader } from './data/token-format.js';
 import { forwardLoss, type LanguageModel, modelBackend } from './language-model.js';
 
@@ -54,7 +54,11 @@ export function bytesPerToken(header: Pick<TokenFileHeader, 'metadata' | 'tokenC
  * weighted equally), with perplexity and bits per byte. Runs in eval mode (no dropout) and
  * without gradients, restores the model's mode afterwards, and reads back one number at the end.
  */
-export async function evaluate(model: LanguageModel, data: TokenDataset, options: EvaluateOptions = {}): Promise<EvalResult> {
+export async function evaluate(
+  model: LanguageModel,
+  data: TokenDataset,
+  options: EvaluateOptions = {},
+): Promise<EvalResult> {
   const { batchSize = 8, maxWindows, bytesPerToken: bpt } = options;
   const backend = modelBackend(model);
   const wasTraining = model.training;

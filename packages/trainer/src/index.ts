@@ -43,9 +43,9 @@ export {
   checkpointDirName,
   LATEST_POINTER,
 } from './checkpoint-dir.js';
+export { clipGradNorm, gradNorm } from './clip.js';
 export { batchToTensors } from './data/batch-tensors.js';
 export { type TokenArray, type TokenBatch, TokenDataset, type TokenDatasetOptions } from './data/batches.js';
-export { clipGradNorm, gradNorm } from './clip.js';
 export { crc32 } from './data/crc32.js';
 export { type OpenTokenFile, openTokenFile, readTokenFile, writeTokenFile } from './data/token-file.js';
 export {
@@ -132,7 +132,12 @@ export {
   type ScheduleConfig,
 } from './schedule.js';
 export { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
-export { resolveTrainConfig, TRAIN_DEFAULTS, type TrainConfig, type TrainConfigInput } from './train-config.js';
+export {
+  resolveTrainConfig,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  type TrainConfigInput,
+} from './train-config.js';
 export {
   type EvalInfo,
   type LogInfo,

@@ -28,7 +28,9 @@ export function forwardLoss(model: LanguageModel, ids: Tensor, targets: Tensor):
     );
   }
   if (loss.size !== 1) {
-    throw new TypeError(`${model.constructor.name}.forward returned a loss of shape [${loss.shape}]; it must be a single number (the mean over tokens)`);
+    throw new TypeError(
+      `${model.constructor.name}.forward returned a loss of shape [${loss.shape}]; it must be a single number (the mean over tokens)`,
+    );
   }
   return loss;
 }

@@ -83,7 +83,10 @@ export function firstNonFinite(values: readonly StepValues[]): number {
 
 /** The {@link NonFiniteError} for a step with a non-finite loss or gradient norm; `hint` ends the message. */
 export function nonFiniteStepError(bad: StepValues, hint: string): NonFiniteError {
-  const what = [...(Number.isFinite(bad.loss) ? [] : ['loss']), ...(Number.isFinite(bad.gradNorm) ? [] : ['gradNorm'])];
+  const what = [
+    ...(Number.isFinite(bad.loss) ? [] : ['loss']),
+    ...(Number.isFinite(bad.gradNorm) ? [] : ['gradNorm']),
+  ];
   return new NonFiniteError(
     `training stopped at step ${bad.step}: the training loss is ${describeValue(bad.loss)} and the gradient norm is ${describeValue(bad.gradNorm)} (learning rate ${bad.lr.toExponential(3)}). ${hint}`.trim(),
     bad.step,

@@ -56,7 +56,10 @@ export type TrainConfigInput = Partial<Omit<TrainConfig, 'schedule'>> & {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** The defaults; the keys gpt.py knows have gpt.py's defaults. */
+/**
+ * The defaults; the keys gpt.py knows have gpt.py's defaults, except that the default schedule
+ * (cosine 6e-4 → 6e-5) decays over `steps` with `min(100, steps / 10)` warmup steps.
+ */
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze<TrainConfig>({
   seed: 1337,
   batchSize: 8,
@@ -80,8 +83,28 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze<TrainConfig>(
   keepCheckpoints: 3,
 });
 
-const INTEGER_KEYS = ['seed', 'batchSize', 'steps', 'gradAccum', 'evalInterval', 'evalWindows', 'evalBatchSize', 'logInterval', 'checkpointInterval', 'keepCheckpoints'] as const;
-const POSITIVE_KEYS = ['batchSize', 'steps', 'gradAccum', 'evalInterval', 'evalWindows', 'evalBatchSize', 'logInterval', 'keepCheckpoints'] as const;
+const INTEGER_KEYS = [
+  'seed',
+  'batchSize',
+  'steps',
+  'gradAccum',
+  'evalInterval',
+  'evalWindows',
+  'evalBatchSize',
+  'logInterval',
+  'checkpointInterval',
+  'keepCheckpoints',
+] as const;
+const POSITIVE_KEYS = [
+  'batchSize',
+  'steps',
+  'gradAccum',
+  'evalInterval',
+  'evalWindows',
+  'evalBatchSize',
+  'logInterval',
+  'keepCheckpoints',
+] as const;
 
 /**
  * Fills in the defaults and validates: unknown keys (usually misspellings), non-integers,
@@ -93,35 +116,55 @@ export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
   }
   const unknown = Object.keys(input).filter((k) => !(k in TRAIN_DEFAULTS));
   if (unknown.length > 0) {
-    throw new TypeError(`train config: unknown key(s) ${unknown.join(', ')}; known keys: ${Object.keys(TRAIN_DEFAULTS).join(', ')}`);
+    throw new TypeError(
+      `train config: unknown key(s) ${unknown.join(', ')}; known keys: ${Object.keys(TRAIN_DEFAULTS).join(', ')}`,
+    );
   }
   const steps = input.steps ?? TRAIN_DEFAULTS.steps;
   const merged = { ...TRAIN_DEFAULTS, ...input } as TrainConfig;
   // The default schedule, or one given without totalSteps, decays over the whole run.
-  const schedule = (input.schedule ?? { ...TRAIN_DEFAULTS.schedule, warmupSteps: Math.min(100, Math.floor(steps / 10)) }) as ScheduleConfig;
-  const hasTotal = schedule.kind === 'constant' || (schedule as { totalSteps?: number }).totalSteps !== undefined;
+  const schedule = (input.schedule ?? {
+    kind: 'cosine',
+    maxLr: 6e-4,
+    minLr: 6e-5,
+    warmupSteps: Math.min(100, Math.floor(steps / 10)),
+  }) as ScheduleConfig;
+  const hasTotal =
+    schedule.kind === 'constant' || (schedule as { totalSteps?: number }).totalSteps !== undefined;
   merged.schedule = hasTotal ? { ...schedule } : ({ ...schedule, totalSteps: steps } as ScheduleConfig);
   for (const key of INTEGER_KEYS) {
     const v = merged[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new RangeError(`train config: ${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw new RangeError(`train config: ${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
   }
   for (const key of POSITIVE_KEYS) {
     if (merged[key] < 1) throw new RangeError(`train config: ${key} must be at least 1, got ${merged[key]}`);
   }
   for (const key of ['weightDecay', 'eps', 'gradClip', 'momentum'] as const) {
     const v = merged[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`train config: ${key} must be a finite number ≥ 0, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new RangeError(`train config: ${key} must be a finite number ≥ 0, got ${JSON.stringify(v)}`);
   }
   const { betas, validationFraction, optimizer } = merged;
-  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
+  if (
+    !Array.isArray(betas) ||
+    betas.length !== 2 ||
+    !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)
+  ) {
     throw new RangeError(`train config: betas must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
   }
   if (typeof validationFraction !== 'number' || !(validationFraction > 0 && validationFraction < 1)) {
-    throw new RangeError(`train config: validationFraction must be in (0, 1) (the trainer evaluates on held-out tokens), got ${JSON.stringify(validationFraction)}`);
+    throw new RangeError(
+      `train config: validationFraction must be in (0, 1) (the trainer evaluates on held-out tokens), got ${JSON.stringify(validationFraction)}`,
+    );
   }
-  if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new RangeError(`train config: optimizer must be 'adamw' or 'sgd', got ${JSON.stringify(optimizer)}`);
+  if (optimizer !== 'adamw' && optimizer !== 'sgd')
+    throw new RangeError(
+      `train config: optimizer must be 'adamw' or 'sgd', got ${JSON.stringify(optimizer)}`,
+    );
   for (const key of ['nesterov', 'decayEmbeddings'] as const) {
-    if (typeof merged[key] !== 'boolean') throw new TypeError(`train config: ${key} must be true or false, got ${JSON.stringify(merged[key])}`);
+    if (typeof merged[key] !== 'boolean')
+      throw new TypeError(`train config: ${key} must be true or false, got ${JSON.stringify(merged[key])}`);
   }
   try {
     createSchedule(merged.schedule);

@@ -23,15 +23,15 @@ import { join } from 'node:path';
 import type { Tensor } from '@kiln/tensor';
 import { accumulateGradients } from './accumulate.js';
 import { CheckpointDir, type CheckpointInfo } from './checkpoint-dir.js';
+import { clipGradNorm, gradNorm } from './clip.js';
 import type { TokenDataset } from './data/batches.js';
 import type { JsonValue } from './data/token-format.js';
 import { WindowSampler } from './data/window-sampler.js';
-import { clipGradNorm, gradNorm } from './clip.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import type { LanguageModel } from './language-model.js';
 import { MetricsWriter } from './metrics.js';
 import type { MetricsRecord } from './metrics-jsonl.js';
-import { NonFiniteError, describeValue } from './non-finite.js';
+import { describeValue, NonFiniteError } from './non-finite.js';
 import { AdamW } from './optim/adamw.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { defaultParamGroups } from './optim/param-groups.js';
@@ -184,21 +184,28 @@ export class Trainer {
     this.config = resolveTrainConfig(options.config);
     const c = this.config;
     if (data.validationWindows < 1) {
-      throw new RangeError('Trainer: the dataset has no validation windows; build it with validationFraction > 0');
+      throw new RangeError(
+        'Trainer: the dataset has no validation windows; build it with validationFraction > 0',
+      );
     }
     this.model = model;
     this.data = data;
     this.optimizer = options.optimizer ?? Trainer.#defaultOptimizer(model, c);
     this.sampler = new WindowSampler(c.seed);
     this.schedule = createSchedule(c.schedule);
-    this.checkpoints = outDir ? new CheckpointDir(join(outDir, TRAINER_OUTPUT_FILES.checkpoints), { keep: c.keepCheckpoints }) : undefined;
+    this.checkpoints = outDir
+      ? new CheckpointDir(join(outDir, TRAINER_OUTPUT_FILES.checkpoints), { keep: c.keepCheckpoints })
+      : undefined;
     this.metricsPath = outDir ? join(outDir, TRAINER_OUTPUT_FILES.metrics) : undefined;
     this.plotPath = outDir ? join(outDir, TRAINER_OUTPUT_FILES.plot) : undefined;
     this.#options = options;
   }
 
   static #defaultOptimizer(model: LanguageModel, c: TrainConfig): Optimizer {
-    const groups = defaultParamGroups(model, { weightDecay: c.weightDecay, decayEmbeddings: c.decayEmbeddings });
+    const groups = defaultParamGroups(model, {
+      weightDecay: c.weightDecay,
+      decayEmbeddings: c.decayEmbeddings,
+    });
     const lr = 0; // set from the schedule before every step
     return c.optimizer === 'sgd'
       ? new SGD(groups, { lr, momentum: c.momentum, nesterov: c.nesterov })
@@ -212,7 +219,10 @@ export class Trainer {
 
   /** Wall-clock seconds of training so far, across resumes. */
   get elapsedSeconds(): number {
-    return this.#elapsedBefore + (this.#sessionStart === undefined ? 0 : (performance.now() - this.#sessionStart) / 1000);
+    return (
+      this.#elapsedBefore +
+      (this.#sessionStart === undefined ? 0 : (performance.now() - this.#sessionStart) / 1000)
+    );
   }
 
   #sessionStart: number | undefined;
@@ -246,7 +256,11 @@ export class Trainer {
     const metrics = this.metricsPath
       ? await MetricsWriter.open(this.metricsPath, { truncateAfterStep: this.step })
       : undefined;
-    const progress = this.#options.progress === false ? undefined : new ProgressReporter({ totalSteps: c.steps, ...this.#options.progress });
+    // Values are only known at log steps, so in line mode a line is printed at each of them.
+    const progress =
+      this.#options.progress === false
+        ? undefined
+        : new ProgressReporter({ totalSteps: c.steps, lineEvery: c.logInterval, ...this.#options.progress });
     const stepLog = new StepLog();
     this.#sessionStart = performance.now();
     let interval = { time: performance.now(), tokens: this.tokens };
@@ -263,7 +277,12 @@ export class Trainer {
       for (const v of bad === -1 ? values : values.slice(0, bad)) {
         this.#lastLoss = v.loss;
         if (!this.#isLogStep(v.step)) continue;
-        const info: LogInfo = { ...v, tokens: v.step * this.tokensPerStep, tokensPerSecond, elapsedSeconds: this.elapsedSeconds };
+        const info: LogInfo = {
+          ...v,
+          tokens: v.step * this.tokensPerStep,
+          tokensPerSecond,
+          elapsedSeconds: this.elapsedSeconds,
+        };
         await metrics?.write({
           step: v.step,
           loss: v.loss,
@@ -272,6 +291,13 @@ export class Trainer {
           tokens: info.tokens,
           tokensPerSecond: Math.round(tokensPerSecond),
           elapsedSeconds: round(info.elapsedSeconds),
+        });
+        progress?.update({
+          step: v.step,
+          tokens: info.tokens,
+          lr: v.lr,
+          loss: v.loss,
+          fields: { 'grad norm': v.gradNorm },
         });
         await callbacks.onLog?.(info);
       }
@@ -293,12 +319,15 @@ export class Trainer {
         this.tokens += this.tokensPerStep;
         stepLog.push(this.step, lr, loss, norm);
         await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
-        progress?.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
+        // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
+        if (progress?.mode === 'bar')
+          progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
 
         const last = this.step === c.steps;
         const evalDue = last || this.step % c.evalInterval === 0;
         const checkpointDue =
-          this.checkpoints !== undefined && (last || (c.checkpointInterval > 0 && this.step % c.checkpointInterval === 0));
+          this.checkpoints !== undefined &&
+          (last || (c.checkpointInterval > 0 && this.step % c.checkpointInterval === 0));
         if (this.#isLogStep(this.step) || evalDue || checkpointDue) await flush();
         if (evalDue) await this.#validate(metrics, progress);
         if (checkpointDue) await this.#checkpoint(progress);
@@ -339,11 +368,17 @@ export class Trainer {
 
   /** Saves a checkpoint of the current state now (needs `outDir`). */
   async saveCheckpoint(): Promise<CheckpointInfo> {
-    if (!this.checkpoints) throw new Error('Trainer.saveCheckpoint: there is no checkpoint directory; pass outDir');
+    if (!this.checkpoints)
+      throw new Error('Trainer.saveCheckpoint: there is no checkpoint directory; pass outDir');
     const info = await saveTrainingCheckpoint(
       this.checkpoints,
       this,
-      { step: this.step, tokens: this.tokens, elapsedSeconds: this.elapsedSeconds, valLoss: this.#validation?.loss },
+      {
+        step: this.step,
+        tokens: this.tokens,
+        elapsedSeconds: this.elapsedSeconds,
+        valLoss: this.#validation?.loss,
+      },
       { train: this.config as unknown as JsonValue, ...this.#options.runConfig },
     );
     this.#lastCheckpoint = info;
@@ -354,7 +389,9 @@ export class Trainer {
   #optimizerStep(lr: number): { loss: Tensor; norm: Tensor } {
     const c = this.config;
     this.model.zeroGrad();
-    const loss = accumulateGradients(this.model, c.gradAccum, () => this.data.sampleTrainBatch(c.batchSize, this.sampler));
+    const loss = accumulateGradients(this.model, c.gradAccum, () =>
+      this.data.sampleTrainBatch(c.batchSize, this.sampler),
+    );
     try {
       const params = this.optimizer.namedParameters().map(([, p]) => p);
       const norm = c.gradClip > 0 ? clipGradNorm(params, c.gradClip) : gradNorm(params);
@@ -389,11 +426,23 @@ export class Trainer {
     Object.assign(record, { tokens: this.tokens, elapsedSeconds: round(elapsedSeconds) });
     await metrics?.write(record);
     const bpb = result.bitsPerByte === undefined ? '' : ` | ${result.bitsPerByte.toFixed(4)} bits/byte`;
-    progress?.log(`step ${this.step} | val loss ${result.loss.toFixed(4)} | perplexity ${result.perplexity.toFixed(2)}${bpb}`);
+    progress?.log(
+      `step ${this.step} | val loss ${result.loss.toFixed(4)} | perplexity ${result.perplexity.toFixed(2)}${bpb}`,
+    );
     if (this.metricsPath && this.plotPath) {
-      await writeLossCurveFromMetrics(this.metricsPath, { svgPath: this.plotPath, title: this.#options.plotTitle ?? 'Loss', xLabel: 'step', yLabel: 'loss (nats/token)' });
+      await writeLossCurveFromMetrics(this.metricsPath, {
+        svgPath: this.plotPath,
+        title: this.#options.plotTitle ?? 'Loss',
+        xLabel: 'step',
+        yLabel: 'loss (nats/token)',
+      });
     }
-    await this.#options.callbacks?.onEval?.({ ...result, step: this.step, tokens: this.tokens, elapsedSeconds });
+    await this.#options.callbacks?.onEval?.({
+      ...result,
+      step: this.step,
+      tokens: this.tokens,
+      elapsedSeconds,
+    });
   }
 
   async #checkpoint(progress: ProgressReporter | undefined): Promise<void> {

@@ -16,8 +16,8 @@ import type { Module } from '@kiln/autograd';
 import { getRngState, type RngState, setRngState } from '@kiln/tensor';
 import { parseSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '@kiln/transformer';
 import type { CheckpointDir, CheckpointInfo } from './checkpoint-dir.js';
-import type { WindowSampler, WindowSamplerState } from './data/window-sampler.js';
 import type { JsonValue } from './data/token-format.js';
+import type { WindowSampler, WindowSamplerState } from './data/window-sampler.js';
 import { modelBackend } from './language-model.js';
 import type { Hyperparameters, Optimizer } from './optim/optimizer.js';
 
@@ -77,11 +77,17 @@ export async function saveTrainingCheckpoint(
     elapsedSeconds: run.elapsedSeconds,
     rng: getRngState(),
     sampler: sampler.state(),
-    optimizer: { kind: optimizerState.kind, step: optimizerState.step, hyperparameters: optimizerState.hyperparameters },
+    optimizer: {
+      kind: optimizerState.kind,
+      step: optimizerState.step,
+      hyperparameters: optimizerState.hyperparameters,
+    },
     ...(run.valLoss === undefined ? {} : { valLoss: run.valLoss }),
   };
   const modelBytes = await tensorsToSafetensors(model.stateDict(), { metadata: { format: 'pt' } });
-  const optimizerBytes = await tensorsToSafetensors(optimizerState.tensors, { metadata: { kind: optimizerState.kind } });
+  const optimizerBytes = await tensorsToSafetensors(optimizerState.tensors, {
+    metadata: { kind: optimizerState.kind },
+  });
   return dir.save(
     run.step,
     async (writer) => {
@@ -97,10 +103,13 @@ export async function saveTrainingCheckpoint(
 function checkState(value: unknown, source: string): TrainerState {
   const s = value as TrainerState;
   if (s?.format !== 'kiln-trainer-state' || s.version !== 1) {
-    throw new Error(`${source}: not a Kiln trainer state (format ${JSON.stringify(s?.format)}, version ${JSON.stringify(s?.version)})`);
+    throw new Error(
+      `${source}: not a Kiln trainer state (format ${JSON.stringify(s?.format)}, version ${JSON.stringify(s?.version)})`,
+    );
   }
   for (const key of ['step', 'tokens'] as const) {
-    if (!Number.isSafeInteger(s[key]) || s[key] < 0) throw new Error(`${source}: ${key} must be a non-negative integer, got ${JSON.stringify(s[key])}`);
+    if (!Number.isSafeInteger(s[key]) || s[key] < 0)
+      throw new Error(`${source}: ${key} must be a non-negative integer, got ${JSON.stringify(s[key])}`);
   }
   return s;
 }
@@ -117,14 +126,21 @@ export async function loadTrainingCheckpoint(
 ): Promise<{ state: TrainerState; config: JsonValue }> {
   const { model, optimizer, sampler } = parts;
   const where = checkpoint.path;
-  const state = checkState(JSON.parse(await dir.readText(checkpoint, TRAINING_CHECKPOINT_FILES.state)), `${where}/${TRAINING_CHECKPOINT_FILES.state}`);
+  const state = checkState(
+    JSON.parse(await dir.readText(checkpoint, TRAINING_CHECKPOINT_FILES.state)),
+    `${where}/${TRAINING_CHECKPOINT_FILES.state}`,
+  );
   const config = JSON.parse(await dir.readText(checkpoint, TRAINING_CHECKPOINT_FILES.config)) as JsonValue;
   if (state.optimizer.kind !== optimizer.kind) {
-    throw new Error(`${where}: the checkpoint was trained with optimizer '${state.optimizer.kind}', but this run uses '${optimizer.kind}'`);
+    throw new Error(
+      `${where}: the checkpoint was trained with optimizer '${state.optimizer.kind}', but this run uses '${optimizer.kind}'`,
+    );
   }
   const backend = modelBackend(model);
   const weights = tensorsFromSafetensors(
-    parseSafetensors(await dir.read(checkpoint, TRAINING_CHECKPOINT_FILES.model), { source: `${where}/${TRAINING_CHECKPOINT_FILES.model}` }),
+    parseSafetensors(await dir.read(checkpoint, TRAINING_CHECKPOINT_FILES.model), {
+      source: `${where}/${TRAINING_CHECKPOINT_FILES.model}`,
+    }),
     { backend, float16: 'float32' },
   );
   try {
@@ -133,7 +149,9 @@ export async function loadTrainingCheckpoint(
     for (const t of Object.values(weights)) t.dispose();
   }
   const moments = tensorsFromSafetensors(
-    parseSafetensors(await dir.read(checkpoint, TRAINING_CHECKPOINT_FILES.optimizer), { source: `${where}/${TRAINING_CHECKPOINT_FILES.optimizer}` }),
+    parseSafetensors(await dir.read(checkpoint, TRAINING_CHECKPOINT_FILES.optimizer), {
+      source: `${where}/${TRAINING_CHECKPOINT_FILES.optimizer}`,
+    }),
     { backend, float16: 'float32' },
   );
   try {

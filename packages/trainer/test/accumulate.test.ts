@@ -2,8 +2,8 @@
 import { init, manualSeed } from '@kiln/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accumulateGradients, TokenDataset, Trainer, WindowSampler } from '../src/index.js';
-import { TinyLM } from './helpers/tiny-lm.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
+import { TinyLM } from './helpers/tiny-lm.js';
 
 const { tokens, vocabSize } = denseTokens(mobyDickBytes(2000));
 const data = new TokenDataset(tokens, { contextLength: 8 });
@@ -31,7 +31,8 @@ describe('gradient accumulation', () => {
     const lossSplit = accumulateGradients(split, 2, () => data.sampleTrainBatch(2, samplerB));
     expect(await lossSplit.item()).toBeCloseTo(await lossWhole.item(), 6);
     const [a, b] = [await grads(whole), await grads(split)];
-    for (let i = 0; i < a.length; i++) for (let j = 0; j < a[i].length; j++) expect(b[i][j]).toBeCloseTo(a[i][j], 6);
+    for (let i = 0; i < a.length; i++)
+      for (let j = 0; j < a[i].length; j++) expect(b[i][j]).toBeCloseTo(a[i][j], 6);
     expect(samplerB.state()).toEqual(samplerA.state()); // the same windows were drawn
   });
 
@@ -42,7 +43,15 @@ describe('gradient accumulation', () => {
         model: model(),
         data,
         progress: false,
-        config: { steps: 4, batchSize, gradAccum, logInterval: 1, evalInterval: 100, evalWindows: 2, schedule: { kind: 'constant', lr: 0.05 } },
+        config: {
+          steps: 4,
+          batchSize,
+          gradAccum,
+          logInterval: 1,
+          evalInterval: 100,
+          evalWindows: 2,
+          schedule: { kind: 'constant', lr: 0.05 },
+        },
         callbacks: { onLog: (info) => void losses.push(info.loss) },
       });
       expect(trainer.tokensPerStep).toBe(32);

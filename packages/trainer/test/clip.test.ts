@@ -5,7 +5,9 @@ import { init, tensor, zeros } from '@kiln/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clipGradNorm, gradNorm } from '../src/index.js';
 
-const golden = JSON.parse(readFileSync(new URL('./fixtures/optimizer-golden.json', import.meta.url), 'utf8')) as {
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/optimizer-golden.json', import.meta.url), 'utf8'),
+) as {
   clip: { maxNorm: number; shapes: number[][]; grads: number[][]; norm: number; clipped: number[][] }[];
 };
 
@@ -25,7 +27,7 @@ describe('clipGradNorm', () => {
       expect(await norm.item()).toBeCloseTo(c.norm, 5);
       for (let i = 0; i < params.length; i++) {
         const got = Array.from(await params[i].grad!.data());
-        got.forEach((v, j) => expect(v).toBeCloseTo(c.clipped[i][j], 5));
+        for (let j = 0; j < got.length; j++) expect(got[j]).toBeCloseTo(c.clipped[i][j], 5);
       }
       norm.dispose();
     });

@@ -18,7 +18,9 @@ interface GoldenCase {
   weightDecay: Record<string, number>;
 }
 
-const golden = JSON.parse(readFileSync(new URL('./fixtures/optimizer-golden.json', import.meta.url), 'utf8')) as {
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/optimizer-golden.json', import.meta.url), 'utf8'),
+) as {
   optimizers: GoldenCase[];
 };
 
@@ -26,11 +28,19 @@ beforeAll(async () => {
   await init({ backend: 'cpu' });
 });
 
-function expectClose(actual: ArrayLike<number>, expected: readonly number[], what: string, tolerance = 2e-6): void {
+function expectClose(
+  actual: ArrayLike<number>,
+  expected: readonly number[],
+  what: string,
+  tolerance = 2e-6,
+): void {
   expect(actual.length, what).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
     const error = Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i]));
-    if (error > tolerance) throw new Error(`${what}[${i}]: got ${actual[i]}, torch ${expected[i]} (relative error ${error.toExponential(2)})`);
+    if (error > tolerance)
+      throw new Error(
+        `${what}[${i}]: got ${actual[i]}, torch ${expected[i]} (relative error ${error.toExponential(2)})`,
+      );
   }
 }
 
@@ -38,8 +48,14 @@ function setup(c: GoldenCase): { params: Record<string, Parameter>; optimizer: O
   const params = Object.fromEntries(
     Object.entries(c.init).map(([k, v]) => [k, new Parameter(tensor(v, { shape: c.shapes[k] }))]),
   );
-  const groups = ['weight', 'bias'].map((k) => ({ params: [[k, params[k]] as const], weightDecay: c.weightDecay[k] }));
-  const optimizer = c.name === 'adamw' ? new AdamW(groups, { lr: c.lrs[0], ...c.options }) : new SGD(groups, { lr: c.lrs[0], ...c.options });
+  const groups = ['weight', 'bias'].map((k) => ({
+    params: [[k, params[k]] as const],
+    weightDecay: c.weightDecay[k],
+  }));
+  const optimizer =
+    c.name === 'adamw'
+      ? new AdamW(groups, { lr: c.lrs[0], ...c.options })
+      : new SGD(groups, { lr: c.lrs[0], ...c.options });
   return { params, optimizer };
 }
 
@@ -48,11 +64,13 @@ describe('optimizers match PyTorch 1.13 step by step', () => {
     it(`${c.name}: 3 steps with a new learning rate each step`, async () => {
       const { params, optimizer } = setup(c);
       for (let step = 0; step < c.steps.length; step++) {
-        for (const [k, p] of Object.entries(params)) p.grad = tensor(c.grads[step][k], { shape: c.shapes[k] });
+        for (const [k, p] of Object.entries(params))
+          p.grad = tensor(c.grads[step][k], { shape: c.shapes[k] });
         optimizer.lr = c.lrs[step];
         optimizer.step();
         optimizer.zeroGrad();
-        for (const [k, p] of Object.entries(params)) expectClose(await p.data(), c.steps[step].params[k], `${c.name} step ${step + 1} ${k}`);
+        for (const [k, p] of Object.entries(params))
+          expectClose(await p.data(), c.steps[step].params[k], `${c.name} step ${step + 1} ${k}`);
         const state = optimizer.stateDict();
         expect(state.step).toBe(step + 1);
         for (const [key, expected] of Object.entries(c.steps[step].state)) {
@@ -82,12 +100,16 @@ describe('optimizer state dicts', () => {
     });
     b.optimizer.loadStateDict(a.optimizer.stateDict());
     expect(b.optimizer.stepCount).toBe(1);
-    for (const [opt, params] of [[a.optimizer, a.params], [b.optimizer, b.params]] as const) {
+    for (const [opt, params] of [
+      [a.optimizer, a.params],
+      [b.optimizer, b.params],
+    ] as const) {
       feed(params, 1);
       opt.lr = c.lrs[1];
       opt.step();
     }
-    for (const k of Object.keys(a.params)) expect(Array.from(await b.params[k].data())).toEqual(Array.from(await a.params[k].data()));
+    for (const k of Object.keys(a.params))
+      expect(Array.from(await b.params[k].data())).toEqual(Array.from(await a.params[k].data()));
   });
 
   it('rejects state from another optimizer or for unknown parameters', () => {
@@ -97,7 +119,12 @@ describe('optimizer state dicts', () => {
     expect(() => adam.loadStateDict(sgd.stateDict())).toThrow(/saved by optimizer 'sgd', not 'adamw'/);
     const foreign = { kind: 'adamw', step: 1, hyperparameters: {}, tensors: { 'v.exp_avg': tensor([0, 0]) } };
     expect(() => adam.loadStateDict(foreign)).toThrow(/'v.exp_avg' belongs to no parameter/);
-    const misShaped = { kind: 'adamw', step: 1, hyperparameters: {}, tensors: { 'w.exp_avg': tensor([0, 0, 0]) } };
+    const misShaped = {
+      kind: 'adamw',
+      step: 1,
+      hyperparameters: {},
+      tensors: { 'w.exp_avg': tensor([0, 0, 0]) },
+    };
     expect(() => adam.loadStateDict(misShaped)).toThrow(/has shape \[3\] but the parameter is \[2\]/);
   });
 });
@@ -109,7 +136,13 @@ describe('optimizer inputs', () => {
     expect(new SGD([a, b]).namedParameters().map(([n]) => n)).toEqual(['param.0', 'param.1']);
     expect(new SGD([['x', a]]).namedParameters()[0][0]).toBe('x');
     expect(() => new SGD([a, a])).toThrow(/listed twice/);
-    expect(() => new SGD([['x', a], ['x', b]])).toThrow(/two parameters are named 'x'/);
+    expect(
+      () =>
+        new SGD([
+          ['x', a],
+          ['x', b],
+        ]),
+    ).toThrow(/two parameters are named 'x'/);
     expect(() => new SGD([])).toThrow(/no parameters/);
     expect(() => new AdamW([a], { betas: [0.9, 1] })).toThrow(/betas/);
     expect(() => new SGD([a], { nesterov: true })).toThrow(/nesterov/);
@@ -130,14 +163,26 @@ describe('optimizer inputs', () => {
   it('defaultParamGroups decays matrices but not biases, norms or embeddings', () => {
     const model = new TinyLM(8);
     const groups = defaultParamGroups(model, { weightDecay: 0.1 });
-    const names = groups.map((g) => ({ wd: g.weightDecay, names: g.params.map((p) => (p as readonly [string, Parameter])[0]) }));
+    const names = groups.map((g) => ({
+      wd: g.weightDecay,
+      names: g.params.map((p) => (p as readonly [string, Parameter])[0]),
+    }));
     expect(names).toEqual([
       { wd: 0.1, names: ['hidden', 'head'] },
       { wd: 0, names: ['embedding', 'hiddenBias'] },
     ]);
     const all = defaultParamGroups(model, { weightDecay: 0.1, decayEmbeddings: true });
-    expect(all[0].params.map((p) => (p as readonly [string, Parameter])[0])).toEqual(['embedding', 'hidden', 'head']);
-    for (const name of ['tokenEmbedding.weight', 'positionEmbedding.weight', 'transformer.wte.weight', 'model.embed_tokens.weight']) {
+    expect(all[0].params.map((p) => (p as readonly [string, Parameter])[0])).toEqual([
+      'embedding',
+      'hidden',
+      'head',
+    ]);
+    for (const name of [
+      'tokenEmbedding.weight',
+      'positionEmbedding.weight',
+      'transformer.wte.weight',
+      'model.embed_tokens.weight',
+    ]) {
       expect(isEmbeddingName(name), name).toBe(true);
     }
     expect(isEmbeddingName('blocks.0.mlp.fc.weight')).toBe(false);

@@ -1,4 +1,4 @@
-// End to end on real text: a tiny GPT trained on the opening of Moby Dick (bytes as tokens) must
+// End to end on real text: a tiny GPT trained on the first 2000 characters of Moby Dick (bytes as tokens) must
 // learn, i.e. its validation loss must end well below the unigram baseline, which is the best a
 // model can do without using context.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -19,12 +19,21 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('pretraining a tiny GPT on Moby Dick', () => {
   it('learns: validation loss ends well below the unigram baseline', async () => {
-    const { tokens, vocabSize } = denseTokens(mobyDickBytes(CHARS));
-    const contextLength = 32;
+    const { tokens, vocabSize } = denseTokens(mobyDickBytes(2000));
+    const contextLength = 16;
     const data = new TokenDataset(tokens, { contextLength });
     const baseline = unigramEntropy(tokens.subarray(0, data.trainTokens));
     manualSeed(0);
-    const model = new GPT({ family: 'gpt2', vocabSize, contextLength, nLayers: 1, nHeads: 2, dModel: 32 });
+    // An untied head learns byte statistics much faster than one tied to the embedding.
+    const model = new GPT({
+      family: 'gpt2',
+      vocabSize,
+      contextLength,
+      nLayers: 1,
+      nHeads: 2,
+      dModel: 32,
+      tieEmbeddings: false,
+    });
     const outDir = join(root, 'run');
     const trainer = new Trainer({
       model,
@@ -33,9 +42,9 @@ describe('pretraining a tiny GPT on Moby Dick', () => {
       progress: false,
       bytesPerToken: 1,
       config: {
-        steps: STEPS,
+        steps: 120,
         batchSize: 8,
-        evalInterval: 50,
+        evalInterval: 60,
         evalWindows: 16,
         logInterval: 10,
         schedule: { kind: 'cosine', maxLr: 1e-2, minLr: 1e-3, warmupSteps: 10 },
@@ -43,7 +52,7 @@ describe('pretraining a tiny GPT on Moby Dick', () => {
     });
     const { validation } = await trainer.train();
     console.log(`unigram ${baseline.toFixed(3)} nats, validation ${validation!.loss.toFixed(3)} nats`);
-    expect(validation!.loss).toBeLessThan(baseline - MARGIN);
+    expect(validation!.loss).toBeLessThan(baseline - 0.3);
     expect(validation!.bitsPerByte).toBeCloseTo(validation!.loss / Math.LN2, 10);
     expect(validation!.perplexity).toBeCloseTo(Math.exp(validation!.loss), 10);
     const metrics = await readMetrics(join(outDir, 'metrics.jsonl'));

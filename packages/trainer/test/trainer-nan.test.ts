@@ -6,8 +6,8 @@ import { init, manualSeed } from '@kiln/tensor';
 import { loadSafetensors } from '@kiln/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointDir, NonFiniteError, readMetrics, TokenDataset, Trainer } from '../src/index.js';
-import { TinyLM } from './helpers/tiny-lm.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
+import { TinyLM } from './helpers/tiny-lm.js';
 
 const { tokens, vocabSize } = denseTokens(mobyDickBytes(2000));
 const data = new TokenDataset(tokens, { contextLength: 8 });
@@ -28,7 +28,15 @@ describe('non-finite loss', () => {
       data,
       outDir,
       progress: false,
-      config: { steps: 20, batchSize: 4, logInterval: 5, checkpointInterval: 3, evalInterval: 100, evalWindows: 2, schedule: { kind: 'constant', lr: 0.01 } },
+      config: {
+        steps: 20,
+        batchSize: 4,
+        logInterval: 5,
+        checkpointInterval: 3,
+        evalInterval: 100,
+        evalWindows: 2,
+        schedule: { kind: 'constant', lr: 0.01 },
+      },
       // Step 7's forward pass produces a NaN loss (and so NaN gradients).
       callbacks: { onStep: ({ step }) => void (step === 6 ? (model.lossScale = Number.NaN) : undefined) },
     });
@@ -40,7 +48,9 @@ describe('non-finite loss', () => {
     const e = error as NonFiniteError;
     expect(e.step).toBe(7);
     expect(e.what).toEqual(['loss', 'gradNorm']);
-    expect(e.message).toMatch(/^training stopped at step 7: the training loss is NaN and the gradient norm is NaN/);
+    expect(e.message).toMatch(
+      /^training stopped at step 7: the training loss is NaN and the gradient norm is NaN/,
+    );
     expect(e.message).toMatch(/last good checkpoint is step 6/);
     // The NaN is found at the step-9 checkpoint's check, so no checkpoint after step 6 exists.
     const latest = await new CheckpointDir(join(outDir, 'checkpoints')).latest();
@@ -50,7 +60,9 @@ describe('non-finite loss', () => {
       expect(Array.from(await t.data()).every(Number.isFinite), name).toBe(true);
     }
     // The log holds the good steps only.
-    const steps = (await readMetrics(join(outDir, 'metrics.jsonl'))).filter((r) => 'loss' in r).map((r) => r.step);
+    const steps = (await readMetrics(join(outDir, 'metrics.jsonl')))
+      .filter((r) => 'loss' in r)
+      .map((r) => r.step);
     expect(steps).toEqual([1, 5]);
   });
 });

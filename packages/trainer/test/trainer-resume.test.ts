@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { getRngState, init, manualSeed } from '@kiln/tensor';
 import { GPT } from '@kiln/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointDir, readMetrics, TokenDataset, Trainer, type TrainConfigInput } from '../src/index.js';
+import { CheckpointDir, readMetrics, TokenDataset, type TrainConfigInput, Trainer } from '../src/index.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
 
 const { tokens, vocabSize } = denseTokens(mobyDickBytes(3000));
@@ -27,7 +27,15 @@ const root = mkdtempSync(join(tmpdir(), 'kiln-resume-'));
 
 function makeModel(seed: number): GPT {
   manualSeed(seed);
-  return new GPT({ family: 'gpt2', vocabSize, contextLength, nLayers: 1, nHeads: 2, dModel: 16, dropout: 0.2 });
+  return new GPT({
+    family: 'gpt2',
+    vocabSize,
+    contextLength,
+    nLayers: 1,
+    nHeads: 2,
+    dModel: 16,
+    dropout: 0.2,
+  });
 }
 
 async function weights(model: GPT): Promise<Record<string, number[]>> {
@@ -109,6 +117,11 @@ describe('Trainer resume', () => {
     // Only the last 2 checkpoints are kept.
     const kept = await new CheckpointDir(join(root, 'resumed', 'checkpoints')).list();
     expect(kept.map((c) => c.step)).toEqual([6, 8]);
-    expect(Object.keys(kept[1].files).sort()).toEqual(['model.safetensors', 'optimizer.safetensors', 'run-config.json', 'trainer-state.json']);
+    expect(Object.keys(kept[1].files).sort()).toEqual([
+      'model.safetensors',
+      'optimizer.safetensors',
+      'run-config.json',
+      'trainer-state.json',
+    ]);
   });
 });

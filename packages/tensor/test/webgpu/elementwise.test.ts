@@ -9,10 +9,21 @@
  * rtol 1e-5 + atol 1e-6; float16 within 2e-3 relative + 1e-3 absolute (half an f16 ulp plus
  * double rounding). Integers and bools are exact.
  */
-import * as K from '@kiln/tensor';
+
 import type { Backend, BinaryOp, DType, Tensor, UnaryOp } from '@kiln/tensor';
+import * as K from '@kiln/tensor';
 import { afterAll, describe, it } from 'vitest';
-import { compare, type HostSpec, make, randomSpec, shutdown, skipReason, suiteName, TOL, type Tolerance } from './helpers.js';
+import {
+  compare,
+  type HostSpec,
+  make,
+  randomSpec,
+  shutdown,
+  skipReason,
+  suiteName,
+  TOL,
+  type Tolerance,
+} from './helpers.js';
 
 afterAll(shutdown);
 
@@ -22,11 +33,26 @@ const SHAPES = [[1], [3], [7, 33], [257], [1000], [2, 3, 5, 7]];
 function unaryInput(op: UnaryOp, shape: number[], dtype: DType): HostSpec {
   const positive = op === 'log' || op === 'sqrt' || op === 'rsqrt';
   const wide = op === 'exp' || op === 'sigmoid' || op === 'silu' || op === 'tanh' || op.startsWith('gelu');
-  const spec = randomSpec(shape, dtype, positive ? { low: 1e-3, high: 20 } : wide ? { low: -12, high: 12 } : {});
+  const spec = randomSpec(
+    shape,
+    dtype,
+    positive ? { low: 1e-3, high: 20 } : wide ? { low: -12, high: 12 } : {},
+  );
   if (dtype === 'float32' && spec.data.length >= 20) {
     const d = spec.data as Float32Array;
     // special values: the CPU semantics must hold for them too
-    const specials = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, 0.5, -2.5, 1.5, 1e-5, -1e-5];
+    const specials = [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      0,
+      -0,
+      0.5,
+      -2.5,
+      1.5,
+      1e-5,
+      -1e-5,
+    ];
     specials.forEach((v, i) => {
       d[i * 2 + 1] = v;
     });
@@ -47,13 +73,33 @@ const FLOAT_TOL: Partial<Record<UnaryOp, Tolerance>> = {
   reciprocal: TOL.exactish,
 };
 
-function applyUnary(op: UnaryOp, x: Tensor): Tensor {
-  if (op === 'gelu_tanh') return K.gelu(x, { approximate: 'tanh' });
-  if (op === 'gelu') return K.gelu(x);
-  if (op === 'clamp') return K.clamp(x, -0.5, 1.25);
-  if (op === 'logical_not') return K.logicalNot(x);
-  return (K as unknown as Record<string, (t: Tensor) => Tensor>)[op](x);
-}
+/** Each unary op through its public function. */
+const UNARY: Record<UnaryOp, (x: Tensor) => Tensor> = {
+  neg: K.neg,
+  abs: K.abs,
+  exp: K.exp,
+  log: K.log,
+  sqrt: K.sqrt,
+  rsqrt: K.rsqrt,
+  sin: K.sin,
+  cos: K.cos,
+  tanh: K.tanh,
+  sigmoid: K.sigmoid,
+  relu: K.relu,
+  gelu: (x) => K.gelu(x),
+  gelu_tanh: (x) => K.gelu(x, { approximate: 'tanh' }),
+  silu: K.silu,
+  square: K.square,
+  sign: K.sign,
+  reciprocal: K.reciprocal,
+  floor: K.floor,
+  ceil: K.ceil,
+  round: K.round,
+  logical_not: K.logicalNot,
+  clamp: (x) => K.clamp(x, -0.5, 1.25),
+};
+
+const applyUnary = (op: UnaryOp, x: Tensor): Tensor => UNARY[op](x);
 
 const FLOAT_UNARY: UnaryOp[] = [
   'neg',
@@ -105,7 +151,11 @@ describe.skipIf(!!skipReason)(suiteName('webgpu unary vs cpu'), () => {
   for (const dtype of ['int32', 'uint32'] as const) {
     for (const op of INT_UNARY) {
       it(`${op} ${dtype}`, async () => {
-        const spec = randomSpec([7, 33], dtype, dtype === 'int32' ? { low: -70000, high: 70000 } : { high: 70000 });
+        const spec = randomSpec(
+          [7, 33],
+          dtype,
+          dtype === 'int32' ? { low: -70000, high: 70000 } : { high: 70000 },
+        );
         await compare((be) => applyUnary(op, make(be, spec)), {}, `${op} ${dtype}`);
       });
     }
@@ -138,8 +188,25 @@ describe.skipIf(!!skipReason)(suiteName('webgpu unary vs cpu'), () => {
   });
 });
 
-const BINARY_FLOAT: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
-const BINARY_TOL: Partial<Record<BinaryOp, Tolerance>> = { div: TOL.exactish, pow: { rtol: 2e-5, atol: 1e-6 } };
+const BINARY_FLOAT: BinaryOp[] = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+];
+const BINARY_TOL: Partial<Record<BinaryOp, Tolerance>> = {
+  div: TOL.exactish,
+  pow: { rtol: 2e-5, atol: 1e-6 },
+};
 
 function applyBinary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
   const fn: Record<BinaryOp, (a: Tensor | number, b: Tensor | number) => Tensor> = {
@@ -179,7 +246,10 @@ function binaryInputs(op: BinaryOp, shapeA: number[], shapeB: number[], dtype: D
       const b = randomSpec(shapeB, dtype, { low: -3, high: 3, seed: 2 });
       return [a, b];
     }
-    return [randomSpec(shapeA, dtype, { seed: 1 }), randomSpec(shapeB, dtype, { seed: 2, low: op === 'div' ? 0.5 : -2 })];
+    return [
+      randomSpec(shapeA, dtype, { seed: 1 }),
+      randomSpec(shapeB, dtype, { seed: 2, low: op === 'div' ? 0.5 : -2 }),
+    ];
   }
   const range =
     op === 'pow'
@@ -197,7 +267,10 @@ function binaryInputs(op: BinaryOp, shapeA: number[], shapeB: number[], dtype: D
             { low: dtype === 'int32' ? -20 : 0, high: 20 },
             { low: dtype === 'int32' ? -5 : 0, high: 5 },
           ];
-  return [randomSpec(shapeA, dtype, { ...range[0], seed: 1 }), randomSpec(shapeB, dtype, { ...range[1], seed: 2 })];
+  return [
+    randomSpec(shapeA, dtype, { ...range[0], seed: 1 }),
+    randomSpec(shapeB, dtype, { ...range[1], seed: 2 }),
+  ];
 }
 
 describe.skipIf(!!skipReason)(suiteName('webgpu binary vs cpu'), () => {
@@ -209,14 +282,24 @@ describe.skipIf(!!skipReason)(suiteName('webgpu binary vs cpu'), () => {
         [[257], [257]],
         [[1000], [1]],
         [[7, 33], [33]],
-        [[7, 1], [1, 33]],
-        [[2, 3, 5, 7], [3, 1, 7]],
+        [
+          [7, 1],
+          [1, 33],
+        ],
+        [
+          [2, 3, 5, 7],
+          [3, 1, 7],
+        ],
       ]) {
         const [a, b] = binaryInputs(op, sa, sb, 'float32');
         await compare((be) => applyBinary(op, make(be, a), make(be, b)), tol, `${op} [${sa}] [${sb}]`);
       }
       const [a, b] = binaryInputs(op, [33, 7], [7, 99], 'float32');
-      await compare((be) => applyBinary(op, make(be, a).T, make(be, b).slice(1, 0, 99, 3)), tol, `${op} strided`);
+      await compare(
+        (be) => applyBinary(op, make(be, a).T, make(be, b).slice(1, 0, 99, 3)),
+        tol,
+        `${op} strided`,
+      );
       await compare((be) => applyBinary(op, make(be, a), 1.5), tol, `${op} scalar`);
       await compare((be) => applyBinary(op, 0.75, make(be, a)), tol, `${op} scalar lhs`);
     });
@@ -238,7 +321,11 @@ describe.skipIf(!!skipReason)(suiteName('webgpu binary vs cpu'), () => {
   it('comparisons of bools and logical ops of mixed dtypes', async () => {
     const p = randomSpec([7, 33], 'bool', { seed: 5 });
     const q = randomSpec([33], 'bool', { seed: 6 });
-    const f: HostSpec = { data: Float32Array.from([0, 1.5, Number.NaN, -0, 2, 0, 3]), shape: [7, 1], dtype: 'float32' };
+    const f: HostSpec = {
+      data: Float32Array.from([0, 1.5, Number.NaN, -0, 2, 0, 3]),
+      shape: [7, 1],
+      dtype: 'float32',
+    };
     const i = randomSpec([7, 33], 'int32', { low: -1, high: 2 });
     await compare((be: Backend) => [
       K.eq(make(be, p), make(be, q)),
@@ -250,11 +337,27 @@ describe.skipIf(!!skipReason)(suiteName('webgpu binary vs cpu'), () => {
   });
 
   it('float special values: NaN/inf propagation in maximum/minimum/pow/div and comparisons', async () => {
-    const vals = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, 1, -1, 2, -2, 0.5, -3];
+    const vals = [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      0,
+      -0,
+      1,
+      -1,
+      2,
+      -2,
+      0.5,
+      -3,
+    ];
     const a: HostSpec = { data: Float32Array.from(vals), shape: [vals.length, 1], dtype: 'float32' };
     const b: HostSpec = { data: Float32Array.from(vals), shape: [1, vals.length], dtype: 'float32' };
     for (const op of BINARY_FLOAT) {
-      await compare((be) => applyBinary(op, make(be, a), make(be, b)), BINARY_TOL[op] ?? {}, `${op} specials`);
+      await compare(
+        (be) => applyBinary(op, make(be, a), make(be, b)),
+        BINARY_TOL[op] ?? {},
+        `${op} specials`,
+      );
     }
   });
 

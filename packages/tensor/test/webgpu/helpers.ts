@@ -2,7 +2,15 @@
  * Shared helpers of the webgpu-vs-cpu tests: backend setup (skipping cleanly without an
  * adapter), deterministic host data, and element-wise comparison with stated tolerances.
  */
-import { type Backend, type DType, destroyBackend, initBackend, scope, type Tensor, tensor } from '@kiln/tensor';
+import {
+  type Backend,
+  type DType,
+  destroyBackend,
+  initBackend,
+  scope,
+  type Tensor,
+  tensor,
+} from '@kiln/tensor';
 
 /** Why webgpu tests are skipped, or null when an adapter is available. */
 export let skipReason: string | null = null;
@@ -17,12 +25,14 @@ try {
 }
 
 /** Title suffix that explains a skip in the test report. */
-export const suiteName = (name: string): string => (skipReason ? `${name} (skipped: no WebGPU adapter)` : name);
+export const suiteName = (name: string): string =>
+  skipReason ? `${name} (skipped: no WebGPU adapter)` : name;
 
 /** Destroys the webgpu backend so the test process can exit (Dawn keeps Node alive otherwise). */
 export async function shutdown(): Promise<void> {
   if (!gpu) return;
-  if (process.env.KILN_WEBGPU_STATS) console.log('[kiln] webgpu stats', (gpu as unknown as { stats(): object }).stats());
+  if (process.env.KILN_WEBGPU_STATS)
+    console.log('[kiln] webgpu stats', (gpu as unknown as { stats(): object }).stats());
   await destroyBackend('webgpu');
 }
 
@@ -88,7 +98,8 @@ export function firstMismatch(
 ): { index: number; actual: number; expected: number } | null {
   const rtol = tol.rtol ?? 0;
   const atol = tol.atol ?? 0;
-  if (actual.length !== expected.length) return { index: -1, actual: actual.length, expected: expected.length };
+  if (actual.length !== expected.length)
+    return { index: -1, actual: actual.length, expected: expected.length };
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i];
     const e = expected[i];
@@ -103,7 +114,12 @@ export function firstMismatch(
 }
 
 /** Asserts two tensors (any backends) hold the same shape, dtype and values within `tol`. */
-export async function expectSame(actual: Tensor, expected: Tensor, tol: Tolerance = {}, what = ''): Promise<void> {
+export async function expectSame(
+  actual: Tensor,
+  expected: Tensor,
+  tol: Tolerance = {},
+  what = '',
+): Promise<void> {
   const prefix = what ? `${what}: ` : '';
   if (actual.dtype !== expected.dtype) throw new Error(`${prefix}dtype ${actual.dtype} vs ${expected.dtype}`);
   if (actual.shape.join(',') !== expected.shape.join(',')) {
@@ -124,7 +140,11 @@ export async function expectSame(actual: Tensor, expected: Tensor, tol: Toleranc
  * Runs `fn` on the cpu and the webgpu backends and compares every output tensor.
  * `fn` gets the backend and builds its inputs with `make(backend, spec)`.
  */
-export async function compare(fn: (backend: Backend) => Tensor | Tensor[], tol: Tolerance = {}, what = ''): Promise<void> {
+export async function compare(
+  fn: (backend: Backend) => Tensor | Tensor[],
+  tol: Tolerance = {},
+  what = '',
+): Promise<void> {
   if (!gpu) return;
   // scopes dispose the inputs built inside `fn`; the outputs are disposed below
   const expected = scope(() => ([] as Tensor[]).concat(fn(cpu)));

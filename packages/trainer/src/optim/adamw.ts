@@ -55,10 +55,15 @@ export class AdamW extends Optimizer {
   constructor(params: ParamsInput, options: AdamWOptions = {}) {
     const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01 } = options;
     super(params, { lr, weightDecay }, 'AdamW');
-    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => Number.isFinite(b) && b >= 0 && b < 1)) {
+    if (
+      !Array.isArray(betas) ||
+      betas.length !== 2 ||
+      !betas.every((b) => Number.isFinite(b) && b >= 0 && b < 1)
+    ) {
       throw new RangeError(`AdamW: betas must be two numbers in [0, 1), got ${JSON.stringify(betas)}`);
     }
-    if (!(Number.isFinite(eps) && eps >= 0)) throw new RangeError(`AdamW: eps must be a finite number ≥ 0, got ${eps}`);
+    if (!(Number.isFinite(eps) && eps >= 0))
+      throw new RangeError(`AdamW: eps must be a finite number ≥ 0, got ${eps}`);
     this.betas = [betas[0], betas[1]];
     this.eps = eps;
     this.weightDecay = weightDecay;

@@ -49,14 +49,18 @@ export function resolveParamGroups(
   who: string,
 ): ResolvedParamGroup[] {
   const list = [...(input as Iterable<unknown>)];
-  const groups: ParamGroup[] = list.length > 0 && list.every(isGroup) ? (list as ParamGroup[]) : [{ params: list as ParamGroup['params'] }];
+  const groups: ParamGroup[] =
+    list.length > 0 && list.every(isGroup)
+      ? (list as ParamGroup[])
+      : [{ params: list as ParamGroup['params'] }];
   const seen = new Map<Parameter, string>();
   const names = new Set<string>();
   let position = 0;
   const resolved = groups.map((group, g) => {
     if (!isGroup(group)) throw new TypeError(`${who}: group ${g} must be an object { params: [...] }`);
     const params = [...group.params].map((entry): NamedParameter => {
-      const named: NamedParameter = entry instanceof Parameter ? [`param.${position}`, entry] : (entry as NamedParameter);
+      const named: NamedParameter =
+        entry instanceof Parameter ? [`param.${position}`, entry] : (entry as NamedParameter);
       position++;
       const [name, p] = Array.isArray(named) ? named : [undefined, undefined];
       if (typeof name !== 'string' || !(p instanceof Parameter)) {
@@ -64,8 +68,14 @@ export function resolveParamGroups(
           `${who}: expected Parameters or [name, Parameter] pairs (e.g. model.namedParameters()), got ${String(entry)}`,
         );
       }
-      if (seen.has(p)) throw new Error(`${who}: parameter '${name}' is listed twice (also as '${seen.get(p)}'); list each parameter once`);
-      if (names.has(name)) throw new Error(`${who}: two parameters are named '${name}'; names key the optimizer state and must be unique`);
+      if (seen.has(p))
+        throw new Error(
+          `${who}: parameter '${name}' is listed twice (also as '${seen.get(p)}'); list each parameter once`,
+        );
+      if (names.has(name))
+        throw new Error(
+          `${who}: two parameters are named '${name}'; names key the optimizer state and must be unique`,
+        );
       seen.set(p, name);
       names.add(name);
       return [name, p];

@@ -143,7 +143,9 @@ export abstract class Optimizer {
       );
     }
     if (!Number.isSafeInteger(state.step) || state.step < 0) {
-      throw new RangeError(`${this.#who}.loadStateDict: step must be a non-negative integer, got ${state.step}`);
+      throw new RangeError(
+        `${this.#who}.loadStateDict: step must be a non-negative integer, got ${state.step}`,
+      );
     }
     // Longest first, so a slot whose name ends another's cannot claim its tensors.
     const slotNames = this.slotNames().sort((a, b) => b.length - a.length);
@@ -158,7 +160,9 @@ export abstract class Optimizer {
       }
       const p = entry.parameter;
       if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-        throw new Error(`${this.#who}.loadStateDict: state tensor '${key}' has shape [${t.shape}] but the parameter is [${p.shape}]`);
+        throw new Error(
+          `${this.#who}.loadStateDict: state tensor '${key}' has shape [${t.shape}] but the parameter is [${p.shape}]`,
+        );
       }
       plan.push([p, entry.slots, slot, t]);
     }

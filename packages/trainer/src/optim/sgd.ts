@@ -49,8 +49,10 @@ export class SGD extends Optimizer {
   constructor(params: ParamsInput, options: SGDOptions = {}) {
     const { lr = 1e-2, momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 } = options;
     super(params, { lr, weightDecay }, 'SGD');
-    if (!(Number.isFinite(momentum) && momentum >= 0)) throw new RangeError(`SGD: momentum must be ≥ 0, got ${momentum}`);
-    if (!(Number.isFinite(dampening) && dampening >= 0)) throw new RangeError(`SGD: dampening must be ≥ 0, got ${dampening}`);
+    if (!(Number.isFinite(momentum) && momentum >= 0))
+      throw new RangeError(`SGD: momentum must be ≥ 0, got ${momentum}`);
+    if (!(Number.isFinite(dampening) && dampening >= 0))
+      throw new RangeError(`SGD: dampening must be ≥ 0, got ${dampening}`);
     if (nesterov && (momentum <= 0 || dampening !== 0)) {
       throw new RangeError('SGD: nesterov momentum needs momentum > 0 and dampening 0');
     }
@@ -65,7 +67,12 @@ export class SGD extends Optimizer {
   }
 
   protected override hyperparameters(): Hyperparameters {
-    return { momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov, weightDecay: this.weightDecay };
+    return {
+      momentum: this.momentum,
+      dampening: this.dampening,
+      nesterov: this.nesterov,
+      weightDecay: this.weightDecay,
+    };
   }
 
   protected override updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void {

@@ -25,7 +25,11 @@ export class TinyLM extends Module {
 
   forward(ids: Tensor, targets: Tensor): { loss: Tensor; logits: Tensor } {
     return scope(() => {
-      let h = this.embedding.indexSelect(0, ids.reshape([-1])).matmul(this.hidden).add(this.hiddenBias).tanh();
+      let h = this.embedding
+        .indexSelect(0, ids.reshape([-1]))
+        .matmul(this.hidden)
+        .add(this.hiddenBias)
+        .tanh();
       if (this.training && this.dropout > 0) {
         const keepMask = rand(h.shape).ge(this.dropout).cast('float32');
         h = h.mul(keepMask).mul(1 / (1 - this.dropout));

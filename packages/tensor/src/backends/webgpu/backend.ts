@@ -12,7 +12,7 @@ import type {
 import { allocHost, DTYPES, type DType, type HostArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { contiguousStrides, sizeOf } from '../../shape.js';
-import { MAP_MODE_READ, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, BufferUsage } from './constants.js';
+import { BufferUsage, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, MAP_MODE_READ } from './constants.js';
 import type { OpenedDevice } from './device.js';
 import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
 import { DeviceErrors } from './errors.js';
@@ -71,18 +71,20 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#device = device;
     this.#f16 = opened.features.includes('shader-f16');
     this.#maxBinding = opened.limits.maxStorageBufferBindingSize ?? 128 * 2 ** 20;
-    this.#maxWorkgroups = opened.limits.maxComputeWorkgroupsPerDimension ?? DEFAULT_MAX_WORKGROUPS_PER_DIMENSION;
+    this.#maxWorkgroups =
+      opened.limits.maxComputeWorkgroupsPerDimension ?? DEFAULT_MAX_WORKGROUPS_PER_DIMENSION;
     this.#errors = new DeviceErrors(device);
-    this.#pool = new BufferPool(device, this.#errors, {
-      maxBindingBytes: this.#maxBinding,
-      maxPooledBytes: options.maxPooledBytes ?? 2 ** 30,
-    });
     this.#pipelines = new PipelineCache(device, this.#errors);
     this.#exec = new Executor(device, this.#errors, this.#pipelines, {
       maxDispatchesPerSubmit: options.maxDispatchesPerSubmit ?? 128,
       arenaBytes: 256 * 1024,
       uniformAlignment: opened.limits.minUniformBufferOffsetAlignment ?? 256,
       maxWorkgroupsPerDimension: this.#maxWorkgroups,
+    });
+    this.#pool = new BufferPool(device, this.#errors, {
+      maxBindingBytes: this.#maxBinding,
+      maxPooledBytes: options.maxPooledBytes ?? 2 ** 30,
+      retire: (buffer) => this.#exec.destroyAfterSubmit(buffer),
     });
     this.info = {
       name: 'webgpu',
@@ -132,7 +134,13 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     const size = align4(bytes.byteLength);
     const staging = this.#errors.scope(
       'upload',
-      () => this.#device.createBuffer({ size, usage: BufferUsage.COPY_SRC, mappedAtCreation: true, label: 'kiln upload' }),
+      () =>
+        this.#device.createBuffer({
+          size,
+          usage: BufferUsage.COPY_SRC,
+          mappedAtCreation: true,
+          label: 'kiln upload',
+        }),
       true,
     );
     new Uint8Array(staging.getMappedRange(), 0, bytes.byteLength).set(bytes);
@@ -184,13 +192,17 @@ export class WebGpuBackend implements Backend<GpuStorage> {
 
   /** Compiled pipelines and command buffers submitted so far (diagnostics and tests). */
   stats(): { pipelines: number; submits: number; pendingDispatches: number } {
-    return { pipelines: this.#pipelines.size, submits: this.#exec.submits, pendingDispatches: this.#exec.pending };
+    return {
+      pipelines: this.#pipelines.size,
+      submits: this.#exec.submits,
+      pendingDispatches: this.#exec.pending,
+    };
   }
 
   destroy(): void {
     if (!this.#opened) return;
     this.#errors.markDestroyed();
-    this.#pool.trim();
+    // destroying the device frees every buffer; encoded but unsubmitted work is dropped
     this.#device.destroy();
     // the Dawn instance keeps Node's event loop alive while referenced: drop it
     this.#opened = null;
@@ -219,7 +231,13 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (src.storage === dst.storage) {
       // a buffer cannot be bound for reading and writing in one dispatch: go through a temporary
       const tmp = this.allocate(src.dtype, n, 'activation');
-      const tmpView: V = { storage: tmp, dtype: src.dtype, shape: src.shape, strides: contiguousStrides(src.shape), offset: 0 };
+      const tmpView: V = {
+        storage: tmp,
+        dtype: src.dtype,
+        shape: src.shape,
+        strides: contiguousStrides(src.shape),
+        offset: 0,
+      };
       this.#run('copy', copyLaunch(src, tmpView, this.#maxWorkgroups), tmp.buffer, src.storage.buffer);
       this.#run('copy', copyLaunch(tmpView, dst, this.#maxWorkgroups), dst.storage.buffer, tmp.buffer);
       this.release(tmp);
@@ -237,7 +255,13 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   binary(op: BinaryOp, a: V, b: V, out: V): void {
     this.#check(op);
     if (sizeOf(out.shape) === 0) return;
-    this.#run(op, binaryLaunch(op, a, b, out, this.#maxWorkgroups), out.storage.buffer, a.storage.buffer, b.storage.buffer);
+    this.#run(
+      op,
+      binaryLaunch(op, a, b, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      a.storage.buffer,
+      b.storage.buffer,
+    );
   }
 
   where(cond: V, a: V, b: V, out: V): void {
@@ -256,7 +280,12 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   reduce(op: ReduceOp, x: V, reducedDims: number, out: V): void {
     this.#check(op);
     if (sizeOf(out.shape) === 0) return;
-    this.#run(op, reduceLaunch(op, x, reducedDims, out, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+    this.#run(
+      op,
+      reduceLaunch(op, x, reducedDims, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      x.storage.buffer,
+    );
   }
 
   cumsum(x: V, out: V): void {
@@ -276,7 +305,13 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   gather(x: V, axis: number, index: V, out: V): void {
     this.#check('gather');
     if (sizeOf(out.shape) === 0) return;
-    this.#run('gather', gatherLaunch(x, axis, index, out, this.#maxWorkgroups), out.storage.buffer, index.storage.buffer, x.storage.buffer);
+    this.#run(
+      'gather',
+      gatherLaunch(x, axis, index, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      index.storage.buffer,
+      x.storage.buffer,
+    );
   }
 
   indexSelect(x: V, axis: number, index: V, out: V): void {
@@ -356,15 +391,34 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
+  /** @internal Test hook: destroys the GPUDevice behind the backend's back, as a driver reset would. */
+  debugLoseDevice(): void {
+    this.#device.destroy();
+  }
+
   /**
    * @internal Test hook: dispatches hand-written WGSL (binding 0 is an unused uniform block,
    * storages follow) under `op`'s name, to exercise error reporting.
    */
-  debugDispatch(op: string, wgsl: string, storages: GpuStorage[], grid: [number, number, number], params: number[] = [0]): void {
+  debugDispatch(
+    op: string,
+    wgsl: string,
+    storages: GpuStorage[],
+    grid: [number, number, number],
+    params: number[] = [0],
+  ): void {
     this.#check(op);
     this.#run(
       op,
-      { kernel: { key: `debug:${op}:${wgsl.length}:${hash(wgsl)}`, access: storages.map(() => 'read_write'), build: () => wgsl }, params, grid },
+      {
+        kernel: {
+          key: `debug:${op}:${wgsl.length}:${hash(wgsl)}`,
+          access: storages.map(() => 'read_write'),
+          build: () => wgsl,
+        },
+        params,
+        grid,
+      },
       ...storages.map((s) => s.buffer),
     );
   }

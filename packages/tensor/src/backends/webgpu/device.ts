@@ -39,7 +39,9 @@ export interface OpenedDevice {
 function describeAdapter(adapter: GPUAdapter): string {
   const info = adapter.info as GPUAdapterInfo | undefined;
   if (!info) return 'unknown adapter';
-  const parts = [info.vendor, info.architecture, info.description || info.device].filter((s) => s && s.length > 0);
+  const parts = [info.vendor, info.architecture, info.description || info.device].filter(
+    (s) => s && s.length > 0,
+  );
   return parts.length > 0 ? parts.join(' / ') : 'unknown adapter';
 }
 
@@ -52,7 +54,9 @@ export async function openDevice(options: GPURequestAdapterOptions = {}): Promis
   const handle = await acquireGpu();
   const adapter = await handle.gpu.requestAdapter(options);
   if (!adapter) {
-    throw new BackendError(`webgpu: no WebGPU adapter found (${handle.source} returned none); ${ADAPTER_HINT}`);
+    throw new BackendError(
+      `webgpu: no WebGPU adapter found (${handle.source} returned none); ${ADAPTER_HINT}`,
+    );
   }
   const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const adapterLimits = adapter.limits as unknown as Record<string, number>;
@@ -65,7 +69,9 @@ export async function openDevice(options: GPURequestAdapterOptions = {}): Promis
   try {
     device = await adapter.requestDevice({ requiredFeatures: features as GPUFeatureName[], requiredLimits });
   } catch (err) {
-    throw new BackendError(`webgpu: requestDevice failed on ${describeAdapter(adapter)}: ${(err as Error).message}`);
+    throw new BackendError(
+      `webgpu: requestDevice failed on ${describeAdapter(adapter)}: ${(err as Error).message}`,
+    );
   }
   const limits: Record<string, number> = {};
   const deviceLimits = device.limits as unknown as Record<string, number>;

@@ -63,7 +63,9 @@ export class DeviceErrors {
     this.#count++;
     if (this.#first) return;
     const kind =
-      err.constructor?.name === 'GPUOutOfMemoryError' || /out of memory/i.test(err.message) ? 'out of memory' : 'validation error';
+      err.constructor?.name === 'GPUOutOfMemoryError' || /out of memory/i.test(err.message)
+        ? 'out of memory'
+        : 'validation error';
     this.#first = new BackendError(`webgpu: ${what} failed (${kind}): ${err.message.trim()}`);
   }
 

@@ -66,21 +66,29 @@ export class Executor {
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.#options.maxWorkgroupsPerDimension;
     if (x > max || y > max || z > max) {
-      throw new BackendError(`webgpu: ${op}: grid [${x},${y},${z}] exceeds ${max} workgroups per dimension (kernel ${launch.kernel.key})`);
+      throw new BackendError(
+        `webgpu: ${op}: grid [${x},${y},${z}] exceeds ${max} workgroups per dimension (kernel ${launch.kernel.key})`,
+      );
     }
     const compiled = this.#pipelines.get(launch.kernel, op);
     let slice = this.#arena.push(launch.params);
     if (!slice) {
       this.flush();
       slice = this.#arena.push(launch.params);
-      if (!slice) throw new BackendError(`webgpu: ${op}: ${launch.params.length} parameter words do not fit the uniform arena`);
+      if (!slice)
+        throw new BackendError(
+          `webgpu: ${op}: ${launch.params.length} parameter words do not fit the uniform arena`,
+        );
     }
     const uniforms = slice;
     this.#errors.scope(op, () => {
       const bindGroup = this.#device.createBindGroup({
         layout: compiled.layout,
         entries: [
-          { binding: 0, resource: { buffer: this.#arena.buffer, offset: uniforms.offset, size: uniforms.size } },
+          {
+            binding: 0,
+            resource: { buffer: this.#arena.buffer, offset: uniforms.offset, size: uniforms.size },
+          },
           ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
         ],
       });
@@ -95,15 +103,28 @@ export class Executor {
   }
 
   /** Encodes a buffer-to-buffer copy, ordered after everything encoded so far. */
-  copy(op: string, src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  copy(
+    op: string,
+    src: GPUBuffer,
+    srcOffset: number,
+    dst: GPUBuffer,
+    dstOffset: number,
+    bytes: number,
+  ): void {
     if (bytes === 0) return;
-    this.#errors.scope(op, () => this.#openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes));
+    this.#errors.scope(op, () =>
+      this.#openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes),
+    );
     this.#ops.add(op);
   }
 
-  /** Destroys `buffer` once the current command buffer is submitted (its copies still complete). */
+  /**
+   * Destroys `buffer` once the open command buffer (which may use it) is submitted; at once when
+   * nothing is open. Destroying after submission is safe: submitted work still completes.
+   */
   destroyAfterSubmit(buffer: GPUBuffer): void {
-    this.#afterSubmit.push(buffer);
+    if (this.#encoder) this.#afterSubmit.push(buffer);
+    else buffer.destroy();
   }
 
   /** Submits the open encoder (if any) after writing the uniform arena. */

@@ -9,7 +9,7 @@ export interface GpuHandle {
 
 /** What to tell a user who has no adapter. */
 export const ADAPTER_HINT =
-  'install a GPU driver, or on Linux Mesa\'s lavapipe >= 24: apt-get install -t bookworm-backports mesa-vulkan-drivers';
+  "install a GPU driver, or on Linux Mesa's lavapipe >= 24: apt-get install -t bookworm-backports mesa-vulkan-drivers";
 
 function isNode(): boolean {
   const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
@@ -29,7 +29,9 @@ export async function acquireGpu(): Promise<GpuHandle> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return { gpu: nav.gpu, source: 'navigator.gpu' };
   if (!isNode()) {
-    throw new BackendError(`webgpu: this environment has no navigator.gpu (WebGPU is not enabled); ${ADAPTER_HINT}`);
+    throw new BackendError(
+      `webgpu: this environment has no navigator.gpu (WebGPU is not enabled); ${ADAPTER_HINT}`,
+    );
   }
   const specifier = 'webgpu';
   let mod: { create: (options: string[]) => GPU };

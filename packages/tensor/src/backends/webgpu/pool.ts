@@ -29,6 +29,11 @@ export interface PoolOptions {
   maxBindingBytes: number;
   /** Free buffers beyond this many bytes are destroyed instead of kept. */
   maxPooledBytes: number;
+  /**
+   * Destroys a buffer the pool gives up. Work already encoded may still use it, so the backend
+   * defers the destruction until that work is submitted.
+   */
+  retire: (buffer: GPUBuffer) => void;
 }
 
 /**
@@ -43,7 +48,11 @@ export class BufferPool {
   #device: GPUDevice;
   #errors: DeviceErrors;
   #options: PoolOptions;
-  #free: Record<PoolKind, Map<number, GPUBuffer[]>> = { activation: new Map(), parameter: new Map(), staging: new Map() };
+  #free: Record<PoolKind, Map<number, GPUBuffer[]>> = {
+    activation: new Map(),
+    parameter: new Map(),
+    staging: new Map(),
+  };
   #liveBytes = 0;
   #liveCount = 0;
   #pooledBytes = 0;
@@ -73,7 +82,11 @@ export class BufferPool {
       this.#pooledBytes -= size;
       this.#pooledCount--;
     } else {
-      buffer = this.#errors.scope(label, () => this.#device.createBuffer({ size, usage: USAGE[kind], label }), true);
+      buffer = this.#errors.scope(
+        label,
+        () => this.#device.createBuffer({ size, usage: USAGE[kind], label }),
+        true,
+      );
     }
     this.#liveBytes += size;
     this.#liveCount++;
@@ -86,7 +99,7 @@ export class BufferPool {
     this.#liveBytes -= size;
     this.#liveCount--;
     if (this.#pooledBytes + size > this.#options.maxPooledBytes) {
-      buffer.destroy();
+      this.#options.retire(buffer);
       return;
     }
     let list = this.#free[kind].get(size);
@@ -109,10 +122,10 @@ export class BufferPool {
     };
   }
 
-  /** Destroys every free buffer (work already submitted that uses them still completes). */
+  /** Retires every free buffer. */
   trim(): void {
     for (const kind of Object.keys(this.#free) as PoolKind[]) {
-      for (const list of this.#free[kind].values()) for (const b of list) b.destroy();
+      for (const list of this.#free[kind].values()) for (const b of list) this.#options.retire(b);
       this.#free[kind].clear();
     }
     this.#pooledBytes = 0;

@@ -6,7 +6,13 @@ import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
 /** out[r] = loss of row r of contiguous `logits` [N, C] against int32 `targets` [N]; 0 where ignored. */
-export function crossEntropyLaunch(logits: View, targets: View, ignoreIndex: number, out: View, maxWorkgroups: number): Launch {
+export function crossEntropyLaunch(
+  logits: View,
+  targets: View,
+  ignoreIndex: number,
+  out: View,
+  maxWorkgroups: number,
+): Launch {
   const [rows, C] = logits.shape;
   const wg = rowWorkgroup(C);
   const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex), wg / 2];
@@ -15,12 +21,13 @@ export function crossEntropyLaunch(logits: View, targets: View, ignoreIndex: num
     kernel: {
       key: `cross_entropy:${dt}:${wg}`,
       access: ['read_write', 'read', 'read'],
-      build: () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'logits', 'read', dt)}${buffer(3, 'targets', 'read', 'i32')}${mathPrelude(dt === 'float16')}${workgroupReductions(wg)}
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'logits', 'read', dt)}${buffer(3, 'targets', 'read', 'i32')}${mathPrelude(dt === 'float16')}${workgroupReductions(wg)}
 ${rowMain(wg)}
   if (row >= p(0u)) { return; }
   let C = p(1u);
   let base = p(2u) + row * C;
-  let target = targets[p(3u) + row];
+  let tgt = targets[p(3u) + row];
   var m = -inf_f32();
   for (var c = lid; c < C; c = c + ${wg}u) { m = max_nan(m, ${load(dt, 'logits', 'base + c')}); }
   m = wg_max(lid, m, p(6u));
@@ -29,8 +36,8 @@ ${rowMain(wg)}
   let total = wg_sum(lid, s, p(6u));
   if (lid == 0u) {
     // every invocation ran the reductions above (barriers need uniform control flow); only now branch
-    let picked = ${load(dt, 'logits', 'base + u32(clamp(target, 0, i32(C) - 1))')};
-    let loss = select(m + log_acc(total) - picked, 0.0, target == pi(5u));
+    let picked = ${load(dt, 'logits', 'base + u32(clamp(tgt, 0, i32(C) - 1))')};
+    let loss = select(m + log_acc(total) - picked, 0.0, tgt == pi(5u));
     ${store(out.dtype, 'out', 'p(4u) + row', 'loss')}
   }
 }

@@ -9,8 +9,19 @@ import { storageType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
 import { f32Bits, i32Bits } from '../params.js';
 import type { Access } from '../pipelines.js';
-import { collapseViews, walkVariant, packWalk, type StridedWalk, walkOffsets, walkWords } from './strided.js';
-import { dtypeBuffer, ELEMENTWISE_WORKGROUP, enables, flatMain, grid2d, load, mathPrelude, store, truthy, uniforms } from './wgsl.js';
+import { collapseViews, packWalk, type StridedWalk, walkOffsets, walkVariant, walkWords } from './strided.js';
+import {
+  dtypeBuffer,
+  ELEMENTWISE_WORKGROUP,
+  enables,
+  flatMain,
+  grid2d,
+  load,
+  mathPrelude,
+  store,
+  truthy,
+  uniforms,
+} from './wgsl.js';
 
 interface Operand {
   name: string;
@@ -32,7 +43,12 @@ interface ElementwiseSpec {
   helpers?: string;
 }
 
-function elementwiseLaunch(spec: ElementwiseSpec, walk: StridedWalk, n: number, maxWorkgroups: number): Launch {
+function elementwiseLaunch(
+  spec: ElementwiseSpec,
+  walk: StridedWalk,
+  n: number,
+  maxWorkgroups: number,
+): Launch {
   const variant = walkVariant(walk);
   const k = spec.operands.length;
   const base = 1 + spec.extra.length;
@@ -78,9 +94,7 @@ function fillBits(dtype: DType, value: number): number {
 /** out[i] = value, for any strided `out`. */
 export function fillLaunch(out: View, value: number, maxWorkgroups: number): Launch {
   const raw =
-    out.dtype === 'float16'
-      ? 'bitcast<vec2<f16>>(p(1u)).x'
-      : `bitcast<${storageType(out.dtype)}>(p(1u))`;
+    out.dtype === 'float16' ? 'bitcast<vec2<f16>>(p(1u)).x' : `bitcast<${storageType(out.dtype)}>(p(1u))`;
   return elementwiseLaunch(
     {
       key: `fill:${out.dtype}`,
@@ -173,7 +187,7 @@ function floatUnary(op: UnaryOp, v: string): string {
     case 'square':
       return `${v} * ${v}`;
     case 'sign':
-      return `select(select(0.0, -1.0, ${v} < 0.0), 1.0, ${v} > 0.0)`;
+      return `select(select(0.0, -1.0, f_lt(${v}, 0.0)), 1.0, f_gt(${v}, 0.0))`;
     case 'reciprocal':
       return `1.0 / ${v}`;
     case 'floor':
@@ -183,7 +197,8 @@ function floatUnary(op: UnaryOp, v: string): string {
     case 'round':
       return `round(${v})`; // WGSL rounds half to even, like the CPU backend
     case 'clamp':
-      return `select(select(${v}, pf(2u), ${v} > pf(2u)), pf(1u), ${v} < pf(1u))`;
+      // as the CPU: x < lo ? lo : Math.min(x, hi)
+      return `select(min_nan(${v}, pf(2u)), pf(1u), f_lt(${v}, pf(1u)))`;
     case 'logical_not':
       throw new Error('unreachable');
   }
@@ -210,7 +225,7 @@ function intUnary(op: UnaryOp, dtype: 'int32' | 'uint32' | 'bool', v: string): s
 }
 
 /**
- * Integer clamp bounds as the CPU computes them: `x < lo ? lo : x > hi ? hi : x` in float64,
+ * Integer clamp bounds as the CPU computes them: `x < lo ? lo : min(x, hi)` in float64,
  * stored with the typed array's wrap-around. For integer x, x < lo ⇔ x < ceil(lo) and
  * x > hi ⇔ x > floor(hi); a bound outside the type's range is "never" or "always".
  */
@@ -246,7 +261,13 @@ function intClampFn(dtype: 'int32' | 'uint32'): string {
 }
 
 /** out = op(x); out is contiguous with x's shape (bool for logical_not). */
-export function unaryLaunch(op: UnaryOp, x: View, out: View, params: UnaryParams | undefined, maxWorkgroups: number): Launch {
+export function unaryLaunch(
+  op: UnaryOp,
+  x: View,
+  out: View,
+  params: UnaryParams | undefined,
+  maxWorkgroups: number,
+): Launch {
   const v = load(x.dtype, 'x', 'off1');
   let expr: string;
   let extra: number[] = [];
@@ -256,7 +277,10 @@ export function unaryLaunch(op: UnaryOp, x: View, out: View, params: UnaryParams
   } else if (isFloat(x.dtype)) {
     expr = floatUnary(op, 'v');
     if (op === 'clamp') {
-      extra = [f32Bits(params?.min ?? Number.NEGATIVE_INFINITY), f32Bits(params?.max ?? Number.POSITIVE_INFINITY)];
+      extra = [
+        f32Bits(params?.min ?? Number.NEGATIVE_INFINITY),
+        f32Bits(params?.max ?? Number.POSITIVE_INFINITY),
+      ];
     }
   } else {
     const dt = x.dtype as 'int32' | 'uint32';
@@ -266,7 +290,10 @@ export function unaryLaunch(op: UnaryOp, x: View, out: View, params: UnaryParams
       helper = intClampFn(dt);
     }
   }
-  const body = op === 'logical_not' ? `out[off0] = ${expr};` : `let v = ${v};\n  ${store(out.dtype, 'out', 'off0', expr)}`;
+  const body =
+    op === 'logical_not'
+      ? `out[off0] = ${expr};`
+      : `let v = ${v};\n  ${store(out.dtype, 'out', 'off0', expr)}`;
   const spec: ElementwiseSpec = {
     key: `unary:${op}:${x.dtype}>${out.dtype}`,
     operands: [
@@ -281,7 +308,9 @@ export function unaryLaunch(op: UnaryOp, x: View, out: View, params: UnaryParams
 }
 
 function binaryExpr(op: BinaryOp, a: DType, b: DType, va: string, vb: string): string {
-  const comparison = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as Partial<Record<BinaryOp, string>>;
+  const comparison = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as Partial<
+    Record<BinaryOp, string>
+  >;
   const cmp = comparison[op];
   if (cmp) return isFloat(a) ? `select(0u, 1u, f_${op}(${va}, ${vb}))` : `select(0u, 1u, ${va} ${cmp} ${vb})`;
   switch (op) {
@@ -299,7 +328,11 @@ function binaryExpr(op: BinaryOp, a: DType, b: DType, va: string, vb: string): s
       // WGSL integer division already matches the CPU: x / 0 == x, MIN / -1 == MIN, truncation
       return `${va} / ${vb}`;
     case 'pow':
-      return isFloat(a) ? `pow_f32(${va}, ${vb})` : a === 'int32' ? `pow_i32(${va}, ${vb})` : `pow_u32(${va}, ${vb})`;
+      return isFloat(a)
+        ? `pow_f32(${va}, ${vb})`
+        : a === 'int32'
+          ? `pow_i32(${va}, ${vb})`
+          : `pow_u32(${va}, ${vb})`;
     case 'maximum':
       return isFloat(a) ? `max_nan(${va}, ${vb})` : `max(${va}, ${vb})`;
     case 'minimum':

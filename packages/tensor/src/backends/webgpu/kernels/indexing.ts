@@ -6,15 +6,32 @@ import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import { contiguousStrides, sizeOf } from '../../../shape.js';
 import type { Launch } from '../executor.js';
-import { collapse, walkVariant, packWalk, type StridedWalk, walkOffsets, walkWords } from './strided.js';
-import { buffer, dtypeBuffer, ELEMENTWISE_WORKGROUP, enables, flatMain, grid2d, load, mathPrelude, uniforms } from './wgsl.js';
+import { collapse, packWalk, type StridedWalk, walkOffsets, walkVariant, walkWords } from './strided.js';
+import {
+  buffer,
+  dtypeBuffer,
+  ELEMENTWISE_WORKGROUP,
+  enables,
+  flatMain,
+  grid2d,
+  load,
+  mathPrelude,
+  uniforms,
+} from './wgsl.js';
 
 /** `strides` with the one of `axis` zeroed: the base position of a coordinate, before the index. */
 function withoutAxis(strides: readonly number[], axis: number): number[] {
   return strides.map((s, d) => (d === axis ? 0 : s));
 }
 
-function gatherKernelLaunch(x: View, out: View, walk: StridedWalk, axisStride: number, n: number, maxWorkgroups: number): Launch {
+function gatherKernelLaunch(
+  x: View,
+  out: View,
+  walk: StridedWalk,
+  axisStride: number,
+  n: number,
+  maxWorkgroups: number,
+): Launch {
   const variant = walkVariant(walk);
   const words = [n, axisStride];
   packWalk(words, walk);
@@ -23,7 +40,8 @@ function gatherKernelLaunch(x: View, out: View, walk: StridedWalk, axisStride: n
     kernel: {
       key: `gather:${x.dtype}:r${variant}`,
       access: ['read_write', 'read', 'read'],
-      build: () => `${enables(dtypes)}${uniforms(2 + walkWords(3))}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${buffer(2, 'index', 'read', 'i32')}${dtypeBuffer(3, 'x', 'read', x.dtype)}
+      build:
+        () => `${enables(dtypes)}${uniforms(2 + walkWords(3))}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${buffer(2, 'index', 'read', 'i32')}${dtypeBuffer(3, 'x', 'read', x.dtype)}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
   ${walkOffsets(3, 2, 'idx', variant)}
@@ -49,7 +67,13 @@ export function gatherLaunch(x: View, axis: number, index: View, out: View, maxW
 }
 
 /** out = x with `axis` replaced by the 1-D `index`. */
-export function indexSelectLaunch(x: View, axis: number, index: View, out: View, maxWorkgroups: number): Launch {
+export function indexSelectLaunch(
+  x: View,
+  axis: number,
+  index: View,
+  out: View,
+  maxWorkgroups: number,
+): Launch {
   const shape = out.shape;
   // the index is read along `axis` only: stride 0 elsewhere
   const indexStrides = shape.map((_, d) => (d === axis ? index.strides[0] : 0));
@@ -70,7 +94,10 @@ function atomicAdd(dtype: DType): { decl: string; body: string } {
       return { decl: buffer(1, 'out', 'read_write', 'atomic<u32>'), body: 'atomicAdd(&out[o], v);' };
     case 'bool':
       // the CPU stores (a + b) != 0, i.e. a logical or
-      return { decl: buffer(1, 'out', 'read_write', 'atomic<u32>'), body: 'atomicOr(&out[o], select(0u, 1u, v != 0u));' };
+      return {
+        decl: buffer(1, 'out', 'read_write', 'atomic<u32>'),
+        body: 'atomicOr(&out[o], select(0u, 1u, v != 0u));',
+      };
     case 'float32':
       // WGSL has no float atomics: compare-exchange the bit pattern until no one raced us
       return {
@@ -102,9 +129,19 @@ function atomicAdd(dtype: DType): { decl: string; body: string } {
 }
 
 /** In place: out[..., index[..., i, ...], ...] += src[..., i, ...] along `axis`. */
-export function scatterAddLaunch(out: View, axis: number, index: View, src: View, maxWorkgroups: number): Launch {
+export function scatterAddLaunch(
+  out: View,
+  axis: number,
+  index: View,
+  src: View,
+  maxWorkgroups: number,
+): Launch {
   const shape = index.shape;
-  const walk = collapse(shape, [index.strides, src.strides, withoutAxis(out.strides, axis)], [index.offset, src.offset, out.offset]);
+  const walk = collapse(
+    shape,
+    [index.strides, src.strides, withoutAxis(out.strides, axis)],
+    [index.offset, src.offset, out.offset],
+  );
   const variant = walkVariant(walk);
   const n = sizeOf(shape);
   const words = [n, out.strides[axis]];
@@ -114,7 +151,8 @@ export function scatterAddLaunch(out: View, axis: number, index: View, src: View
     kernel: {
       key: `scatter_add:${out.dtype}:r${variant}`,
       access: ['read_write', 'read', 'read'],
-      build: () => `${enables([src.dtype])}${uniforms(2 + walkWords(3))}${add.decl}${buffer(2, 'index', 'read', 'i32')}${dtypeBuffer(3, 'src', 'read', src.dtype)}${mathPrelude(src.dtype === 'float16')}
+      build:
+        () => `${enables([src.dtype])}${uniforms(2 + walkWords(3))}${add.decl}${buffer(2, 'index', 'read', 'i32')}${dtypeBuffer(3, 'src', 'read', src.dtype)}${mathPrelude(src.dtype === 'float16')}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
   ${walkOffsets(3, 2, 'idx', variant)}

@@ -109,7 +109,8 @@ ${rows
     if (gm < M) {
 ${rows
   .map(
-    (j) => `      if (n0 + tx + ${j * wx}u < N) { ${store(dtype, 'out', `outBase + gm * N + n0 + tx + ${j * wx}u`, `acc${i}[${j}]`)} }`,
+    (j) =>
+      `      if (n0 + tx + ${j * wx}u < N) { ${store(dtype, 'out', `outBase + gm * N + n0 + tx + ${j * wx}u`, `acc${i}[${j}]`)} }`,
   )
   .join('\n')}
     }

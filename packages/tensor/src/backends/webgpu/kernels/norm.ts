@@ -47,7 +47,8 @@ export function normLaunch(
     kernel: {
       key: `${name}:${x.dtype}:${weight ? 'w' : ''}${bias ? 'b' : ''}:${wg}`,
       access,
-      build: () => `${enables([x.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'x', 'read', x.dtype)}${decls}${mathPrelude(x.dtype === 'float16')}${workgroupReductions(wg)}
+      build:
+        () => `${enables([x.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'x', 'read', x.dtype)}${decls}${mathPrelude(x.dtype === 'float16')}${workgroupReductions(wg)}
 ${rowMain(wg)}
   if (row >= p(0u)) { return; }
   let n = p(1u);

@@ -8,7 +8,16 @@ import { SECOND_STREAM } from '../../../random.js';
 import { sizeOf } from '../../../shape.js';
 import type { Launch } from '../executor.js';
 import { f32Bits } from '../params.js';
-import { dtypeBuffer, ELEMENTWISE_WORKGROUP, enables, flatMain, grid2d, mathPrelude, store, uniforms } from './wgsl.js';
+import {
+  dtypeBuffer,
+  ELEMENTWISE_WORKGROUP,
+  enables,
+  flatMain,
+  grid2d,
+  mathPrelude,
+  store,
+  uniforms,
+} from './wgsl.js';
 
 const HASH = `fn lowbias32(x0: u32) -> u32 {
   var x = x0;
@@ -27,7 +36,7 @@ fn random_bits(s0: u32, s1: u32, lo: u32, hi: u32) -> u32 {
 `;
 
 /** Value statements per distribution; words 6 and 7 hold its two parameters. */
-function valueOf(params: RandomParams, dtype: View['dtype']): string {
+function drawStatements(params: RandomParams, dtype: View['dtype']): string {
   switch (params.kind) {
     case 'uniform':
       // low + range·u with one rounding (u has 24 bits): exactly the CPU's value for [0, 1)
@@ -70,13 +79,14 @@ export function randomLaunch(out: View, params: RandomParams, maxWorkgroups: num
     kernel: {
       key: `random:${params.kind}:${out.dtype}`,
       access: ['read_write'],
-      build: () => `${enables([out.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${mathPrelude(out.dtype === 'float16')}${HASH}
+      build:
+        () => `${enables([out.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${mathPrelude(out.dtype === 'float16')}${HASH}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
   let lo = p(3u) + idx;
   let hi = p(4u) + select(0u, 1u, lo < p(3u));
   let bits = random_bits(p(1u), p(2u), lo, hi);
-  ${valueOf(params, out.dtype)}
+  ${drawStatements(params, out.dtype)}
   ${params.kind === 'randint' ? 'out[p(5u) + idx] = v;' : store(out.dtype, 'out', 'p(5u) + idx', 'v')}
 }
 `,

@@ -11,7 +11,17 @@ import { sizeOf } from '../../../shape.js';
 import { type ComputeType, computeType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
 import { collapse, packWalk, type WalkVariant, walkOffsets, walkVariant, walkWords } from './strided.js';
-import { dtypeBuffer, enables, flatMain, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
+import {
+  dtypeBuffer,
+  enables,
+  flatMain,
+  grid2d,
+  load,
+  mathPrelude,
+  rowMain,
+  store,
+  uniforms,
+} from './wgsl.js';
 
 /** Rows this short are reduced by one invocation each. */
 const SERIAL_MAX = 16;
@@ -103,7 +113,13 @@ interface Walks {
   inner: WalkVariant;
 }
 
-function reduceKernel(op: ReduceOp, x: DType, out: DType, walks: Walks, variant: 'serial' | number): Launch['kernel'] {
+function reduceKernel(
+  op: ReduceOp,
+  x: DType,
+  out: DType,
+  walks: Walks,
+  variant: 'serial' | number,
+): Launch['kernel'] {
   const t = computeType(x);
   const arg = op === 'argmax' || op === 'argmin';
   const head = `${enables([x, out])}${uniforms(WORDS)}${dtypeBuffer(1, 'out', 'read_write', out)}${dtypeBuffer(2, 'x', 'read', x)}${mathPrelude(x === 'float16' || out === 'float16')}${combineFn(op, t)}`;
@@ -163,7 +179,13 @@ ${rowMain(wg)}
 }
 
 /** Reduces the last `reducedDims` dims of `x` into contiguous `out`. */
-export function reduceLaunch(op: ReduceOp, x: View, reducedDims: number, out: View, maxWorkgroups: number): Launch {
+export function reduceLaunch(
+  op: ReduceOp,
+  x: View,
+  reducedDims: number,
+  out: View,
+  maxWorkgroups: number,
+): Launch {
   const split = x.shape.length - reducedDims;
   const outer = collapse(x.shape.slice(0, split), [x.strides.slice(0, split)], [x.offset]);
   const inner = collapse(x.shape.slice(split), [x.strides.slice(split)], [0]);
@@ -178,9 +200,17 @@ export function reduceLaunch(op: ReduceOp, x: View, reducedDims: number, out: Vi
   // per element: contiguous or 1-D strided rows get the straight-line variant.
   const walks: Walks = { outer: 'n', inner: walkVariant(inner) === 1 ? 1 : 'n' };
   if (serial) {
-    return { kernel: reduceKernel(op, x.dtype, out.dtype, walks, 'serial'), params: words, grid: grid2d(Math.ceil(rows / 64), maxWorkgroups) };
+    return {
+      kernel: reduceKernel(op, x.dtype, out.dtype, walks, 'serial'),
+      params: words,
+      grid: grid2d(Math.ceil(rows / 64), maxWorkgroups),
+    };
   }
-  return { kernel: reduceKernel(op, x.dtype, out.dtype, walks, wg), params: words, grid: grid2d(rows, maxWorkgroups) };
+  return {
+    kernel: reduceKernel(op, x.dtype, out.dtype, walks, wg),
+    params: words,
+    grid: grid2d(rows, maxWorkgroups),
+  };
 }
 
 /** Inclusive prefix sums along the last dim of `x` into contiguous `out` (one workgroup per row). */
@@ -199,7 +229,8 @@ export function cumsumLaunch(x: View, out: View, maxWorkgroups: number): Launch 
     kernel: {
       key: `cumsum:${x.dtype}`,
       access: ['read_write', 'read'],
-      build: () => `${enables(dtypes)}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'x', 'read', x.dtype)}${mathPrelude(dtypes.includes('float16'))}
+      build:
+        () => `${enables(dtypes)}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'x', 'read', x.dtype)}${mathPrelude(dtypes.includes('float16'))}
 var<workgroup> partial: array<${t}, ${wg}>;
 ${rowMain(wg)}
   if (row >= p(0u)) { return; }

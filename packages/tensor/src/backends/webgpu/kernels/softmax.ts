@@ -15,7 +15,8 @@ export function softmaxLaunch(x: View, out: View, log: boolean, maxWorkgroups: n
     kernel: {
       key: `${log ? 'log_softmax' : 'softmax'}:${x.dtype}:${wg}`,
       access: ['read_write', 'read'],
-      build: () => `${enables([x.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'x', 'read', x.dtype)}${mathPrelude(x.dtype === 'float16')}${workgroupReductions(wg)}
+      build:
+        () => `${enables([x.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'x', 'read', x.dtype)}${mathPrelude(x.dtype === 'float16')}${workgroupReductions(wg)}
 ${rowMain(wg)}
   if (row >= p(0u)) { return; }
   let n = p(1u);

@@ -27,7 +27,11 @@ export interface StridedWalk {
 }
 
 /** Merges the dimensions of `shape` that every operand walks in lock-step. */
-export function collapse(shape: readonly number[], strides: readonly (readonly number[])[], offsets: readonly number[]): StridedWalk {
+export function collapse(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  offsets: readonly number[],
+): StridedWalk {
   const c = collapseDims(shape, strides);
   if (c.shape.length > MAX_RANK) {
     throw new BackendError(
@@ -79,7 +83,13 @@ export function packWalk(words: number[], walk: StridedWalk): void {
  * WGSL statements declaring `var <prefix>0 .. <prefix>{operands-1}: u32`, the element offsets
  * of each operand for flat index `index`, from a walk packed at uniform word `base`.
  */
-export function walkOffsets(operands: number, base: number, index: string, variant: WalkVariant, prefix = 'off'): string {
+export function walkOffsets(
+  operands: number,
+  base: number,
+  index: string,
+  variant: WalkVariant,
+  prefix = 'off',
+): string {
   const shapeAt = base + 1;
   const strideAt = (k: number) => base + 1 + MAX_RANK * (1 + k);
   const offsetAt = (k: number) => base + 1 + MAX_RANK * (1 + operands) + k;
@@ -97,7 +107,9 @@ export function walkOffsets(operands: number, base: number, index: string, varia
     lines.push('}');
   } else {
     for (let d = variant - 1; d >= 1; d--) {
-      lines.push(`{ let c = ${prefix}_rem % p(${shapeAt + d}u); ${prefix}_rem = ${prefix}_rem / p(${shapeAt + d}u);`);
+      lines.push(
+        `{ let c = ${prefix}_rem % p(${shapeAt + d}u); ${prefix}_rem = ${prefix}_rem / p(${shapeAt + d}u);`,
+      );
       for (const k of ks) lines.push(`  ${prefix}${k} += c * p(${strideAt(k) + d}u);`);
       lines.push('}');
     }

@@ -31,7 +31,14 @@ fn before(av: ${t}, ai: u32, bv: ${t}, bi: u32) -> bool {
 }
 
 /** Sorted k largest (or smallest) of each contiguous row of `x` into `values` and int32 `indices`. */
-export function topkLaunch(x: View, k: number, largest: boolean, values: View, indices: View, maxWorkgroups: number): Launch {
+export function topkLaunch(
+  x: View,
+  k: number,
+  largest: boolean,
+  values: View,
+  indices: View,
+  maxWorkgroups: number,
+): Launch {
   const n = x.shape[x.shape.length - 1];
   const rows = n === 0 ? 0 : x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
   const t = computeType(x.dtype);
@@ -41,7 +48,8 @@ export function topkLaunch(x: View, k: number, largest: boolean, values: View, i
     kernel: {
       key: `topk:${x.dtype}:${largest ? 'largest' : 'smallest'}`,
       access: ['read', 'read_write', 'read_write'],
-      build: () => `${enables([x.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'x', 'read', x.dtype)}${dtypeBuffer(2, 'values', 'read_write', x.dtype)}${dtypeBuffer(3, 'indices', 'read_write', 'int32')}${mathPrelude(x.dtype === 'float16')}${beforeFn(isFloat(x.dtype), largest, t)}
+      build:
+        () => `${enables([x.dtype])}${uniforms(words.length)}${dtypeBuffer(1, 'x', 'read', x.dtype)}${dtypeBuffer(2, 'values', 'read_write', x.dtype)}${dtypeBuffer(3, 'indices', 'read_write', 'int32')}${mathPrelude(x.dtype === 'float16')}${beforeFn(isFloat(x.dtype), largest, t)}
 var<workgroup> cv: array<${t}, ${WORKGROUP}>;
 var<workgroup> ci: array<u32, ${WORKGROUP}>;
 var<workgroup> lastV: ${t};

@@ -104,8 +104,17 @@ fn f_lt(a: f32, b: f32) -> bool { return !any_nan(a, b) && a < b; }
 fn f_le(a: f32, b: f32) -> bool { return !any_nan(a, b) && a <= b; }
 fn f_gt(a: f32, b: f32) -> bool { return !any_nan(a, b) && a > b; }
 fn f_ge(a: f32, b: f32) -> bool { return !any_nan(a, b) && a >= b; }
-fn max_nan(a: f32, b: f32) -> f32 { if (is_nan(a) || is_nan(b)) { return nan_f32(); } return select(b, a, a > b); }
-fn min_nan(a: f32, b: f32) -> f32 { if (is_nan(a) || is_nan(b)) { return nan_f32(); } return select(b, a, a < b); }
+// Math.max / Math.min: NaN propagates; max(+0, -0) is +0 and min(+0, -0) is -0 (bitwise and/or of equal values).
+fn max_nan(a: f32, b: f32) -> f32 {
+  if (any_nan(a, b)) { return nan_f32(); }
+  if (a == b) { return bitcast<f32>(bitcast<u32>(a) & bitcast<u32>(b)); }
+  return select(b, a, a > b);
+}
+fn min_nan(a: f32, b: f32) -> f32 {
+  if (any_nan(a, b)) { return nan_f32(); }
+  if (a == b) { return bitcast<f32>(bitcast<u32>(a) | bitcast<u32>(b)); }
+  return select(b, a, a < b);
+}
 // float -> integer: truncate toward zero, saturate, NaN -> 0 (as the CPU backend).
 fn f32_to_i32(v: f32) -> i32 {
   if (is_nan(v)) { return 0; }

@@ -1,0 +1,144 @@
+// The tensor-suite workloads written with Kiln (@kiln/tensor ops, @kiln/autograd, @kiln/trainer's
+// AdamW). Each builder allocates its inputs once and returns `run`, which enqueues `reps` ops back
+// to back and resolves when one element of the last result has been read back: Kiln has a
+// single queue, so that readback finishes only after everything enqueued before it.
+import { Parameter, valueAndGrad } from '@kiln/autograd';
+import { full, layerNorm as layerNormOp, ones, randn, scope, type Tensor, triu, zeros } from '@kiln/tensor';
+import { AdamW } from '@kiln/trainer';
+import { ADAMW, ATTENTION, COPY_SHAPE, OVERHEAD_CHAIN, ROWS_SHAPE } from './workloads.js';
+
+/** Reads back one element of `t` (a 1-element copy and a 4-byte download). */
+export async function readOne(t: Tensor): Promise<void> {
+  await scope(async () => {
+    await t.flatten().narrow(0, 0, 1).data();
+  });
+}
+
+/** A prepared workload: `run()` does one timed sample; `dispose()` frees its inputs. */
+export interface Prepared {
+  run(): Promise<void>;
+  dispose(): void;
+}
+
+/** Enqueues `reps` results of `op` (each freed when the next exists), then reads the last back. */
+function repeat(op: () => Tensor, reps: number): () => Promise<void> {
+  return async () => {
+    let last: Tensor | null = null;
+    for (let i = 0; i < reps; i++) {
+      last?.dispose();
+      last = op();
+    }
+    await readOne(last!);
+    last!.dispose();
+  };
+}
+
+export function matmul(n: number, reps: number): Prepared {
+  const a = randn([n, n]);
+  const b = randn([n, n]);
+  return { run: repeat(() => a.matmul(b), reps), dispose: () => [a, b].forEach((t) => t.dispose()) };
+}
+
+export function softmax(reps: number): Prepared {
+  const x = randn([...ROWS_SHAPE]);
+  return { run: repeat(() => x.softmax(-1), reps), dispose: () => x.dispose() };
+}
+
+export function layerNorm(reps: number): Prepared {
+  const n = ROWS_SHAPE[1];
+  const x = randn([...ROWS_SHAPE]);
+  const weight = randn([n]);
+  const bias = randn([n]);
+  return {
+    run: repeat(() => layerNormOp(x, weight, bias, { eps: 1e-5 }), reps),
+    dispose: () => [x, weight, bias].forEach((t) => t.dispose()),
+  };
+}
+
+/**
+ * Causal attention, forward and the gradients w.r.t. q, k and v, through autograd. The scalar
+ * being differentiated is Σ(out · dOut) for a fixed random dOut, i.e. backward starts from dOut.
+ */
+export function attention(): Prepared {
+  const { B, H, T, D } = ATTENTION;
+  const q = randn([B, H, T, D]);
+  const k = randn([B, H, T, D]);
+  const v = randn([B, H, T, D]);
+  const dOut = randn([B, H, T, D]);
+  // -1e9 above the diagonal: masked scores vanish in the softmax (same constant in TF.js)
+  const mask = scope(() => triu(full([T, T], -1e9), 1));
+  const scale = 1 / Math.sqrt(D);
+  const loss = (qq: Tensor, kk: Tensor, vv: Tensor) =>
+    qq.matmul(kk.transpose(-2, -1)).mul(scale).add(mask).softmax(-1).matmul(vv).mul(dOut).sum();
+  const step = valueAndGrad(loss, { argnums: [0, 1, 2] });
+  return {
+    run: async () => {
+      const [value, grads] = step(q, k, v);
+      await readOne(grads[0]);
+      value.dispose();
+      grads.forEach((g) => g.dispose());
+    },
+    dispose: () => [q, k, v, dOut, mask].forEach((t) => t.dispose()),
+  };
+}
+
+/** One AdamW step of @kiln/trainer over 10 parameters of 1M elements with fixed gradients. */
+export function adamw(): Prepared {
+  const params = Array.from({ length: ADAMW.tensors }, () => new Parameter(randn([...ADAMW.shape])));
+  for (const p of params) p.grad = randn([...ADAMW.shape], { std: 0.01 });
+  const opt = new AdamW(params, { lr: 1e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+  return {
+    run: async () => {
+      opt.step();
+      await readOne(params[params.length - 1]);
+    },
+    dispose: () => {
+      opt.dispose();
+      params.forEach((p) => p.dispose());
+    },
+  };
+}
+
+/** Plain copy (assign into an existing tensor) and transposed copy (`T.contiguous()`). */
+export function copies(reps: number): { plain: Prepared; transposed: Prepared } {
+  const src = randn([...COPY_SHAPE]);
+  const dst = zeros([...COPY_SHAPE]);
+  return {
+    plain: {
+      run: async () => {
+        for (let i = 0; i < reps; i++) dst.assign(src);
+        await readOne(dst);
+      },
+      dispose: () => {},
+    },
+    transposed: {
+      run: repeat(() => src.T.contiguous(), reps),
+      dispose: () => [src, dst].forEach((t) => t.dispose()),
+    },
+  };
+}
+
+/**
+ * Fixed costs: a readback round trip after one tiny op, and a chain of OVERHEAD_CHAIN tiny
+ * dependent ops then one readback. 4096 elements, so the work itself is negligible.
+ */
+export function overhead(): { roundTrip: Prepared; chain: Prepared } {
+  const x = zeros([4096]);
+  const one = ones([4096]);
+  return {
+    roundTrip: { run: repeat(() => x.add(one), 1), dispose: () => {} },
+    chain: {
+      run: async () => {
+        let y = x.add(one);
+        for (let i = 1; i < OVERHEAD_CHAIN; i++) {
+          const next = y.add(one);
+          y.dispose();
+          y = next;
+        }
+        await readOne(y);
+        y.dispose();
+      },
+      dispose: () => [x, one].forEach((t) => t.dispose()),
+    },
+  };
+}

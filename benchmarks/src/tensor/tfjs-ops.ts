@@ -1,0 +1,170 @@
+// The tensor-suite workloads written with TF.js (WebGPU backend), mirroring kiln-ops.ts op for
+// op: same shapes, same math, the library's own ops at their default settings.
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import type { TF } from './tfjs-setup.js';
+import { ADAMW, ATTENTION, COPY_SHAPE, OVERHEAD_CHAIN, ROWS_SHAPE } from './workloads.js';
+
+/** A prepared workload: `run()` does one timed sample; `dispose()` frees its inputs. */
+export interface Prepared {
+  run(): Promise<void>;
+  dispose(): void;
+}
+
+/** Reads back one element of `t`; resolves once the device has finished everything before it. */
+export async function readOne(tf: TF, t: Tensor): Promise<void> {
+  const one = tf.tidy(() => t.reshape([-1]).slice(0, 1));
+  await one.data();
+  one.dispose();
+}
+
+function repeat(tf: TF, op: () => Tensor, reps: number): () => Promise<void> {
+  return async () => {
+    let last: Tensor | null = null;
+    for (let i = 0; i < reps; i++) {
+      last?.dispose();
+      last = op();
+    }
+    await readOne(tf, last!);
+    last!.dispose();
+  };
+}
+
+export function matmul(tf: TF, n: number, reps: number): Prepared {
+  const a = tf.randomNormal([n, n]);
+  const b = tf.randomNormal([n, n]);
+  return { run: repeat(tf, () => tf.matMul(a, b), reps), dispose: () => tf.dispose([a, b]) };
+}
+
+export function softmax(tf: TF, reps: number): Prepared {
+  const x = tf.randomNormal([...ROWS_SHAPE]);
+  return { run: repeat(tf, () => tf.softmax(x, -1), reps), dispose: () => x.dispose() };
+}
+
+/** TF.js's own LayerNormalization layer (moments + batchNorm inside), gamma and beta random. */
+export function layerNorm(tf: TF, reps: number): Prepared {
+  const n = ROWS_SHAPE[1];
+  const x = tf.randomNormal([...ROWS_SHAPE]);
+  const layer = tf.layers.layerNormalization({
+    axis: -1,
+    epsilon: 1e-5,
+    gammaInitializer: 'randomNormal',
+    betaInitializer: 'randomNormal',
+  });
+  layer.build([null, n]);
+  return {
+    run: repeat(tf, () => layer.apply(x) as Tensor, reps),
+    dispose: () => {
+      x.dispose();
+      layer.dispose();
+    },
+  };
+}
+
+/** Causal attention forward and gradients w.r.t. q, k, v via tf.valueAndGrads of Σ(out · dOut). */
+export function attention(tf: TF): Prepared {
+  const { B, H, T, D } = ATTENTION;
+  const q = tf.randomNormal([B, H, T, D]);
+  const k = tf.randomNormal([B, H, T, D]);
+  const v = tf.randomNormal([B, H, T, D]);
+  const dOut = tf.randomNormal([B, H, T, D]);
+  // -1e9 above the diagonal (same constant as the Kiln version)
+  const mask = tf.tidy(() => tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)).mul(-1e9));
+  const scale = 1 / Math.sqrt(D);
+  const loss = (qq: Tensor, kk: Tensor, vv: Tensor) =>
+    tf.sum(
+      tf.mul(
+        tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(qq, kk, false, true), scale), mask), -1), vv),
+        dOut,
+      ),
+    );
+  const step = tf.valueAndGrads((...xs: Tensor[]) => loss(xs[0], xs[1], xs[2]) as Scalar);
+  return {
+    run: async () => {
+      const { value, grads } = step([q, k, v]);
+      await readOne(tf, grads[0]);
+      tf.dispose([value, ...grads]);
+    },
+    dispose: () => tf.dispose([q, k, v, dOut, mask]),
+  };
+}
+
+/**
+ * AdamW with tf ops. TF.js has no AdamW, so this is the decoupled update written out, operation
+ * for operation the same as @kiln/trainer's AdamW (which follows torch.optim.AdamW).
+ */
+export function adamw(tf: TF): Prepared {
+  const shape = [...ADAMW.shape];
+  const params = Array.from({ length: ADAMW.tensors }, () => tf.variable(tf.randomNormal(shape)));
+  const grads = params.map(() => tf.randomNormal(shape, 0, 0.01));
+  const m = params.map(() => tf.variable(tf.zeros(shape)));
+  const v = params.map(() => tf.variable(tf.zeros(shape)));
+  const [lr, beta1, beta2, eps, weightDecay] = [1e-3, 0.9, 0.95, 1e-8, 0.1];
+  let step = 0;
+  return {
+    run: async () => {
+      step++;
+      const biasCorrection1 = 1 - beta1 ** step;
+      const biasCorrection2 = 1 - beta2 ** step;
+      tf.tidy(() => {
+        for (let i = 0; i < params.length; i++) {
+          const [p, g] = [params[i], grads[i]];
+          p.assign(p.mul(1 - lr * weightDecay));
+          m[i].assign(m[i].mul(beta1).add(g.mul(1 - beta1)));
+          v[i].assign(v[i].mul(beta2).add(g.square().mul(1 - beta2)));
+          const denominator = v[i].sqrt().div(Math.sqrt(biasCorrection2)).add(eps);
+          p.assign(p.sub(m[i].div(denominator).mul(lr / biasCorrection1)));
+        }
+      });
+      await readOne(tf, params[params.length - 1]);
+    },
+    dispose: () => tf.dispose([...params, ...grads, ...m, ...v]),
+  };
+}
+
+/** TF.js's built-in Adam (no weight decay) on the same parameters: its own optimizer path, for reference. */
+export function adam(tf: TF): Prepared {
+  const shape = [...ADAMW.shape];
+  const params: Variable[] = Array.from({ length: ADAMW.tensors }, (_, i) =>
+    tf.variable(tf.randomNormal(shape), true, `p${i}`),
+  );
+  const grads = params.map((p) => ({ name: p.name, tensor: tf.randomNormal(shape, 0, 0.01) }));
+  const opt = tf.train.adam(1e-3, 0.9, 0.95, 1e-8);
+  return {
+    run: async () => {
+      opt.applyGradients(grads);
+      await readOne(tf, params[params.length - 1]);
+    },
+    dispose: () => {
+      opt.dispose();
+      tf.dispose([...params, ...grads.map((g) => g.tensor)]);
+    },
+  };
+}
+
+/** Transposed copy of a 4096² matrix (TF.js has no plain device copy: clone shares the buffer). */
+export function transposedCopy(tf: TF, reps: number): Prepared {
+  const src = tf.randomNormal([...COPY_SHAPE]);
+  return { run: repeat(tf, () => tf.transpose(src), reps), dispose: () => src.dispose() };
+}
+
+/** Same probes as kiln-ops.ts `overhead`. */
+export function overhead(tf: TF): { roundTrip: Prepared; chain: Prepared } {
+  const x = tf.zeros([4096]);
+  const one = tf.ones([4096]);
+  return {
+    roundTrip: { run: repeat(tf, () => tf.add(x, one), 1), dispose: () => {} },
+    chain: {
+      run: async () => {
+        let y = tf.add(x, one);
+        for (let i = 1; i < OVERHEAD_CHAIN; i++) {
+          const next = tf.add(y, one);
+          y.dispose();
+          y = next;
+        }
+        await readOne(tf, y);
+        y.dispose();
+      },
+      dispose: () => tf.dispose([x, one]),
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// Command-line flags.
+import { parseArgs } from 'node:util';
+
+export interface Args {
+  config?: string;
+  resume: boolean;
+  backend: 'cpu' | 'webgpu' | 'auto';
+  steps?: number;
+  out: string;
+}
+
+export const USAGE = `Pretrain a small GPT on Moby Dick.
+
+usage: pnpm --filter @kiln/example-pretrain start -- [flags]
+
+  --config <file>     JSON with any of the sections data, model, train, sample (merged over the defaults)
+  --resume            continue from the latest checkpoint in <out>/checkpoints
+  --backend <name>    cpu, webgpu or auto (default auto: WebGPU when an adapter exists)
+  --steps <n>         train for n steps (the schedule decays over them)
+  --out <dir>         output directory (default runs/pretrain)
+  --help              this text`;
+
+/** Parses `argv` (without node and the script); throws with the usage text on a bad flag. */
+export function parseFlags(argv: string[]): Args | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv.filter((a) => a !== '--'), // pnpm passes a lone `--` through
+      options: {
+        config: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        backend: { type: 'string', default: 'auto' },
+        steps: { type: 'string' },
+        out: { type: 'string', default: 'runs/pretrain' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return 'help';
+  const backend = values.backend as string;
+  if (backend !== 'cpu' && backend !== 'webgpu' && backend !== 'auto') {
+    throw new Error(`--backend must be cpu, webgpu or auto, got '${backend}'`);
+  }
+  let steps: number | undefined;
+  if (values.steps !== undefined) {
+    steps = Number(values.steps);
+    if (!Number.isInteger(steps) || steps < 1)
+      throw new Error(`--steps must be a positive integer, got '${values.steps}'`);
+  }
+  return {
+    config: values.config as string | undefined,
+    resume: values.resume as boolean,
+    backend,
+    steps,
+    out: values.out as string,
+  };
+}
