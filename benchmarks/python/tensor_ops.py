@@ -71,6 +71,9 @@ def measure(w):
             n = int(wid[7:])
             a, b = torch.randn(n, n), torch.randn(n, n)
             return [dict(variant="", msPerOp=time_ms(repeat(lambda: a @ b, reps), reps, samples, warmup))]
+        if wid == "add":
+            x, y = torch.randn(*ROWS_SHAPE), torch.randn(*ROWS_SHAPE)
+            return [dict(variant="", msPerOp=time_ms(repeat(lambda: x + y, reps), reps, samples, warmup))]
         if wid == "softmax":
             x = torch.randn(*ROWS_SHAPE)
             return [dict(variant="", msPerOp=time_ms(repeat(lambda: F.softmax(x, dim=-1), reps), reps, samples, warmup))]

@@ -31,6 +31,8 @@ if (id === 'overhead') {
   const { reps, samples, warmup } = w;
   if (id.startsWith('matmul-')) {
     measurements.push(await time('', kiln.matmul(Number(id.slice(7)), reps), reps, samples, warmup));
+  } else if (id === 'add') {
+    measurements.push(await time('', kiln.add(reps), reps, samples, warmup));
   } else if (id === 'softmax') {
     measurements.push(await time('', kiln.softmax(reps), reps, samples, warmup));
   } else if (id === 'layernorm') {

@@ -44,6 +44,12 @@ export function softmax(reps: number): Prepared {
   return { run: repeat(() => x.softmax(-1), reps), dispose: () => x.dispose() };
 }
 
+export function add(reps: number): Prepared {
+  const x = randn([...ROWS_SHAPE]);
+  const y = randn([...ROWS_SHAPE]);
+  return { run: repeat(() => x.add(y), reps), dispose: () => [x, y].forEach((t) => t.dispose()) };
+}
+
 export function layerNorm(reps: number): Prepared {
   const n = ROWS_SHAPE[1];
   const x = randn([...ROWS_SHAPE]);

@@ -27,6 +27,8 @@ if (id === 'overhead') {
   const { reps, samples, warmup } = w;
   if (id.startsWith('matmul-')) {
     measurements.push(await time('', ops.matmul(tf, Number(id.slice(7)), reps), reps, samples, warmup));
+  } else if (id === 'add') {
+    measurements.push(await time('', ops.add(tf, reps), reps, samples, warmup));
   } else if (id === 'softmax') {
     measurements.push(await time('', ops.softmax(tf, reps), reps, samples, warmup));
   } else if (id === 'layernorm') {

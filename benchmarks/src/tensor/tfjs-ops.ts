@@ -1,6 +1,7 @@
 // The tensor-suite workloads written with TF.js (WebGPU backend), mirroring kiln-ops.ts op for
 // op: same shapes, same math, the library's own ops at their default settings.
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import { TfAdamW } from './tfjs-adamw.js';
 import type { TF } from './tfjs-setup.js';
 import { ADAMW, ATTENTION, COPY_SHAPE, OVERHEAD_CHAIN, ROWS_SHAPE } from './workloads.js';
 
@@ -40,6 +41,12 @@ export function softmax(tf: TF, reps: number): Prepared {
   return { run: repeat(tf, () => tf.softmax(x, -1), reps), dispose: () => x.dispose() };
 }
 
+export function add(tf: TF, reps: number): Prepared {
+  const x = tf.randomNormal([...ROWS_SHAPE]);
+  const y = tf.randomNormal([...ROWS_SHAPE]);
+  return { run: repeat(tf, () => tf.add(x, y), reps), dispose: () => tf.dispose([x, y]) };
+}
+
 /** TF.js's own LayerNormalization layer (moments + batchNorm inside), gamma and beta random. */
 export function layerNorm(tf: TF, reps: number): Prepared {
   const n = ROWS_SHAPE[1];
@@ -53,10 +60,8 @@ export function layerNorm(tf: TF, reps: number): Prepared {
   layer.build([null, n]);
   return {
     run: repeat(tf, () => layer.apply(x) as Tensor, reps),
-    dispose: () => {
-      x.dispose();
-      layer.dispose();
-    },
+    // (layer.dispose() refuses a layer only ever applied eagerly; the process ends right after)
+    dispose: () => x.dispose(),
   };
 }
 
@@ -88,36 +93,21 @@ export function attention(tf: TF): Prepared {
   };
 }
 
-/**
- * AdamW with tf ops. TF.js has no AdamW, so this is the decoupled update written out, operation
- * for operation the same as @kiln/trainer's AdamW (which follows torch.optim.AdamW).
- */
+/** AdamW over 10 parameters of 1M elements with fixed gradients (see tfjs-adamw.ts). */
 export function adamw(tf: TF): Prepared {
   const shape = [...ADAMW.shape];
   const params = Array.from({ length: ADAMW.tensors }, () => tf.variable(tf.randomNormal(shape)));
   const grads = params.map(() => tf.randomNormal(shape, 0, 0.01));
-  const m = params.map(() => tf.variable(tf.zeros(shape)));
-  const v = params.map(() => tf.variable(tf.zeros(shape)));
-  const [lr, beta1, beta2, eps, weightDecay] = [1e-3, 0.9, 0.95, 1e-8, 0.1];
-  let step = 0;
+  const opt = new TfAdamW(tf, params, { lr: 1e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
   return {
     run: async () => {
-      step++;
-      const biasCorrection1 = 1 - beta1 ** step;
-      const biasCorrection2 = 1 - beta2 ** step;
-      tf.tidy(() => {
-        for (let i = 0; i < params.length; i++) {
-          const [p, g] = [params[i], grads[i]];
-          p.assign(p.mul(1 - lr * weightDecay));
-          m[i].assign(m[i].mul(beta1).add(g.mul(1 - beta1)));
-          v[i].assign(v[i].mul(beta2).add(g.square().mul(1 - beta2)));
-          const denominator = v[i].sqrt().div(Math.sqrt(biasCorrection2)).add(eps);
-          p.assign(p.sub(m[i].div(denominator).mul(lr / biasCorrection1)));
-        }
-      });
+      opt.step(grads);
       await readOne(tf, params[params.length - 1]);
     },
-    dispose: () => tf.dispose([...params, ...grads, ...m, ...v]),
+    dispose: () => {
+      opt.dispose();
+      tf.dispose([...params, ...grads]);
+    },
   };
 }
 

@@ -5,7 +5,7 @@
 
 /** Shapes, fixed so that later kernel work can be compared run to run. */
 export const MATMUL_SIZES = [256, 512, 1024, 2048] as const;
-export const ROWS_SHAPE = [4096, 1024] as const; // softmax and layerNorm input
+export const ROWS_SHAPE = [4096, 1024] as const; // add, softmax and layerNorm input
 export const ATTENTION = { B: 16, H: 4, T: 128, D: 32 } as const;
 export const ADAMW = { tensors: 10, shape: [1000, 1000] as const }; // 10M parameters
 export const COPY_SHAPE = [4096, 4096] as const; // 64 MiB of float32
@@ -71,6 +71,8 @@ export function workloads(): Workload[] {
   const copy = prod(COPY_SHAPE);
   return [
     ...matmul,
+    // the elementwise primitive most of a training step is made of: read x and y, write x + y
+    { id: 'add', label: `add [${ROWS_SHAPE}] + [${ROWS_SHAPE}]`, unit: 'GB/s', flops: rows, bytes: 3 * rows * F32, reps: 4, samples: samples(6), warmup: 1 },
     // read x, write y; the row statistics never leave the kernel in a fused implementation
     {
       id: 'softmax',

@@ -151,6 +151,15 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   if (min === undefined && max === undefined) throw new RangeError('clamp: give at least one of min and max');
   if (min !== undefined && max !== undefined && min > max)
     throw new RangeError(`clamp: min ${min} is greater than max ${max}`);
+  if (x instanceof Tensor && (x.dtype === 'int32' || x.dtype === 'uint32')) {
+    for (const bound of [min, max]) {
+      if (bound !== undefined && Number.isFinite(bound) && !Number.isInteger(bound)) {
+        throw new DTypeError(
+          `clamp: bound ${bound} is not an integer but the tensor is ${x.dtype}; round the bound or cast the tensor`,
+        );
+      }
+    }
+  }
   return unary('clamp', x, { min, max }, { min, max });
 }
 

@@ -201,11 +201,15 @@ export function assign(t: Tensor, src: Tensor | number): void {
   try {
     dispatch('assign', [t, s], {}, () => {
       broadcastShapes('assign', t.shape, s.shape);
-      const v = expand(s, t.shape);
+      // A source sharing storage with the target (x.assign(x.T)) would be read while it is
+      // written: copy it out first.
+      const source = s.storage === t.storage ? copyContiguous(s) : s;
+      const v = expand(source, t.shape);
       try {
         if (t.size > 0) t.backend.copy(v.view_(), t.view_());
       } finally {
         v.dispose();
+        if (source !== s) source.dispose();
       }
       t.storage.version++;
       hostRanges.delete(t.storage);

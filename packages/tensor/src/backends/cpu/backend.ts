@@ -92,7 +92,7 @@ export class CpuBackend implements Backend<Buf> {
   }
 
   unary(op: UnaryOp, x: View<Buf>, out: View<Buf>, params?: UnaryParams): void {
-    const f = unaryFn(op, params);
+    const f = unaryFn(op, params, !isFloat(x.dtype) && x.dtype !== 'bool');
     const xo = viewOffsets(x);
     for (let i = 0; i < xo.length; i++) out.storage[out.offset + i] = finish(out.dtype, f(x.storage[xo[i]]));
   }
@@ -130,7 +130,8 @@ export class CpuBackend implements Backend<Buf> {
           break;
         case 'prod':
           acc = 1;
-          for (let r = 0; r < R; r++) acc *= src[xo[base + r]];
+          if (isFloat(x.dtype)) for (let r = 0; r < R; r++) acc *= src[xo[base + r]];
+          else for (let r = 0; r < R; r++) acc = Math.imul(acc, src[xo[base + r]]); // wraps like the GPU
           break;
         case 'max':
         case 'min': {
@@ -144,11 +145,12 @@ export class CpuBackend implements Backend<Buf> {
         }
         case 'argmax':
         case 'argmin': {
+          // first occurrence wins ties; the first NaN wins outright (as PyTorch)
           let best = src[xo[base]];
           acc = 0;
-          for (let r = 1; r < R; r++) {
+          for (let r = 1; r < R && !Number.isNaN(best); r++) {
             const v = src[xo[base + r]];
-            if (op === 'argmax' ? v > best : v < best) {
+            if (Number.isNaN(v) || (op === 'argmax' ? v > best : v < best)) {
               best = v;
               acc = r;
             }
@@ -392,7 +394,7 @@ function finish(dtype: DType, v: number): number {
 
 /** Value conversion for `copy` between dtypes: float→int truncates toward zero and saturates (as WGSL does). */
 function castFn(from: DType, to: DType): (v: number) => number {
-  if (to === 'bool') return (v) => (v ? 1 : 0);
+  if (to === 'bool') return (v) => (v !== 0 ? 1 : 0); // NaN is true, as in PyTorch
   if (isFloat(from) && to === 'int32')
     return (v) => (Number.isNaN(v) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(v))));
   if (isFloat(from) && to === 'uint32')

@@ -33,7 +33,11 @@ export function roundHalfEven(x: number): number {
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** The scalar function of a unary op (float math in float64; integer ops stay integers). */
-export function unaryFn(op: UnaryOp, params: UnaryParams | undefined): (x: number) => number {
+export function unaryFn(
+  op: UnaryOp,
+  params: UnaryParams | undefined,
+  integer = false,
+): (x: number) => number {
   switch (op) {
     case 'neg':
       return (x) => -x;
@@ -64,7 +68,7 @@ export function unaryFn(op: UnaryOp, params: UnaryParams | undefined): (x: numbe
     case 'silu':
       return (x) => x / (1 + Math.exp(-x));
     case 'square':
-      return (x) => x * x;
+      return integer ? (x) => Math.imul(x, x) : (x) => x * x;
     case 'sign':
       return (x) => (x > 0 ? 1 : x < 0 ? -1 : 0);
     case 'reciprocal':
@@ -76,7 +80,7 @@ export function unaryFn(op: UnaryOp, params: UnaryParams | undefined): (x: numbe
     case 'round':
       return roundHalfEven;
     case 'logical_not':
-      return (x) => (x ? 0 : 1);
+      return (x) => (x !== 0 ? 0 : 1); // NaN is true
     case 'clamp': {
       const lo = params?.min ?? Number.NEGATIVE_INFINITY;
       const hi = params?.max ?? Number.POSITIVE_INFINITY;
@@ -98,7 +102,7 @@ export function binaryFn(op: BinaryOp, integer: boolean): (a: number, b: number)
       // integer division by zero yields the numerator, as WGSL defines it
       return integer ? (a, b) => (b === 0 ? a : Math.trunc(a / b)) : (a, b) => a / b;
     case 'pow':
-      return Math.pow;
+      return integer ? intPow : Math.pow;
     case 'maximum':
       return Math.max; // propagates NaN
     case 'minimum':
@@ -116,8 +120,22 @@ export function binaryFn(op: BinaryOp, integer: boolean): (a: number, b: number)
     case 'ge':
       return (a, b) => (a >= b ? 1 : 0);
     case 'logical_and':
-      return (a, b) => (a && b ? 1 : 0);
+      return (a, b) => (a !== 0 && b !== 0 ? 1 : 0); // NaN is true
     case 'logical_or':
-      return (a, b) => (a || b ? 1 : 0);
+      return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
   }
+}
+
+/** Integer power by squaring with 32-bit wrapping (negative exponents give 0, or ±1 for bases ±1). */
+function intPow(base: number, exp: number): number {
+  if (exp < 0) return base === 1 ? 1 : base === -1 ? (exp % 2 === 0 ? 1 : -1) : 0;
+  let result = 1;
+  let b = base | 0;
+  let e = exp;
+  while (e > 0) {
+    if (e & 1) result = Math.imul(result, b);
+    b = Math.imul(b, b);
+    e = Math.floor(e / 2);
+  }
+  return result;
 }

@@ -160,15 +160,14 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#exec.copy('download', storage.buffer, 0, staging, 0, bytes);
     this.#exec.flush();
     try {
-      await staging.mapAsync(MAP_MODE_READ, 0, bytes);
-    } catch (err) {
+      let mapError: unknown = null;
+      await staging.mapAsync(MAP_MODE_READ, 0, bytes).catch((err: unknown) => {
+        mapError = err;
+      });
+      // a recorded device error says which op failed: it takes precedence over the map failure
       await this.#errors.check('download');
-      throw new BackendError(`webgpu: download failed: ${(err as Error).message}`);
-    }
-    try {
-      const result = decodeDevice(dtype, staging.getMappedRange(0, bytes), size);
-      await this.#errors.check('download');
-      return result;
+      if (mapError) throw new BackendError(`webgpu: download failed: ${(mapError as Error).message}`);
+      return decodeDevice(dtype, staging.getMappedRange(0, bytes), size);
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();
       this.#pool.release('staging', staging);

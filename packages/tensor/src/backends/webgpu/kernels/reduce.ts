@@ -65,12 +65,20 @@ function combineFn(op: ReduceOp, t: ComputeType): string {
       body = 'return a;';
   }
   const cmp = op === 'argmin' ? '<' : '>';
-  // arg ops: is candidate (v, i) better than (bv, bi)? First occurrence wins ties; NaNs never become candidates.
+  // arg ops: is candidate (v, i) better than (bv, bi)? First occurrence wins ties, and the first
+  // NaN beats every number (PyTorch's semantics, as the CPU backend).
+  const nan =
+    t === 'f32'
+      ? `  let vn = is_nan(v);
+  if (is_nan(bv)) { return vn && i < bi; }
+  if (vn) { return true; }
+`
+      : '';
   return `fn combine(a: ${t}, b: ${t}) -> ${t} { ${body} }
 fn better(v: ${t}, i: u32, bv: ${t}, bi: u32) -> bool {
   if (i == ${NONE}) { return false; }
   if (bi == ${NONE}) { return true; }
-  if (v == bv) { return i < bi; }
+${nan}  if (v == bv) { return i < bi; }
   return v ${cmp} bv;
 }
 `;
@@ -85,24 +93,19 @@ const OUTER = 4;
 const INNER = OUTER + walkWords(1);
 const WORDS = INNER + walkWords(1);
 
-/** Statements loading element `r` of the current row into `v` (skipping NaN for arg ops). */
+/** Statements loading element `r` of the current row into `v`. */
 function foldStatements(op: ReduceOp, x: DType, inner: WalkVariant): string {
   const arg = op === 'argmax' || op === 'argmin';
   const walk = walkOffsets(1, INNER, 'r', inner, 'in');
   const v = load(x, 'x', 'base + in0');
   if (!arg) return `${walk}\n    acc = combine(acc, ${v});`;
-  const skipNaN = isFloat(x) ? 'if (is_nan(v)) { continue; }' : '';
-  return `${walk}\n    let v = ${v};\n    ${skipNaN}\n    if (better(v, r, acc, accI)) { acc = v; accI = r; }`;
+  return `${walk}\n    let v = ${v};\n    if (better(v, r, acc, accI)) { acc = v; accI = r; }`;
 }
 
 /** The statement writing the row result (`acc`, `accI`) to `out[p(2) + row]`. */
 function finishStatement(op: ReduceOp, x: DType, out: DType, inner: WalkVariant): string {
   if (op === 'argmax' || op === 'argmin') {
-    // as the CPU's scan: a NaN in the first position wins (nothing compares greater than it)
-    const firstNaN = isFloat(x)
-      ? `{ ${walkOffsets(1, INNER, '0u', inner, 'first')}\n    if (p(1u) > 0u && is_nan(${load(x, 'x', 'base + first0')})) { result = 0u; } }`
-      : '';
-    return `var result = select(accI, 0u, accI == ${NONE});\n    ${firstNaN}\n    out[p(2u) + row] = i32(result);`;
+    return `let result = select(accI, 0u, accI == ${NONE});\n    out[p(2u) + row] = i32(result);`;
   }
   const value = op === 'mean' ? 'acc / f32(p(1u))' : 'acc';
   return store(out, 'out', 'p(2u) + row', value);

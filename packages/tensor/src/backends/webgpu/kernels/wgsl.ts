@@ -95,7 +95,7 @@ fn nan_f32() -> f32 { return bitcast<f32>(kNaN); }
 fn inf_f32() -> f32 { return bitcast<f32>(kInf); }
 // Bit test, so no compiler may assume NaN away.
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn truthy_f32(x: f32) -> bool { return x != 0.0 && !is_nan(x); }
+fn truthy_f32(x: f32) -> bool { return x != 0.0 || is_nan(x); } // NaN is true, as in PyTorch
 // IEEE comparisons with NaN spelled out: the driver's compiler may assume NaN away.
 fn any_nan(a: f32, b: f32) -> bool { return is_nan(a) || is_nan(b); }
 fn f_eq(a: f32, b: f32) -> bool { return !any_nan(a, b) && a == b; }

@@ -1,0 +1,125 @@
+// Where one Kiln training step spends its time: the step split into forward, backward and
+// optimizer phases (each ended by a readback, so each includes one round trip), the ops each
+// phase dispatches (counted with a dispatch hook), and the step's matrix products replayed alone
+// (same shapes and transposes, fresh random inputs) to tell matmul time from everything else.
+import { backward } from '@kiln/autograd';
+import { addDispatchHook, randn, scope, type Tensor } from '@kiln/tensor';
+import type { AdamW } from '@kiln/trainer';
+import type { GPT } from '@kiln/transformer';
+
+type Phase = 'forward' | 'backward' | 'optimizer';
+
+/** A matrix product as recorded: shapes, and whether an operand is a transposed view. */
+interface Product {
+  a: number[];
+  b: number[];
+  aT: boolean;
+  bT: boolean;
+}
+
+export interface StepProfile {
+  phaseMs: Record<Phase, number>;
+  /** Op name → how many times it was dispatched, per phase. */
+  ops: Record<Phase, Record<string, number>>;
+  opTotals: Record<Phase, number>;
+  matmul: { products: number; gflop: number; replayMs: number[] };
+}
+
+/** A view that is its last two dims transposed (column-major in the last two dims). */
+function isTransposed(t: Tensor): boolean {
+  const n = t.ndim;
+  return n >= 2 && t.strides[n - 2] === 1 && t.strides[n - 1] !== 1 && t.shape[n - 2] > 1;
+}
+
+async function readOne(t: Tensor): Promise<void> {
+  await scope(async () => {
+    await t.flatten().narrow(0, 0, 1).data();
+  });
+}
+
+function flopsOf(p: Product): number {
+  const m = p.a[p.a.length - 2];
+  const k = p.a[p.a.length - 1];
+  const n = p.b[p.b.length - 1];
+  const batch = Math.max(p.a.slice(0, -2).reduce((x, y) => x * y, 1), p.b.slice(0, -2).reduce((x, y) => x * y, 1));
+  return 2 * batch * m * n * k;
+}
+
+/** Replays `products` (inputs made once) `times` times; milliseconds of each full pass. */
+async function replay(products: Product[], times: number): Promise<number[]> {
+  const make = (shape: number[], transposed: boolean) => {
+    if (!transposed) return randn(shape);
+    const swapped = [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]];
+    // the view keeps the storage alive after the scope frees the base handle
+    return scope(() => randn(swapped).transpose(-2, -1));
+  };
+  const inputs = products.map((p) => [make(p.a, p.aT), make(p.b, p.bT)] as const);
+  const ms: number[] = [];
+  for (let i = 0; i <= times; i++) {
+    const start = performance.now();
+    let last: Tensor | null = null;
+    for (const [a, b] of inputs) {
+      last?.dispose();
+      last = a.matmul(b);
+    }
+    await readOne(last!);
+    last!.dispose();
+    if (i > 0) ms.push(performance.now() - start); // the first pass is a warm-up
+  }
+  inputs.flat().forEach((t) => t.dispose());
+  return ms;
+}
+
+export async function profileStep(
+  model: GPT,
+  opt: AdamW,
+  makeBatch: () => { ids: Tensor; targets: Tensor },
+  loss: (ids: Tensor, targets: Tensor) => Tensor,
+): Promise<StepProfile> {
+  const ops: Record<Phase, Record<string, number>> = { forward: {}, backward: {}, optimizer: {} };
+  const products: Product[] = [];
+  let phase: Phase = 'forward';
+  const remove = addDispatchHook((r) => {
+    ops[phase][r.op] = (ops[phase][r.op] ?? 0) + 1;
+    if (r.op === 'matmul' && phase !== 'optimizer') {
+      const [a, b] = r.inputs;
+      products.push({ a: [...a.shape], b: [...b.shape], aT: isTransposed(a), bT: isTransposed(b) });
+    }
+  });
+  const phaseMs: Record<Phase, number> = { forward: 0, backward: 0, optimizer: 0 };
+  const { ids, targets } = makeBatch();
+  const firstParam = model.parameters()[0];
+  try {
+    let start = performance.now();
+    const l = loss(ids, targets);
+    await l.item();
+    phaseMs.forward = performance.now() - start;
+
+    phase = 'backward';
+    start = performance.now();
+    backward(l);
+    await readOne(firstParam.grad!);
+    phaseMs.backward = performance.now() - start;
+
+    phase = 'optimizer';
+    start = performance.now();
+    opt.step();
+    await readOne(firstParam);
+    phaseMs.optimizer = performance.now() - start;
+    for (const t of [l, ids, targets]) t.dispose();
+  } finally {
+    remove();
+    opt.zeroGrad();
+  }
+  const total = (p: Phase) => Object.values(ops[p]).reduce((x, y) => x + y, 0);
+  return {
+    phaseMs,
+    ops,
+    opTotals: { forward: total('forward'), backward: total('backward'), optimizer: total('optimizer') },
+    matmul: {
+      products: products.length,
+      gflop: products.reduce((s, p) => s + flopsOf(p), 0) / 1e9,
+      replayMs: await replay(products, 2),
+    },
+  };
+}
