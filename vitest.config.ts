@@ -16,6 +16,7 @@ const candidates = [
   'packages/rlhf',
   'packages/scaling',
   'examples/tensor-tour',
+  'examples/pretrain',
 ];
 const projects = candidates
   .filter((dir) => existsSync(join(root, dir, 'test')))

@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { printTable, type Summary, summarize, writeResults } from '../harness.js';
 import type { Suite } from '../run.js';
-import { type ChildOutcome, runNode, runPython, torchVersion } from '../tensor/child.js';
+import { type ChildOutcome, gitRevision, runNode, runPython, torchVersion } from '../tensor/child.js';
 import {
   addMeasurements,
   floor,
@@ -26,7 +26,13 @@ import {
   printTimes,
   type Row,
 } from '../tensor/report.js';
-import { type ChildResult, COPY_SHAPE, OVERHEAD_CHAIN, type Workload, workloads } from '../tensor/workloads.js';
+import {
+  type ChildResult,
+  COPY_SHAPE,
+  OVERHEAD_CHAIN,
+  type Workload,
+  workloads,
+} from '../tensor/workloads.js';
 
 const DIR = join(import.meta.dirname, '..', 'tensor');
 const PYTHON_SCRIPT = join(import.meta.dirname, '..', '..', 'python', 'tensor_ops.py');
@@ -51,8 +57,15 @@ async function run(): Promise<void> {
   console.log(
     `Each workload runs in fresh processes: Kiln webgpu, TF.js webgpu${torch ? `, PyTorch ${torch} (2 threads)` : ''}, Kiln cpu for matmul ≤ 512.`,
   );
-  if (!torch) console.log('PyTorch: skipped (no torch in /usr/bin/python3; set KILN_PYTHON to a python3 that has it).');
-  console.log('Medians with (min–max) over samples; a sample ends when a readback of the last result resolves.\n');
+  if (!torch)
+    console.log('PyTorch: skipped (no torch in /usr/bin/python3; set KILN_PYTHON to a python3 that has it).');
+  const revision = gitRevision();
+  console.log(
+    `Code: commit ${revision.commit ?? '?'}${revision.modified.length > 0 ? ` + ${revision.modified.length} uncommitted files under packages/` : ''}.`,
+  );
+  console.log(
+    'Medians with (min–max) over samples; a sample ends when a readback of the last result resolves.\n',
+  );
 
   const rows: Row[] = [];
   const raw: RawLine[] = [];
@@ -67,10 +80,11 @@ async function run(): Promise<void> {
       console.log(`  ${LIBRARY_LABEL[library]}: FAILED (see errors below)`);
       return;
     }
-    outcome.value.notes.forEach((n) => notes.add(n));
+    for (const n of outcome.value.notes) notes.add(n);
     addMeasurements(rows, w, library, outcome.value.measurements);
     for (const m of outcome.value.measurements) {
-      if (m.raw) raw.push({ variant: m.variant, gbps: summarize(m.msPerOp.map((ms) => COPY_BYTES / (ms * 1e6))) });
+      if (m.raw)
+        raw.push({ variant: m.variant, gbps: summarize(m.msPerOp.map((ms) => COPY_BYTES / (ms * 1e6))) });
     }
   };
 
@@ -81,9 +95,14 @@ async function run(): Promise<void> {
     if (w.cpu) record(w, 'cpu', runNode<ChildResult>(join(DIR, 'kiln-child.ts'), [w.id, 'cpu']));
     const done = rows.filter((r) => r.workload.id === w.id);
     const brief = done
-      .map((r) => `${r.variant || 'kiln/tfjs'} ${r.cells.kiln?.rate.median.toFixed(2) ?? '—'} / ${r.cells.tfjs?.rate.median.toFixed(2) ?? '—'}`)
+      .map(
+        (r) =>
+          `${r.variant || 'kiln/tfjs'} ${r.cells.kiln?.rate.median.toFixed(2) ?? '—'} / ${r.cells.tfjs?.rate.median.toFixed(2) ?? '—'}`,
+      )
       .join('; ');
-    console.log(`${w.label}: ${brief} ${w.unit} (${((performance.now() - start) / 1000).toFixed(0)} s, load ${loadavg()[0].toFixed(1)})`);
+    console.log(
+      `${w.label}: ${brief} ${w.unit} (${((performance.now() - start) / 1000).toFixed(0)} s, load ${loadavg()[0].toFixed(1)})`,
+    );
   }
 
   if (torch && list.length > 0) {
@@ -119,18 +138,28 @@ async function run(): Promise<void> {
   }
 
   // the bandwidth roof: the fastest raw copy the adapter managed (median)
-  const roof = raw.reduce<RawLine | null>((best, r) => (!best || r.gbps.median > best.gbps.median ? r : best), null);
+  const roof = raw.reduce<RawLine | null>(
+    (best, r) => (!best || r.gbps.median > best.gbps.median ? r : best),
+    null,
+  );
   const roofGBps = roof?.gbps.median ?? Number.NaN;
 
-  console.log(`\nRates (median (min–max)); Kiln/TF.js = Kiln's rate ÷ TF.js's (above 1: Kiln is faster):\n`);
+  console.log(
+    `\nRates (median (min–max)); Kiln/TF.js = Kiln's rate ÷ TF.js's (above 1: Kiln is faster; a Kiln-only variant is compared with its workload's TF.js line):\n`,
+  );
   printRates(rows);
   console.log('Milliseconds per op:\n');
   printTimes(rows);
   if (raw.length > 0) {
-    console.log('Adapter copy bandwidth, 64 MiB buffer, GB/s of bytes read + written (raw WebGPU, no library):\n');
+    console.log(
+      'Adapter copy bandwidth, 64 MiB buffer, GB/s of bytes read + written (raw WebGPU, no library):\n',
+    );
     printTable(
       ['copy', 'GB/s'],
-      raw.map((r) => [r.variant, `${r.gbps.median.toFixed(2)} (${r.gbps.min.toFixed(2)}–${r.gbps.max.toFixed(2)})`]),
+      raw.map((r) => [
+        r.variant,
+        `${r.gbps.median.toFixed(2)} (${r.gbps.min.toFixed(2)}–${r.gbps.max.toFixed(2)})`,
+      ]),
     );
     console.log(
       `Roofline: compute at ${PEAK_GFLOPS} GFLOP/s, memory at ${roofGBps.toFixed(2)} GB/s (${roof?.variant}); % of roof = floor ÷ measured time:\n`,
@@ -138,7 +167,9 @@ async function run(): Promise<void> {
     printRoofline(rows, PEAK_GFLOPS, roofGBps);
   }
   if (overhead.kiln || overhead.tfjs) {
-    console.log(`Fixed costs (4096-element adds): round trip = one op + readback; per dispatch = (chain of ${OVERHEAD_CHAIN} − round trip) / ${OVERHEAD_CHAIN - 1}:\n`);
+    console.log(
+      `Fixed costs (4096-element adds): round trip = one op + readback; per dispatch = (chain of ${OVERHEAD_CHAIN} − round trip) / ${OVERHEAD_CHAIN - 1}:\n`,
+    );
     printTable(
       ['library', 'round trip ms', 'per dispatch ms'],
       (['kiln', 'tfjs'] as const)
@@ -156,9 +187,12 @@ async function run(): Promise<void> {
     for (const e of errors) console.log(`- ${e}`);
   }
   const loadEnd = loadavg()[0];
-  console.log(`\nLoad average (1 min): ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end.`);
+  console.log(
+    `\nLoad average (1 min): ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end.`,
+  );
 
   writeResults('tensor', {
+    revision,
     peakGflops: PEAK_GFLOPS,
     roofGBps,
     roofSource: roof?.variant ?? null,
@@ -171,7 +205,7 @@ async function run(): Promise<void> {
       bytes: r.workload.bytes,
       reps: r.workload.reps,
       floor: Number.isFinite(roofGBps) ? floor(r.workload, PEAK_GFLOPS, roofGBps) : null,
-      kilnOverTfjs: kilnOverTfjs(r) ?? null,
+      kilnOverTfjs: kilnOverTfjs(r, rows) ?? null,
       ...r.cells,
     })),
     rawCopies: raw,

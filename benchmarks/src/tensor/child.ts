@@ -2,6 +2,7 @@
 // process, so Dawn instances, buffer pools and compiled pipelines never mix between them.
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 
 /** Python with torch: Debian's (`/usr/bin/python3`), or `KILN_PYTHON`. */
 export const PYTHON = process.env.KILN_PYTHON ?? '/usr/bin/python3';
@@ -53,4 +54,22 @@ export function runPython<T>(script: string, args: string[], timeoutMs = 10 * 60
 export function torchVersion(): string | null {
   const result = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   return result.status === 0 ? result.stdout.trim() : null;
+}
+
+/**
+ * The code being measured: the commit, and the files under `paths` that differ from it (others
+ * may be editing while a suite runs). Read-only git commands; null/empty when git is missing.
+ */
+export function gitRevision(paths: string[] = ['packages']): { commit: string | null; modified: string[] } {
+  const git = (args: string[]) => {
+    const r = spawnSync('git', args, { cwd: join(import.meta.dirname, '..', '..'), encoding: 'utf8' });
+    return r.status === 0 ? r.stdout : null;
+  };
+  const commit = git(['rev-parse', '--short', 'HEAD'])?.trim() ?? null;
+  const status = git(['status', '--porcelain', '--', ...paths]) ?? '';
+  const modified = status
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.slice(3));
+  return { commit, modified };
 }

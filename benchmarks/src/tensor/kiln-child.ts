@@ -20,6 +20,8 @@ async function time(variant: string, prepared: kiln.Prepared, reps: number, samp
   return { variant, msPerOp: ms.map((m) => m / reps) };
 }
 
+const FUSED_ATTENTION = 'Kiln fused scaledDotProductAttention';
+const FUSED_ADAMW = 'Kiln fused adamwUpdate op';
 const measurements: Measurement[] = [];
 if (id === 'overhead') {
   const { roundTrip, chain } = kiln.overhead();
@@ -39,8 +41,14 @@ if (id === 'overhead') {
     measurements.push(await time('', kiln.layerNorm(reps), reps, samples, warmup));
   } else if (id === 'attention') {
     measurements.push(await time('', kiln.attention(), 1, samples, warmup));
+    const fusedAttention = kiln.fusedAttention();
+    if (fusedAttention) measurements.push(await time(FUSED_ATTENTION, fusedAttention, 1, samples, warmup));
+    else notes.push('scaledDotProductAttention: not available at this revision');
   } else if (id === 'adamw') {
     measurements.push(await time('', kiln.adamw(), 1, samples, warmup));
+    const fusedAdamW = kiln.fusedAdamW();
+    if (fusedAdamW) measurements.push(await time(FUSED_ADAMW, fusedAdamW, 1, samples, warmup));
+    else notes.push('adamwUpdate: not available at this revision');
   } else if (id === 'copy') {
     const { plain, transposed } = kiln.copies(reps);
     measurements.push(await time('plain', plain, reps, samples, warmup));

@@ -2,7 +2,8 @@
 // AdamW). Each builder allocates its inputs once and returns `run`, which enqueues `reps` ops back
 // to back and resolves when one element of the last result has been read back: Kiln has a
 // single queue, so that readback finishes only after everything enqueued before it.
-import { Parameter, valueAndGrad } from '@kiln/autograd';
+import { noGrad, Parameter, valueAndGrad } from '@kiln/autograd';
+import * as kilnTensor from '@kiln/tensor';
 import { full, layerNorm as layerNormOp, ones, randn, scope, type Tensor, triu, zeros } from '@kiln/tensor';
 import { AdamW } from '@kiln/trainer';
 import { ADAMW, ATTENTION, COPY_SHAPE, OVERHEAD_CHAIN, ROWS_SHAPE } from './workloads.js';
@@ -12,6 +13,10 @@ export async function readOne(t: Tensor): Promise<void> {
   await scope(async () => {
     await t.flatten().narrow(0, 0, 1).data();
   });
+}
+
+function disposeAll(...tensors: Tensor[]): void {
+  for (const t of tensors) t.dispose();
 }
 
 /** A prepared workload: `run()` does one timed sample; `dispose()` frees its inputs. */
@@ -36,7 +41,7 @@ function repeat(op: () => Tensor, reps: number): () => Promise<void> {
 export function matmul(n: number, reps: number): Prepared {
   const a = randn([n, n]);
   const b = randn([n, n]);
-  return { run: repeat(() => a.matmul(b), reps), dispose: () => [a, b].forEach((t) => t.dispose()) };
+  return { run: repeat(() => a.matmul(b), reps), dispose: () => disposeAll(a, b) };
 }
 
 export function softmax(reps: number): Prepared {
@@ -47,7 +52,7 @@ export function softmax(reps: number): Prepared {
 export function add(reps: number): Prepared {
   const x = randn([...ROWS_SHAPE]);
   const y = randn([...ROWS_SHAPE]);
-  return { run: repeat(() => x.add(y), reps), dispose: () => [x, y].forEach((t) => t.dispose()) };
+  return { run: repeat(() => x.add(y), reps), dispose: () => disposeAll(x, y) };
 }
 
 export function layerNorm(reps: number): Prepared {
@@ -57,7 +62,7 @@ export function layerNorm(reps: number): Prepared {
   const bias = randn([n]);
   return {
     run: repeat(() => layerNormOp(x, weight, bias, { eps: 1e-5 }), reps),
-    dispose: () => [x, weight, bias].forEach((t) => t.dispose()),
+    dispose: () => disposeAll(x, weight, bias),
   };
 }
 
@@ -82,9 +87,65 @@ export function attention(): Prepared {
       const [value, grads] = step(q, k, v);
       await readOne(grads[0]);
       value.dispose();
-      grads.forEach((g) => g.dispose());
+      disposeAll(...grads);
     },
-    dispose: () => [q, k, v, dOut, mask].forEach((t) => t.dispose()),
+    dispose: () => disposeAll(q, k, v, dOut, mask),
+  };
+}
+
+// Fused ops that @kiln/tensor is gaining while these benchmarks are written: looked up at run
+// time, so the suite runs (and says "not available") at revisions without them.
+type Sdpa = (q: Tensor, k: Tensor, v: Tensor, options: { causal?: boolean; scale?: number }) => Tensor;
+type AdamWUpdate = (
+  params: Tensor[],
+  grads: Tensor[],
+  m: Tensor[],
+  v: Tensor[],
+  hyper: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number },
+) => void;
+const fused = kilnTensor as unknown as { scaledDotProductAttention?: Sdpa; adamwUpdate?: AdamWUpdate };
+
+/** The same attention through the fused `scaledDotProductAttention` op (and its autograd rule), or null. */
+export function fusedAttention(): Prepared | null {
+  const sdpa = fused.scaledDotProductAttention;
+  if (!sdpa) return null;
+  const { B, H, T, D } = ATTENTION;
+  const [q, k, v, dOut] = [0, 1, 2, 3].map(() => randn([B, H, T, D]));
+  const loss = (qq: Tensor, kk: Tensor, vv: Tensor) =>
+    sdpa(qq, kk, vv, { causal: true, scale: 1 / Math.sqrt(D) })
+      .mul(dOut)
+      .sum();
+  const step = valueAndGrad(loss, { argnums: [0, 1, 2] });
+  return {
+    run: async () => {
+      const [value, grads] = step(q, k, v);
+      await readOne(grads[0]);
+      disposeAll(value, ...grads);
+    },
+    dispose: () => disposeAll(q, k, v, dOut),
+  };
+}
+
+/** The fused multi-tensor `adamwUpdate` op on the same 10 × 1M tensors, or null. */
+export function fusedAdamW(): Prepared | null {
+  const update = fused.adamwUpdate;
+  if (!update) return null;
+  const shape = [...ADAMW.shape];
+  const make = (f: () => Tensor) => Array.from({ length: ADAMW.tensors }, f);
+  const params = make(() => randn(shape));
+  const grads = make(() => randn(shape, { std: 0.01 }));
+  const m = make(() => zeros(shape));
+  const v = make(() => zeros(shape));
+  let step = 0;
+  return {
+    run: async () => {
+      step++;
+      noGrad(() =>
+        update(params, grads, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step }),
+      );
+      await readOne(params[params.length - 1]);
+    },
+    dispose: () => disposeAll(...params, ...grads, ...m, ...v),
   };
 }
 
@@ -100,7 +161,7 @@ export function adamw(): Prepared {
     },
     dispose: () => {
       opt.dispose();
-      params.forEach((p) => p.dispose());
+      disposeAll(...params);
     },
   };
 }
@@ -119,7 +180,7 @@ export function copies(reps: number): { plain: Prepared; transposed: Prepared } 
     },
     transposed: {
       run: repeat(() => src.T.contiguous(), reps),
-      dispose: () => [src, dst].forEach((t) => t.dispose()),
+      dispose: () => disposeAll(src, dst),
     },
   };
 }
@@ -144,7 +205,7 @@ export function overhead(): { roundTrip: Prepared; chain: Prepared } {
         await readOne(y);
         y.dispose();
       },
-      dispose: () => [x, one].forEach((t) => t.dispose()),
+      dispose: () => disposeAll(x, one),
     },
   };
 }

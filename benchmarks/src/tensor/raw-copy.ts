@@ -10,7 +10,11 @@ const { GPUBufferUsage, GPUMapMode } = globals as unknown as {
   GPUMapMode: typeof globalThis.GPUMapMode;
 };
 
-let keepAlive: unknown = null;
+/**
+ * Dawn instances made here, held for the life of the process: a collected instance crashes Dawn
+ * (a pthread assertion) while its device is still in use.
+ */
+const instances: unknown[] = [];
 
 /** vec4s copied per invocation in the shader variants (1: one per invocation; more: a strided loop). */
 const PER_INVOCATION = [1, 16];
@@ -40,6 +44,7 @@ export async function rawCopies(
   warmup: number,
 ): Promise<Measurement[]> {
   const gpu = create([]);
+  instances.push(gpu);
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('raw copy: no WebGPU adapter');
   const device = await adapter.requestDevice({
@@ -111,6 +116,5 @@ export async function rawCopies(
   } finally {
     device.destroy();
     // the Dawn instance must outlive its device: a collected instance crashes Dawn mid-run
-    keepAlive = gpu;
   }
 }

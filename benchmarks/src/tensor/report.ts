@@ -34,7 +34,12 @@ export function cell(workload: Workload, m: Measurement): Cell {
 }
 
 /** Adds `measurements` of `library` to `rows`, one row per variant (raw adapter lines are kept apart). */
-export function addMeasurements(rows: Row[], workload: Workload, library: Library, measurements: Measurement[]): void {
+export function addMeasurements(
+  rows: Row[],
+  workload: Workload,
+  library: Library,
+  measurements: Measurement[],
+): void {
   for (const m of measurements) {
     if (m.raw) continue;
     let row = rows.find((r) => r.workload.id === workload.id && r.variant === m.variant);
@@ -50,22 +55,32 @@ export function addMeasurements(rows: Row[], workload: Workload, library: Librar
 const digits = (x: number) => (x >= 100 ? 0 : x >= 10 ? 1 : 2);
 const fmt = (s: Summary | undefined) => (s ? formatSummary(s, digits(s.median)) : '—');
 
-/** Kiln's median rate over TF.js's (above 1: Kiln is faster). */
-export function kilnOverTfjs(row: Row): number | undefined {
+/**
+ * Kiln's median rate over TF.js's (above 1: Kiln is faster). A Kiln-only variant (a fused op,
+ * say) is compared with the TF.js line of its workload's main row.
+ */
+export function kilnOverTfjs(row: Row, rows: readonly Row[] = []): number | undefined {
   const k = row.cells.kiln?.rate.median;
-  const t = row.cells.tfjs?.rate.median;
+  const main = rows.find((r) => r.workload.id === row.workload.id && r.variant === '');
+  const t = (row.cells.tfjs ?? main?.cells.tfjs)?.rate.median;
   return k !== undefined && t !== undefined ? k / t : undefined;
 }
 
 export function printRates(rows: Row[]): void {
   printTable(
-    ['workload', 'unit', ...LIBRARIES.slice(0, 2).map((l) => LIBRARY_LABEL[l]), 'Kiln/TF.js', ...LIBRARIES.slice(2).map((l) => LIBRARY_LABEL[l])],
+    [
+      'workload',
+      'unit',
+      ...LIBRARIES.slice(0, 2).map((l) => LIBRARY_LABEL[l]),
+      'Kiln/TF.js',
+      ...LIBRARIES.slice(2).map((l) => LIBRARY_LABEL[l]),
+    ],
     rows.map((r) => [
       r.label,
       r.workload.unit,
       fmt(r.cells.kiln?.rate),
       fmt(r.cells.tfjs?.rate),
-      formatRatio(kilnOverTfjs(r)),
+      formatRatio(kilnOverTfjs(r, rows)),
       fmt(r.cells.cpu?.rate),
       fmt(r.cells.torch?.rate),
     ]),
@@ -98,13 +113,24 @@ export function floor(workload: Workload, peakGflops: number, roofGBps: number):
   };
 }
 
-const pct = (floorMs: number, c: Cell | undefined) => (c ? `${((100 * floorMs) / c.ms.median).toFixed(2)}%` : '—');
+const pct = (floorMs: number, c: Cell | undefined) =>
+  c ? `${((100 * floorMs) / c.ms.median).toFixed(2)}%` : '—';
 
 export function printRoofline(rows: Row[], peakGflops: number, roofGBps: number): void {
   printTable(
-    ['workload', 'compute floor ms', 'memory floor ms', 'bound', 'Kiln % of roof', 'TF.js % of roof', 'PyTorch % of roof'],
+    [
+      'workload',
+      'compute floor ms',
+      'memory floor ms',
+      'bound',
+      'Kiln % of roof',
+      'TF.js % of roof',
+      'PyTorch % of roof',
+    ],
     rows
-      .filter((r) => !r.variant || r.variant === 'transposed')
+      .filter(
+        (r) => r.cells.kiln && (!r.variant || r.variant === 'transposed' || r.variant.startsWith('Kiln')),
+      )
       .map((r) => {
         const f = floor(r.workload, peakGflops, roofGBps);
         return [

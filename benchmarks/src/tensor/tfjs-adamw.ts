@@ -23,8 +23,8 @@ export class TfAdamW {
     this.#tf = tf;
     this.#params = params;
     this.#options = options;
-    this.#m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.#v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.#m = params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+    this.#v = params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
   }
 
   /** Updates every parameter in place from `grads` (same order as the parameters). */

@@ -32,7 +32,9 @@ if (id === 'overhead') {
   } else if (id === 'softmax') {
     measurements.push(await time('', ops.softmax(tf, reps), reps, samples, warmup));
   } else if (id === 'layernorm') {
-    measurements.push(await time('', ops.layerNorm(tf, reps), reps, samples, warmup));
+    const { ops: composed, layer } = ops.layerNorm(tf, reps);
+    measurements.push(await time('', composed, reps, samples, warmup));
+    measurements.push(await time('tf.layers.layerNormalization', layer, reps, samples, warmup));
   } else if (id === 'attention') {
     measurements.push(await time('', ops.attention(tf), 1, samples, warmup));
   } else if (id === 'adamw') {

@@ -47,10 +47,25 @@ export function add(tf: TF, reps: number): Prepared {
   return { run: repeat(tf, () => tf.add(x, y), reps), dispose: () => tf.dispose([x, y]) };
 }
 
-/** TF.js's own LayerNormalization layer (moments + batchNorm inside), gamma and beta random. */
-export function layerNorm(tf: TF, reps: number): Prepared {
+/**
+ * LayerNorm two ways, since TF.js has no layerNorm op: `ops` is the composition a TF.js model
+ * writes (tf.moments, then normalise, scale and shift; what tfjs-gpt.ts uses), `layer` is
+ * tf.layers.layerNormalization applied eagerly. Gamma and beta random in both.
+ */
+export function layerNorm(tf: TF, reps: number): { ops: Prepared; layer: Prepared } {
   const n = ROWS_SHAPE[1];
   const x = tf.randomNormal([...ROWS_SHAPE]);
+  const gamma = tf.randomNormal([n]);
+  const beta = tf.randomNormal([n]);
+  const composed = () =>
+    tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return x
+        .sub(mean)
+        .mul(tf.rsqrt(variance.add(1e-5)))
+        .mul(gamma)
+        .add(beta);
+    });
   const layer = tf.layers.layerNormalization({
     axis: -1,
     epsilon: 1e-5,
@@ -59,9 +74,12 @@ export function layerNorm(tf: TF, reps: number): Prepared {
   });
   layer.build([null, n]);
   return {
-    run: repeat(tf, () => layer.apply(x) as Tensor, reps),
+    ops: { run: repeat(tf, composed, reps), dispose: () => {} },
     // (layer.dispose() refuses a layer only ever applied eagerly; the process ends right after)
-    dispose: () => x.dispose(),
+    layer: {
+      run: repeat(tf, () => layer.apply(x) as Tensor, reps),
+      dispose: () => tf.dispose([x, gamma, beta]),
+    },
   };
 }
 

@@ -72,7 +72,16 @@ export function workloads(): Workload[] {
   return [
     ...matmul,
     // the elementwise primitive most of a training step is made of: read x and y, write x + y
-    { id: 'add', label: `add [${ROWS_SHAPE}] + [${ROWS_SHAPE}]`, unit: 'GB/s', flops: rows, bytes: 3 * rows * F32, reps: 4, samples: samples(6), warmup: 1 },
+    {
+      id: 'add',
+      label: `add [${ROWS_SHAPE}] + [${ROWS_SHAPE}]`,
+      unit: 'GB/s',
+      flops: rows,
+      bytes: 3 * rows * F32,
+      reps: 4,
+      samples: samples(6),
+      warmup: 1,
+    },
     // read x, write y; the row statistics never leave the kernel in a fused implementation
     {
       id: 'softmax',

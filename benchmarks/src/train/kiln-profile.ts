@@ -1,7 +1,8 @@
 // Where one Kiln training step spends its time: the step split into forward, backward and
 // optimizer phases (each ended by a readback, so each includes one round trip), the ops each
 // phase dispatches (counted with a dispatch hook), and the step's matrix products replayed alone
-// (same shapes and transposes, fresh random inputs) to tell matmul time from everything else.
+// (same shapes and transposes, fresh random inputs, grouped by shape) to tell matmul time from
+// everything else and to show which products cost most.
 import { backward } from '@kiln/autograd';
 import { addDispatchHook, randn, scope, type Tensor } from '@kiln/tensor';
 import type { AdamW } from '@kiln/trainer';
@@ -22,7 +23,7 @@ export interface StepProfile {
   /** Op name → how many times it was dispatched, per phase. */
   ops: Record<Phase, Record<string, number>>;
   opTotals: Record<Phase, number>;
-  matmul: { products: number; gflop: number; replayMs: number[] };
+  matmul: { products: number; gflop: number; replayMs: number; groups: ProductGroup[] };
 }
 
 /** A view that is its last two dims transposed (column-major in the last two dims). */
@@ -41,33 +42,55 @@ function flopsOf(p: Product): number {
   const m = p.a[p.a.length - 2];
   const k = p.a[p.a.length - 1];
   const n = p.b[p.b.length - 1];
-  const batch = Math.max(p.a.slice(0, -2).reduce((x, y) => x * y, 1), p.b.slice(0, -2).reduce((x, y) => x * y, 1));
+  const batch = Math.max(
+    p.a.slice(0, -2).reduce((x, y) => x * y, 1),
+    p.b.slice(0, -2).reduce((x, y) => x * y, 1),
+  );
   return 2 * batch * m * n * k;
 }
 
-/** Replays `products` (inputs made once) `times` times; milliseconds of each full pass. */
-async function replay(products: Product[], times: number): Promise<number[]> {
+/** The products of one shape (and transpose pattern) in a step, replayed together. */
+export interface ProductGroup {
+  /** e.g. `[2048,128] @ [128,384]ᵀ` (ᵀ: the operand is a transposed view). */
+  shape: string;
+  count: number;
+  gflop: number;
+  ms: number;
+}
+
+function describe(p: Product): string {
+  return `[${p.a}]${p.aT ? 'ᵀ' : ''} @ [${p.b}]${p.bT ? 'ᵀ' : ''}`;
+}
+
+/**
+ * Replays the products group by group (inputs made once per group, each group ended by a
+ * readback). No warm-up pass: the training steps before have compiled the matmul pipelines.
+ */
+async function replay(products: Product[]): Promise<ProductGroup[]> {
   const make = (shape: number[], transposed: boolean) => {
     if (!transposed) return randn(shape);
     const swapped = [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]];
     // the view keeps the storage alive after the scope frees the base handle
     return scope(() => randn(swapped).transpose(-2, -1));
   };
-  const inputs = products.map((p) => [make(p.a, p.aT), make(p.b, p.bT)] as const);
-  const ms: number[] = [];
-  for (let i = 0; i <= times; i++) {
+  const groups = new Map<string, Product[]>();
+  for (const p of products) groups.set(describe(p), [...(groups.get(describe(p)) ?? []), p]);
+  const result: ProductGroup[] = [];
+  for (const [shape, members] of groups) {
+    const a = make(members[0].a, members[0].aT);
+    const b = make(members[0].b, members[0].bT);
     const start = performance.now();
     let last: Tensor | null = null;
-    for (const [a, b] of inputs) {
+    for (let i = 0; i < members.length; i++) {
       last?.dispose();
       last = a.matmul(b);
     }
     await readOne(last!);
-    last!.dispose();
-    if (i > 0) ms.push(performance.now() - start); // the first pass is a warm-up
+    const ms = performance.now() - start;
+    for (const t of [last!, a, b]) t.dispose();
+    result.push({ shape, count: members.length, gflop: (members.length * flopsOf(members[0])) / 1e9, ms });
   }
-  inputs.flat().forEach((t) => t.dispose());
-  return ms;
+  return result.sort((x, y) => y.ms - x.ms);
 }
 
 export async function profileStep(
@@ -111,6 +134,7 @@ export async function profileStep(
     remove();
     opt.zeroGrad();
   }
+  const groups = await replay(products);
   const total = (p: Phase) => Object.values(ops[p]).reduce((x, y) => x + y, 0);
   return {
     phaseMs,
@@ -119,7 +143,8 @@ export async function profileStep(
     matmul: {
       products: products.length,
       gflop: products.reduce((s, p) => s + flopsOf(p), 0) / 1e9,
-      replayMs: await replay(products, 2),
+      replayMs: groups.reduce((s, g) => s + g.ms, 0),
+      groups,
     },
   };
 }

@@ -63,7 +63,9 @@ async function firstStep(): Promise<number> {
   } catch (err) {
     const message = (err as Error).message;
     if (!/cross.?entropy/i.test(message)) throw err;
-    notes.push(`crossEntropy failed on ${backend} (${message.split('\n')[0]}); the loss is logSoftmax + gather instead`);
+    notes.push(
+      `crossEntropy failed on ${backend} (${message.split('\n')[0]}); the loss is logSoftmax + gather instead`,
+    );
     fallbackLoss = true;
     model.zeroGrad();
     return step(0);

@@ -33,9 +33,11 @@ export class TfGpt {
   constructor(tf: TF) {
     this.#tf = tf;
     const { vocabSize: V, contextLength: T, nLayers: L, dModel: d } = MODEL;
-    const normal = (shape: number[], std = 0.02) => tf.variable(tf.randomNormal(shape, 0, std));
-    const zeros = (n: number) => tf.variable(tf.zeros([n]));
-    const ones = (n: number) => tf.variable(tf.ones([n]));
+    // (inside tidy, so the initial values do not outlive the variables made from them)
+    const normal = (shape: number[], std = 0.02) =>
+      tf.tidy(() => tf.variable(tf.randomNormal(shape, 0, std)));
+    const zeros = (n: number) => tf.tidy(() => tf.variable(tf.zeros([n])));
+    const ones = (n: number) => tf.tidy(() => tf.variable(tf.ones([n])));
     // residual output projections scaled by 1/√(2·layers), as nanoGPT, Kiln and gpt.py
     const residualStd = 0.02 / Math.sqrt(2 * L);
     this.wte = normal([V, d]);
@@ -71,7 +73,11 @@ export class TfGpt {
   #layerNorm(x: Tensor, g: Tensor, b: Tensor): Tensor {
     const tf = this.#tf;
     const { mean, variance } = tf.moments(x, -1, true);
-    return x.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(g).add(b);
+    return x
+      .sub(mean)
+      .mul(tf.rsqrt(variance.add(1e-5)))
+      .mul(g)
+      .add(b);
   }
 
   #gelu(x: Tensor): Tensor {
@@ -91,8 +97,14 @@ export class TfGpt {
       const h = this.#layerNorm(x, p.ln1g, p.ln1b).reshape([B * T, d]);
       const qkv = tf.matMul(h, p.wqkv).add(p.bqkv).reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]);
       const [q, k, v] = tf.unstack(qkv); // each [B, H, T, hd]
-      const scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(hd)).add(this.#mask);
-      const y = tf.matMul(tf.softmax(scores, -1), v).transpose([0, 2, 1, 3]).reshape([B * T, d]);
+      const scores = tf
+        .matMul(q, k, false, true)
+        .mul(1 / Math.sqrt(hd))
+        .add(this.#mask);
+      const y = tf
+        .matMul(tf.softmax(scores, -1), v)
+        .transpose([0, 2, 1, 3])
+        .reshape([B * T, d]);
       x = x.add(tf.matMul(y, p.wo).add(p.bo).reshape([B, T, d]));
       const h2 = this.#layerNorm(x, p.ln2g, p.ln2b).reshape([B * T, d]);
       const m = tf.matMul(this.#gelu(tf.matMul(h2, p.wfc).add(p.bfc)), p.wproj).add(p.bproj);

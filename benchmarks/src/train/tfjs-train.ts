@@ -46,7 +46,9 @@ const result: TrainResult = {
   losses,
   warmupMs,
   parameters: model.numParameters(),
-  notes: [`TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}, ${tf.memory().numTensors} live tensors at the end`],
+  notes: [
+    `TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}, ${tf.memory().numTensors} live tensors at the end`,
+  ],
 };
 console.log(JSON.stringify(result));
 // Dawn keeps the event loop alive while its instance is referenced

@@ -7,6 +7,7 @@ export interface Args {
   backend: 'cpu' | 'webgpu' | 'auto';
   steps?: number;
   out: string;
+  initFrom?: string;
 }
 
 export const USAGE = `Pretrain a small GPT on Moby Dick.
@@ -18,6 +19,8 @@ usage: pnpm --filter @kiln/example-pretrain start -- [flags]
   --backend <name>    cpu, webgpu or auto (default auto: WebGPU when an adapter exists)
   --steps <n>         train for n steps (the schedule decays over them)
   --out <dir>         output directory (default runs/pretrain)
+  --init-from <dir>   start from the weights of a Hugging Face checkpoint directory (e.g. one
+                      written by scripts/reference/export_init.py) instead of a random init
   --help              this text`;
 
 /** Parses `argv` (without node and the script); throws with the usage text on a bad flag. */
@@ -32,6 +35,7 @@ export function parseFlags(argv: string[]): Args | 'help' {
         backend: { type: 'string', default: 'auto' },
         steps: { type: 'string' },
         out: { type: 'string', default: 'runs/pretrain' },
+        'init-from': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -57,5 +61,6 @@ export function parseFlags(argv: string[]): Args | 'help' {
     backend,
     steps,
     out: values.out as string,
+    initFrom: values['init-from'] as string | undefined,
   };
 }

@@ -39,7 +39,13 @@ for (let round = 0; round < rounds; round++) {
     const backend = await initBackend(name);
     manualSeed(0);
     const model = new GPT({ ...config.model, vocabSize: tokenizer.vocabSize }, { backend });
-    const train = resolveTrainConfig({ ...config.train, steps, logInterval: 5, evalInterval: 1_000_000, evalWindows: 1 });
+    const train = resolveTrainConfig({
+      ...config.train,
+      steps,
+      logInterval: 5,
+      evalInterval: 1_000_000,
+      evalWindows: 1,
+    });
     let last = { time: performance.now(), cpu: process.cpuUsage() };
     const entry = results.get(name) ?? { wall: [], cpu: [] };
     const tokensPer5 = 5 * train.batchSize * train.gradAccum * config.model.contextLength;
@@ -65,12 +71,16 @@ for (let round = 0; round < rounds; round++) {
     results.set(name, entry);
     model.dispose();
     const r = results.get(name)!;
-    console.log(`round ${round + 1} ${name}: median ${median(r.wall).toFixed(0)} tokens/s wall, ${median(r.cpu).toFixed(0)} tokens per CPU-second`);
+    console.log(
+      `round ${round + 1} ${name}: median ${median(r.wall).toFixed(0)} tokens/s wall, ${median(r.cpu).toFixed(0)} tokens per CPU-second`,
+    );
   }
 }
 console.log(`\nconfig: ${JSON.stringify(config.model)}, batch ${config.train.batchSize}`);
 for (const [name, r] of results) {
-  const stepSeconds = (config.train.batchSize ?? 8) * config.model.contextLength / median(r.wall);
-  console.log(`${name.padEnd(7)} ${median(r.wall).toFixed(0).padStart(6)} tokens/s (wall, median of ${r.wall.length})  ${median(r.cpu).toFixed(0).padStart(6)} tokens/CPU-s  ${stepSeconds.toFixed(2)} s/step`);
+  const stepSeconds = ((config.train.batchSize ?? 8) * config.model.contextLength) / median(r.wall);
+  console.log(
+    `${name.padEnd(7)} ${median(r.wall).toFixed(0).padStart(6)} tokens/s (wall, median of ${r.wall.length})  ${median(r.cpu).toFixed(0).padStart(6)} tokens/CPU-s  ${stepSeconds.toFixed(2)} s/step`,
+  );
 }
 await rm(scratch, { recursive: true, force: true });

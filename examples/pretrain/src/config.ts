@@ -17,9 +17,10 @@ export interface PretrainConfig {
 }
 
 /**
- * The default run: a 2-layer GPT-2-style model (~0.13M parameters) on a 512-token BPE
- * vocabulary, 300 steps of 16 windows of 32 tokens. It is sized for the 5-minute budget of a
- * two-core machine without a GPU (see README.md for measurements); use --config for more.
+ * The default run: a 2-layer GPT-2-style model (~0.17M parameters) on a 512-token BPE
+ * vocabulary, 500 steps of 8 windows of 32 tokens (128k tokens, a fifth of the book). It is
+ * sized for the 5-minute budget of a two-core machine without a GPU (see README.md for
+ * measurements); use --config for bigger runs.
  */
 export const DEFAULT_CONFIG: PretrainConfig = {
   data: { vocabSize: 512, pattern: 'gpt2' },
@@ -35,8 +36,8 @@ export const DEFAULT_CONFIG: PretrainConfig = {
   },
   train: {
     seed: 1337,
-    batchSize: 16,
-    steps: 300,
+    batchSize: 8,
+    steps: 500,
     schedule: { kind: 'cosine', maxLr: 1e-2, minLr: 1e-3, warmupSteps: 20 },
     weightDecay: 0.1,
     gradClip: 1.0,

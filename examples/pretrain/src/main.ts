@@ -18,7 +18,7 @@ import {
   Trainer,
   unigramEntropy,
 } from '@kiln/trainer';
-import { GPT, saveCheckpoint } from '@kiln/transformer';
+import { GPT, type GPTConfig, loadCheckpoint, resolveConfig, saveCheckpoint } from '@kiln/transformer';
 import { parseFlags, USAGE } from './args.js';
 import { loadConfig, withSteps } from './config.js';
 import { loadMobyDick } from './corpus.js';
@@ -26,6 +26,33 @@ import { prepareData, TOKENIZER_FILE } from './prepare-data.js';
 import { writeSamples } from './samples.js';
 
 const log = (line = '') => console.log(line);
+
+/** A model whose initial weights come from a Hugging Face directory; its shape must be the configured one. */
+async function loadInitialWeights(dir: string, config: GPTConfig): Promise<GPT> {
+  const model = await loadCheckpoint(dir);
+  const want = resolveConfig(config);
+  const keys = [
+    'family',
+    'vocabSize',
+    'contextLength',
+    'nLayers',
+    'nHeads',
+    'nKvHeads',
+    'dModel',
+    'dFF',
+    'tieEmbeddings',
+    'bias',
+  ] as const;
+  const different = keys.filter((k) => model.config[k] !== want[k]);
+  if (different.length > 0) {
+    model.dispose();
+    throw new Error(
+      `--init-from ${dir}: the checkpoint's ${different.map((k) => `${k} ${model.config[k]}`).join(', ')} differ from the config's ${different.map((k) => `${k} ${want[k]}`).join(', ')}`,
+    );
+  }
+  log(`initial weights from ${dir}`);
+  return model;
+}
 
 async function main(): Promise<void> {
   const args = parseFlags(process.argv.slice(2));
@@ -59,7 +86,9 @@ async function main(): Promise<void> {
   // 2. The model, seeded so a run is reproducible.
   manualSeed(train.seed);
   const modelConfig = { ...config.model, vocabSize: tokenizer.vocabSize };
-  const model = new GPT(modelConfig);
+  const model = args.initFrom
+    ? await loadInitialWeights(resolve(base, args.initFrom), modelConfig)
+    : new GPT(modelConfig);
   log(
     `model: ${modelConfig.family}, ${modelConfig.nLayers} layers, d ${modelConfig.dModel}, ${(model.numParameters() / 1e6).toFixed(3)}M parameters`,
   );

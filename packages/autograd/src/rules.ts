@@ -16,15 +16,23 @@
  */
 import {
   arange,
+  attentionBackward,
+  attentionBackwardComposite,
+  crossEntropyBackward,
   type DType,
+  embeddingBackward,
   isFloat,
+  layerNormBackward,
   oneHot,
   pad,
+  rmsNormBackward,
   type Shape,
   scatterAdd,
+  softmaxBackward,
   type Tensor,
   where,
 } from '@kiln/tensor';
+import { isGradEnabled } from './mode.js';
 import {
   alongAxis,
   flip,
@@ -262,11 +270,13 @@ export const RULES: Readonly<Record<string, Rule>> = {
   matmul: { saveInputs: [0, 1], backward: (c, g) => matmulGrads(c, g) },
 
   // ---- fused building blocks -----------------------------------------------------------------
-  // dx = y·(g - Σ g·y)
+  // dx = y·(g - Σ g·y), one fused row kernel where the backend has it. Grad mode is on in a rule
+  // only when backward records itself (createGraph): then the composite keeps grad(grad(f)) working.
   softmax: {
     saveOutputs: [0],
     backward: (c, g) => {
       const y = c.output(0);
+      if (!isGradEnabled()) return [softmaxBackward(y, g, c.attrs.axis)];
       const gy = g.mul(y);
       return [gy.sub(y.mul(gy.sum(c.attrs.axis, true)))];
     },
@@ -274,7 +284,10 @@ export const RULES: Readonly<Record<string, Rule>> = {
   // dx = g - softmax·Σg
   log_softmax: {
     saveOutputs: [0],
-    backward: (c, g) => [g.sub(c.output(0).exp().mul(g.sum(c.attrs.axis, true)))],
+    backward: (c, g) => {
+      if (!isGradEnabled()) return [softmaxBackward(c.output(0), g, c.attrs.axis, true)];
+      return [g.sub(c.output(0).exp().mul(g.sum(c.attrs.axis, true)))];
+    },
   },
   // Mean and 1/std are recomputed from x (forward does not return them).
   layer_norm: {
@@ -282,6 +295,14 @@ export const RULES: Readonly<Record<string, Rule>> = {
     backward: (c, g) => {
       const { eps, hasWeight, hasBias } = c.attrs;
       const x = c.input(0);
+      if (!isGradEnabled()) {
+        // fused: dx per row, dweight/dbias by one column reduction (composite below under createGraph)
+        const [dx, dw, db] = layerNormBackward(x, hasWeight ? c.input(1) : null, g, { eps, bias: hasBias });
+        const grads: (Tensor | null)[] = [c.needs[0] ? dx : null];
+        if (hasWeight) grads.push(c.needs[1] ? dw : null);
+        if (hasBias) grads.push(c.needs[grads.length] ? db : null);
+        return grads;
+      }
       const xc = x.sub(x.mean(-1, true));
       const rstd = xc.square().mean(-1, true).add(eps).rsqrt();
       const xhat = xc.mul(rstd);
@@ -302,6 +323,10 @@ export const RULES: Readonly<Record<string, Rule>> = {
     backward: (c, g) => {
       const { eps, hasWeight } = c.attrs;
       const x = c.input(0);
+      if (!isGradEnabled()) {
+        const [dx, dw] = rmsNormBackward(x, hasWeight ? c.input(1) : null, g, { eps });
+        return hasWeight ? [c.needs[0] ? dx : null, c.needs[1] ? dw : null] : [c.needs[0] ? dx : null];
+      }
       const rrms = x.square().mean(-1, true).add(eps).rsqrt();
       const xhat = x.mul(rrms);
       const gxhat = hasWeight ? g.mul(c.input(1)) : g;
@@ -316,12 +341,35 @@ export const RULES: Readonly<Record<string, Rule>> = {
     backward: (c, g) => {
       const { ignoreIndex, reduction } = c.attrs;
       const [logits, targets] = [c.input(0), c.input(1)];
+      // fused: the probabilities are recomputed inside the gradient kernel, never stored
+      if (!isGradEnabled())
+        return [crossEntropyBackward(logits, targets, g, { ignoreIndex, reduction }), null];
       const C = logits.shape[logits.ndim - 1];
       const valid = targets.ne(ignoreIndex);
       const hot = oneHot(where(valid, targets, 0), C, { dtype: logits.dtype });
       const scale = reduction === 'mean' ? g.div(valid.cast(logits.dtype).sum()) : g;
       const perRow = where(valid, scale, 0).unsqueeze(-1);
       return [logits.softmax(-1).sub(hot).mul(perRow), null];
+    },
+  },
+
+  // Flash-style: backward recomputes the probabilities from q, k and the saved log-sum-exp
+  // (output 1) instead of keeping the Tq×Tk matrix. Under createGraph the composite (which
+  // recomputes them with a softmax) is recorded instead, so the gradient can be differentiated.
+  scaled_dot_product_attention: {
+    saveInputs: 'all',
+    saveOutputs: [0, 1],
+    backward: (c, g) => {
+      if (c.outputGrads[1])
+        throw new Error(
+          'scaled_dot_product_attention: gradients through the saved log-sum-exp are not supported',
+        );
+      const [q, k, v] = [c.input(0), c.input(1), c.input(2)];
+      const options = { causal: c.attrs.causal, scale: c.attrs.scale };
+      const grads = isGradEnabled()
+        ? attentionBackwardComposite(q, k, v, g, options)
+        : attentionBackward(q, k, v, c.output(0), c.output(1), g, options);
+      return grads.map((t, i) => (c.needs[i] ? t : null));
     },
   },
 
@@ -335,6 +383,9 @@ export const RULES: Readonly<Record<string, Rule>> = {
     saveInputs: [1],
     backward: (c, g) => {
       const axis = c.attrs.axis;
+      // embedding lookups: a deterministic per-id sum instead of a scatter-add with collisions
+      if (axis === 0 && !isGradEnabled())
+        return [embeddingBackward(g, c.input(1), c.inputShapes[0][0]), null];
       const index = alongAxis(c.input(1), axis, g.shape);
       return [scatterAdd(zerosOn(g, c.inputShapes[0]), axis, index, g), null];
     },

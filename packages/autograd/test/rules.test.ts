@@ -311,6 +311,16 @@ for (let trial = 0; trial < 2; trial++) {
   );
 }
 
+add(
+  'scaledDotProductAttention causal, grouped heads',
+  () => [
+    normal([1, 2, 3, 4], nextSeed()),
+    normal([1, 1, 3, 4], nextSeed()),
+    normal([1, 1, 3, 4], nextSeed()),
+  ],
+  (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true }),
+);
+
 // ---- indexing -------------------------------------------------------------------------------------
 add(
   'gather axis 0 with repeated indices',
@@ -495,7 +505,7 @@ describe('coverage', () => {
         ' ',
       ),
       ...'add sub mul div pow maximum minimum eq ne lt le gt ge logical_and logical_or where'.split(' '),
-      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy'.split(
+      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy scaled_dot_product_attention'.split(
         ' ',
       ),
       ...'gather index_select scatter_add topk concat pad reshape permute slice expand contiguous cast'.split(

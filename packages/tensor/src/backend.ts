@@ -89,6 +89,22 @@ export interface RandomParams {
   std?: number;
 }
 
+/**
+ * Scalars of one AdamW step, precomputed on the host (see `adamwScalars` in `ops/fused.ts`):
+ * m ← beta1·m + oneMinusBeta1·g; v ← beta2·v + oneMinusBeta2·g²;
+ * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
+ */
+export interface AdamWScalars {
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  decay: number;
+  stepSize: number;
+  sqrtC2: number;
+  eps: number;
+}
+
 /** What a backend reports about itself after initialisation. */
 export interface BackendInfo {
   /** `cpu` or `webgpu` (or a contributed backend's name). */
@@ -125,7 +141,8 @@ export interface BackendMemory {
  * Required: memory management, `fill`, `copy`, `unary`, `binary`, `where`, `reduce`, `cumsum`,
  * `matmul`, `gather`, `indexSelect`, `scatterAdd`, `random`, `topk`.
  * Optional fused kernels (the frontend composes primitives when they are missing):
- * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy`.
+ * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy`, and the training kernels of `ops/fused.ts`:
+ * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `attention`, `attentionBackward`, `adamw`.
  */
 export interface Backend<S = any> {
   readonly name: string;
@@ -186,4 +203,75 @@ export interface Backend<S = any> {
   rmsNorm?(x: View<S>, weight: View<S> | null, eps: number, out: View<S>): void;
   /** Per-row cross-entropy of logits [N, C] against int32 targets [N]; ignored rows give 0. */
   crossEntropy?(logits: View<S>, targets: View<S>, ignoreIndex: number, out: View<S>): void;
+
+  /**
+   * Gradient of per-row cross-entropy: out[r, c] = (softmax(logits[r])[c] − [c = targets[r]]) ·
+   * scale[r], and 0 on rows whose target is `ignoreIndex`. logits/out contiguous [N, C]; `scale`
+   * is [N] with any stride (0 broadcasts one upstream gradient).
+   */
+  crossEntropyBackward?(
+    logits: View<S>,
+    targets: View<S>,
+    scale: View<S>,
+    ignoreIndex: number,
+    out: View<S>,
+  ): void;
+  /** Softmax backward over contiguous rows: y·(g − Σ g·y), or with `log` g − exp(y)·Σ g. */
+  softmaxBackward?(y: View<S>, g: View<S>, log: boolean, out: View<S>): void;
+  /**
+   * Attention forward on contiguous q [B, H, Tq, D], k and v [B, Hkv, Tk, D] (Hkv divides H;
+   * query head h reads kv head ⌊h·Hkv/H⌋): out = softmax(scale·q·kᵀ, masked when `causal` to
+   * keys j ≤ i + Tk − Tq)·v, and lse [B, H, Tq] = log Σ_j exp(scale·q_i·k_j). Must not need
+   * memory proportional to Tq·Tk.
+   */
+  attention?(
+    q: View<S>,
+    k: View<S>,
+    v: View<S>,
+    causal: boolean,
+    scale: number,
+    out: View<S>,
+    lse: View<S>,
+  ): void;
+  /**
+   * Attention backward from contiguous q, k, v, lse (the forward's), delta [B, H, Tq] =
+   * Σ_d gradOut·out, and gradOut: writes dq, dk, dv (contiguous, shaped like q, k, v).
+   */
+  attentionBackward?(
+    q: View<S>,
+    k: View<S>,
+    v: View<S>,
+    lse: View<S>,
+    delta: View<S>,
+    gradOut: View<S>,
+    causal: boolean,
+    scale: number,
+    dq: View<S>,
+    dk: View<S>,
+    dv: View<S>,
+  ): void;
+  /**
+   * LayerNorm (`center`) or RMSNorm backward over contiguous rows of x and g: writes dx, the
+   * per-row mean and 1/std into `stats` (float32 [N, 2] scratch), and when given the column sums
+   * dw = Σ_rows g·x̂ and db = Σ_rows g. `weight` is 1-D with any stride, or null.
+   */
+  normBackward?(
+    x: View<S>,
+    weight: View<S> | null,
+    g: View<S>,
+    eps: number,
+    center: boolean,
+    dx: View<S>,
+    stats: View<S>,
+    dw: View<S> | null,
+    db: View<S> | null,
+  ): void;
+  /**
+   * Embedding backward: out [V, D] (contiguous, zero-filled by the caller) gets, in each row id,
+   * Σ g[i] over the positions i with index[i] = id; g [N, D] and index [N] (int32) contiguous;
+   * `scratch` is int32 [2N] working memory. Deterministic: sums in position order.
+   */
+  embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
+  /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
+  adamw?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
 }

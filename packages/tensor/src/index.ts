@@ -15,6 +15,7 @@
  */
 
 export type {
+  AdamWScalars,
   Backend,
   BackendInfo,
   BackendMemory,
@@ -112,6 +113,23 @@ export {
   tanh,
   where,
 } from './ops/elementwise.js';
+export {
+  type AdamWHyper,
+  type AttentionOptions,
+  adamwScalars,
+  adamwUpdate,
+  attentionBackward,
+  attentionBackwardComposite,
+  attentionForward,
+  type CrossEntropyBackwardOptions,
+  crossEntropyBackward,
+  embeddingBackward,
+  layerNormBackward,
+  type NormBackwardOptions,
+  rmsNormBackward,
+  scaledDotProductAttention,
+  softmaxBackward,
+} from './ops/fused.js';
 export {
   embedding,
   gather,

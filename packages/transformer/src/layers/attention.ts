@@ -1,5 +1,13 @@
 import { isGradEnabled, Module } from '@kiln/autograd';
-import { type Backend, type DType, full, scope, type Tensor, triu } from '@kiln/tensor';
+import {
+  type Backend,
+  type DType,
+  full,
+  scaledDotProductAttention,
+  scope,
+  type Tensor,
+  triu,
+} from '@kiln/tensor';
 import { Dropout } from './dropout.js';
 import type { LayerOptions } from './init.js';
 import type { LayerKVCache } from './kv-cache.js';
@@ -52,12 +60,21 @@ export interface AttentionContext {
  * `0 … position+T−1`: 0 where the key is at or before the query, −∞ after it.
  */
 export function causalMask(queries: number, position: number, backend: Backend, dtype: DType): Tensor {
-  return scope(() => {
+  const mask = scope(() => {
     const keys = position + queries;
     // column − row ≥ position + 1  ⇔  key position > query position
     return triu(full([queries, keys], Number.NEGATIVE_INFINITY, { backend, dtype }), position + 1);
   });
+  causalMasks.add(mask);
+  return mask;
 }
+
+/**
+ * Masks built by {@link causalMask}: attention given one of these knows the pattern is causal
+ * (bottom-right aligned, keys 0 … position+T−1) and can use the fused kernel, which builds the
+ * mask from indices instead of reading it.
+ */
+const causalMasks = new WeakSet<Tensor>();
 
 /**
  * Causal multi-head self-attention with grouped-query attention, optional RoPE and QK-norm, and
@@ -143,6 +160,18 @@ export class Attention extends Module {
       }
       if (context.cache) {
         ({ k, v } = this.#appendToCache(context.cache, k, v, position));
+      }
+      // Flash-style fused attention (never forms the T×Tk scores) for training and prefill: the
+      // mask must be the causal one and dropout on the weights off. The one-token decode step
+      // (mask null) and custom masks keep the composite below.
+      const mask0 = context.mask;
+      const causal = mask0 === undefined ? T > 1 : mask0 !== null && causalMasks.has(mask0);
+      const dropping = this.attnDropout.training && this.attnDropout.p > 0;
+      if (causal && !dropping) {
+        const y = scaledDotProductAttention(q, k, v, { causal: true, scale: 1 / Math.sqrt(hd) })
+          .permute([0, 2, 1, 3])
+          .reshape([B, T, H * hd]);
+        return this.o.forward(y);
       }
       const Tk = k.shape[2];
       const G = H / Hkv;

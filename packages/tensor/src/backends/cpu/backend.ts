@@ -1,4 +1,5 @@
 import type {
+  AdamWScalars,
   Backend,
   BackendInfo,
   BackendMemory,
@@ -11,6 +12,7 @@ import type {
 } from '../../backend.js';
 import { allocHost, type DType, type HostArray, hostItemSize, isFloat, roundToFloat16 } from '../../dtype.js';
 import { bitsToUniform, randomBits, SECOND_STREAM } from '../../random.js';
+import * as fused from './fused.js';
 import { binaryFn, unaryFn } from './math.js';
 import { isDense, viewOffsets } from './strided.js';
 
@@ -376,6 +378,70 @@ export class CpuBackend implements Backend<Buf> {
       for (let j = 0; j < C; j++) s += Math.exp(logits.storage[base + j] - m);
       out.storage[out.offset + r] = finish(out.dtype, m + Math.log(s) - logits.storage[base + t]);
     }
+  }
+  // Fused training kernels: the reference loops live in fused.ts.
+  crossEntropyBackward(
+    logits: View<Buf>,
+    targets: View<Buf>,
+    scale: View<Buf>,
+    ignoreIndex: number,
+    out: View<Buf>,
+  ): void {
+    fused.crossEntropyBackward(logits, targets, scale, ignoreIndex, out);
+  }
+
+  softmaxBackward(y: View<Buf>, g: View<Buf>, log: boolean, out: View<Buf>): void {
+    fused.softmaxBackward(y, g, log, out);
+  }
+
+  attention(
+    q: View<Buf>,
+    k: View<Buf>,
+    v: View<Buf>,
+    causal: boolean,
+    scale: number,
+    out: View<Buf>,
+    lse: View<Buf>,
+  ): void {
+    fused.attention(q, k, v, causal, scale, out, lse);
+  }
+
+  attentionBackward(
+    q: View<Buf>,
+    k: View<Buf>,
+    v: View<Buf>,
+    lse: View<Buf>,
+    delta: View<Buf>,
+    gradOut: View<Buf>,
+    causal: boolean,
+    scale: number,
+    dq: View<Buf>,
+    dk: View<Buf>,
+    dv: View<Buf>,
+  ): void {
+    fused.attentionBackward(q, k, v, lse, delta, gradOut, causal, scale, dq, dk, dv);
+  }
+
+  normBackward(
+    x: View<Buf>,
+    weight: View<Buf> | null,
+    g: View<Buf>,
+    eps: number,
+    center: boolean,
+    dx: View<Buf>,
+    stats: View<Buf>,
+    dw: View<Buf> | null,
+    db: View<Buf> | null,
+  ): void {
+    fused.normBackward(x, weight, g, eps, center, dx, stats, dw, db);
+  }
+
+  embeddingBackward(g: View<Buf>, index: View<Buf>, scratch: View<Buf>, out: View<Buf>): void {
+    fused.embeddingBackward(g, index, scratch, out);
+  }
+
+  adamw(param: View<Buf>, grad: View<Buf>, m: View<Buf>, v: View<Buf>, s: AdamWScalars): void {
+    fused.adamw(param, grad, m, v, s);
   }
 }
 

@@ -1,4 +1,5 @@
 import type {
+  AdamWScalars,
   Backend,
   BackendInfo,
   BackendMemory,
@@ -12,19 +13,30 @@ import type {
 import { allocHost, DTYPES, type DType, type HostArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { contiguousStrides, sizeOf } from '../../shape.js';
+import { MatmulAutotune } from './autotune.js';
 import { BufferUsage, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, MAP_MODE_READ } from './constants.js';
 import type { OpenedDevice } from './device.js';
 import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
 import { DeviceErrors } from './errors.js';
 import { Executor, type Launch } from './executor.js';
+import { adamwLaunch } from './kernels/adamw.js';
+import {
+  attentionBackwardKeyLaunch,
+  attentionBackwardQueryLaunch,
+  attentionLaunch,
+} from './kernels/attention.js';
 import { crossEntropyLaunch } from './kernels/cross-entropy.js';
+import { crossEntropyBackwardLaunch } from './kernels/cross-entropy-backward.js';
+import { embeddingLinksLaunch, embeddingSumLaunch } from './kernels/embedding-backward.js';
 import { binaryLaunch, copyLaunch, fillLaunch, unaryLaunch, whereLaunch } from './kernels/elementwise.js';
 import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
-import { matmulLaunches } from './kernels/matmul.js';
+import { matmulVariantLaunches } from './kernels/matmul.js';
 import { normLaunch } from './kernels/norm.js';
+import { normBackwardColumnsLaunch, normBackwardRowsLaunch } from './kernels/norm-backward.js';
 import { randomLaunch } from './kernels/random.js';
 import { cumsumLaunch, reduceLaunch } from './kernels/reduce.js';
 import { softmaxLaunch } from './kernels/softmax.js';
+import { softmaxBackwardLaunch } from './kernels/softmax-backward.js';
 import { topkLaunch } from './kernels/topk.js';
 import { PipelineCache } from './pipelines.js';
 import { BufferPool } from './pool.js';
@@ -64,6 +76,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   readonly #maxBinding: number;
   readonly #maxWorkgroups: number;
   readonly #f16: boolean;
+  readonly #matmulTune: MatmulAutotune;
 
   constructor(opened: OpenedDevice, options: WebGpuBackendOptions = {}) {
     this.#opened = opened;
@@ -86,6 +99,12 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       maxPooledBytes: options.maxPooledBytes ?? 2 ** 30,
       retire: (buffer) => this.#exec.destroyAfterSubmit(buffer),
     });
+    // the subgroup matmul variants share A across 8 lanes by broadcast: they need >= 8 per subgroup
+    this.#matmulTune = new MatmulAutotune(
+      opened.description,
+      opened.features.includes('subgroups') && opened.subgroupMinSize >= 8,
+      this.#maxWorkgroups,
+    );
     this.info = {
       name: 'webgpu',
       device: opened.description,
@@ -159,25 +178,43 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     const staging = this.#pool.acquire('staging', bytes, 'readback');
     this.#exec.copy('download', storage.buffer, 0, staging, 0, bytes);
     this.#exec.flush();
+    let result: HostArray;
     try {
       let mapError: unknown = null;
-      await staging.mapAsync(MAP_MODE_READ, 0, bytes).catch((err: unknown) => {
-        mapError = err;
-      });
+      await this.#exec.wait(() =>
+        staging.mapAsync(MAP_MODE_READ, 0, bytes).catch((err: unknown) => {
+          mapError = err;
+        }),
+      );
       // a recorded device error says which op failed: it takes precedence over the map failure
       await this.#errors.check('download');
       if (mapError) throw new BackendError(`webgpu: download failed: ${(mapError as Error).message}`);
-      return decodeDevice(dtype, staging.getMappedRange(0, bytes), size);
+      result = decodeDevice(dtype, staging.getMappedRange(0, bytes), size);
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();
       this.#pool.release('staging', staging);
     }
+    await this.#tuneMatmul();
+    return result;
+  }
+
+  /** Measures queued matmul shape classes (see autotune.ts), at an await point after the user's work. */
+  async #tuneMatmul(): Promise<void> {
+    if (this.#matmulTune.pending === 0 || !this.#opened) return;
+    await this.#matmulTune.tunePending(this.#device, this.#exec);
+    await this.#errors.check('matmul autotune');
+  }
+
+  /** @internal The measured matmul variant rankings per shape class (benchmarks, diagnostics). */
+  matmulRankings(): ReturnType<MatmulAutotune['rankings']> {
+    return this.#matmulTune.rankings();
   }
 
   async sync(): Promise<void> {
     this.#errors.assertUsable('sync');
     await this.#exec.idle();
     await this.#errors.check('sync');
+    await this.#tuneMatmul();
   }
 
   memory(): BackendMemory {
@@ -296,7 +333,9 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   matmul(a: V, b: V, out: V): void {
     this.#check('matmul');
     if (sizeOf(out.shape) === 0) return;
-    for (const launch of matmulLaunches(a, b, out, this.#maxWorkgroups)) {
+    // forced (KILN_MATMUL_VARIANT), measured for this shape class, or the heuristic: see autotune.ts
+    const variant = this.#matmulTune.choose(a, b);
+    for (const launch of matmulVariantLaunches(variant, a, b, out, this.#maxWorkgroups)) {
       this.#run('matmul', launch, out.storage.buffer, a.storage.buffer, b.storage.buffer);
     }
   }
@@ -388,6 +427,122 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       logits.storage.buffer,
       targets.storage.buffer,
     );
+  }
+
+  // ---- fused training kernels (ops/fused.ts) ----------------------------------------------------
+
+  crossEntropyBackward(logits: V, targets: V, scale: V, ignoreIndex: number, out: V): void {
+    this.#check('crossEntropyBackward');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(
+      'crossEntropyBackward',
+      crossEntropyBackwardLaunch(logits, targets, scale, ignoreIndex, out, this.#maxWorkgroups),
+      out.storage.buffer,
+      logits.storage.buffer,
+      targets.storage.buffer,
+      scale.storage.buffer,
+    );
+  }
+
+  softmaxBackward(y: V, g: V, log: boolean, out: V): void {
+    this.#check('softmaxBackward');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = softmaxBackwardLaunch(y, g, log, out, this.#maxWorkgroups);
+    this.#run('softmaxBackward', launch, out.storage.buffer, y.storage.buffer, g.storage.buffer);
+  }
+
+  attention(q: V, k: V, v: V, causal: boolean, scale: number, out: V, lse: V): void {
+    this.#check('attention');
+    if (sizeOf(out.shape) === 0) return;
+    this.#run(
+      'attention',
+      attentionLaunch(q, k, v, causal, scale, out, lse, this.#maxWorkgroups),
+      out.storage.buffer,
+      lse.storage.buffer,
+      q.storage.buffer,
+      k.storage.buffer,
+      v.storage.buffer,
+    );
+  }
+
+  attentionBackward(
+    q: V,
+    k: V,
+    v: V,
+    lse: V,
+    delta: V,
+    gradOut: V,
+    causal: boolean,
+    scale: number,
+    dq: V,
+    dk: V,
+    dv: V,
+  ): void {
+    this.#check('attentionBackward');
+    if (sizeOf(dq.shape) === 0) return;
+    const inputs = [q, k, v, lse, delta, gradOut].map((t) => t.storage.buffer);
+    const mw = this.#maxWorkgroups;
+    this.#run(
+      'attentionBackward',
+      attentionBackwardQueryLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw),
+      dq.storage.buffer,
+      ...inputs,
+    );
+    this.#run(
+      'attentionBackward',
+      attentionBackwardKeyLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw),
+      dk.storage.buffer,
+      dv.storage.buffer,
+      ...inputs,
+    );
+  }
+
+  normBackward(
+    x: V,
+    weight: V | null,
+    g: V,
+    eps: number,
+    center: boolean,
+    dx: V,
+    stats: V,
+    dw: V | null,
+    db: V | null,
+  ): void {
+    this.#check('normBackward');
+    if (sizeOf(dx.shape) === 0) return;
+    const mw = this.#maxWorkgroups;
+    const rows = normBackwardRowsLaunch(x, weight, g, eps, center, dx, stats, mw);
+    const w = weight ? [weight.storage.buffer] : [];
+    const rowBuffers = [dx, stats, x, g].map((t) => t.storage.buffer);
+    this.#run('normBackward', rows, ...rowBuffers, ...w);
+    if (!dw) return;
+    const cols = normBackwardColumnsLaunch(x, g, stats, dw, db, mw);
+    const d = db ? [db.storage.buffer] : [];
+    const colBuffers = [x, g, stats].map((t) => t.storage.buffer);
+    this.#run('normBackward', cols, dw.storage.buffer, ...d, ...colBuffers);
+  }
+
+  embeddingBackward(g: V, index: V, scratch: V, out: V): void {
+    this.#check('embeddingBackward');
+    if (sizeOf(g.shape) === 0) return;
+    const mw = this.#maxWorkgroups;
+    const links = embeddingLinksLaunch(index, scratch, mw);
+    this.#run('embeddingBackward', links, scratch.storage.buffer, index.storage.buffer);
+    this.#run(
+      'embeddingBackward',
+      embeddingSumLaunch(g, index, scratch, out, mw),
+      out.storage.buffer,
+      g.storage.buffer,
+      index.storage.buffer,
+      scratch.storage.buffer,
+    );
+  }
+
+  adamw(param: V, grad: V, m: V, v: V, s: AdamWScalars): void {
+    this.#check('adamw');
+    if (sizeOf(param.shape) === 0) return;
+    const launch = adamwLaunch(param, grad, m, v, s, this.#maxWorkgroups);
+    this.#run('adamw', launch, param.storage.buffer, m.storage.buffer, v.storage.buffer, grad.storage.buffer);
   }
 
   /** @internal Test hook: destroys the GPUDevice behind the backend's back, as a driver reset would. */

@@ -34,6 +34,15 @@ export interface OpenedDevice {
   description: string;
   features: string[];
   limits: Record<string, number>;
+  /** The adapter's smallest subgroup size (0 when it does not say): subgroup kernels assume >= 8 lanes. */
+  subgroupMinSize: number;
+  /**
+   * Whether the adapter offers `chromium-experimental-subgroup-matrix` with at least one
+   * configuration. Recorded only: Dawn exposes it behind the `allow_unsafe_apis` toggle, and
+   * lavapipe reports no configurations (`subgroupMatrixConfigs: []`) even then, so no kernel
+   * uses it yet.
+   */
+  subgroupMatrix: boolean;
 }
 
 function describeAdapter(adapter: GPUAdapter): string {
@@ -59,6 +68,13 @@ export async function openDevice(options: GPURequestAdapterOptions = {}): Promis
     );
   }
   const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const info = adapter.info as
+    | (GPUAdapterInfo & { subgroupMinSize?: number; subgroupMatrixConfigs?: readonly unknown[] })
+    | undefined;
+  const subgroupMinSize = info?.subgroupMinSize ?? 0;
+  const subgroupMatrix =
+    adapter.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName) &&
+    (info?.subgroupMatrixConfigs?.length ?? 0) > 0;
   const adapterLimits = adapter.limits as unknown as Record<string, number>;
   const requiredLimits: Record<string, number> = {};
   for (const name of [...MAX_LIMITS, ...MIN_LIMITS]) {
@@ -78,5 +94,13 @@ export async function openDevice(options: GPURequestAdapterOptions = {}): Promis
   for (const name of [...MAX_LIMITS, ...MIN_LIMITS]) {
     if (typeof deviceLimits[name] === 'number') limits[name] = deviceLimits[name];
   }
-  return { handle, device, description: describeAdapter(adapter), features: [...features], limits };
+  return {
+    handle,
+    device,
+    description: describeAdapter(adapter),
+    features: [...features],
+    limits,
+    subgroupMinSize,
+    subgroupMatrix,
+  };
 }

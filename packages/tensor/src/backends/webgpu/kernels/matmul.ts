@@ -10,6 +10,10 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
+import { type BandShape, bandLaunches, bandVec4Applies } from './matmul-band.js';
+import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { splitkApplies, splitkLaunches } from './matmul-splitk.js';
+import { subgroupBandLaunches, subgroupVec4Applies } from './matmul-subgroup.js';
 import { dtypeBuffer, enables, load, mathPrelude, store, uniforms } from './wgsl.js';
 
 /** A tile configuration. Each invocation computes 4×4 outputs, so TM = 4·WY and TN = 4·WX. */
@@ -23,17 +27,11 @@ export interface MatmulTile {
 export const LARGE_TILE: MatmulTile = { tm: 64, tn: 64, tk: 16 };
 export const SMALL_TILE: MatmulTile = { tm: 32, tn: 32, tk: 16 };
 
-// uniform words
-const M = 0;
-const N = 1;
-const K = 2;
-const BATCH0 = 3;
-const A = 4; // offset, batch stride, row stride, column stride
-const B = 8;
-const OUT = 12;
+// uniform words (shared by all variants, see matmul-params.ts); the spare word holds the tile depth
+const { M, N, K, BATCH0, A, B, OUT } = P;
 /** The tile depth again, as a uniform: see the inner loop. */
-const TK = 13;
-const WORDS = 14;
+const TK = P.EXTRA;
+const WORDS = MATMUL_WORDS;
 
 function matmulSource(dtype: DType, tile: MatmulTile): string {
   const { tm, tn, tk } = tile;
@@ -121,14 +119,10 @@ ${rows
 `;
 }
 
-/**
- * Launches covering `a` [B,M,K] @ `b` [B,K,N] → contiguous `out` [B,M,N]. Batches beyond the
- * grid's z limit are split into several dispatches (each starts at its own batch index).
- */
-export function matmulLaunches(a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
-  const [batches, m, k] = a.shape;
+/** Launches of the tiled kernel with `tile`. */
+function tiledLaunches(a: View, b: View, out: View, tile: MatmulTile, maxWorkgroups: number): Launch[] {
+  const [batches, m] = a.shape;
   const n = b.shape[2];
-  const tile = m <= 32 || n <= 32 ? SMALL_TILE : LARGE_TILE;
   const kernel = {
     key: `matmul:${a.dtype}:${tile.tm}x${tile.tn}x${tile.tk}`,
     access: ['read_write', 'read', 'read'] as const,
@@ -137,8 +131,129 @@ export function matmulLaunches(a: View, b: View, out: View, maxWorkgroups: numbe
   const launches: Launch[] = [];
   for (let start = 0; start < batches; start += maxWorkgroups) {
     const count = Math.min(maxWorkgroups, batches - start);
-    const params = [m, n, k, start, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, tile.tk];
-    launches.push({ kernel, params, grid: [Math.ceil(n / tile.tn), Math.ceil(m / tile.tm), count] });
+    launches.push({
+      kernel,
+      params: matmulParams(a, b, out, start, tile.tk),
+      grid: [Math.ceil(n / tile.tn), Math.ceil(m / tile.tm), count],
+    });
   }
   return launches;
+}
+
+/**
+ * The matmul kernel variants. Every variant computes the same thing for any operands it
+ * applies to (f32 accumulation, any strides, batch broadcast); they differ in how work maps to
+ * invocations, which is what suits one adapter or shape better than another.
+ */
+export const MATMUL_VARIANTS = [
+  /** Register-blocked 64×64 tiles through workgroup memory: the classic GPU kernel. */
+  'tiled64',
+  /** The same with 32×32 tiles, for small M or N. */
+  'tiled32',
+  /** Band (no workgroup memory): 8 rows × 1 column per invocation, scalar loads, any strides. */
+  'band8x1',
+  /** Band, 4 rows × 2 columns per invocation. */
+  'band4x2',
+  /** Band, 8 rows, A read as uniform vec4 along K (f16: pairs packed in u32). Needs contiguous, aligned A rows. */
+  'bandv8x1',
+  /** Band, 12 rows, vec4 A. */
+  'bandv12x1',
+  /** Band, 4 rows × 2 columns, vec4 A. */
+  'bandv4x2',
+  /** Band with A shared by subgroupBroadcast, 8 rows × 1 column per lane, any B strides. Needs subgroups. */
+  'sgband8',
+  /** Subgroup band, 4 rows × 4 columns (vec4 B; f16 packed in u32). Needs subgroups and aligned B rows. */
+  'sgbandv4',
+  /** Subgroup band, 16 rows × 1 column per lane. */
+  'sgband16',
+  /** Subgroup band, 32 rows × 1 column per lane (as many accumulators as AVX-512 has registers). */
+  'sgband32',
+  /** One workgroup per output, lanes split K: matrix-vector (N = 1) and small outputs with long K. */
+  'splitk',
+] as const;
+
+/** Band shapes of the band variants. */
+const BANDS: Record<string, BandShape> = {
+  band8x1: { rm: 8, cn: 1, vec4: false },
+  band4x2: { rm: 4, cn: 2, vec4: false },
+  bandv8x1: { rm: 8, cn: 1, vec4: true },
+  bandv12x1: { rm: 12, cn: 1, vec4: true },
+  bandv4x2: { rm: 4, cn: 2, vec4: true },
+};
+
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+export function isMatmulVariant(name: string): name is MatmulVariant {
+  return (MATMUL_VARIANTS as readonly string[]).includes(name);
+}
+
+/** Does `variant` handle these operands (alignment, grid limits)? */
+export function matmulVariantApplies(
+  variant: MatmulVariant,
+  a: View,
+  b: View,
+  maxWorkgroups: number,
+  subgroups: boolean,
+): boolean {
+  const [, m] = a.shape;
+  const n = b.shape[2];
+  if (variant.startsWith('sg')) return subgroups && (variant !== 'sgbandv4' || subgroupVec4Applies(b));
+  if (variant === 'splitk') return splitkApplies(m, n, maxWorkgroups);
+  const band = BANDS[variant];
+  return band ? !band.vec4 || bandVec4Applies(a) : true;
+}
+
+/** Launches of `variant` (which must apply) for `a` [B,M,K] @ `b` [B,K,N] → contiguous `out`. */
+export function matmulVariantLaunches(
+  variant: MatmulVariant,
+  a: View,
+  b: View,
+  out: View,
+  maxWorkgroups: number,
+): Launch[] {
+  const [, m, k] = a.shape;
+  const n = b.shape[2];
+  // known flops let the executor predict how long a readback waits (grid z = batches launched)
+  return variantLaunches(variant, a, b, out, maxWorkgroups).map((l) => ({
+    ...l,
+    flops: 2 * l.grid[2] * m * n * k,
+  }));
+}
+
+function variantLaunches(
+  variant: MatmulVariant,
+  a: View,
+  b: View,
+  out: View,
+  maxWorkgroups: number,
+): Launch[] {
+  switch (variant) {
+    case 'tiled64':
+      return tiledLaunches(a, b, out, LARGE_TILE, maxWorkgroups);
+    case 'tiled32':
+      return tiledLaunches(a, b, out, SMALL_TILE, maxWorkgroups);
+    case 'splitk':
+      return splitkLaunches(a, b, out, maxWorkgroups);
+    case 'sgband8':
+      return subgroupBandLaunches(a, b, out, { rm: 8, vec4: false }, maxWorkgroups);
+    case 'sgbandv4':
+      return subgroupBandLaunches(a, b, out, { rm: 4, vec4: true }, maxWorkgroups);
+    case 'sgband16':
+      return subgroupBandLaunches(a, b, out, { rm: 16, vec4: false }, maxWorkgroups);
+    case 'sgband32':
+      return subgroupBandLaunches(a, b, out, { rm: 32, vec4: false }, maxWorkgroups);
+    default:
+      return bandLaunches(a, b, out, BANDS[variant], maxWorkgroups);
+  }
+}
+
+/**
+ * Launches covering `a` [B,M,K] @ `b` [B,K,N] → contiguous `out` [B,M,N] with the tiled kernel
+ * (64×64 tiles, or 32×32 when M or N is small). Batches beyond the grid's z limit are split into
+ * several dispatches (each starts at its own batch index).
+ */
+export function matmulLaunches(a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
+  const [, m] = a.shape;
+  const n = b.shape[2];
+  return matmulVariantLaunches(m <= 32 || n <= 32 ? 'tiled32' : 'tiled64', a, b, out, maxWorkgroups);
 }

@@ -1,0 +1,286 @@
+/**
+ * Flash-style attention on contiguous q [B, H, Tq, D], k/v [B, Hkv, Tk, D]. Each invocation owns
+ * one row (a query row forward and for dq, a key row for dk/dv), keeps it and its accumulators in
+ * private memory and streams the other side one key (or query) at a time: the Tq×Tk scores are
+ * never stored. Forward uses an online softmax (running max and sum, rescaling the accumulator
+ * when the max grows) and saves the row's log-sum-exp, from which backward recomputes each
+ * probability as exp(s − lse). No workgroup memory and no barriers: on llvmpipe such band-style
+ * kernels beat shared-memory tiling (docs/toolchain.md), and loop bounds come from uniforms so
+ * nothing gets unrolled at compile time.
+ */
+import type { View } from '../../../backend.js';
+import type { DType } from '../../../dtype.js';
+import type { Launch } from '../executor.js';
+import { f32Bits } from '../params.js';
+import { dtypeBuffer, enables, flatMain, grid2d, load, mathPrelude, store, uniforms } from './wgsl.js';
+
+const WG = 64;
+
+/**
+ * Private array length in vec4s for head dimension D: a power of two ≥ 4 (few pipelines). Rows
+ * are handled as vec4s: llvmpipe spends most of these kernels on private-array indexing, and a
+ * vec4 per index quarters it.
+ */
+function dimCap(D: number): number {
+  let c = 4;
+  while (c * 4 < D) c *= 2;
+  return c;
+}
+
+/**
+ * WGSL expression: the vec4 at element `base + 4·d4` of `name`, zero past D. Reads past the row
+ * stay inside the buffer or are clamped by WebGPU's robust access, and select discards them.
+ */
+function load4(dt: DType, name: string, base: string): string {
+  const lane = (c: number) =>
+    `select(0.0, ${load(dt, name, `${base} + 4u * d4 + ${c}u`)}, 4u * d4 + ${c}u < D)`;
+  return `vec4<f32>(${lane(0)}, ${lane(1)}, ${lane(2)}, ${lane(3)})`;
+}
+
+/** WGSL statements storing vec4 `value` at element `base + 4·d4` of `name`, lanes below D only. */
+function store4(dt: DType, name: string, base: string, value: string): string {
+  return `{ let w = ${value};${[0, 1, 2, 3]
+    .map((c) => ` if (4u * d4 + ${c}u < D) { ${store(dt, name, `${base} + 4u * d4 + ${c}u`, `w[${c}]`)} }`)
+    .join('')} }`;
+}
+
+/** WGSL loop header over the vec4s of a row. */
+const EACH = 'for (var d4 = 0u; d4 < D4; d4 = d4 + 1u)';
+
+/** Uniform words shared by the three kernels. */
+function commonWords(q: View, k: View, causal: boolean, scale: number): number[] {
+  const [B, H, Tq, D] = q.shape;
+  const [, Hkv, Tk] = k.shape;
+  // 0 B·H·Tq, 1 H, 2 G, 3 Tq, 4 Tk, 5 D, 6 causal, 7 scale, 8 Hkv, 9 B·Hkv·Tk
+  return [B * H * Tq, H, H / Hkv, Tq, Tk, D, causal ? 1 : 0, f32Bits(scale), Hkv, B * Hkv * Tk];
+}
+
+/** WGSL: query row `idx`'s batch b, head h, position i, first kv row and visible key count. */
+const queryRow = (D: number) => `
+  let Tq = p(3u); let Tk = p(4u); let D = ${D}u; let D4 = ${Math.ceil(D / 4)}u; let scale = pf(7u);
+  let i = idx % Tq; let bh = idx / Tq; let h = bh % p(1u); let b = bh / p(1u);
+  let kvRow = (b * p(8u) + h / p(2u)) * Tk;
+  // causal: query i sees keys j <= i + Tk - Tq (bottom-right aligned)
+  var jEnd = Tk;
+  if (p(6u) != 0u) { jEnd = min(Tk, i + Tk - Tq + 1u); }`;
+
+export function attentionLaunch(
+  q: View,
+  k: View,
+  v: View,
+  causal: boolean,
+  scale: number,
+  out: View,
+  lse: View,
+  maxWorkgroups: number,
+): Launch {
+  const dt = q.dtype;
+  const words = [...commonWords(q, k, causal, scale), q.offset, k.offset, v.offset, out.offset, lse.offset];
+  const D = q.shape[3];
+  const cap = dimCap(D);
+  return {
+    kernel: {
+      key: `attention:${dt}:${D}`,
+      access: ['read_write', 'read_write', 'read', 'read', 'read'],
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', dt)}${dtypeBuffer(2, 'lse', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${mathPrelude(dt === 'float16')}
+${flatMain(WG)}
+  if (idx >= p(0u)) { return; }${queryRow(D)}
+  var qv: array<vec4<f32>, ${cap}>;
+  var acc: array<vec4<f32>, ${cap}>;
+  let qBase = p(10u) + idx * D;
+  ${EACH} { qv[d4] = ${load4(dt, 'q', 'qBase')} * scale; acc[d4] = vec4<f32>(0.0); }
+  // a finite start: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away)
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var j = 0u; j < jEnd; j = j + 1u) {
+    let kb = p(11u) + (kvRow + j) * D;
+    var s = 0.0;
+    ${EACH} { s = s + dot(qv[d4], ${load4(dt, 'k', 'kb')}); }
+    if (s > m) {
+      let corr = exp(m - s);
+      l = l * corr;
+      ${EACH} { acc[d4] = acc[d4] * corr; }
+      m = s;
+    }
+    let pr = exp(s - m);
+    l = l + pr;
+    let vb = p(12u) + (kvRow + j) * D;
+    ${EACH} { acc[d4] = acc[d4] + pr * ${load4(dt, 'v', 'vb')}; }
+  }
+  let ob = p(13u) + idx * D;
+  ${EACH} ${store4(dt, 'out', 'ob', 'acc[d4] / l')}
+  ${store(dt, 'lse', 'p(14u) + idx', 'm + log_acc(l)')}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(words[0] / WG), maxWorkgroups),
+  };
+}
+
+/** dq = scale · Σ_j p_ij (dO_i·v_j − delta_i) k_j, one invocation per query row. */
+export function attentionBackwardQueryLaunch(
+  q: View,
+  k: View,
+  v: View,
+  lse: View,
+  delta: View,
+  gradOut: View,
+  causal: boolean,
+  scale: number,
+  dq: View,
+  maxWorkgroups: number,
+): Launch {
+  const dt = q.dtype;
+  const words = [
+    ...commonWords(q, k, causal, scale),
+    q.offset,
+    k.offset,
+    v.offset,
+    lse.offset,
+    delta.offset,
+    gradOut.offset,
+    dq.offset,
+  ];
+  const D = q.shape[3];
+  const cap = dimCap(D);
+  return {
+    kernel: {
+      key: `attention_backward_q:${dt}:${D}`,
+      access: ['read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'q', 'read', dt)}${dtypeBuffer(3, 'k', 'read', dt)}${dtypeBuffer(4, 'v', 'read', dt)}${dtypeBuffer(5, 'lse', 'read', dt)}${dtypeBuffer(6, 'delta', 'read', dt)}${dtypeBuffer(7, 'gout', 'read', dt)}${mathPrelude(dt === 'float16')}
+${flatMain(WG)}
+  if (idx >= p(0u)) { return; }${queryRow(D)}
+  var qv: array<vec4<f32>, ${cap}>;
+  var gv: array<vec4<f32>, ${cap}>;
+  var acc: array<vec4<f32>, ${cap}>;
+  let qBase = p(10u) + idx * D;
+  let gBase = p(15u) + idx * D;
+  ${EACH} {
+    qv[d4] = ${load4(dt, 'q', 'qBase')} * scale;
+    gv[d4] = ${load4(dt, 'gout', 'gBase')};
+    acc[d4] = vec4<f32>(0.0);
+  }
+  let L = ${load(dt, 'lse', 'p(13u) + idx')};
+  let dl = ${load(dt, 'delta', 'p(14u) + idx')};
+  for (var j = 0u; j < jEnd; j = j + 1u) {
+    let kb = p(11u) + (kvRow + j) * D;
+    let vb = p(12u) + (kvRow + j) * D;
+    var s = 0.0;
+    var dp = 0.0;
+    // k_j is read once and kept (with D fixed per pipeline the loops unroll into registers)
+    var kc: array<vec4<f32>, ${cap}>;
+    ${EACH} {
+      kc[d4] = ${load4(dt, 'k', 'kb')};
+      s = s + dot(qv[d4], kc[d4]);
+      dp = dp + dot(gv[d4], ${load4(dt, 'v', 'vb')});
+    }
+    let ds = exp(s - L) * (dp - dl);
+    ${EACH} { acc[d4] = acc[d4] + ds * kc[d4]; }
+  }
+  let ob = p(16u) + idx * D;
+  ${EACH} ${store4(dt, 'dq', 'ob', 'acc[d4] * scale')}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(words[0] / WG), maxWorkgroups),
+  };
+}
+
+/**
+ * dk_j = scale · Σ_i p_ij (dO_i·v_j − delta_i) q_i and dv_j = Σ_i p_ij dO_i, one invocation per
+ * key row, summing over every query head of its group (grouped-query attention) and over the
+ * queries that see it.
+ */
+export function attentionBackwardKeyLaunch(
+  q: View,
+  k: View,
+  v: View,
+  lse: View,
+  delta: View,
+  gradOut: View,
+  causal: boolean,
+  scale: number,
+  dk: View,
+  dv: View,
+  maxWorkgroups: number,
+): Launch {
+  const dt = q.dtype;
+  const words = [
+    ...commonWords(q, k, causal, scale),
+    q.offset,
+    k.offset,
+    v.offset,
+    lse.offset,
+    delta.offset,
+    gradOut.offset,
+    dk.offset,
+    dv.offset,
+  ];
+  const D = q.shape[3];
+  const cap = dimCap(D);
+  return {
+    kernel: {
+      key: `attention_backward_kv:${dt}:${D}`,
+      access: ['read_write', 'read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dk', 'read_write', dt)}${dtypeBuffer(2, 'dv', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${dtypeBuffer(6, 'lse', 'read', dt)}${dtypeBuffer(7, 'delta', 'read', dt)}${dtypeBuffer(8, 'gout', 'read', dt)}${mathPrelude(dt === 'float16')}
+${flatMain(WG)}
+  if (idx >= p(9u)) { return; }
+  let Tq = p(3u); let Tk = p(4u); let D = ${D}u; let D4 = ${Math.ceil(D / 4)}u; let scale = pf(7u); let G = p(2u);
+  let j = idx % Tk; let bhk = idx / Tk; let hk = bhk % p(8u); let b = bhk / p(8u);
+  var kv: array<vec4<f32>, ${cap}>;
+  var vv: array<vec4<f32>, ${cap}>;
+  var dkA: array<vec4<f32>, ${cap}>;
+  var dvA: array<vec4<f32>, ${cap}>;
+  let kb = p(11u) + idx * D;
+  let vb = p(12u) + idx * D;
+  ${EACH} {
+    kv[d4] = ${load4(dt, 'k', 'kb')} * scale;
+    vv[d4] = ${load4(dt, 'v', 'vb')};
+    dkA[d4] = vec4<f32>(0.0);
+    dvA[d4] = vec4<f32>(0.0);
+  }
+  // causal: key j is seen by queries i >= j - (Tk - Tq)
+  var iStart = 0u;
+  if (p(6u) != 0u && j + Tq > Tk) { iStart = j + Tq - Tk; }
+  for (var g = 0u; g < G; g = g + 1u) {
+    let rowBase = (b * p(1u) + hk * G + g) * Tq;
+    for (var i = iStart; i < Tq; i = i + 1u) {
+      let r = rowBase + i;
+      let qb = p(10u) + r * D;
+      let gb = p(15u) + r * D;
+      var s = 0.0;
+      var dp = 0.0;
+      var qc: array<vec4<f32>, ${cap}>;
+      var gc: array<vec4<f32>, ${cap}>;
+      ${EACH} {
+        qc[d4] = ${load4(dt, 'q', 'qb')};
+        gc[d4] = ${load4(dt, 'gout', 'gb')};
+        s = s + dot(kv[d4], qc[d4]);
+        dp = dp + dot(vv[d4], gc[d4]);
+      }
+      let pr = exp(s - ${load(dt, 'lse', 'p(13u) + r')});
+      let ds = pr * (dp - ${load(dt, 'delta', 'p(14u) + r')});
+      ${EACH} {
+        dvA[d4] = dvA[d4] + pr * gc[d4];
+        dkA[d4] = dkA[d4] + ds * qc[d4];
+      }
+    }
+  }
+  let dkb = p(16u) + idx * D;
+  let dvb = p(17u) + idx * D;
+  ${EACH} {
+    ${store4(dt, 'dk', 'dkb', 'dkA[d4] * scale')}
+    ${store4(dt, 'dv', 'dvb', 'dvA[d4]')}
+  }
+}
+`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(words[9] / WG), maxWorkgroups),
+  };
+}

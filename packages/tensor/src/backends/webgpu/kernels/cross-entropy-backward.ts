@@ -1,0 +1,67 @@
+/**
+ * Fused cross-entropy gradient from logits: (softmax − onehot)·scale per row, one workgroup per
+ * row. The probabilities are recomputed from the row max and exp-sum and written straight into
+ * the gradient, never stored on their own.
+ */
+import type { View } from '../../../backend.js';
+import type { Launch } from '../executor.js';
+import { i32Bits } from '../params.js';
+import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
+import { rowWorkgroup, workgroupReductions } from './workgroup.js';
+
+/** out [N, C] = d loss / d logits for contiguous logits [N, C], int32 targets [N], strided scale [N]. */
+export function crossEntropyBackwardLaunch(
+  logits: View,
+  targets: View,
+  scale: View,
+  ignoreIndex: number,
+  out: View,
+  maxWorkgroups: number,
+): Launch {
+  const [rows, C] = logits.shape;
+  const wg = rowWorkgroup(C);
+  const words = [
+    rows,
+    C,
+    logits.offset,
+    targets.offset,
+    out.offset,
+    i32Bits(ignoreIndex),
+    wg / 2,
+    scale.offset,
+    scale.strides[0],
+  ];
+  const dt = logits.dtype;
+  return {
+    kernel: {
+      key: `cross_entropy_backward:${dt}:${wg}`,
+      access: ['read_write', 'read', 'read', 'read'],
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${dtypeBuffer(2, 'logits', 'read', dt)}${buffer(3, 'targets', 'read', 'i32')}${dtypeBuffer(4, 'scale', 'read', dt)}${mathPrelude(dt === 'float16')}${workgroupReductions(wg)}
+${rowMain(wg)}
+  if (row >= p(0u)) { return; }
+  let C = p(1u);
+  let base = p(2u) + row * C;
+  let outBase = p(4u) + row * C;
+  let tgt = targets[p(3u) + row];
+  var m = -inf_f32();
+  for (var c = lid; c < C; c = c + ${wg}u) { m = max_nan(m, ${load(dt, 'logits', 'base + c')}); }
+  m = wg_max(lid, m, p(6u));
+  var s = 0.0;
+  for (var c = lid; c < C; c = c + ${wg}u) { s = s + exp(${load(dt, 'logits', 'base + c')} - m); }
+  let total = wg_sum(lid, s, p(6u));
+  // ignored rows get a zero gradient (a zero scale would still turn inf logits into NaN)
+  let g = select(${load(dt, 'scale', 'p(7u) + row * p(8u)')}, 0.0, tgt == pi(5u));
+  let keep = tgt != pi(5u);
+  for (var c = lid; c < C; c = c + ${wg}u) {
+    let prob = exp(${load(dt, 'logits', 'base + c')} - m) / total;
+    let hot = select(0.0, 1.0, i32(c) == tgt);
+    ${store(out.dtype, 'out', 'outBase + c', 'select(0.0, (prob - hot) * g, keep)')}
+  }
+}
+`,
+    },
+    params: words,
+    grid: grid2d(rows, maxWorkgroups),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * The "band" matmul: no workgroup memory and no barriers. Each invocation computes a band of
+ * RM rows × 4 adjacent columns of the output, reading A and B straight from storage.
+ *
+ * Why it suits lavapipe: llvmpipe runs a workgroup's invocations as SIMD lanes of one CPU
+ * thread, so a workgroup barrier ends the vector loop and workgroup memory is ordinary memory
+ * behind extra loads and stores. Here a workgroup is one row of lanes along N that all share
+ * the same output rows, so every A element an iteration reads is the same for all lanes (a
+ * uniform load: fetched once, broadcast), and B is one 4-wide load per lane. Each k step then
+ * does RM uniform loads + one vec4 load for 4·RM multiply-adds with no synchronisation.
+ *
+ * Edges need no branch in the inner loop: rows and columns past the matrix are clamped to the
+ * last valid one for loading and simply not stored.
+ *
+ * Two flavours share the generator:
+ * - `vec4`: B rows are contiguous and 4-aligned (column stride 1, row/batch strides, offset and
+ *   N multiples of 4): B is read as vec4 (f32) or as two u32 words holding four halves (f16,
+ *   unpacked with `unpack2x16float`, which is what made f16 fast on lavapipe).
+ * - scalar: any strides (transposed or stepped operands read in place), four scalar B loads.
+ */
+import type { View } from '../../../backend.js';
+import type { DType } from '../../../dtype.js';
+import type { Launch } from '../executor.js';
+import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { enables, mathPrelude, store, uniforms } from './wgsl.js';
+
+/** Lanes per workgroup: all along N. */
+const WG = 64;
+
+export interface BandShape {
+  /** Output rows per invocation. */
+  rm: number;
+  /** Output columns per invocation (lane-adjacent: column = base + lane + j·64). */
+  cn: number;
+  /** A read as uniform vec4 along K (see {@link bandVec4Applies}); K steps by 4. */
+  vec4: boolean;
+}
+
+/** Can rows of A be read as aligned 4-wide vectors along K (K a multiple of 4)? */
+export function bandVec4Applies(a: View): boolean {
+  const [batchStride, rowStride, colStride] = a.strides;
+  const k = a.shape[2];
+  return colStride === 1 && k % 4 === 0 && rowStride % 4 === 0 && batchStride % 4 === 0 && a.offset % 4 === 0;
+}
+
+function source(dtype: DType, shape: BandShape): string {
+  const { rm, cn, vec4 } = shape;
+  const half = dtype === 'float16';
+  const rows = Array.from({ length: rm }, (_, i) => i);
+  const cols = Array.from({ length: cn }, (_, j) => j);
+  const elem = half ? 'f16' : 'f32';
+  // A as vec4 along K: f32 vec4, or f16 packed two per u32 (unpack2x16float needs no f16 feature)
+  const aDecl = vec4 ? (half ? 'array<vec2<u32>>' : 'array<vec4<f32>>') : `array<${elem}>`;
+  const loadB = (j: number, kk: string) =>
+    half ? `f32(b[bC${j} + ${kk} * bRow])` : `b[bC${j} + ${kk} * bRow]`;
+  const loadA = (i: number) => (half ? `f32(a[aR${i} + k * aCol])` : `a[aR${i} + k * aCol]`);
+  const loadA4 = (i: number) =>
+    half
+      ? `let w${i} = a[aQ${i} + k / 4u]; let av${i} = vec4<f32>(unpack2x16float(w${i}.x), unpack2x16float(w${i}.y));`
+      : `let av${i} = a[aQ${i} + k / 4u];`;
+  const scalarStep = `${cols.map((j) => `    let b${j} = ${loadB(j, 'k')};`).join('\n')}
+${rows.map((i) => `    { let av = ${loadA(i)};\n${cols.map((j) => `      acc${i}_${j} = fma(av, b${j}, acc${i}_${j});`).join('\n')} }`).join('\n')}`;
+  const vecLoop = `  for (var k = 0u; k < K; k = k + 4u) {
+${cols.map((j) => `    let b${j} = vec4<f32>(${[0, 1, 2, 3].map((t) => loadB(j, `(k + ${t}u)`)).join(', ')});`).join('\n')}
+${rows.map((i) => `    { ${loadA4(i)}\n${cols.map((j) => `      acc${i}_${j} = acc${i}_${j} + dot(av${i}, b${j});`).join('\n')} }`).join('\n')}
+  }`;
+  return `${enables([dtype])}${uniforms(MATMUL_WORDS)}@group(0) @binding(1) var<storage, read_write> out: array<${elem}>;
+@group(0) @binding(2) var<storage, read> a: ${aDecl};
+@group(0) @binding(3) var<storage, read> b: array<${elem}>;
+${mathPrelude(half)}
+@compute @workgroup_size(${WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let M = p(${P.M}u);
+  let N = p(${P.N}u);
+  let K = p(${P.K}u);
+  let batch = wid.z + p(${P.BATCH0}u);
+  let aBase = p(${P.A}u) + batch * p(${P.A + 1}u);
+  let aRow = p(${P.A + 2}u);
+  let aCol = p(${P.A + 3}u);
+  let bBase = p(${P.B}u) + batch * p(${P.B + 1}u);
+  let bRow = p(${P.B + 2}u);
+  let bCol = p(${P.B + 3}u);
+  let row0 = wid.y * ${rm}u;
+  let col0 = wid.x * ${WG * cn}u + lid;
+  // clamped load positions (stores are masked below)
+${rows.map((i) => `  let aR${i} = aBase + min(row0 + ${i}u, M - 1u) * aRow;`).join('\n')}
+${vec4 ? rows.map((i) => `  let aQ${i} = aR${i} / 4u;`).join('\n') : ''}
+${cols.map((j) => `  let bC${j} = bBase + min(col0 + ${j * WG}u, N - 1u) * bCol;`).join('\n')}
+${rows.map((i) => cols.map((j) => `  var acc${i}_${j} = 0.0;`).join('\n')).join('\n')}
+${
+  vec4
+    ? vecLoop
+    : `  for (var k = 0u; k < K; k = k + 1u) {
+${scalarStep}
+  }`
+}
+  let outBase = p(${P.OUT}u) + batch * M * N;
+${rows
+  .map(
+    (i) => `  if (row0 + ${i}u < M) {
+${cols.map((j) => `    if (col0 + ${j * WG}u < N) { ${store(dtype, 'out', `outBase + (row0 + ${i}u) * N + col0 + ${j * WG}u`, `acc${i}_${j}`)} }`).join('\n')}
+  }`,
+  )
+  .join('\n')}
+}
+`;
+}
+
+/** Launches of the band kernel over `batches` (split by the grid's z limit). */
+export function bandLaunches(a: View, b: View, out: View, shape: BandShape, maxWorkgroups: number): Launch[] {
+  const [batches, m] = a.shape;
+  const n = b.shape[2];
+  const name = `band${shape.vec4 ? 'v' : ''}${shape.rm}x${shape.cn}`;
+  const kernel = {
+    key: `matmul:${name}:${a.dtype}`,
+    access: ['read_write', 'read', 'read'] as const,
+    build: () => source(a.dtype, shape),
+  };
+  const launches: Launch[] = [];
+  for (let start = 0; start < batches; start += maxWorkgroups) {
+    const count = Math.min(maxWorkgroups, batches - start);
+    launches.push({
+      kernel,
+      params: matmulParams(a, b, out, start),
+      grid: [Math.ceil(n / (shape.cn * WG)), Math.ceil(m / shape.rm), count],
+    });
+  }
+  return launches;
+}

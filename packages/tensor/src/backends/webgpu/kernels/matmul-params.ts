@@ -1,0 +1,19 @@
+/**
+ * The uniform words every matmul kernel variant reads, so variants are interchangeable for the
+ * same operands: sizes, the first batch of the dispatch, and offset + batch/row/column strides
+ * of A and B (batch stride 0 for a broadcast operand; transposed operands are just strides).
+ */
+import type { View } from '../../../backend.js';
+
+/** Word positions. A and B each take 4 words: offset, batch stride, row stride, column stride. */
+export const P = { M: 0, N: 1, K: 2, BATCH0: 3, A: 4, B: 8, OUT: 12, EXTRA: 13 } as const;
+
+/** Words in the block (one spare word, {@link P.EXTRA}, for a variant's own constant). */
+export const MATMUL_WORDS = 14;
+
+/** Uniform words for `a` [B,M,K] @ `b` [B,K,N] → contiguous `out`, from batch `start`. */
+export function matmulParams(a: View, b: View, out: View, start: number, extra = 0): number[] {
+  const [, m, k] = a.shape;
+  const n = b.shape[2];
+  return [m, n, k, start, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, extra];
+}

@@ -1,0 +1,143 @@
+/**
+ * The "subgroup band" matmul: the band layout of matmul-band.ts (a workgroup is a row of lanes
+ * along N sharing RM output rows, no workgroup memory, no barriers), but A is shared across the
+ * lanes of a subgroup with `subgroupBroadcast` instead of being loaded by every lane.
+ *
+ * Why: on lavapipe a storage load whose address differs per lane is a per-lane gather, and the
+ * compiler does not prove that the band kernel's A address is the same for all lanes, so every
+ * lane re-loads the same A element. Here, for each block of 8 k, lane l loads A[row][k0 + l % 8]
+ * (one load per lane serves 8 k steps) and the k steps take it from lane kk by broadcast (a
+ * register shuffle). Measured on lavapipe this cuts the CPU time of a 512³ product about 4×.
+ * B is one scalar load per lane and k step (`bv`), or a vec4 of 4 adjacent columns when B rows
+ * are contiguous and aligned (f16: two u32 words of packed halves).
+ *
+ * Needs the `subgroups` feature and a subgroup of at least 8 lanes (lavapipe: 8 or 16). The k
+ * loop runs over whole blocks of 8 in uniform control flow (broadcast requires it); the last
+ * K % 8 steps use plain loads.
+ */
+import type { View } from '../../../backend.js';
+import type { DType } from '../../../dtype.js';
+import type { Launch } from '../executor.js';
+import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { enables, mathPrelude, store, uniforms } from './wgsl.js';
+
+const WG = 64;
+/** k steps per broadcast block: lanes 0..7 of each subgroup hold one A element each. */
+const KB = 8;
+
+export interface SubgroupBandShape {
+  /** Output rows per invocation. */
+  rm: number;
+  /** B as vec4: 4 adjacent columns per lane (needs {@link subgroupVec4Applies}). Else 1 column. */
+  vec4: boolean;
+}
+
+/** Can B be read as aligned vec4 rows (4 adjacent columns per lane)? */
+export function subgroupVec4Applies(b: View): boolean {
+  const [batchStride, rowStride, colStride] = b.strides;
+  const n = b.shape[2];
+  return colStride === 1 && n % 4 === 0 && rowStride % 4 === 0 && batchStride % 4 === 0 && b.offset % 4 === 0;
+}
+
+function source(dtype: DType, shape: SubgroupBandShape): string {
+  const { rm, vec4 } = shape;
+  const half = dtype === 'float16';
+  const elem = half ? 'f16' : 'f32';
+  const rows = Array.from({ length: rm }, (_, i) => i);
+  const ks = Array.from({ length: KB }, (_, t) => t);
+  const cw = vec4 ? 4 : 1; // columns per lane
+  const bDecl = vec4 ? (half ? 'array<vec2<u32>>' : 'array<vec4<f32>>') : `array<${elem}>`;
+  const acc = vec4 ? 'vec4<f32>' : 'f32';
+  const loadA = (idx: string) => (half ? `f32(a[${idx}])` : `a[${idx}]`);
+  const loadB = (k: string) => {
+    if (!vec4) return half ? `f32(b[bC + (${k}) * bRow])` : `b[bC + (${k}) * bRow]`;
+    if (half) return `unpack4(b[bQ + (${k}) * bRowQ])`;
+    return `b[bQ + (${k}) * bRowQ]`;
+  };
+  const bcast = vec4 ? (v: string) => `vec4<f32>(${v})` : (v: string) => v;
+  return `${enables([dtype])}enable subgroups;
+${uniforms(MATMUL_WORDS)}@group(0) @binding(1) var<storage, read_write> out: array<${elem}>;
+@group(0) @binding(2) var<storage, read> a: array<${elem}>;
+@group(0) @binding(3) var<storage, read> b: ${bDecl};
+${mathPrelude(half)}
+fn unpack4(w: vec2<u32>) -> vec4<f32> { return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }
+
+@compute @workgroup_size(${WG}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sl: u32) {
+  let M = p(${P.M}u);
+  let N = p(${P.N}u);
+  let K = p(${P.K}u);
+  let batch = wid.z + p(${P.BATCH0}u);
+  let aBase = p(${P.A}u) + batch * p(${P.A + 1}u);
+  let aRow = p(${P.A + 2}u);
+  let aCol = p(${P.A + 3}u);
+  let bBase = p(${P.B}u) + batch * p(${P.B + 1}u);
+  let bRow = p(${P.B + 2}u);
+  let bCol = p(${P.B + 3}u);
+  let row0 = wid.y * ${rm}u;
+  let col = (wid.x * ${WG}u + lid) * ${cw}u;
+  // clamped load positions; stores are masked below
+${rows.map((i) => `  let aR${i} = aBase + min(row0 + ${i}u, M - 1u) * aRow;`).join('\n')}
+${vec4 ? `  let bQ = (bBase + min(col, N - 4u)) / 4u;\n  let bRowQ = bRow / 4u;` : `  let bC = bBase + min(col, N - 1u) * bCol;`}
+  let lane = sl % ${KB}u;
+${rows.map((i) => `  var acc${i} = ${acc}(0.0);`).join('\n')}
+  let KW = K - K % ${KB}u;
+  for (var k0 = 0u; k0 < KW; k0 = k0 + ${KB}u) {
+    let kl = (k0 + lane) * aCol;
+${rows.map((i) => `    let av${i} = ${loadA(`aR${i} + kl`)};`).join('\n')}
+${ks
+  .map(
+    (t) => `    {
+      let bv = ${loadB(`k0 + ${t}u`)};
+${rows.map((i) => `      acc${i} = fma(${bcast(`subgroupBroadcast(av${i}, ${t}u)`)}, bv, acc${i});`).join('\n')}
+    }`,
+  )
+  .join('\n')}
+  }
+  for (var k = KW; k < K; k = k + 1u) {
+    let bv = ${loadB('k')};
+${rows.map((i) => `    acc${i} = fma(${bcast(loadA(`aR${i} + k * aCol`))}, bv, acc${i});`).join('\n')}
+  }
+  let outBase = p(${P.OUT}u) + batch * M * N;
+${rows
+  .map((i) => {
+    const stores = vec4
+      ? [0, 1, 2, 3].map(
+          (j) =>
+            `if (col + ${j}u < N) { ${store(dtype, 'out', `outBase + (row0 + ${i}u) * N + col + ${j}u`, `acc${i}[${j}]`)} }`,
+        )
+      : [`if (col < N) { ${store(dtype, 'out', `outBase + (row0 + ${i}u) * N + col`, `acc${i}`)} }`];
+    return `  if (row0 + ${i}u < M) {\n${stores.map((s) => `    ${s}`).join('\n')}\n  }`;
+  })
+  .join('\n')}
+}
+`;
+}
+
+/** Launches of the subgroup band kernel over `batches` (split by the grid's z limit). */
+export function subgroupBandLaunches(
+  a: View,
+  b: View,
+  out: View,
+  shape: SubgroupBandShape,
+  maxWorkgroups: number,
+): Launch[] {
+  const [batches, m] = a.shape;
+  const n = b.shape[2];
+  const kernel = {
+    key: `matmul:sgband${shape.vec4 ? 'v' : ''}${shape.rm}:${a.dtype}`,
+    access: ['read_write', 'read', 'read'] as const,
+    build: () => source(a.dtype, shape),
+  };
+  const cols = WG * (shape.vec4 ? 4 : 1);
+  const launches: Launch[] = [];
+  for (let start = 0; start < batches; start += maxWorkgroups) {
+    const count = Math.min(maxWorkgroups, batches - start);
+    launches.push({
+      kernel,
+      params: matmulParams(a, b, out, start),
+      grid: [Math.ceil(n / cols), Math.ceil(m / shape.rm), count],
+    });
+  }
+  return launches;
+}

@@ -1,0 +1,147 @@
+/**
+ * Fused LayerNorm / RMSNorm backward. Kernel 1, one workgroup per row: recomputes the row's mean
+ * and 1/std, keeps them in `stats` [N, 2] (f32) and writes
+ * dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·weight (RMSNorm: no mean(ĝ) term, no
+ * centring). Kernel 2, one invocation per column: dweight = Σ_rows g·x̂ and dbias = Σ_rows g,
+ * reading the saved stats instead of recomputing each row.
+ */
+import type { View } from '../../../backend.js';
+import type { Launch } from '../executor.js';
+import { f32Bits } from '../params.js';
+import type { Access } from '../pipelines.js';
+import {
+  buffer,
+  dtypeBuffer,
+  ELEMENTWISE_WORKGROUP,
+  enables,
+  flatMain,
+  grid2d,
+  load,
+  mathPrelude,
+  rowMain,
+  store,
+  uniforms,
+} from './wgsl.js';
+import { rowWorkgroup, workgroupReductions } from './workgroup.js';
+
+/** dx and the per-row stats. Buffers: dx, stats, x, g, then weight when given. */
+export function normBackwardRowsLaunch(
+  x: View,
+  weight: View | null,
+  g: View,
+  eps: number,
+  center: boolean,
+  dx: View,
+  stats: View,
+  maxWorkgroups: number,
+): Launch {
+  const n = x.shape[x.shape.length - 1];
+  const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const wg = rowWorkgroup(n);
+  const dt = x.dtype;
+  const words = [
+    rows,
+    n,
+    x.offset,
+    g.offset,
+    dx.offset,
+    stats.offset,
+    f32Bits(eps),
+    weight?.offset ?? 0,
+    weight?.strides[0] ?? 0,
+    wg / 2,
+  ];
+  const gh = weight
+    ? `${load(dt, 'g', 'gb + c')} * ${load(dt, 'weight', 'p(7u) + c * p(8u)')}`
+    : load(dt, 'g', 'gb + c');
+  const access: Access[] = ['read_write', 'read_write', 'read', 'read', ...(weight ? ['read' as const] : [])];
+  return {
+    kernel: {
+      key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${weight ? 'w' : ''}:${wg}`,
+      access,
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dx', 'read_write', dt)}${buffer(2, 'stats', 'read_write', 'f32')}${dtypeBuffer(3, 'x', 'read', dt)}${dtypeBuffer(4, 'g', 'read', dt)}${weight ? dtypeBuffer(5, 'weight', 'read', dt) : ''}${mathPrelude(dt === 'float16')}${workgroupReductions(wg)}
+${rowMain(wg)}
+  if (row >= p(0u)) { return; }
+  let n = p(1u);
+  let xb = p(2u) + row * n;
+  let gb = p(3u) + row * n;
+  let ob = p(4u) + row * n;
+  var mu = 0.0;
+  ${
+    center
+      ? `var s = 0.0;
+  for (var c = lid; c < n; c = c + ${wg}u) { s = s + ${load(dt, 'x', 'xb + c')}; }
+  mu = wg_sum(lid, s, p(9u)) / f32(n);`
+      : ''
+  }
+  var q = 0.0;
+  for (var c = lid; c < n; c = c + ${wg}u) { let d = ${load(dt, 'x', 'xb + c')} - mu; q = q + d * d; }
+  let rstd = 1.0 / sqrt(wg_sum(lid, q, p(9u)) / f32(n) + pf(6u));
+  var a = 0.0;
+  var b = 0.0;
+  for (var c = lid; c < n; c = c + ${wg}u) {
+    let gh = ${gh};
+    a = a + gh;
+    b = b + gh * (${load(dt, 'x', 'xb + c')} - mu) * rstd;
+  }
+  let meanG = ${center ? `wg_sum(lid, a, p(9u)) / f32(n)` : '0.0'};
+  let meanGX = wg_sum(lid, b, p(9u)) / f32(n);
+  if (lid == 0u) {
+    stats[p(5u) + 2u * row] = mu;
+    stats[p(5u) + 2u * row + 1u] = rstd;
+  }
+  for (var c = lid; c < n; c = c + ${wg}u) {
+    let xh = (${load(dt, 'x', 'xb + c')} - mu) * rstd;
+    ${store(dt, 'dx', 'ob + c', `rstd * (${gh} - meanG - xh * meanGX)`)}
+  }
+}
+`,
+    },
+    params: words,
+    grid: grid2d(rows, maxWorkgroups),
+  };
+}
+
+/** dweight (and dbias) column sums. Buffers: dw, then db when given, then x, g, stats. */
+export function normBackwardColumnsLaunch(
+  x: View,
+  g: View,
+  stats: View,
+  dw: View,
+  db: View | null,
+  maxWorkgroups: number,
+): Launch {
+  const n = x.shape[x.shape.length - 1];
+  const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const dt = x.dtype;
+  const words = [rows, n, x.offset, g.offset, stats.offset, dw.offset, db?.offset ?? 0];
+  const b0 = db ? 3 : 2;
+  const access: Access[] = ['read_write', ...(db ? ['read_write' as const] : []), 'read', 'read', 'read'];
+  return {
+    kernel: {
+      key: `norm_backward_columns:${dt}:${db ? 'b' : ''}`,
+      access,
+      build:
+        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dw', 'read_write', dt)}${db ? dtypeBuffer(2, 'db', 'read_write', dt) : ''}${dtypeBuffer(b0, 'x', 'read', dt)}${dtypeBuffer(b0 + 1, 'g', 'read', dt)}${buffer(b0 + 2, 'stats', 'read', 'f32')}${mathPrelude(dt === 'float16')}
+${flatMain(ELEMENTWISE_WORKGROUP)}
+  let c = idx;
+  let n = p(1u);
+  if (c >= n) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var r = 0u; r < p(0u); r = r + 1u) {
+    let gv = ${load(dt, 'g', 'p(3u) + r * n + c')};
+    let xh = (${load(dt, 'x', 'p(2u) + r * n + c')} - stats[p(4u) + 2u * r]) * stats[p(4u) + 2u * r + 1u];
+    sw = sw + gv * xh;
+    sb = sb + gv;
+  }
+  ${store(dt, 'dw', 'p(5u) + c', 'sw')}
+  ${db ? store(dt, 'db', 'p(6u) + c', 'sb') : ''}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(n / ELEMENTWISE_WORKGROUP), maxWorkgroups),
+  };
+}

@@ -1,0 +1,526 @@
+/**
+ * Fused training kernels: backward passes of the fused row ops, flash-style attention and a
+ * multi-tensor AdamW step. Each op calls the backend's optional kernel when it has one and
+ * otherwise composes the same math from public ops, so every backend is correct before it is
+ * fast (see docs/backends.md, "Optional fused kernels").
+ */
+import type { AdamWScalars } from '../backend.js';
+import { dispatch } from '../dispatch.js';
+import { fmtShape, ShapeError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { arange } from './create.js';
+import { where } from './elementwise.js';
+import { oneHot, scatterAdd } from './indexing.js';
+import { logsumexp } from './reduce.js';
+import { empty, requireFloat, requireIndex, sameDType, withTemps } from './util.js';
+import { contiguous, expand, reshape } from './views.js';
+
+/** Options of {@link crossEntropyBackward} (the forward's options). */
+export interface CrossEntropyBackwardOptions {
+  ignoreIndex?: number;
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * Gradient of `crossEntropy(logits, targets, options)` with respect to the logits, given the
+ * gradient `gradOut` of the loss (a scalar for `mean`/`sum`, `targets`' shape for `none`):
+ * (softmax(logits) − onehot(targets)) · g / count, zero on ignored rows. The fused kernel reads
+ * each row of logits twice (max, then exp-sum and write) and never stores the probabilities.
+ */
+export function crossEntropyBackward(
+  logits: Tensor,
+  targets: Tensor,
+  gradOut: Tensor,
+  options: CrossEntropyBackwardOptions = {},
+): Tensor {
+  const { ignoreIndex = -100, reduction = 'mean' } = options;
+  requireFloat('crossEntropyBackward', logits);
+  requireIndex('crossEntropyBackward', 'targets', targets);
+  sameDType('crossEntropyBackward', logits, gradOut);
+  const C = logits.shape[logits.ndim - 1];
+  const N = targets.size;
+  if (
+    logits.ndim < 1 ||
+    targets.ndim !== logits.ndim - 1 ||
+    targets.shape.some((d, i) => d !== logits.shape[i])
+  )
+    throw new ShapeError(
+      `crossEntropyBackward: targets ${fmtShape(targets.shape)} must match logits ${fmtShape(logits.shape)} without its last dimension`,
+    );
+  const want = reduction === 'none' ? targets.shape : [];
+  if (gradOut.shape.join() !== want.join())
+    throw new ShapeError(
+      `crossEntropyBackward: gradOut must have shape ${fmtShape(want)} for reduction '${reduction}', got ${fmtShape(gradOut.shape)}`,
+    );
+  return dispatch('cross_entropy_backward', [logits, targets, gradOut], { ignoreIndex, reduction }, () =>
+    withTemps((tmp) => {
+      const rows = tmp(contiguous(tmp(reshape(logits, [N, C]))));
+      const t = tmp(contiguous(tmp(reshape(targets, [N]))));
+      const valid = tmp(t.ne(ignoreIndex));
+      // the per-row upstream gradient: g (broadcast with stride 0), g/count, or g itself
+      let scale: Tensor;
+      if (reduction === 'none') scale = tmp(contiguous(tmp(reshape(gradOut, [N]))));
+      else {
+        const g = reduction === 'mean' ? tmp(gradOut.div(tmp(tmp(valid.cast(logits.dtype)).sum()))) : gradOut;
+        scale = tmp(expand(g, [N]));
+      }
+      const be = logits.backend;
+      if (be.crossEntropyBackward) {
+        const out = tmp(empty(be, [N, C], logits.dtype));
+        if (out.size > 0)
+          be.crossEntropyBackward(rows.view_(), t.view_(), scale.view_(), ignoreIndex, out.view_());
+        return reshape(out, logits.shape);
+      }
+      const hot = tmp(oneHot(tmp(where(valid, t, 0)), C, { dtype: logits.dtype }));
+      const perRow = tmp(tmp(where(valid, scale, 0)).unsqueeze(-1));
+      return reshape(tmp(tmp(tmp(rows.softmax(-1)).sub(hot)).mul(perRow)), logits.shape);
+    }),
+  );
+}
+
+/**
+ * Gradient of `softmax(x, axis)` (or `logSoftmax` with `log`) from its output `y` and upstream
+ * gradient `g`: y·(g − Σ g·y), or g − exp(y)·Σ g for log-softmax. One fused row kernel where the
+ * backend has it.
+ */
+export function softmaxBackward(y: Tensor, g: Tensor, axis = -1, log = false): Tensor {
+  requireFloat('softmaxBackward', y);
+  sameDType('softmaxBackward', y, g);
+  if (y.shape.join() !== g.shape.join())
+    throw new ShapeError(`softmaxBackward: y ${fmtShape(y.shape)} and g ${fmtShape(g.shape)} must match`);
+  const ax = axis < 0 ? axis + y.ndim : axis;
+  return dispatch('softmax_backward', [y, g], { axis: ax, log }, () =>
+    withTemps((tmp) => {
+      const be = y.backend;
+      if (be.softmaxBackward && ax === y.ndim - 1) {
+        const yc = tmp(contiguous(y));
+        const gc = tmp(contiguous(g));
+        const out = empty(be, y.shape, y.dtype);
+        if (out.size > 0) be.softmaxBackward(yc.view_(), gc.view_(), log, out.view_());
+        return out;
+      }
+      if (log) return g.sub(tmp(tmp(y.exp()).mul(tmp(g.sum(ax, true)))));
+      const gy = tmp(g.mul(y));
+      return gy.sub(tmp(y.mul(tmp(gy.sum(ax, true)))));
+    }),
+  );
+}
+
+/** Options of {@link layerNormBackward} / {@link rmsNormBackward}. */
+export interface NormBackwardOptions {
+  /** The forward's eps. */
+  eps: number;
+  /** LayerNorm only: the forward had a bias (its gradient Σ g is returned third). */
+  bias?: boolean;
+}
+
+/** Shared body of the norm backwards: [dx, dweight or null, dbias or null]. */
+function normBackward(
+  op: string,
+  x: Tensor,
+  weight: Tensor | null,
+  g: Tensor,
+  eps: number,
+  center: boolean,
+  bias: boolean,
+): [Tensor, Tensor | null, Tensor | null] {
+  requireFloat(op, x);
+  sameDType(op, x, g);
+  if (x.shape.join() !== g.shape.join() || x.ndim === 0)
+    throw new ShapeError(`${op}: x ${fmtShape(x.shape)} and g ${fmtShape(g.shape)} must match (rank ≥ 1)`);
+  const n = x.shape[x.ndim - 1];
+  const inputs = weight ? [x, weight, g] : [x, g];
+  // dispatch reports tensors only: [dx, dweight if weight, dbias if bias]
+  const outs = dispatch(op, inputs, { eps, hasWeight: !!weight, hasBias: bias }, (): Tensor[] =>
+    withTemps((tmp) => {
+      const be = x.backend;
+      const lead = x.shape.slice(0, -1).map((_, i) => i);
+      const cols = weight || bias;
+      if (be.normBackward) {
+        const [xc, gc] = [tmp(contiguous(x)), tmp(contiguous(g))];
+        const dx = empty(be, x.shape, x.dtype);
+        const stats = tmp(empty(be, [xc.size / Math.max(n, 1), 2], 'float32'));
+        const dw = cols ? empty(be, [n], x.dtype) : null;
+        const db = bias ? empty(be, [n], x.dtype) : null;
+        if (x.size > 0) {
+          be.normBackward(
+            xc.view_(),
+            weight?.view_() ?? null,
+            gc.view_(),
+            eps,
+            center,
+            dx.view_(),
+            stats.view_(),
+            dw?.view_() ?? null,
+            db?.view_() ?? null,
+          );
+        } else for (const t of [dw, db]) if (t && t.size > 0) be.fill(t.view_(), 0);
+        if (dw && !weight) tmp(dw);
+        return [dx, ...(weight && dw ? [dw] : []), ...(db ? [db] : [])];
+      }
+      // the composite: mean and 1/std recomputed from x
+      const xc = center ? tmp(x.sub(tmp(x.mean(-1, true)))) : x;
+      const rstd = tmp(tmp(tmp(tmp(xc.square()).mean(-1, true)).add(eps)).rsqrt());
+      const xhat = tmp(xc.mul(rstd));
+      const gh = weight ? tmp(g.mul(weight)) : g;
+      let inner = tmp(gh.sub(tmp(xhat.mul(tmp(tmp(gh.mul(xhat)).mean(-1, true))))));
+      if (center) inner = tmp(inner.sub(tmp(gh.mean(-1, true))));
+      const dx = rstd.mul(inner);
+      const sumLead = (t: Tensor) => (lead.length > 0 ? t.sum(lead) : t.alias());
+      const dw = weight ? [sumLead(tmp(g.mul(xhat)))] : [];
+      return [dx, ...dw, ...(bias ? [sumLead(g)] : [])];
+    }),
+  );
+  return [outs[0], weight ? outs[1] : null, bias ? outs[weight ? 2 : 1] : null];
+}
+
+/**
+ * Gradients [dx, dweight, dbias] of `layerNorm(x, weight, bias, { eps })` given the upstream
+ * gradient `g` (dweight/dbias null without weight/bias): one row kernel for dx and one column
+ * reduction for dweight and dbias where the backend has them.
+ */
+export function layerNormBackward(
+  x: Tensor,
+  weight: Tensor | null,
+  g: Tensor,
+  options: NormBackwardOptions,
+): [Tensor, Tensor | null, Tensor | null] {
+  return normBackward('layer_norm_backward', x, weight, g, options.eps, true, !!options.bias);
+}
+
+/** Gradients [dx, dweight] of `rmsNorm(x, weight, { eps })` given the upstream gradient `g`. */
+export function rmsNormBackward(
+  x: Tensor,
+  weight: Tensor | null,
+  g: Tensor,
+  options: NormBackwardOptions,
+): [Tensor, Tensor | null] {
+  const [dx, dw] = normBackward('rms_norm_backward', x, weight, g, options.eps, false, false);
+  return [dx, dw];
+}
+
+/**
+ * Gradient of `indexSelect(x, 0, index)` (an embedding lookup) with respect to x [numRows, ...]:
+ * out[id] = Σ g[i] over positions with index[i] = id. The fused kernel sums each id's positions
+ * in order (deterministic, no float atomics); otherwise it is a scatter-add.
+ */
+export function embeddingBackward(g: Tensor, index: Tensor, numRows: number): Tensor {
+  requireFloat('embeddingBackward', g);
+  requireIndex('embeddingBackward', 'index', index);
+  if (index.ndim !== 1 || g.ndim < 1 || g.shape[0] !== index.shape[0])
+    throw new ShapeError(
+      `embeddingBackward: index must be 1-D and match g's first dimension, got index ${fmtShape(index.shape)} and g ${fmtShape(g.shape)}`,
+    );
+  const rest = g.shape.slice(1);
+  const N = index.shape[0];
+  const D = rest.reduce((a, b) => a * b, 1);
+  return dispatch('embedding_backward', [g, index], { numRows }, () =>
+    withTemps((tmp) => {
+      const be = g.backend;
+      const out = empty(be, [numRows, ...rest], g.dtype);
+      if (out.size > 0) be.fill(out.view_(), 0);
+      if (N === 0 || D === 0) return out;
+      if (be.embeddingBackward) {
+        const gc = tmp(contiguous(tmp(reshape(g, [N, D]))));
+        const ic = tmp(contiguous(index));
+        const scratch = tmp(empty(be, [2 * N], 'int32'));
+        be.embeddingBackward(
+          gc.view_(),
+          ic.view_(),
+          scratch.view_(),
+          tmp(reshape(out, [numRows, D])).view_(),
+        );
+        return out;
+      }
+      const idx = tmp(expand(tmp(reshape(index, [N, ...rest.map(() => 1)])), g.shape));
+      const res = scatterAdd(out, 0, idx, g);
+      out.dispose();
+      return res;
+    }),
+  );
+}
+
+/** Options of {@link scaledDotProductAttention}. */
+export interface AttentionOptions {
+  /** Query i (of Tq) sees keys j ≤ i + Tk − Tq (bottom-right aligned, as with a KV cache). Default false. */
+  causal?: boolean;
+  /** Multiplies q·k (default 1/sqrt(D)). */
+  scale?: number;
+}
+
+function checkAttention(op: string, q: Tensor, k: Tensor, v: Tensor, causal: boolean): void {
+  requireFloat(op, q);
+  sameDType(op, q, k);
+  sameDType(op, q, v);
+  const [B, H, Tq, D] = q.shape;
+  const [Bk, Hkv, Tk, Dk] = k.shape;
+  const ok =
+    q.ndim === 4 &&
+    k.ndim === 4 &&
+    v.shape.join() === k.shape.join() &&
+    B === Bk &&
+    D === Dk &&
+    Hkv > 0 &&
+    H % Hkv === 0;
+  if (!ok)
+    throw new ShapeError(
+      `${op}: expected q [B, H, Tq, D] and k, v [B, Hkv, Tk, D] with Hkv dividing H, got q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`,
+    );
+  if (causal && Tk < Tq)
+    throw new ShapeError(`${op}: causal attention needs at least as many keys (${Tk}) as queries (${Tq})`);
+  if (D > 256) throw new ShapeError(`${op}: head dimension ${D} exceeds the supported 256`);
+  void Tk;
+}
+
+/** Additive causal mask [Tq, Tk]: −∞ where key j > query i + Tk − Tq. */
+function causalBias(q: Tensor, Tq: number, Tk: number): Tensor {
+  return withTemps((tmp) => {
+    const opts = { dtype: 'int32' as const, backend: q.backend };
+    const rows = tmp(tmp(arange(Tk - Tq, Tk, 1, opts)).reshape([Tq, 1]));
+    const cols = tmp(tmp(arange(0, Tk, 1, opts)).reshape([1, Tk]));
+    const bias = tmp(where(tmp(cols.gt(rows)), Number.NEGATIVE_INFINITY, 0));
+    return bias.cast(q.dtype);
+  });
+}
+
+/**
+ * Scores of every group of query heads against its key head: [B, Hkv, G·Tq, Tk], masked.
+ * Query head h uses key/value head ⌊h / G⌋; stacking a group's heads along the rows lets one
+ * batched matmul serve them without repeating k and v.
+ */
+function compositeScores(q: Tensor, k: Tensor, causal: boolean, scale: number): Tensor {
+  const [B, H, Tq, D] = q.shape;
+  const [, Hkv, Tk] = k.shape;
+  const G = H / Hkv;
+  return withTemps((tmp) => {
+    // no alias() of the result: under autograd recording an alias is an untracked handle
+    const qg = tmp(tmp(q.mul(scale)).reshape([B, Hkv, G * Tq, D]));
+    const kt = tmp(k.transpose(-2, -1));
+    if (!causal) return qg.matmul(kt);
+    const s = tmp(tmp(qg.matmul(kt)).reshape([B, Hkv, G, Tq, Tk]));
+    return tmp(s.add(tmp(causalBias(q, Tq, Tk)))).reshape([B, Hkv, G * Tq, Tk]);
+  });
+}
+
+/**
+ * Attention forward returning `[out, lse]`: out [B, H, Tq, D] and the per-row log-sum-exp of the
+ * scaled scores [B, H, Tq] that the backward needs. Fused kernels never form the Tq×Tk matrix.
+ * Most callers want {@link scaledDotProductAttention}.
+ */
+export function attentionForward(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions = {},
+): [Tensor, Tensor] {
+  const causal = options.causal ?? false;
+  checkAttention('scaledDotProductAttention', q, k, v, causal);
+  const [B, H, Tq, D] = q.shape;
+  const scale = options.scale ?? 1 / Math.sqrt(D);
+  return dispatch('scaled_dot_product_attention', [q, k, v], { causal, scale }, () =>
+    withTemps((tmp) => {
+      const be = q.backend;
+      if (be.attention) {
+        const [qc, kc, vc] = [q, k, v].map((t) => tmp(contiguous(t)));
+        const out = empty(be, q.shape, q.dtype);
+        const lse = empty(be, [B, H, Tq], q.dtype);
+        if (out.size > 0 && k.shape[2] > 0)
+          be.attention(qc.view_(), kc.view_(), vc.view_(), causal, scale, out.view_(), lse.view_());
+        return [out, lse];
+      }
+      const s = tmp(compositeScores(q, k, causal, scale));
+      const lse = tmp(logsumexp(s, -1, true));
+      const p = tmp(tmp(s.sub(lse)).exp());
+      const out = tmp(p.matmul(v)).reshape(q.shape);
+      return [out, lse.reshape([B, H, Tq])];
+    }),
+  );
+}
+
+/**
+ * softmax(scale · q·kᵀ [+ causal mask]) · v for q [B, H, Tq, D] and k, v [B, Hkv, Tk, D]
+ * (grouped-query attention when Hkv < H). Differentiable through autograd's
+ * `scaled_dot_product_attention` rule, whose backward recomputes the scores tile by tile.
+ */
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions = {},
+): Tensor {
+  const [out, lse] = attentionForward(q, k, v, options);
+  lse.dispose(); // autograd keeps its own alias when it recorded the op
+  return out;
+}
+
+/**
+ * Gradients [dq, dk, dv] of attention from q, k, v, the forward's `out` and `lse`, and the
+ * upstream gradient `gradOut`. The fused kernels recompute each probability from q, k and the
+ * saved log-sum-exp instead of storing the Tq×Tk matrix.
+ */
+export function attentionBackward(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  lse: Tensor,
+  gradOut: Tensor,
+  options: AttentionOptions = {},
+): [Tensor, Tensor, Tensor] {
+  const causal = options.causal ?? false;
+  checkAttention('attentionBackward', q, k, v, causal);
+  const scale = options.scale ?? 1 / Math.sqrt(q.shape[3]);
+  return dispatch(
+    'scaled_dot_product_attention_backward',
+    [q, k, v, out, lse, gradOut],
+    { causal, scale },
+    () =>
+      withTemps((tmp) => {
+        const be = q.backend;
+        if (be.attentionBackward) {
+          const [qc, kc, vc, lc, gc] = [q, k, v, lse, gradOut].map((t) => tmp(contiguous(t)));
+          // delta_i = Σ_d dO·O = Σ_j P_ij dP_ij, the row term of the softmax backward
+          const delta = tmp(tmp(gradOut.mul(out)).sum(-1));
+          const dq = empty(be, q.shape, q.dtype);
+          const dk = empty(be, k.shape, k.dtype);
+          const dv = empty(be, v.shape, v.dtype);
+          if (dq.size > 0 && k.shape[2] > 0)
+            be.attentionBackward(
+              qc.view_(),
+              kc.view_(),
+              vc.view_(),
+              lc.view_(),
+              delta.view_(),
+              gc.view_(),
+              causal,
+              scale,
+              dq.view_(),
+              dk.view_(),
+              dv.view_(),
+            );
+          else for (const t of [dq, dk, dv]) if (t.size > 0) be.fill(t.view_(), 0);
+          return [dq, dk, dv];
+        }
+        return attentionBackwardComposite(q, k, v, gradOut, { causal, scale });
+      }),
+  );
+}
+
+/**
+ * The attention backward from public ops only (recomputes the probabilities with a softmax), so
+ * it can itself be differentiated: autograd uses it when it records backward (`createGraph`).
+ */
+export function attentionBackwardComposite(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  gradOut: Tensor,
+  options: AttentionOptions = {},
+): [Tensor, Tensor, Tensor] {
+  const causal = options.causal ?? false;
+  const [B, H, Tq, D] = q.shape;
+  const Hkv = k.shape[1];
+  const G = H / Hkv;
+  const scale = options.scale ?? 1 / Math.sqrt(D);
+  return withTemps((tmp) => {
+    const p = tmp(tmp(compositeScores(q, k, causal, scale)).softmax(-1)); // [B, Hkv, G·Tq, Tk]
+    const gg = tmp(gradOut.reshape([B, Hkv, G * Tq, D]));
+    const dv = tmp(p.transpose(-2, -1)).matmul(gg);
+    const dp = tmp(gg.matmul(tmp(v.transpose(-2, -1))));
+    const pdp = tmp(p.mul(dp));
+    const ds = tmp(pdp.sub(tmp(p.mul(tmp(pdp.sum(-1, true))))));
+    const dq = tmp(tmp(ds.matmul(k)).mul(scale)).reshape(q.shape);
+    const qg = tmp(q.reshape([B, Hkv, G * Tq, D]));
+    const dk = tmp(tmp(ds.transpose(-2, -1)).matmul(qg)).mul(scale);
+    return [dq, dk, dv];
+  });
+}
+
+/** Hyper-parameters of one {@link adamwUpdate} step. */
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count (for the bias corrections). */
+  step: number;
+}
+
+/**
+ * The scalars of one AdamW step, in the exact order the fused kernels and the composite use
+ * them: p ← p·decay − stepSize · m / (sqrt(v)/sqrtC2 + eps), with decay = 1 − lr·wd,
+ * stepSize = lr / (1 − β1ᵗ), sqrtC2 = sqrt(1 − β2ᵗ) (PyTorch's AdamW).
+ */
+export function adamwScalars(h: AdamWHyper): AdamWScalars {
+  return {
+    beta1: h.beta1,
+    oneMinusBeta1: 1 - h.beta1,
+    beta2: h.beta2,
+    oneMinusBeta2: 1 - h.beta2,
+    decay: 1 - h.lr * h.weightDecay,
+    stepSize: h.lr / (1 - h.beta1 ** h.step),
+    sqrtC2: Math.sqrt(1 - h.beta2 ** h.step),
+    eps: h.eps,
+  };
+}
+
+/**
+ * One AdamW step over many tensors, in place: for each i, m[i] ← β1·m + (1−β1)·g,
+ * v[i] ← β2·v + (1−β2)·g², params[i] ← params[i]·(1 − lr·wd) − lr/(1−β1ᵗ) · m / (sqrt(v)/sqrt(1−β2ᵗ) + eps).
+ * One dispatch per tensor on backends with the fused kernel (all scalars in its uniforms),
+ * otherwise the same sequence of ops written back with `assign`. Run it under `noGrad`.
+ */
+export function adamwUpdate(
+  params: Tensor[],
+  grads: Tensor[],
+  m: Tensor[],
+  v: Tensor[],
+  hyper: AdamWHyper,
+): void {
+  const n = params.length;
+  if (grads.length !== n || m.length !== n || v.length !== n)
+    throw new RangeError(
+      `adamwUpdate: params, grads, m and v must have the same length (got ${n}, ${grads.length}, ${m.length}, ${v.length})`,
+    );
+  if (!(hyper.step >= 1)) throw new RangeError(`adamwUpdate: step must be ≥ 1 (1-based), got ${hyper.step}`);
+  const s = adamwScalars(hyper);
+  for (let i = 0; i < n; i++) {
+    const [p, g, mi, vi] = [params[i], grads[i], m[i], v[i]];
+    requireFloat('adamwUpdate', p);
+    for (const t of [g, mi, vi]) {
+      sameDType('adamwUpdate', p, t);
+      if (t.shape.join() !== p.shape.join())
+        throw new ShapeError(
+          `adamwUpdate: tensor ${i}: shapes ${fmtShape(p.shape)} and ${fmtShape(t.shape)} differ`,
+        );
+    }
+    for (const t of [p, mi, vi])
+      if (!t.isContiguous)
+        throw new ShapeError(
+          `adamwUpdate: tensor ${i}: parameters and moments must be contiguous (updated in place)`,
+        );
+    if (p.size === 0) continue;
+    const be = p.backend;
+    dispatch('adamw_update', [p, g, mi, vi], { ...s }, () => {
+      if (be.adamw) {
+        withTemps((tmp) => {
+          const gc = tmp(contiguous(g));
+          be.adamw!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s);
+        });
+        for (const t of [p, mi, vi]) t.storage.version++; // as assign does
+      } else {
+        withTemps((tmp) => {
+          const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
+          const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
+          const denom = tmp(tmp(tmp(vn.sqrt()).div(s.sqrtC2)).add(s.eps));
+          const pn = tmp(tmp(p.mul(s.decay)).sub(tmp(tmp(mn.div(denom)).mul(s.stepSize))));
+          mi.assign(mn);
+          vi.assign(vn);
+          p.assign(pn);
+        });
+      }
+      return [p, mi, vi];
+    });
+  }
+}

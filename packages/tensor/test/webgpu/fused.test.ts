@@ -1,0 +1,273 @@
+/**
+ * Fused training kernels (ops/fused.ts): the CPU reference against the composite built from
+ * primitives (a CPU backend with the fused methods removed), and webgpu against cpu on random
+ * inputs with awkward shapes. Tolerances: rtol 1e-5 + atol 1e-5 for row kernels (f32 exp
+ * against float64); attention rtol 1e-4 + atol 1e-5 (long f32 dot products); AdamW 1e-6.
+ */
+import {
+  adamwUpdate,
+  attentionBackward,
+  attentionForward,
+  type Backend,
+  CpuBackend,
+  crossEntropyBackward,
+  embeddingBackward,
+  layerNormBackward,
+  rmsNormBackward,
+  scope,
+  softmaxBackward,
+  type Tensor,
+  tensor,
+} from '@kiln/tensor';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  compare,
+  cpu,
+  expectSame,
+  make,
+  randomSpec,
+  rng,
+  shutdown,
+  skipReason,
+  suiteName,
+} from './helpers.js';
+
+afterAll(shutdown);
+
+const ROW = { rtol: 1e-5, atol: 1e-5 };
+const ATT = { rtol: 1e-4, atol: 1e-5 };
+
+/** A CPU backend without the fused kernels: ops fall back to their composites. */
+const plain: Backend = Object.assign(new CpuBackend(), {
+  crossEntropyBackward: undefined,
+  softmaxBackward: undefined,
+  attention: undefined,
+  attentionBackward: undefined,
+  normBackward: undefined,
+  embeddingBackward: undefined,
+  adamw: undefined,
+});
+
+/** Embedding backward with many repeated ids: g [N, ...rest] into V rows. */
+function runEmbedding(be: Backend, N: number, V: number, rest: number[]): Tensor[] {
+  const r = rng(N * V);
+  const ids = {
+    data: Array.from({ length: N }, () => Math.floor(r() * V)),
+    shape: [N],
+    dtype: 'int32' as const,
+  };
+  const g = make(be, randomSpec([N, ...rest], 'float32', { seed: 70 }));
+  return [embeddingBackward(g, make(be, ids), V)];
+}
+
+const EMBEDDING_CASES: [number, number, number[]][] = [
+  [1, 1, [1]],
+  [7, 3, [33]],
+  [257, 7, [3, 5]],
+];
+
+/** Every variant of the norm backwards on one input: [dx, dw, db] with and without weight/bias. */
+function runNorms(be: Backend, shape: number[]): Tensor[] {
+  const n = shape[shape.length - 1];
+  const x = make(be, randomSpec(shape, 'float32', { seed: 60 }));
+  const g = make(be, randomSpec(shape, 'float32', { seed: 61 }));
+  const w = make(be, randomSpec([n], 'float32', { seed: 62, low: 0.5, high: 1.5 }));
+  const eps = 1e-5;
+  const [dx, dw, db] = layerNormBackward(x, w, g, { eps, bias: true });
+  const [dx2] = layerNormBackward(x, null, g, { eps });
+  const [dx3, dw3] = rmsNormBackward(x, w, g, { eps });
+  const [dx4] = rmsNormBackward(x, null, g, { eps });
+  return [dx, dw!, db!, dx2, dx3, dw3!, dx4];
+}
+
+function targetsSpec(n: number, C: number, seed: number, ignore = -100) {
+  const r = rng(seed);
+  const data = Array.from({ length: n }, () => (r() < 0.2 ? ignore : Math.floor(r() * C)));
+  return { data, shape: [n], dtype: 'int32' as const };
+}
+
+/** Runs `fn` on both CPU backends (fused reference vs composite) and compares. */
+async function cpuAgrees(fn: (be: Backend) => Tensor[], tol: { rtol: number; atol: number }, what: string) {
+  const a = scope(() => fn(cpu));
+  const b = scope(() => fn(plain));
+  try {
+    for (let i = 0; i < a.length; i++) await expectSame(a[i], b[i], tol, `${what} output ${i}`);
+  } finally {
+    for (const t of [...a, ...b]) t.dispose();
+  }
+}
+
+/** Random attention inputs: q [B, H, Tq, D], k/v [B, Hkv, Tk, D], upstream gradient. */
+function attentionSpecs(B: number, H: number, Hkv: number, Tq: number, Tk: number, D: number) {
+  return {
+    q: randomSpec([B, H, Tq, D], 'float32', { seed: 1 + Tq }),
+    k: randomSpec([B, Hkv, Tk, D], 'float32', { seed: 2 + Tk }),
+    v: randomSpec([B, Hkv, Tk, D], 'float32', { seed: 3 + D }),
+    g: randomSpec([B, H, Tq, D], 'float32', { seed: 4 }),
+  };
+}
+
+function runAttention(be: Backend, s: ReturnType<typeof attentionSpecs>, causal: boolean): Tensor[] {
+  const [q, k, v, g] = [s.q, s.k, s.v, s.g].map((x) => make(be, x));
+  const [out, lse] = attentionForward(q, k, v, { causal });
+  return [out, lse, ...attentionBackward(q, k, v, out, lse, g, { causal })];
+}
+
+const ATTENTION_CASES: [number, number, number, number, number, number][] = [
+  // B, H, Hkv, Tq, Tk, D
+  [1, 1, 1, 1, 1, 1],
+  [2, 3, 3, 7, 7, 5],
+  [1, 4, 2, 33, 33, 16],
+  [1, 2, 1, 3, 7, 33],
+];
+
+describe('fused kernels: cpu reference vs composite', () => {
+  it('crossEntropyBackward, every reduction', async () => {
+    for (const [n, C] of [
+      [1, 1],
+      [7, 33],
+      [3, 257],
+    ]) {
+      const logits = randomSpec([n, C], 'float32', { low: -6, high: 6 });
+      const t = targetsSpec(n, C, n + C);
+      for (const reduction of ['mean', 'sum', 'none'] as const) {
+        const g = randomSpec(reduction === 'none' ? [n] : [], 'float32', { low: 0.5, high: 2 });
+        await cpuAgrees(
+          (be) => [crossEntropyBackward(make(be, logits), make(be, t), make(be, g), { reduction })],
+          ROW,
+          `ce backward [${n}, ${C}] ${reduction}`,
+        );
+      }
+    }
+  });
+
+  it('softmaxBackward and its log variant', async () => {
+    const x = randomSpec([7, 33], 'float32', { low: -4, high: 4 });
+    const g = randomSpec([7, 33], 'float32', { seed: 9 });
+    await cpuAgrees(
+      (be) => {
+        const y = make(be, x).softmax(-1);
+        const ly = make(be, x).logSoftmax(-1);
+        return [softmaxBackward(y, make(be, g)), softmaxBackward(ly, make(be, g), -1, true)];
+      },
+      ROW,
+      'softmax backward',
+    );
+  });
+
+  it('embedding backward with repeated ids', async () => {
+    for (const [N, V, rest] of EMBEDDING_CASES)
+      await cpuAgrees((be) => runEmbedding(be, N, V, rest), ROW, `embedding [${N}, ${V}, ${rest}]`);
+  });
+
+  it('layerNorm/rmsNorm backward', async () => {
+    for (const shape of [[1], [7, 33], [3, 2, 257]])
+      await cpuAgrees((be) => runNorms(be, shape), ROW, `norm backward [${shape}]`);
+  });
+
+  it('attention forward and backward, causal and not, grouped heads', async () => {
+    for (const c of ATTENTION_CASES) {
+      const s = attentionSpecs(...c);
+      for (const causal of [false, true])
+        await cpuAgrees((be) => runAttention(be, s, causal), ATT, `attention [${c}] causal ${causal}`);
+    }
+  });
+
+  it('adamwUpdate equals the unfused math bit for bit', async () => {
+    const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 3 };
+    const shapes = [[1], [7, 33], [257]];
+    const results = await Promise.all(
+      [cpu, plain].map(async (be) => {
+        const p = shapes.map((s, i) => make(be, randomSpec(s, 'float32', { seed: 10 + i })));
+        const g = shapes.map((s, i) => make(be, randomSpec(s, 'float32', { seed: 20 + i })));
+        const m = shapes.map((s, i) =>
+          make(be, randomSpec(s, 'float32', { seed: 30 + i, low: -0.1, high: 0.1 })),
+        );
+        const v = shapes.map((s, i) =>
+          make(be, randomSpec(s, 'float32', { seed: 40 + i, low: 0, high: 0.1 })),
+        );
+        for (let step = 1; step <= 3; step++) adamwUpdate(p, g, m, v, { ...hyper, step });
+        const out = await Promise.all([...p, ...m, ...v].map((t) => t.data()));
+        for (const t of [...p, ...g, ...m, ...v]) t.dispose();
+        return out;
+      }),
+    );
+    for (const [i, a] of results[0].entries()) expect(Array.from(a)).toEqual(Array.from(results[1][i]));
+  });
+});
+
+describe.skipIf(!!skipReason)(suiteName('fused kernels: webgpu vs cpu'), () => {
+  it('crossEntropyBackward', async () => {
+    for (const [n, C] of [
+      [1, 1],
+      [7, 33],
+      [3, 257],
+      [2, 5000],
+    ]) {
+      const logits = randomSpec([n, C], 'float32', { low: -6, high: 6 });
+      const t = targetsSpec(n, C, n * C);
+      for (const reduction of ['mean', 'none'] as const) {
+        const g = randomSpec(reduction === 'none' ? [n] : [], 'float32', { low: 0.5, high: 2 });
+        await compare(
+          (be) => crossEntropyBackward(make(be, logits), make(be, t), make(be, g), { reduction }),
+          ROW,
+          `ce backward [${n}, ${C}] ${reduction}`,
+        );
+      }
+    }
+  });
+
+  it('softmaxBackward', async () => {
+    for (const shape of [[1], [7, 33], [3, 257]]) {
+      const y = randomSpec(shape, 'float32', { low: 0, high: 1 });
+      const g = randomSpec(shape, 'float32', { seed: 5 });
+      await compare(
+        (be) => [
+          softmaxBackward(make(be, y), make(be, g)),
+          softmaxBackward(make(be, y), make(be, g), -1, true),
+        ],
+        ROW,
+        `softmax backward [${shape}]`,
+      );
+    }
+  });
+
+  it('embedding backward with repeated ids', async () => {
+    for (const [N, V, rest] of EMBEDDING_CASES)
+      await compare((be) => runEmbedding(be, N, V, rest), ROW, `embedding [${N}, ${V}, ${rest}]`);
+  });
+
+  it('layerNorm/rmsNorm backward', async () => {
+    for (const shape of [[1], [7, 33], [3, 2, 257]])
+      await compare((be) => runNorms(be, shape), { rtol: 1e-4, atol: 1e-5 }, `norm backward [${shape}]`);
+  });
+
+  it('attention forward and backward', async () => {
+    for (const c of ATTENTION_CASES) {
+      const s = attentionSpecs(...c);
+      for (const causal of [false, true])
+        await compare((be) => runAttention(be, s, causal), ATT, `attention [${c}] causal ${causal}`);
+    }
+  });
+
+  it('adamwUpdate within 1e-6 of the cpu', async () => {
+    const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1 };
+    for (const shape of [[1], [7, 33], [257]]) {
+      const specs = [0, 1, 2, 3].map((i) =>
+        randomSpec(shape, 'float32', { seed: 50 + i, low: i === 3 ? 0 : -1, high: 1 }),
+      );
+      await compare(
+        (be) => {
+          const [p, g, m, v] = specs.map((s) => make(be, s));
+          for (let step = 1; step <= 2; step++) adamwUpdate([p], [g], [m], [v], { ...hyper, step });
+          g.dispose();
+          return [p, m, v];
+        },
+        { rtol: 1e-6, atol: 1e-6 },
+        `adamw [${shape}]`,
+      );
+    }
+  });
+});
+
+void tensor;
