@@ -14,7 +14,14 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { printTable, type Summary, summarize, writeResults } from '../harness.js';
 import type { Suite } from '../run.js';
-import { type ChildOutcome, gitRevision, runNode, runPython, torchVersion } from '../tensor/child.js';
+import {
+  type ChildOutcome,
+  gitRevision,
+  runNode,
+  runPython,
+  TORCH_ENV,
+  torchVersion,
+} from '../tensor/child.js';
 import {
   addMeasurements,
   floor,
@@ -55,7 +62,7 @@ async function run(): Promise<void> {
   const torch = torchVersion();
   const loadStart = loadavg()[0];
   console.log(
-    `Each workload runs in fresh processes: Kiln webgpu, TF.js webgpu${torch ? `, PyTorch ${torch} (2 threads)` : ''}, Kiln cpu for matmul ≤ 512.`,
+    `Each workload runs in fresh processes: Kiln webgpu, TF.js webgpu${torch ? `, PyTorch ${torch} (2 threads, OMP_WAIT_POLICY=PASSIVE)` : ''}, Kiln cpu for matmul ≤ 512.`,
   );
   if (!torch)
     console.log('PyTorch: skipped (no torch in /usr/bin/python3; set KILN_PYTHON to a python3 that has it).');
@@ -107,7 +114,7 @@ async function run(): Promise<void> {
 
   if (torch && list.length > 0) {
     const spec = list.map(({ id, reps, samples, warmup }) => ({ id, reps, samples, warmup }));
-    const outcome = runPython<Record<string, ChildResult>>(PYTHON_SCRIPT, [JSON.stringify(spec)]);
+    const outcome = runPython<Record<string, ChildResult>>(PYTHON_SCRIPT, [JSON.stringify(spec)], TORCH_ENV);
     if (outcome.ok) {
       for (const w of list) {
         const result = outcome.value[w.id];

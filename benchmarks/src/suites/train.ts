@@ -2,19 +2,28 @@
 // layers, 4 heads, d 128, context 128, vocab 256, batch 16, AdamW) in
 //   Kiln on WebGPU and on its CPU backend (@kiln/transformer + @kiln/trainer's AdamW),
 //   TF.js on WebGPU, same Dawn adapter (the same model written with tf ops: src/train/tfjs-gpt.ts),
-//   PyTorch on the CPU, 2 threads (scripts/reference/gpt.py's model, via benchmarks/python/train_step.py).
+//   PyTorch on the CPU, 2 threads (scripts/reference/gpt.py's model, via benchmarks/python/train_step.py),
+//   with OMP_WAIT_POLICY=PASSIVE (its best on a shared machine, see TORCH_ENV) and with OpenMP's
+//   default spin-waiting (what a plain run gets; the issue's reference).
 // Every implementation trains on the same random token batches (a file written here) with the
 // same AdamW math, one process each; a step ends when its loss has been read back.
 // Environment: BENCH_TRAIN_STEPS / BENCH_TRAIN_WARMUP (timed and untimed steps for every
 // implementation; defaults differ per implementation, see DEFAULT_STEPS), BENCH_TRAIN_IMPLS
-// (comma-separated: kiln-webgpu,kiln-cpu,tfjs,torch), BENCH_TRAIN_PROFILE=0 (skip Kiln's
+// (comma-separated: kiln-webgpu,kiln-cpu,tfjs,torch,torch-spin), BENCH_TRAIN_PROFILE=0 (skip Kiln's
 // per-phase profile of one step), KILN_PYTHON.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatRatio, formatSummary, printTable, type Summary, summarize, writeResults } from '../harness.js';
 import type { Suite } from '../run.js';
-import { type ChildOutcome, gitRevision, runNode, runPython, torchVersion } from '../tensor/child.js';
+import {
+  type ChildOutcome,
+  gitRevision,
+  runNode,
+  runPython,
+  TORCH_ENV,
+  torchVersion,
+} from '../tensor/child.js';
 import {
   BATCH,
   envSteps,
@@ -31,19 +40,21 @@ const PEAK_GFLOPS = Number(process.env.BENCH_PEAK_GFLOPS ?? 230);
 /** The issue's reference numbers on this machine (tokens/s), printed for comparison. */
 const ISSUE_REFERENCE = { tfjs: 450, torch: 17_600 };
 
-type Impl = 'kiln-webgpu' | 'kiln-cpu' | 'tfjs' | 'torch';
+type Impl = 'kiln-webgpu' | 'kiln-cpu' | 'tfjs' | 'torch' | 'torch-spin';
 const LABEL: Record<Impl, string> = {
   'kiln-webgpu': 'Kiln webgpu',
   'kiln-cpu': 'Kiln cpu',
   tfjs: 'TF.js webgpu',
   torch: 'PyTorch cpu (2 threads)',
+  'torch-spin': 'PyTorch cpu (2 threads, OpenMP default spin-wait)',
 };
 /** Untimed and timed steps: a Kiln step takes many seconds on lavapipe, a PyTorch step a fraction of one. */
 const DEFAULT_STEPS: Record<Impl, { warmup: number; steps: number }> = {
   'kiln-webgpu': { warmup: 1, steps: 3 },
-  'kiln-cpu': { warmup: 1, steps: 3 },
-  tfjs: { warmup: 2, steps: 5 },
-  torch: { warmup: 3, steps: 10 },
+  'kiln-cpu': { warmup: 1, steps: 2 },
+  tfjs: { warmup: 1, steps: 4 },
+  torch: { warmup: 2, steps: 8 },
+  'torch-spin': { warmup: 2, steps: 8 },
 };
 
 interface ImplResult {
@@ -75,6 +86,9 @@ function run(impl: Impl, tokens: string, profile: boolean): ChildOutcome<TrainRe
     case 'tfjs':
       return runNode(join(DIR, 'tfjs-train.ts'), [tokens, warmup, steps]);
     case 'torch':
+      return runPython(PYTHON_SCRIPT, [tokens, warmup, steps], TORCH_ENV);
+    case 'torch-spin':
+      // OpenMP's default wait policy, as a plain `python3` run has it (the issue's reference number)
       return runPython(PYTHON_SCRIPT, [tokens, warmup, steps]);
   }
 }
@@ -116,7 +130,7 @@ function printProfile(p: StepProfile, stepMs: number): void {
 
 async function runSuite(): Promise<void> {
   const torch = torchVersion();
-  const impls = (['kiln-webgpu', 'tfjs', 'kiln-cpu', 'torch'] as const).filter(selected);
+  const impls = (['kiln-webgpu', 'tfjs', 'kiln-cpu', 'torch', 'torch-spin'] as const).filter(selected);
   const profile = process.env.BENCH_TRAIN_PROFILE !== '0';
   const loadStart = loadavg()[0];
   console.log(
@@ -137,7 +151,7 @@ async function runSuite(): Promise<void> {
   let flopsPerToken: number | undefined;
   try {
     for (const impl of impls) {
-      if (impl === 'torch' && !torch) {
+      if (impl.startsWith('torch') && !torch) {
         console.log(`${LABEL[impl]}: skipped (no torch in ${process.env.KILN_PYTHON ?? '/usr/bin/python3'})`);
         continue;
       }

@@ -20,7 +20,6 @@ import {
   attentionBackwardComposite,
   crossEntropyBackward,
   type DType,
-  embeddingBackward,
   isFloat,
   layerNormBackward,
   oneHot,
@@ -383,9 +382,6 @@ export const RULES: Readonly<Record<string, Rule>> = {
     saveInputs: [1],
     backward: (c, g) => {
       const axis = c.attrs.axis;
-      // embedding lookups: a deterministic per-id sum instead of a scatter-add with collisions
-      if (axis === 0 && !isGradEnabled())
-        return [embeddingBackward(g, c.input(1), c.inputShapes[0][0]), null];
       const index = alongAxis(c.input(1), axis, g.shape);
       return [scatterAdd(zerosOn(g, c.inputShapes[0]), axis, index, g), null];
     },

@@ -3,7 +3,7 @@
  * back as a 0-d tensor, to be read (with the loss) only when the trainer logs.
  */
 import { noGrad, type Parameter } from '@kiln/autograd';
-import { div, scope, stack, type Tensor, zeros } from '@kiln/tensor';
+import { div, keep, scope, stack, type Tensor, zeros } from '@kiln/tensor';
 
 function gradsOf(params: Iterable<Parameter>, who: string): Tensor[] {
   const grads: Tensor[] = [];
@@ -33,7 +33,7 @@ export function gradNorm(params: Iterable<Parameter>): Tensor {
 }
 
 /**
- * Scales the gradients in place so that their global norm is at most `maxNorm`, and returns the
+ * Scales the gradients (replacing each `.grad`) so that their global norm is at most `maxNorm`, and returns the
  * norm measured before clipping (a 0-d tensor the caller owns). As in PyTorch's
  * `clip_grad_norm_`, the factor is `min(1, maxNorm / (norm + 1e-6))` and is applied on the
  * device, so nothing is read back. A NaN or infinite norm makes the gradients NaN; the trainer
@@ -48,8 +48,13 @@ export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): Tens
   noGrad(() =>
     scope(() => {
       const factor = div(maxNorm, norm.add(1e-6)).clamp(undefined, 1);
-      for (const g of gradsOf(list, 'clipGradNorm'))
-        g.assign(g.mul(g.dtype === factor.dtype ? factor : factor.cast(g.dtype)));
+      for (const p of list) {
+        const g = p.grad;
+        if (g === null) continue;
+        // A new gradient tensor rather than an in-place write: one kernel instead of two.
+        p.grad = keep(g.mul(g.dtype === factor.dtype ? factor : factor.cast(g.dtype)));
+        g.dispose();
+      }
     }),
   );
   return norm;

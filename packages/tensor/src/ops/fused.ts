@@ -324,6 +324,13 @@ export function attentionForward(
         const [qc, kc, vc] = [q, k, v].map((t) => tmp(contiguous(t)));
         const out = empty(be, q.shape, q.dtype);
         const lse = empty(be, [B, H, Tq], q.dtype);
+        // no keys: softmax over nothing is NaN (as in PyTorch)
+        if (k.shape[2] === 0)
+          for (const [t, v] of [
+            [out, Number.NaN],
+            [lse, Number.NEGATIVE_INFINITY],
+          ] as const)
+            if (t.size > 0) be.fill(t.view_(), v);
         if (out.size > 0 && k.shape[2] > 0)
           be.attention(qc.view_(), kc.view_(), vc.view_(), causal, scale, out.view_(), lse.view_());
         return [out, lse];
@@ -502,25 +509,33 @@ export function adamwUpdate(
         );
     if (p.size === 0) continue;
     const be = p.backend;
-    dispatch('adamw_update', [p, g, mi, vi], { ...s }, () => {
-      if (be.adamw) {
-        withTemps((tmp) => {
-          const gc = tmp(contiguous(g));
-          be.adamw!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s);
-        });
-        for (const t of [p, mi, vi]) t.storage.version++; // as assign does
-      } else {
-        withTemps((tmp) => {
-          const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
-          const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
-          const denom = tmp(tmp(tmp(vn.sqrt()).div(s.sqrtC2)).add(s.eps));
-          const pn = tmp(tmp(p.mul(s.decay)).sub(tmp(tmp(mn.div(denom)).mul(s.stepSize))));
-          mi.assign(mn);
-          vi.assign(vn);
-          p.assign(pn);
-        });
-      }
-      return [p, mi, vi];
-    });
+    // composite: hooks see no op of its own (its outputs are its inputs, updated in place); the
+    // fallback's writes are reported as `assign`s, exactly like a hand-written optimizer's
+    dispatch(
+      'adamw_update',
+      [p, g, mi, vi],
+      { ...s },
+      () => {
+        if (be.adamw) {
+          withTemps((tmp) => {
+            const gc = tmp(contiguous(g));
+            be.adamw!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s);
+          });
+          for (const t of [p, mi, vi]) t.storage.version++; // as assign does
+        } else {
+          withTemps((tmp) => {
+            const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
+            const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
+            const denom = tmp(tmp(tmp(vn.sqrt()).div(s.sqrtC2)).add(s.eps));
+            const pn = tmp(tmp(p.mul(s.decay)).sub(tmp(tmp(mn.div(denom)).mul(s.stepSize))));
+            mi.assign(mn);
+            vi.assign(vn);
+            p.assign(pn);
+          });
+        }
+        return [p, mi, vi];
+      },
+      { composite: true },
+    );
   }
 }

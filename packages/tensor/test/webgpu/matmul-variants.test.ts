@@ -87,4 +87,25 @@ describe.skipIf(!!skipReason)(suiteName('webgpu matmul variants vs cpu'), () => 
       if (!variant.startsWith('sg') || subgroups) expect(applied).toBeGreaterThan(0);
     });
   }
+
+  // (skipped when the environment turns the autotune off)
+  it.skipIf(process.env.KILN_MATMUL_AUTOTUNE === '0')(
+    'autotune: a big enough product queues its class, the next readback measures and caches it',
+    async () => {
+      const tuned = gpu as unknown as { matmulRankings(): Record<string, { variant: string; ms: number }[]> };
+      const before = Object.keys(tuned.matmulRankings()).length;
+      const a = randomSpec([256, 256], 'float32', { seed: 40 });
+      const b = randomSpec([256, 256], 'float32', { seed: 41 });
+      // the comparison's readback runs the tuning; the second product uses the cached ranking
+      await compare((be) => matmul(make(be, a), make(be, b)), tol(256), 'autotune 256³ (heuristic)');
+      const rankings = tuned.matmulRankings();
+      expect(Object.keys(rankings).length).toBe(before + 1);
+      const ranking = Object.values(rankings).at(-1) ?? [];
+      expect(ranking.length).toBeGreaterThan(1);
+      for (let i = 1; i < ranking.length; i++)
+        expect(ranking[i].ms).toBeGreaterThanOrEqual(ranking[i - 1].ms);
+      await compare((be) => matmul(make(be, a), make(be, b)), tol(256), 'autotune 256³ (tuned)');
+      expect(Object.keys(tuned.matmulRankings()).length).toBe(before + 1);
+    },
+  );
 });

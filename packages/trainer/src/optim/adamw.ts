@@ -80,15 +80,24 @@ export class AdamW extends Optimizer {
   protected override updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void {
     const { lr, weightDecay, step } = context;
     const [beta1, beta2] = this.betas;
-    const m = this.state(name, 'exp_avg', p);
-    const v = this.state(name, 'exp_avg_sq', p);
-    if (weightDecay !== 0) p.assign(p.mul(1 - lr * weightDecay));
-    m.assign(m.mul(beta1).add(grad.mul(1 - beta1)));
-    v.assign(v.mul(beta2).add(grad.square().mul(1 - beta2)));
+    const c = (value: number) => this.scalar(value, p);
+    const m = this.state(name, 'exp_avg', p)
+      .mul(c(beta1))
+      .add(grad.mul(c(1 - beta1)));
+    const v = this.state(name, 'exp_avg_sq', p)
+      .mul(c(beta2))
+      .add(grad.square().mul(c(1 - beta2)));
+    this.setState(name, 'exp_avg', m);
+    this.setState(name, 'exp_avg_sq', v);
     const biasCorrection1 = 1 - beta1 ** step;
     const biasCorrection2 = 1 - beta2 ** step;
     const stepSize = lr / biasCorrection1;
-    const denominator = v.sqrt().div(Math.sqrt(biasCorrection2)).add(this.eps);
-    p.assign(p.sub(m.div(denominator).mul(stepSize)));
+    const denominator = v
+      .sqrt()
+      .div(c(Math.sqrt(biasCorrection2)))
+      .add(c(this.eps));
+    // Decay first, then the Adam step, as PyTorch does in two in-place updates; one write here.
+    const decayed = weightDecay !== 0 ? p.mul(c(1 - lr * weightDecay)) : p;
+    p.assign(decayed.sub(m.div(denominator).mul(c(stepSize))));
   }
 }

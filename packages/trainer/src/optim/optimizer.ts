@@ -6,7 +6,7 @@
  * a step only enqueues work: nothing is read back to the host.
  */
 import { noGrad, type Parameter } from '@kiln/autograd';
-import { keep, scope, type Tensor, zerosLike } from '@kiln/tensor';
+import { full, keep, scope, type Tensor, zerosLike } from '@kiln/tensor';
 import {
   type NamedParameter,
   type ParamsInput,
@@ -27,8 +27,8 @@ export interface OptimizerStateDict {
   hyperparameters: Hyperparameters;
   /**
    * State tensors keyed `<parameter name>.<slot>` (e.g. `blocks.0.mlp.fc.weight.exp_avg`). From
-   * {@link Optimizer.stateDict} these are the live tensors: read or serialise them, do not
-   * dispose them.
+   * {@link Optimizer.stateDict} these are the live tensors, valid until the next `step()`: read
+   * or serialise them, do not dispose them.
    */
   tensors: Record<string, Tensor>;
 }
@@ -60,6 +60,7 @@ export abstract class Optimizer {
   readonly #byName = new Map<string, { parameter: Parameter; slots: Map<string, Tensor> }>();
   #lr: number;
   #step = 0;
+  #scalars: Map<string, Tensor> | undefined;
 
   /** Resolves the groups and checks the learning rate; `who` names the optimizer in errors. */
   protected constructor(params: ParamsInput, options: { lr: number; weightDecay: number }, who: string) {
@@ -97,6 +98,7 @@ export abstract class Optimizer {
   step(): void {
     noGrad(() =>
       scope(() => {
+        this.#scalars = new Map();
         this.#step++;
         for (const group of this.groups) {
           const context = { lr: this.#lr * group.lrScale, weightDecay: group.weightDecay, step: this.#step };
@@ -111,6 +113,7 @@ export abstract class Optimizer {
             this.updateParameter(name, p, grad, context);
           }
         }
+        this.#scalars = undefined; // the scope disposes them
       }),
     );
   }
@@ -195,6 +198,30 @@ export abstract class Optimizer {
     if (!t) {
       t = keep(zerosLike(like, { usage: 'parameter' }));
       slots.set(slot, t);
+    }
+    return t;
+  }
+
+  /** Replaces state `slot` of parameter `name` with `value` (which the optimizer takes over), disposing the old one. */
+  protected setState(name: string, slot: string, value: Tensor): void {
+    const slots = this.#byName.get(name)!.slots;
+    slots.get(slot)?.dispose();
+    slots.set(slot, keep(value));
+  }
+
+  /**
+   * A 0-d tensor holding `value` (in `like`'s dtype, on its backend), shared by every parameter
+   * during one `step()`. Writing a number into an op creates such a tensor per use (a fill
+   * kernel each); sharing them saves a dispatch for every constant of every parameter.
+   */
+  protected scalar(value: number, like: Tensor): Tensor {
+    const scalars = this.#scalars;
+    if (!scalars) throw new Error('Optimizer.scalar: only available during step()');
+    const key = `${like.backend.name}/${like.dtype}/${value}`;
+    let t = scalars.get(key);
+    if (!t) {
+      t = full([], value, { dtype: like.dtype, backend: like.backend });
+      scalars.set(key, t);
     }
     return t;
   }

@@ -77,14 +77,21 @@ export class SGD extends Optimizer {
 
   protected override updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void {
     const { lr, weightDecay } = context;
-    let direction = weightDecay !== 0 ? grad.add(p.mul(weightDecay)) : grad;
+    const c = (value: number) => this.scalar(value, p);
+    let direction = weightDecay !== 0 ? grad.add(p.mul(c(weightDecay))) : grad;
     if (this.momentum !== 0) {
-      const fresh = !this.hasState(name, 'momentum_buffer');
-      const buffer = this.state(name, 'momentum_buffer', p);
-      // PyTorch starts the buffer at the first gradient itself, not at zero.
-      buffer.assign(fresh ? direction : buffer.mul(this.momentum).add(direction.mul(1 - this.dampening)));
-      direction = this.nesterov ? direction.add(buffer.mul(this.momentum)) : buffer;
+      let buffer: Tensor;
+      if (this.hasState(name, 'momentum_buffer')) {
+        buffer = this.state(name, 'momentum_buffer', p)
+          .mul(c(this.momentum))
+          .add(direction.mul(c(1 - this.dampening)));
+        this.setState(name, 'momentum_buffer', buffer);
+      } else {
+        // PyTorch starts the buffer at the first gradient itself (a copy), not at zero.
+        buffer = this.state(name, 'momentum_buffer', p).assign(direction);
+      }
+      direction = this.nesterov ? direction.add(buffer.mul(c(this.momentum))) : buffer;
     }
-    p.assign(p.sub(direction.mul(lr)));
+    p.assign(p.sub(direction.mul(c(lr))));
   }
 }

@@ -27,8 +27,8 @@ import {
 } from './kernels/attention.js';
 import { crossEntropyLaunch } from './kernels/cross-entropy.js';
 import { crossEntropyBackwardLaunch } from './kernels/cross-entropy-backward.js';
-import { embeddingLinksLaunch, embeddingSumLaunch } from './kernels/embedding-backward.js';
 import { binaryLaunch, copyLaunch, fillLaunch, unaryLaunch, whereLaunch } from './kernels/elementwise.js';
+import { embeddingLinksLaunch, embeddingSumLaunch } from './kernels/embedding-backward.js';
 import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
 import { matmulVariantLaunches } from './kernels/matmul.js';
 import { normLaunch } from './kernels/norm.js';
@@ -526,6 +526,8 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#check('embeddingBackward');
     if (sizeOf(g.shape) === 0) return;
     const mw = this.#maxWorkgroups;
+    const n = index.shape[0];
+    this.fill({ ...scratch, shape: [n], strides: [1], offset: scratch.offset + n }, 1); // leader flags
     const links = embeddingLinksLaunch(index, scratch, mw);
     this.#run('embeddingBackward', links, scratch.storage.buffer, index.storage.buffer);
     this.#run(

@@ -56,8 +56,8 @@ function commonWords(q: View, k: View, causal: boolean, scale: number): number[]
 }
 
 /** WGSL: query row `idx`'s batch b, head h, position i, first kv row and visible key count. */
-const queryRow = (D: number) => `
-  let Tq = p(3u); let Tk = p(4u); let D = ${D}u; let D4 = ${Math.ceil(D / 4)}u; let scale = pf(7u);
+const QUERY_ROW = `
+  let Tq = p(3u); let Tk = p(4u); let D = p(5u); let D4 = (D + 3u) / 4u; let scale = pf(7u);
   let i = idx % Tq; let bh = idx / Tq; let h = bh % p(1u); let b = bh / p(1u);
   let kvRow = (b * p(8u) + h / p(2u)) * Tk;
   // causal: query i sees keys j <= i + Tk - Tq (bottom-right aligned)
@@ -76,16 +76,15 @@ export function attentionLaunch(
 ): Launch {
   const dt = q.dtype;
   const words = [...commonWords(q, k, causal, scale), q.offset, k.offset, v.offset, out.offset, lse.offset];
-  const D = q.shape[3];
-  const cap = dimCap(D);
+  const cap = dimCap(q.shape[3]);
   return {
     kernel: {
-      key: `attention:${dt}:${D}`,
+      key: `attention:${dt}:${cap}`,
       access: ['read_write', 'read_write', 'read', 'read', 'read'],
       build:
         () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', dt)}${dtypeBuffer(2, 'lse', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${mathPrelude(dt === 'float16')}
 ${flatMain(WG)}
-  if (idx >= p(0u)) { return; }${queryRow(D)}
+  if (idx >= p(0u)) { return; }${QUERY_ROW}
   var qv: array<vec4<f32>, ${cap}>;
   var acc: array<vec4<f32>, ${cap}>;
   let qBase = p(10u) + idx * D;
@@ -143,16 +142,15 @@ export function attentionBackwardQueryLaunch(
     gradOut.offset,
     dq.offset,
   ];
-  const D = q.shape[3];
-  const cap = dimCap(D);
+  const cap = dimCap(q.shape[3]);
   return {
     kernel: {
-      key: `attention_backward_q:${dt}:${D}`,
+      key: `attention_backward_q:${dt}:${cap}`,
       access: ['read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
       build:
         () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'q', 'read', dt)}${dtypeBuffer(3, 'k', 'read', dt)}${dtypeBuffer(4, 'v', 'read', dt)}${dtypeBuffer(5, 'lse', 'read', dt)}${dtypeBuffer(6, 'delta', 'read', dt)}${dtypeBuffer(7, 'gout', 'read', dt)}${mathPrelude(dt === 'float16')}
 ${flatMain(WG)}
-  if (idx >= p(0u)) { return; }${queryRow(D)}
+  if (idx >= p(0u)) { return; }${QUERY_ROW}
   var qv: array<vec4<f32>, ${cap}>;
   var gv: array<vec4<f32>, ${cap}>;
   var acc: array<vec4<f32>, ${cap}>;
@@ -170,7 +168,7 @@ ${flatMain(WG)}
     let vb = p(12u) + (kvRow + j) * D;
     var s = 0.0;
     var dp = 0.0;
-    // k_j is read once and kept (with D fixed per pipeline the loops unroll into registers)
+    // k_j is read once and kept for the second pass
     var kc: array<vec4<f32>, ${cap}>;
     ${EACH} {
       kc[d4] = ${load4(dt, 'k', 'kb')};
@@ -220,17 +218,16 @@ export function attentionBackwardKeyLaunch(
     dk.offset,
     dv.offset,
   ];
-  const D = q.shape[3];
-  const cap = dimCap(D);
+  const cap = dimCap(q.shape[3]);
   return {
     kernel: {
-      key: `attention_backward_kv:${dt}:${D}`,
+      key: `attention_backward_kv:${dt}:${cap}`,
       access: ['read_write', 'read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
       build:
         () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dk', 'read_write', dt)}${dtypeBuffer(2, 'dv', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${dtypeBuffer(6, 'lse', 'read', dt)}${dtypeBuffer(7, 'delta', 'read', dt)}${dtypeBuffer(8, 'gout', 'read', dt)}${mathPrelude(dt === 'float16')}
 ${flatMain(WG)}
   if (idx >= p(9u)) { return; }
-  let Tq = p(3u); let Tk = p(4u); let D = ${D}u; let D4 = ${Math.ceil(D / 4)}u; let scale = pf(7u); let G = p(2u);
+  let Tq = p(3u); let Tk = p(4u); let D = p(5u); let D4 = (D + 3u) / 4u; let scale = pf(7u); let G = p(2u);
   let j = idx % Tk; let bhk = idx / Tk; let hk = bhk % p(8u); let b = bhk / p(8u);
   var kv: array<vec4<f32>, ${cap}>;
   var vv: array<vec4<f32>, ${cap}>;

@@ -1,8 +1,8 @@
 /**
  * Deterministic embedding backward (index_select on axis 0 with repeated ids):
  * out[id] = Σ_{i : index[i] = id} g[i], without float atomics. Kernel 1, one invocation per
- * position, links each position to the next one with the same id and marks the first (the
- * "leader"). Kernel 2, one invocation per (position, column), lets each leader walk its chain and
+ * position, links each position to the next one with the same id and clears the "leader" flag
+ * (pre-filled with 1) of that next position, so only first occurrences stay leaders. Kernel 2, one invocation per (position, column), lets each leader walk its chain and
  * write the sum in position order, so the result does not depend on scheduling. Rows no id
  * selects keep the zeros the caller filled in.
  */
@@ -21,7 +21,7 @@ import {
   uniforms,
 } from './wgsl.js';
 
-/** links [2N] int32: links[i] = next position with index[i]'s id (N if none), links[N + i] = 1 for leaders. */
+/** links [2N] int32: links[i] = next position with index[i]'s id (N if none); links[N + i] (filled with 1 first) = 0 unless i is a leader. */
 export function embeddingLinksLaunch(index: View, links: View, maxWorkgroups: number): Launch {
   const n = index.shape[0];
   const words = [n, index.offset, links.offset];
@@ -39,12 +39,9 @@ ${flatMain(ELEMENTWISE_WORKGROUP)}
   for (var j = idx + 1u; j < n; j = j + 1u) {
     if (ids[p(1u) + j] == id) { next = j; break; }
   }
-  var leader = 1;
-  for (var j = 0u; j < idx; j = j + 1u) {
-    if (ids[p(1u) + j] == id) { leader = 0; break; }
-  }
   links[p(2u) + idx] = i32(next);
-  links[p(2u) + n + idx] = leader;
+  // each position has at most one predecessor, so this write never races
+  if (next < n) { links[p(2u) + n + next] = 0; }
 }
 `,
     },

@@ -1,22 +1,23 @@
 /**
- * The "band" matmul: no workgroup memory and no barriers. Each invocation computes a band of
- * RM rows × 4 adjacent columns of the output, reading A and B straight from storage.
+ * The "band" matmul: no workgroup memory and no barriers. A workgroup is one row of 64 lanes
+ * along N that share RM output rows; each lane computes RM rows × CN columns (its columns are
+ * lane-adjacent: base + lane + j·64), reading A and B straight from storage.
  *
  * Why it suits lavapipe: llvmpipe runs a workgroup's invocations as SIMD lanes of one CPU
  * thread, so a workgroup barrier ends the vector loop and workgroup memory is ordinary memory
- * behind extra loads and stores. Here a workgroup is one row of lanes along N that all share
- * the same output rows, so every A element an iteration reads is the same for all lanes (a
- * uniform load: fetched once, broadcast), and B is one 4-wide load per lane. Each k step then
- * does RM uniform loads + one vec4 load for 4·RM multiply-adds with no synchronisation.
+ * behind extra loads and stores. The A element a k step needs is the same for every lane; each
+ * lane loads one B element per column. (llvmpipe still gathers the A element per lane, since it
+ * does not prove the address uniform: matmul-subgroup.ts shares it by broadcast instead, which
+ * is faster where subgroups exist.)
  *
  * Edges need no branch in the inner loop: rows and columns past the matrix are clamped to the
  * last valid one for loading and simply not stored.
  *
  * Two flavours share the generator:
- * - `vec4`: B rows are contiguous and 4-aligned (column stride 1, row/batch strides, offset and
- *   N multiples of 4): B is read as vec4 (f32) or as two u32 words holding four halves (f16,
- *   unpacked with `unpack2x16float`, which is what made f16 fast on lavapipe).
- * - scalar: any strides (transposed or stepped operands read in place), four scalar B loads.
+ * - `vec4`: rows of A are contiguous and 4-aligned (column stride 1; row/batch strides, offset
+ *   and K multiples of 4): A is read as vec4 along K (f32) or as two u32 words holding four
+ *   halves (f16, unpacked with `unpack2x16float`), and K steps by 4.
+ * - scalar: any strides (transposed or stepped operands read in place).
  */
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';

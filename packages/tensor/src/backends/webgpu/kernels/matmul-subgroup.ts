@@ -74,8 +74,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let bBase = p(${P.B}u) + batch * p(${P.B + 1}u);
   let bRow = p(${P.B + 2}u);
   let bCol = p(${P.B + 3}u);
-  let row0 = wid.y * ${rm}u;
-  let col = (wid.x * ${WG}u + lid) * ${cw}u;
+  // x walks the row blocks, so workgroups running close in time share one panel of B (64
+  // columns × K) while it is in the CPU's cache; A's few rows per workgroup are cheap to refetch
+  let row0 = wid.x * ${rm}u;
+  let col = (wid.y * ${WG}u + lid) * ${cw}u;
   // clamped load positions; stores are masked below
 ${rows.map((i) => `  let aR${i} = aBase + min(row0 + ${i}u, M - 1u) * aRow;`).join('\n')}
 ${vec4 ? `  let bQ = (bBase + min(col, N - 4u)) / 4u;\n  let bRowQ = bRow / 4u;` : `  let bC = bBase + min(col, N - 1u) * bCol;`}
@@ -136,7 +138,7 @@ export function subgroupBandLaunches(
     launches.push({
       kernel,
       params: matmulParams(a, b, out, start),
-      grid: [Math.ceil(n / cols), Math.ceil(m / shape.rm), count],
+      grid: [Math.ceil(m / shape.rm), Math.ceil(n / cols), count],
     });
   }
   return launches;

@@ -1,8 +1,10 @@
 /**
  * Batched matrix product out[b] = a[b] @ b[b] over arbitrary strides (batch stride 0 for
- * broadcast operands, transposed operands read in place).
+ * broadcast operands, transposed operands read in place): the list of kernel variants
+ * ({@link MATMUL_VARIANTS}; the others live in matmul-*.ts), which operands each applies to, and
+ * their launches. Which variant runs is decided in ../autotune.ts.
  *
- * Register-blocked tiling: a workgroup computes a TM×TN tile of the output; each invocation
+ * This file's own kernel is register-blocked tiling: a workgroup computes a TM×TN tile of the output; each invocation
  * owns a 4×4 block of it (rows ty + i·WY, columns tx + j·WX), so one pair of loads from
  * workgroup memory feeds 16 multiply-adds. A and B are staged through workgroup memory TK
  * columns/rows at a time, zero-padded at the matrix edges so any M, N, K works.
@@ -166,8 +168,6 @@ export const MATMUL_VARIANTS = [
   'sgbandv4',
   /** Subgroup band, 16 rows × 1 column per lane. */
   'sgband16',
-  /** Subgroup band, 32 rows × 1 column per lane (as many accumulators as AVX-512 has registers). */
-  'sgband32',
   /** One workgroup per output, lanes split K: matrix-vector (N = 1) and small outputs with long K. */
   'splitk',
 ] as const;
@@ -240,8 +240,6 @@ function variantLaunches(
       return subgroupBandLaunches(a, b, out, { rm: 4, vec4: true }, maxWorkgroups);
     case 'sgband16':
       return subgroupBandLaunches(a, b, out, { rm: 16, vec4: false }, maxWorkgroups);
-    case 'sgband32':
-      return subgroupBandLaunches(a, b, out, { rm: 32, vec4: false }, maxWorkgroups);
     default:
       return bandLaunches(a, b, out, BANDS[variant], maxWorkgroups);
   }
