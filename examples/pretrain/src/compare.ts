@@ -94,7 +94,7 @@ async function report(kilnDirs: string[], pytorchDirs: string[], svgPath: string
       dashed: r.name.startsWith('PyTorch'),
     })),
     {
-      title: 'Validation loss, Kiln vs PyTorch: same data, batches, config and initial weights',
+      title: 'Validation loss, Kiln vs PyTorch (same start, same batches)',
       xLabel: 'step',
       yLabel: 'validation loss (nats/token)',
     },

@@ -244,14 +244,3 @@ function variantLaunches(
       return bandLaunches(a, b, out, BANDS[variant], maxWorkgroups);
   }
 }
-
-/**
- * Launches covering `a` [B,M,K] @ `b` [B,K,N] → contiguous `out` [B,M,N] with the tiled kernel
- * (64×64 tiles, or 32×32 when M or N is small). Batches beyond the grid's z limit are split into
- * several dispatches (each starts at its own batch index).
- */
-export function matmulLaunches(a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
-  const [, m] = a.shape;
-  const n = b.shape[2];
-  return matmulVariantLaunches(m <= 32 || n <= 32 ? 'tiled32' : 'tiled64', a, b, out, maxWorkgroups);
-}
