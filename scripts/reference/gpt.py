@@ -506,7 +506,9 @@ def lr_at(step, s):
     if s["kind"] == "constant":
         return peak
     lo = s.get("minLr", 0.0)
-    progress = min(1.0, max(0.0, (step - warmup) / (s["totalSteps"] - warmup)))
+    decay_steps = s["totalSteps"] - warmup
+    # a run with no decay phase (e.g. --steps 0) stays at the end of the schedule
+    progress = 1.0 if decay_steps <= 0 else min(1.0, max(0.0, (step - warmup) / decay_steps))
     if s["kind"] == "cosine":
         return lo + 0.5 * (peak - lo) * (1 + math.cos(math.pi * progress))
     if s["kind"] == "linear":

@@ -116,6 +116,13 @@ function printProfile(p: StepProfile, stepMs: number): void {
       `${replayMs.toFixed(0)} ms in all, ${(gflop / (replayMs / 1000)).toFixed(2)} GFLOP/s; ` +
       `${((100 * replayMs) / stepMs).toFixed(0)}% of a median step (${stepMs.toFixed(0)} ms).\n`,
   );
+  if (p.attention) {
+    const { calls, shape, replayMs: ms } = p.attention;
+    console.log(
+      `Its ${calls} fused attention calls (scaledDotProductAttention, q [${shape}]), forward + backward replayed alone: ` +
+        `${ms.toFixed(0)} ms, ${((100 * ms) / stepMs).toFixed(0)}% of a median step.\n`,
+    );
+  }
   printTable(
     ['product (ᵀ: transposed view)', 'count', 'GFLOP', 'ms', 'GFLOP/s'],
     groups.map((g) => [

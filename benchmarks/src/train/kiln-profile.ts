@@ -2,8 +2,9 @@
 // optimizer phases (each ended by a readback, so each includes one round trip), the ops each
 // phase dispatches (counted with a dispatch hook), and the step's matrix products replayed alone
 // (same shapes and transposes, fresh random inputs, grouped by shape) to tell matmul time from
-// everything else and to show which products cost most.
-import { backward } from '@kiln/autograd';
+// everything else and to show which products cost most, and likewise the fused attention calls.
+import { backward, valueAndGrad } from '@kiln/autograd';
+import * as kilnTensor from '@kiln/tensor';
 import { addDispatchHook, randn, scope, type Tensor } from '@kiln/tensor';
 import type { AdamW } from '@kiln/trainer';
 import type { GPT } from '@kiln/transformer';
@@ -24,6 +25,8 @@ export interface StepProfile {
   ops: Record<Phase, Record<string, number>>;
   opTotals: Record<Phase, number>;
   matmul: { products: number; gflop: number; replayMs: number; groups: ProductGroup[] };
+  /** The fused attention calls (one per layer), forward + backward replayed alone; null without them. */
+  attention: { calls: number; shape: number[]; replayMs: number } | null;
 }
 
 /** A view that is its last two dims transposed (column-major in the last two dims). */
@@ -93,6 +96,35 @@ async function replay(products: Product[]): Promise<ProductGroup[]> {
   return result.sort((x, y) => y.ms - x.ms);
 }
 
+/** A fused attention call as recorded: q and k/v shapes and its attributes. */
+interface AttentionCall {
+  q: number[];
+  kv: number[];
+  causal: boolean;
+  scale: number;
+}
+
+type Sdpa = (q: Tensor, k: Tensor, v: Tensor, options: { causal?: boolean; scale?: number }) => Tensor;
+
+/**
+ * Replays the step's fused attention calls, forward and backward through autograd (what the
+ * step runs per layer), with fresh random inputs; milliseconds for all of them together.
+ */
+async function replayAttention(calls: AttentionCall[]): Promise<number | null> {
+  const sdpa = (kilnTensor as unknown as { scaledDotProductAttention?: Sdpa }).scaledDotProductAttention;
+  if (!sdpa || calls.length === 0) return null;
+  const start = performance.now();
+  for (const c of calls) {
+    const [q, k, v, dOut] = [c.q, c.kv, c.kv, c.q].map((shape) => randn(shape));
+    const f = (qq: Tensor, kk: Tensor, vv: Tensor) =>
+      sdpa(qq, kk, vv, { causal: c.causal, scale: c.scale }).mul(dOut).sum();
+    const [value, grads] = valueAndGrad(f, { argnums: [0, 1, 2] })(q, k, v);
+    await readOne(grads[0]);
+    for (const t of [value, ...grads, q, k, v, dOut]) t.dispose();
+  }
+  return performance.now() - start;
+}
+
 export async function profileStep(
   model: GPT,
   opt: AdamW,
@@ -101,12 +133,18 @@ export async function profileStep(
 ): Promise<StepProfile> {
   const ops: Record<Phase, Record<string, number>> = { forward: {}, backward: {}, optimizer: {} };
   const products: Product[] = [];
+  const attention: AttentionCall[] = [];
   let phase: Phase = 'forward';
   const remove = addDispatchHook((r) => {
     ops[phase][r.op] = (ops[phase][r.op] ?? 0) + 1;
     if (r.op === 'matmul' && phase !== 'optimizer') {
       const [a, b] = r.inputs;
       products.push({ a: [...a.shape], b: [...b.shape], aT: isTransposed(a), bT: isTransposed(b) });
+    }
+    if (r.op === 'scaled_dot_product_attention' && phase === 'forward') {
+      const [q, k] = r.inputs;
+      const { causal, scale } = r.attrs as { causal: boolean; scale: number };
+      attention.push({ q: [...q.shape], kv: [...k.shape], causal, scale });
     }
   });
   const phaseMs: Record<Phase, number> = { forward: 0, backward: 0, optimizer: 0 };
@@ -135,6 +173,7 @@ export async function profileStep(
     opt.zeroGrad();
   }
   const groups = await replay(products);
+  const attentionMs = await replayAttention(attention);
   const total = (p: Phase) => Object.values(ops[p]).reduce((x, y) => x + y, 0);
   return {
     phaseMs,
@@ -146,5 +185,9 @@ export async function profileStep(
       replayMs: groups.reduce((s, g) => s + g.ms, 0),
       groups,
     },
+    attention:
+      attentionMs === null
+        ? null
+        : { calls: attention.length, shape: attention[0]?.q ?? [], replayMs: attentionMs },
   };
 }

@@ -11,7 +11,6 @@ import {
   bytesPerToken,
   formatDuration,
   formatRate,
-  NonFiniteError,
   resolveTrainConfig,
   TokenDataset,
   TRAINER_OUTPUT_FILES,
@@ -134,7 +133,7 @@ async function main(): Promise<void> {
   const seconds = result.elapsedSeconds - startSeconds;
   const steps = result.step - startStep;
   log();
-  if (result.stopped) log(`stopped at step ${result.step}; continue with --resume`);
+  if (result.stopped) log('continue this run with --resume');
   if (steps > 0) {
     log(
       `trained ${steps} steps in ${formatDuration(seconds * 1000)} (${formatRate((steps * trainer.tokensPerStep) / seconds)} tokens/s including evaluation)`,
@@ -144,7 +143,7 @@ async function main(): Promise<void> {
   if (val) {
     log(`unigram baseline:      ${baseline.toFixed(4)} nats/token`);
     log(
-      `final validation loss: ${val.loss.toFixed(4)} nats/token (${(baseline - val.loss).toFixed(2)} below the baseline), perplexity ${val.perplexity.toFixed(1)}, ${val.bitsPerByte?.toFixed(3)} bits/byte`,
+      `${val.step === train.steps ? 'final validation loss' : `validation loss (step ${val.step})`}: ${val.loss.toFixed(4)} nats/token (${Math.abs(baseline - val.loss).toFixed(2)} ${val.loss < baseline ? 'below' : 'above'} the baseline), perplexity ${val.perplexity.toFixed(1)}, ${val.bitsPerByte?.toFixed(3)} bits/byte`,
     );
   }
 
@@ -169,7 +168,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof NonFiniteError) console.error(`\n${error.message}`);
-  else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  // Errors carry messages written for people; the stack only helps when debugging Kiln itself.
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`\n${process.env.KILN_DEBUG && error instanceof Error ? error.stack : message}`);
   process.exit(1);
 });

@@ -49,7 +49,13 @@ describe('config', () => {
   it('--steps shortens the schedule and its warmup with the run', () => {
     const config = withSteps(DEFAULT_CONFIG, 50);
     expect(config.train.steps).toBe(50);
-    expect(config.train.schedule).toEqual({ kind: 'cosine', maxLr: 1e-2, minLr: 1e-3, warmupSteps: 5, totalSteps: 50 });
+    expect(config.train.schedule).toEqual({
+      kind: 'cosine',
+      maxLr: 1e-2,
+      minLr: 1e-3,
+      warmupSteps: 5,
+      totalSteps: 50,
+    });
     expect(() => resolveTrainConfig(config.train)).not.toThrow();
   });
 });

@@ -128,8 +128,8 @@ export interface TrainResult {
   elapsedSeconds: number;
   /** Training loss of the last logged step. */
   loss?: number;
-  /** The last validation result. */
-  validation?: EvalResult;
+  /** The last validation result and the step it was measured at. */
+  validation?: EvalResult & { step: number };
   /** True when the run was stopped early through `signal`. */
   stopped: boolean;
   /** The last checkpoint saved (with `outDir`). */
@@ -171,7 +171,7 @@ export class Trainer {
   readonly #options: TrainerOptions;
   #elapsedBefore = 0;
   #resumed = false;
-  #validation: EvalResult | undefined;
+  #validation: (EvalResult & { step: number }) | undefined;
   #lastLoss: number | undefined;
   #lastCheckpoint: CheckpointInfo | undefined;
 
@@ -208,8 +208,8 @@ export class Trainer {
     });
     const lr = 0; // set from the schedule before every step
     return c.optimizer === 'sgd'
-      ? new SGD(groups, { lr, momentum: c.momentum, nesterov: c.nesterov })
-      : new AdamW(groups, { lr, betas: c.betas, eps: c.eps });
+      ? new SGD(groups, { lr, momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay })
+      : new AdamW(groups, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
   }
 
   /** Tokens per optimizer step: `batchSize × gradAccum × contextLength`. */
@@ -250,64 +250,12 @@ export class Trainer {
   async train(): Promise<TrainResult> {
     const c = this.config;
     const { callbacks = {}, signal } = this.#options;
-    if (this.#options.outDir) await mkdir(this.#options.outDir, { recursive: true });
-    // A fresh run replaces an old log; a resumed one keeps the records up to its checkpoint.
-    if (this.metricsPath && !this.#resumed) await rm(this.metricsPath, { force: true });
-    const metrics = this.metricsPath
-      ? await MetricsWriter.open(this.metricsPath, { truncateAfterStep: this.step })
-      : undefined;
-    // Values are only known at log steps, so in line mode a line is printed at each of them.
-    const progress =
-      this.#options.progress === false
-        ? undefined
-        : new ProgressReporter({ totalSteps: c.steps, lineEvery: c.logInterval, ...this.#options.progress });
-    const stepLog = new StepLog();
-    this.#sessionStart = performance.now();
-    let interval = { time: performance.now(), tokens: this.tokens };
+    const run = await this.#openRun();
     let stopped = false;
-    const startInterval = () => {
-      interval = { time: performance.now(), tokens: this.tokens };
-    };
-    const flush = async () => {
-      const values = await stepLog.read();
-      const now = performance.now();
-      const tokensPerSecond = ((this.tokens - interval.tokens) / Math.max(now - interval.time, 1e-9)) * 1000;
-      startInterval();
-      const bad = firstNonFinite(values);
-      for (const v of bad === -1 ? values : values.slice(0, bad)) {
-        this.#lastLoss = v.loss;
-        if (!this.#isLogStep(v.step)) continue;
-        const info: LogInfo = {
-          ...v,
-          tokens: v.step * this.tokensPerStep,
-          tokensPerSecond,
-          elapsedSeconds: this.elapsedSeconds,
-        };
-        await metrics?.write({
-          step: v.step,
-          loss: v.loss,
-          lr: v.lr,
-          gradNorm: v.gradNorm,
-          tokens: info.tokens,
-          tokensPerSecond: Math.round(tokensPerSecond),
-          elapsedSeconds: round(info.elapsedSeconds),
-        });
-        progress?.update({
-          step: v.step,
-          tokens: info.tokens,
-          lr: v.lr,
-          loss: v.loss,
-          fields: { 'grad norm': v.gradNorm },
-        });
-        await callbacks.onLog?.(info);
-      }
-      if (bad !== -1) throw nonFiniteStepError(values[bad], this.#lastGoodHint());
-    };
-
     try {
       this.model.train();
-      if (this.step === 0 && !this.#resumed) await this.#validate(metrics, progress);
-      startInterval();
+      if (this.step === 0 && !this.#resumed) await this.#validate(run);
+      startInterval(run, this.tokens);
       while (this.step < c.steps) {
         if (signal?.aborted) {
           stopped = true;
@@ -317,33 +265,34 @@ export class Trainer {
         const { loss, norm } = this.#optimizerStep(lr);
         this.step++;
         this.tokens += this.tokensPerStep;
-        stepLog.push(this.step, lr, loss, norm);
+        run.stepLog.push(this.step, lr, loss, norm);
         await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
-        if (progress?.mode === 'bar')
-          progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
-
+        if (run.progress?.mode === 'bar') {
+          run.progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
+        }
         const last = this.step === c.steps;
         const evalDue = last || this.step % c.evalInterval === 0;
         const checkpointDue =
           this.checkpoints !== undefined &&
           (last || (c.checkpointInterval > 0 && this.step % c.checkpointInterval === 0));
-        if (this.#isLogStep(this.step) || evalDue || checkpointDue) await flush();
-        if (evalDue) await this.#validate(metrics, progress);
-        if (checkpointDue) await this.#checkpoint(progress);
-        if (evalDue || checkpointDue) startInterval();
+        if (this.#isLogStep(this.step) || evalDue || checkpointDue) await this.#readBack(run);
+        if (evalDue) await this.#validate(run);
+        if (checkpointDue) await this.#checkpoint(run);
+        // Throughput is training throughput: evaluation and checkpoint time are left out.
+        if (evalDue || checkpointDue) startInterval(run, this.tokens);
       }
       if (stopped) {
-        await flush();
-        if (this.checkpoints && this.#lastCheckpoint?.step !== this.step) await this.#checkpoint(progress);
-        progress?.log(`stopped at step ${this.step}`);
+        await this.#readBack(run);
+        if (this.checkpoints && this.#lastCheckpoint?.step !== this.step) await this.#checkpoint(run);
+        run.progress?.log(`stopped at step ${this.step}`);
       }
     } finally {
-      stepLog.dispose();
-      progress?.finish();
+      run.stepLog.dispose();
+      run.progress?.finish();
       this.#elapsedBefore = this.elapsedSeconds;
       this.#sessionStart = undefined;
-      await metrics?.close();
+      await run.metrics?.close();
     }
     return {
       step: this.step,
@@ -385,6 +334,66 @@ export class Trainer {
     return info;
   }
 
+  /** Opens the metrics log and the progress display for one `train()` call. */
+  async #openRun(): Promise<RunOutputs> {
+    const c = this.config;
+    const { outDir, progress } = this.#options;
+    if (outDir) await mkdir(outDir, { recursive: true });
+    // A fresh run replaces an old log; a resumed one keeps the records up to its checkpoint.
+    if (this.metricsPath && !this.#resumed) await rm(this.metricsPath, { force: true });
+    const metrics = this.metricsPath
+      ? await MetricsWriter.open(this.metricsPath, { truncateAfterStep: this.step })
+      : undefined;
+    this.#sessionStart = performance.now();
+    return {
+      metrics,
+      // Values are only known at log steps, so in line mode a line is printed at each of them.
+      progress:
+        progress === false
+          ? undefined
+          : new ProgressReporter({ totalSteps: c.steps, lineEvery: c.logInterval, ...progress }),
+      stepLog: new StepLog(),
+      interval: { time: performance.now(), tokens: this.tokens },
+    };
+  }
+
+  /**
+   * Reads back the pending steps (one transfer), logs the log steps among them (metrics,
+   * progress, `onLog`) and throws a {@link NonFiniteError} at the first non-finite one, after
+   * logging the good steps before it.
+   */
+  async #readBack(run: RunOutputs): Promise<void> {
+    const values = await run.stepLog.read();
+    const seconds = Math.max(performance.now() - run.interval.time, 1e-6) / 1000;
+    const tokensPerSecond = (this.tokens - run.interval.tokens) / seconds;
+    startInterval(run, this.tokens);
+    const bad = firstNonFinite(values);
+    for (const v of bad === -1 ? values : values.slice(0, bad)) {
+      this.#lastLoss = v.loss;
+      if (!this.#isLogStep(v.step)) continue;
+      const tokens = v.step * this.tokensPerStep;
+      const elapsedSeconds = this.elapsedSeconds;
+      await run.metrics?.write({
+        step: v.step,
+        loss: v.loss,
+        lr: v.lr,
+        gradNorm: v.gradNorm,
+        tokens,
+        tokensPerSecond: Math.round(tokensPerSecond),
+        elapsedSeconds: round(elapsedSeconds),
+      });
+      run.progress?.update({
+        step: v.step,
+        tokens,
+        lr: v.lr,
+        loss: v.loss,
+        fields: { 'grad norm': v.gradNorm },
+      });
+      await this.#options.callbacks?.onLog?.({ ...v, tokens, tokensPerSecond, elapsedSeconds });
+    }
+    if (bad !== -1) throw nonFiniteStepError(values[bad], this.#lastGoodHint());
+  }
+
   /** One optimizer step at learning rate `lr`; returns the step's loss and gradient norm as device tensors. */
   #optimizerStep(lr: number): { loss: Tensor; norm: Tensor } {
     const c = this.config;
@@ -410,7 +419,7 @@ export class Trainer {
     return step === 1 || step % this.config.logInterval === 0 || step === this.config.steps;
   }
 
-  async #validate(metrics: MetricsWriter | undefined, progress: ProgressReporter | undefined): Promise<void> {
+  async #validate(run: RunOutputs): Promise<void> {
     const result = await this.evaluate();
     if (!Number.isFinite(result.loss)) {
       throw new NonFiniteError(
@@ -419,14 +428,14 @@ export class Trainer {
         ['valLoss'],
       );
     }
-    this.#validation = result;
+    this.#validation = { ...result, step: this.step };
     const elapsedSeconds = this.elapsedSeconds;
     const record: MetricsRecord = { step: this.step, valLoss: result.loss, valPerplexity: result.perplexity };
     if (result.bitsPerByte !== undefined) record.valBitsPerByte = result.bitsPerByte;
     Object.assign(record, { tokens: this.tokens, elapsedSeconds: round(elapsedSeconds) });
-    await metrics?.write(record);
+    await run.metrics?.write(record);
     const bpb = result.bitsPerByte === undefined ? '' : ` | ${result.bitsPerByte.toFixed(4)} bits/byte`;
-    progress?.log(
+    run.progress?.log(
       `step ${this.step} | val loss ${result.loss.toFixed(4)} | perplexity ${result.perplexity.toFixed(2)}${bpb}`,
     );
     if (this.metricsPath && this.plotPath) {
@@ -445,9 +454,9 @@ export class Trainer {
     });
   }
 
-  async #checkpoint(progress: ProgressReporter | undefined): Promise<void> {
+  async #checkpoint(run: RunOutputs): Promise<void> {
     const info = await this.saveCheckpoint();
-    progress?.log(`step ${this.step} | saved checkpoint ${info.path}`);
+    run.progress?.log(`step ${this.step} | saved checkpoint ${info.path}`);
     await this.#options.callbacks?.onCheckpoint?.(info);
   }
 
@@ -470,6 +479,18 @@ export class Trainer {
       );
     }
   }
+}
+
+/** What one `train()` call writes to, and the start of the current throughput interval. */
+interface RunOutputs {
+  metrics: MetricsWriter | undefined;
+  progress: ProgressReporter | undefined;
+  stepLog: StepLog;
+  interval: { time: number; tokens: number };
+}
+
+function startInterval(run: RunOutputs, tokens: number): void {
+  run.interval = { time: performance.now(), tokens };
 }
 
 function round(seconds: number): number {

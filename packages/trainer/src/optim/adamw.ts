@@ -7,7 +7,7 @@
  * operation, so the two agree to float32 rounding (tested against values computed with torch).
  */
 import type { Parameter } from '@kiln/autograd';
-import type { Tensor } from '@kiln/tensor';
+import { adamwUpdate, type Tensor } from '@kiln/tensor';
 import type { ParamsInput } from './named-params.js';
 import { type Hyperparameters, Optimizer, type UpdateContext } from './optimizer.js';
 
@@ -80,13 +80,24 @@ export class AdamW extends Optimizer {
   protected override updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void {
     const { lr, weightDecay, step } = context;
     const [beta1, beta2] = this.betas;
+    const m = this.state(name, 'exp_avg', p);
+    const v = this.state(name, 'exp_avg_sq', p);
+    if (p.isContiguous && m.isContiguous && v.isContiguous) {
+      // One fused kernel per parameter (decay, both moments, the step), in place. Same
+      // operation order as the composite path below, so results agree bit for bit on the CPU.
+      adamwUpdate([p], [grad], [m], [v], { lr, beta1, beta2, eps: this.eps, weightDecay, step });
+      return;
+    }
+    this.#compositeUpdate(name, p, grad, m, v, context);
+  }
+
+  /** The same update written with tensor ops (for non-contiguous parameters or state). */
+  #compositeUpdate(name: string, p: Parameter, grad: Tensor, m0: Tensor, v0: Tensor, context: UpdateContext): void {
+    const { lr, weightDecay, step } = context;
+    const [beta1, beta2] = this.betas;
     const c = (value: number) => this.scalar(value, p);
-    const m = this.state(name, 'exp_avg', p)
-      .mul(c(beta1))
-      .add(grad.mul(c(1 - beta1)));
-    const v = this.state(name, 'exp_avg_sq', p)
-      .mul(c(beta2))
-      .add(grad.square().mul(c(1 - beta2)));
+    const m = m0.mul(c(beta1)).add(grad.mul(c(1 - beta1)));
+    const v = v0.mul(c(beta2)).add(grad.square().mul(c(1 - beta2)));
     this.setState(name, 'exp_avg', m);
     this.setState(name, 'exp_avg_sq', v);
     const biasCorrection1 = 1 - beta1 ** step;

@@ -98,24 +98,32 @@ export abstract class Optimizer {
   step(): void {
     noGrad(() =>
       scope(() => {
-        this.#scalars = new Map();
+        this.#scalars = new Map(); // disposed by the scope, with the other temporaries
         this.#step++;
-        for (const group of this.groups) {
-          const context = { lr: this.#lr * group.lrScale, weightDecay: group.weightDecay, step: this.#step };
-          for (const [name, p] of group.params) {
-            const grad = p.grad;
-            if (grad === null) continue;
-            if (grad.shape.length !== p.shape.length || grad.shape.some((d, i) => d !== p.shape[i])) {
-              throw new Error(
-                `${this.#who}.step: the gradient of '${name}' has shape [${grad.shape}] but the parameter is [${p.shape}]`,
-              );
-            }
-            this.updateParameter(name, p, grad, context);
-          }
+        try {
+          this.#updateAll();
+        } finally {
+          this.#scalars = undefined;
         }
-        this.#scalars = undefined; // the scope disposes them
       }),
     );
+  }
+
+  /** One update per parameter that has a gradient, group by group. */
+  #updateAll(): void {
+    for (const group of this.groups) {
+      const context = { lr: this.#lr * group.lrScale, weightDecay: group.weightDecay, step: this.#step };
+      for (const [name, p] of group.params) {
+        const grad = p.grad;
+        if (grad === null) continue;
+        if (grad.shape.length !== p.shape.length || grad.shape.some((d, i) => d !== p.shape[i])) {
+          throw new Error(
+            `${this.#who}.step: the gradient of '${name}' has shape [${grad.shape}] but the parameter is [${p.shape}]`,
+          );
+        }
+        this.updateParameter(name, p, grad, context);
+      }
+    }
   }
 
   /** Sets every parameter's `.grad` to null (disposing it), ready for the next backward. */
