@@ -92,7 +92,14 @@ export class AdamW extends Optimizer {
   }
 
   /** The same update written with tensor ops (for non-contiguous parameters or state). */
-  #compositeUpdate(name: string, p: Parameter, grad: Tensor, m0: Tensor, v0: Tensor, context: UpdateContext): void {
+  #compositeUpdate(
+    name: string,
+    p: Parameter,
+    grad: Tensor,
+    m0: Tensor,
+    v0: Tensor,
+    context: UpdateContext,
+  ): void {
     const { lr, weightDecay, step } = context;
     const [beta1, beta2] = this.betas;
     const c = (value: number) => this.scalar(value, p);

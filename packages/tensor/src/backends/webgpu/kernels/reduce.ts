@@ -6,7 +6,7 @@
  * tree in workgroup memory combines the partial results.
  */
 import type { ReduceOp, View } from '../../../backend.js';
-import { type DType, isFloat } from '../../../dtype.js';
+import type { DType } from '../../../dtype.js';
 import { sizeOf } from '../../../shape.js';
 import { type ComputeType, computeType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
@@ -103,7 +103,7 @@ function foldStatements(op: ReduceOp, x: DType, inner: WalkVariant): string {
 }
 
 /** The statement writing the row result (`acc`, `accI`) to `out[p(2) + row]`. */
-function finishStatement(op: ReduceOp, x: DType, out: DType, inner: WalkVariant): string {
+function finishStatement(op: ReduceOp, out: DType): string {
   if (op === 'argmax' || op === 'argmin') {
     return `let result = select(accI, 0u, accI == ${NONE});\n    out[p(2u) + row] = i32(result);`;
   }
@@ -142,7 +142,7 @@ ${flatMain(64)}
   for (var r = 0u; r < p(1u); r = r + 1u) {
     ${foldStatements(op, x, walks.inner)}
   }
-  ${finishStatement(op, x, out, walks.inner)}
+  ${finishStatement(op, out)}
 }
 `,
     };
@@ -174,7 +174,7 @@ ${rowMain(wg)}
   if (lid == 0u) {
     acc = sv[0];
     accI = si[0];
-    ${finishStatement(op, x, out, walks.inner)}
+    ${finishStatement(op, out)}
   }
 }
 `,
