@@ -1,15 +1,17 @@
 // Kiln's tensor kernels against TF.js on the same WebGPU adapter, with Kiln's CPU backend and
 // PyTorch (CPU) as reference lines.
-//   matmul f32 256…2048 (GFLOP/s), softmax and layerNorm on [4096, 1024] (GB/s of bytes that must
-//   move), causal attention forward + backward (GFLOP/s), an AdamW step over 10M parameters (GB/s),
-//   and copies of 64 MiB (GB/s), whose raw-WebGPU variants give the bandwidth roof.
+//   matmul f32 256…2048 (GFLOP/s); add, softmax and layerNorm on [4096, 1024] (GB/s of bytes that
+//   must move); causal attention forward + backward (GFLOP/s); an AdamW step over 10M parameters
+//   (GB/s); copies of 64 MiB (GB/s), whose raw-WebGPU variants give the bandwidth roof; and the
+//   fixed costs (readback round trip, per-dispatch cost).
 // Each (workload, library) runs in its own child process (src/tensor/*-child.ts); each sample
 // enqueues `reps` ops and ends when a readback of the last result resolves; warm-up samples
-// (shader compilation, first allocations) are not timed. Roofline: FLOPs over BENCH_PEAK_GFLOPS
-// (default 230: two cores of 256-bit FMA) and bytes over the measured copy bandwidth.
+// (shader compilation, first allocations, matmul autotuning) are not timed. Roofline: FLOPs over
+// BENCH_PEAK_GFLOPS (default 230: two cores of 256-bit FMA) and bytes over the measured copy
+// bandwidth. Method and numbers: docs/performance.md.
 // Environment: BENCH_SAMPLES (samples per workload), BENCH_SAMPLES_LARGE (matmul 2048, default 3),
-// BENCH_WORKLOADS (comma-separated ids or prefixes: matmul,softmax,layernorm,attention,adamw,copy,
-// overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3).
+// BENCH_WORKLOADS (comma-separated ids or prefixes: matmul,add,softmax,layernorm,attention,adamw,
+// copy,overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3).
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { printTable, type Summary, summarize, writeResults } from '../harness.js';

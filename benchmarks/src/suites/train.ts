@@ -10,7 +10,7 @@
 // Environment: BENCH_TRAIN_STEPS / BENCH_TRAIN_WARMUP (timed and untimed steps for every
 // implementation; defaults differ per implementation, see DEFAULT_STEPS), BENCH_TRAIN_IMPLS
 // (comma-separated: kiln-webgpu,kiln-cpu,tfjs,torch,torch-spin), BENCH_TRAIN_PROFILE=0 (skip Kiln's
-// per-phase profile of one step), KILN_PYTHON.
+// per-phase profile of one step), KILN_PYTHON. Method and numbers: docs/performance.md.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
