@@ -113,22 +113,15 @@ export function mergeLong(
   out: number[],
 ): void {
   if (length === 0) return;
-  const { byteIds, ranks: table, mergedIds } = rules;
-  const ids = new Int32Array(length);
-  const next = new Int32Array(length);
-  const prev = new Int32Array(length);
+  const { ranks: table, mergedIds } = rules;
+  const parts = linkBytes(rules, bytes, start, length);
+  const { ids, next, prev, alive } = parts;
   const heap = new NumberHeap(length);
   const SHIFT = 2 ** 32;
-  for (let i = 0; i < length; i++) {
-    ids[i] = byteIds[bytes[start + i]];
-    next[i] = i + 1 < length ? i + 1 : -1;
-    prev[i] = i - 1;
-  }
   for (let i = 0; i < length - 1; i++) {
     const r = table.get(ids[i], ids[i + 1]);
     if (r >= 0) heap.push(r * SHIFT + i);
   }
-  const alive = new Uint8Array(length).fill(1);
   while (heap.size > 0) {
     const key = heap.pop();
     const rank = Math.floor(key / SHIFT);
@@ -136,11 +129,7 @@ export function mergeLong(
     if (!alive[at]) continue;
     const right = next[at];
     if (right < 0 || table.get(ids[at], ids[right]) !== rank) continue; // stale entry
-    ids[at] = mergedIds[rank];
-    alive[right] = 0;
-    const after = next[right];
-    next[at] = after;
-    if (after >= 0) prev[after] = at;
+    const after = mergePair(parts, at, right, mergedIds[rank]);
     const before = prev[at];
     if (before >= 0) {
       const r = table.get(ids[before], ids[at]);
@@ -151,7 +140,7 @@ export function mergeLong(
       if (r >= 0) heap.push(r * SHIFT + at);
     }
   }
-  for (let i = 0; i >= 0; i = next[i]) out.push(ids[i]);
+  emitParts(parts, out);
 }
 
 /**
@@ -168,11 +157,9 @@ export function mergeLongByRank(
   out: number[],
 ): void {
   if (length === 0) return;
-  const { byteIds, ranks: table, mergedIds } = rules;
-  const ids = new Int32Array(length);
-  const next = new Int32Array(length);
-  const prev = new Int32Array(length);
-  const alive = new Uint8Array(length).fill(1);
+  const { ranks: table, mergedIds } = rules;
+  const parts = linkBytes(rules, bytes, start, length);
+  const { ids, next, prev, alive } = parts;
   const buckets = new Map<number, number[]>();
   const pending = new NumberHeap(); // ranks that have a bucket
   // Repetitive input keeps hitting the same few ranks; remember the last two buckets used.
@@ -202,11 +189,6 @@ export function mergeLongByRank(
     rankA = rank;
     bucketA = bucket;
   };
-  for (let i = 0; i < length; i++) {
-    ids[i] = byteIds[bytes[start + i]];
-    next[i] = i + 1 < length ? i + 1 : -1;
-    prev[i] = i - 1;
-  }
   for (let i = 0; i < length - 1; i++) {
     const r = table.get(ids[i], ids[i + 1]);
     if (r >= 0) enqueue(r, i);
@@ -223,11 +205,7 @@ export function mergeLongByRank(
       const at = positions[k];
       const right = next[at];
       if (!alive[at] || right < 0 || table.get(ids[at], ids[right]) !== rank) continue; // stale
-      ids[at] = merged;
-      alive[right] = 0;
-      const after = next[right];
-      next[at] = after;
-      if (after >= 0) prev[after] = at;
+      const after = mergePair(parts, at, right, merged);
       const before = prev[at];
       if (before >= 0) {
         const r = table.get(ids[before], merged);
@@ -239,7 +217,45 @@ export function mergeLongByRank(
       }
     }
   }
-  for (let i = 0; i >= 0; i = next[i]) out.push(ids[i]);
+  emitParts(parts, out);
+}
+
+/** A piece's parts as a doubly linked list indexed by each part's first byte offset. */
+interface PartList {
+  ids: Int32Array;
+  next: Int32Array;
+  prev: Int32Array;
+  /** 0 once a part has been merged into its left neighbour. */
+  alive: Uint8Array;
+}
+
+/** One part per byte, linked left to right (the starting point of both long merge paths). */
+function linkBytes(rules: MergeRules, bytes: Uint8Array, start: number, length: number): PartList {
+  const ids = new Int32Array(length);
+  const next = new Int32Array(length);
+  const prev = new Int32Array(length);
+  for (let i = 0; i < length; i++) {
+    ids[i] = rules.byteIds[bytes[start + i]];
+    next[i] = i + 1 < length ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  return { ids, next, prev, alive: new Uint8Array(length).fill(1) };
+}
+
+/** Replaces the pair (at, right) by `merged` at `at` and unlinks `right`; returns the part after it. */
+function mergePair(parts: PartList, at: number, right: number, merged: number): number {
+  const { ids, next, prev, alive } = parts;
+  ids[at] = merged;
+  alive[right] = 0;
+  const after = next[right];
+  next[at] = after;
+  if (after >= 0) prev[after] = at;
+  return after;
+}
+
+/** Appends the ids of the remaining parts, left to right. */
+function emitParts(parts: PartList, out: number[]): void {
+  for (let i = 0; i >= 0; i = parts.next[i]) out.push(parts.ids[i]);
 }
 
 function isSorted(values: number[]): boolean {
