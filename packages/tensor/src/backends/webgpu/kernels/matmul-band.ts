@@ -33,15 +33,8 @@ export interface BandShape {
   rm: number;
   /** Output columns per invocation (lane-adjacent: column = base + lane + j·64). */
   cn: number;
-  /** A read as uniform vec4 along K (see {@link bandVec4Applies}); K steps by 4. */
+  /** A read as uniform vec4 along K (see {@link innerVec4Aligned}); K steps by 4. */
   vec4: boolean;
-}
-
-/** Can rows of A be read as aligned 4-wide vectors along K (K a multiple of 4)? */
-export function bandVec4Applies(a: View): boolean {
-  const [batchStride, rowStride, colStride] = a.strides;
-  const k = a.shape[2];
-  return colStride === 1 && k % 4 === 0 && rowStride % 4 === 0 && batchStride % 4 === 0 && a.offset % 4 === 0;
 }
 
 function source(dtype: DType, shape: BandShape): string {

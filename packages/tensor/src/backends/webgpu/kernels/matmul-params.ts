@@ -17,3 +17,19 @@ export function matmulParams(a: View, b: View, out: View, start: number, extra =
   const n = b.shape[2];
   return [m, n, k, start, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, extra];
 }
+
+/**
+ * Can the rows of a [B, R, C] operand be read as aligned 4-wide vectors along its last dimension
+ * (unit column stride, C and every other stride and the offset multiples of 4)? The band kernels
+ * ask this of A (vec4 along K), the subgroup kernels of B (4 adjacent columns per lane).
+ */
+export function innerVec4Aligned(v: View): boolean {
+  const [batchStride, rowStride, colStride] = v.strides;
+  return (
+    colStride === 1 &&
+    v.shape[2] % 4 === 0 &&
+    rowStride % 4 === 0 &&
+    batchStride % 4 === 0 &&
+    v.offset % 4 === 0
+  );
+}

@@ -28,15 +28,8 @@ const KB = 8;
 export interface SubgroupBandShape {
   /** Output rows per invocation. */
   rm: number;
-  /** B as vec4: 4 adjacent columns per lane (needs {@link subgroupVec4Applies}). Else 1 column. */
+  /** B as vec4: 4 adjacent columns per lane (needs {@link innerVec4Aligned}). Else 1 column. */
   vec4: boolean;
-}
-
-/** Can B be read as aligned vec4 rows (4 adjacent columns per lane)? */
-export function subgroupVec4Applies(b: View): boolean {
-  const [batchStride, rowStride, colStride] = b.strides;
-  const n = b.shape[2];
-  return colStride === 1 && n % 4 === 0 && rowStride % 4 === 0 && batchStride % 4 === 0 && b.offset % 4 === 0;
 }
 
 function source(dtype: DType, shape: SubgroupBandShape): string {

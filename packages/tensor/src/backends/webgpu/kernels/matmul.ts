@@ -12,10 +12,10 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
-import { type BandShape, bandLaunches, bandVec4Applies } from './matmul-band.js';
-import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { type BandShape, bandLaunches } from './matmul-band.js';
+import { innerVec4Aligned, MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
 import { splitkApplies, splitkLaunches } from './matmul-splitk.js';
-import { subgroupBandLaunches, subgroupVec4Applies } from './matmul-subgroup.js';
+import { subgroupBandLaunches } from './matmul-subgroup.js';
 import { dtypeBuffer, enables, load, mathPrelude, store, uniforms } from './wgsl.js';
 
 /** A tile configuration. Each invocation computes 4×4 outputs, so TM = 4·WY and TN = 4·WX. */
@@ -197,10 +197,10 @@ export function matmulVariantApplies(
 ): boolean {
   const [, m] = a.shape;
   const n = b.shape[2];
-  if (variant.startsWith('sg')) return subgroups && (variant !== 'sgbandv4' || subgroupVec4Applies(b));
+  if (variant.startsWith('sg')) return subgroups && (variant !== 'sgbandv4' || innerVec4Aligned(b));
   if (variant === 'splitk') return splitkApplies(m, n, maxWorkgroups);
   const band = BANDS[variant];
-  return band ? !band.vec4 || bandVec4Applies(a) : true;
+  return band ? !band.vec4 || innerVec4Aligned(a) : true;
 }
 
 /** Launches of `variant` (which must apply) for `a` [B,M,K] @ `b` [B,K,N] → contiguous `out`. */
