@@ -49,34 +49,3 @@ export function zerosOn(like: Tensor, shape: Shape, dtype = like.dtype): Tensor 
 export function alongAxis(index: Tensor, axis: number, shape: Shape): Tensor {
   return index.reshape(shape.map((d, i) => (i === axis ? d : 1))).expand(shape);
 }
-
-// erfc(z) = t·exp(-z² - 1.26551223 + t·P(t)), t = 1/(1 + z/2), for z ≥ 0: the Chebyshev fit of
-// Numerical Recipes (fractional error < 1.2e-7), the same approximation the cpu backend's gelu
-// uses, so finite differences of gelu and its analytic gradient agree closely.
-const ERFC_COEFFS = [
-  1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223,
-  0.17087277,
-];
-
-/** erf(x) from elementwise ops (there is no erf op). */
-export function erf(x: Tensor): Tensor {
-  const z = x.abs();
-  const t = z.mul(0.5).add(1).reciprocal();
-  let poly = t.mul(ERFC_COEFFS[ERFC_COEFFS.length - 1]);
-  for (let i = ERFC_COEFFS.length - 2; i >= 1; i--) poly = poly.add(ERFC_COEFFS[i]).mul(t);
-  poly = poly.add(ERFC_COEFFS[0]);
-  const erfc = t.mul(z.square().neg().sub(1.26551223).add(t.mul(poly)).exp());
-  return x.sign().mul(erfc.neg().add(1));
-}
-
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** Standard normal density φ(x). */
-export function normalPdf(x: Tensor): Tensor {
-  return x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
-}
-
-/** Standard normal CDF Φ(x) = (1 + erf(x/√2)) / 2. */
-export function normalCdf(x: Tensor): Tensor {
-  return erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5);
-}

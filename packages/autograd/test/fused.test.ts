@@ -85,3 +85,45 @@ describe('fused rules: webgpu gradients vs cpu', () => {
     for (let i = 0; i < a.length; i++) expect(maxDiff(a[i], b[i])).toBeLessThan(1e-4);
   });
 });
+
+describe('embedding rule: the fused, deterministic embeddingBackward', () => {
+  // 40 ids over 9 rows: every row repeats, so the sums run over several positions each
+  const ids = Array.from({ length: 40 }, (_, i) => (i * 7 + (i >> 2)) % 9);
+  const host = Float32Array.from({ length: 9 * 5 }, (_, i) => Math.sin(i * 0.7) * 2);
+  const gradOn = async (be: T.Backend) => {
+    const w = T.tensor(host, { shape: [9, 5], backend: be });
+    const idx = T.tensor(ids, { dtype: 'int32', backend: be });
+    const g = grad((x: T.Tensor) => T.embedding(idx, x).sin().sum())(w);
+    const out = await g.data();
+    for (const t of [w, idx, g]) t.dispose();
+    return Float32Array.from(out);
+  };
+
+  test('index_select on axis 0 runs the fused kernel and matches the cos-sum', async () => {
+    const cpu = (await T.initBackend('cpu')) as T.Backend & { embeddingBackward?: (...a: never[]) => void };
+    const original = cpu.embeddingBackward!;
+    let calls = 0;
+    cpu.embeddingBackward = (...a: never[]) => {
+      calls++;
+      original.apply(cpu, a);
+    };
+    let got: Float32Array;
+    try {
+      got = await gradOn(cpu);
+    } finally {
+      cpu.embeddingBackward = original;
+    }
+    expect(calls).toBe(1);
+    const want = new Float64Array(9 * 5);
+    for (const id of ids) for (let c = 0; c < 5; c++) want[id * 5 + c] += Math.cos(host[id * 5 + c]);
+    expect(maxDiff(got, want)).toBeLessThan(1e-5);
+  });
+
+  test('webgpu: the same gradient as cpu, bit for bit on every run', async () => {
+    if (!gpu) return;
+    const cpu = await T.initBackend('cpu');
+    const [a, b, c] = [await gradOn(gpu), await gradOn(gpu), await gradOn(cpu)];
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(maxDiff(a, c)).toBeLessThan(1e-5);
+  });
+});

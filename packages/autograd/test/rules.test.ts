@@ -482,6 +482,17 @@ add(
   () => [normal([4, 4], nextSeed())],
   (x) => T.tril(x, -1).add(T.triu(x, 1).mul(3)),
 );
+// ---- matmul epilogue (appended last so the seeds of the cases above stay as they were) -----------
+add(
+  'matmulEpilogue: bias + gelu_tanh on a transposed weight',
+  () => [normal([2, 3, 4], nextSeed()), normal([5, 4], nextSeed()), normal([5], nextSeed())],
+  (x, w, b) => T.matmulEpilogue(x, w.T, { bias: b, activation: 'gelu_tanh' }),
+);
+add(
+  'matmulEpilogue: silu, pre-activation kept',
+  () => [normal([3, 4], nextSeed()), normal([4, 2], nextSeed())],
+  (a, b) => T.matmulEpilogue(a, b, { activation: 'silu', keepPreActivation: true }),
+);
 
 describe('finite differences (float64, cpu) for every rule', () => {
   for (const c of cases) {
@@ -505,7 +516,7 @@ describe('coverage', () => {
         ' ',
       ),
       ...'add sub mul div pow maximum minimum eq ne lt le gt ge logical_and logical_or where'.split(' '),
-      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy scaled_dot_product_attention'.split(
+      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy scaled_dot_product_attention matmul_epilogue matmul_epilogue_pre'.split(
         ' ',
       ),
       ...'gather index_select scatter_add topk concat pad reshape permute slice expand contiguous cast'.split(

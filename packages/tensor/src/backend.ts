@@ -42,6 +42,23 @@ export type UnaryOp =
   | 'logical_not'
   | 'clamp';
 
+/** Activations a matmul epilogue can apply (same formulas as the {@link UnaryOp}s of the same names). */
+export type MatmulActivation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu';
+
+/**
+ * What a fused matmul applies to each accumulated output before storing it:
+ * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`. When `preActivation` is given (a
+ * contiguous view shaped like `out`), `acc + bias` is stored there too, which is what a
+ * backward pass needs for the activation's derivative.
+ */
+export interface MatmulEpilogue<S = unknown> {
+  /** 1-D [N] (any stride), added per output column; or null. */
+  readonly bias: View<S> | null;
+  readonly activation: MatmulActivation;
+  /** Optional second output: the value before the activation. */
+  readonly preActivation: View<S> | null;
+}
+
 /** Extra operands of parameterised unary ops (only `clamp` today). */
 export interface UnaryParams {
   min?: number;
@@ -141,8 +158,9 @@ export interface BackendMemory {
  * Required: memory management, `fill`, `copy`, `unary`, `binary`, `where`, `reduce`, `cumsum`,
  * `matmul`, `gather`, `indexSelect`, `scatterAdd`, `random`, `topk`.
  * Optional fused kernels (the frontend composes primitives when they are missing):
- * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy`, and the training kernels of `ops/fused.ts`:
- * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `attention`, `attentionBackward`, `adamw`.
+ * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy`, the training kernels of `ops/fused.ts`:
+ * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `attention`, `attentionBackward`, `adamw`,
+ * and those of `ops/epilogue.ts`: `matmulEpilogue`, `activationBackward`.
  */
 export interface Backend<S = any> {
   readonly name: string;
@@ -274,4 +292,19 @@ export interface Backend<S = any> {
   embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
   /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
   adamw?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
+  /**
+   * {@link Backend.matmul} with an epilogue applied before the store:
+   * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`, and `preActivation[b, i, j] = acc + bias`
+   * when that view is given (see {@link MatmulEpilogue}). Operands as for `matmul` (`a` [B, M, K],
+   * `b` [B, K, N], strided, batch strides may be 0); `out` and `preActivation` contiguous
+   * [B, M, N]. Results must match `matmul`, then `binary('add')` with the bias broadcast along
+   * rows, then `unary(activation)`, each rounded to the dtype, within float tolerance.
+   */
+  matmulEpilogue?(a: View<S>, b: View<S>, out: View<S>, epilogue: MatmulEpilogue<S>): void;
+  /**
+   * Gradient through an activation from its input: `out = gradOut · activation'(pre)` (for
+   * `relu`, gradOut where pre > 0, else 0; for `none`, gradOut). `pre`, `gradOut` and `out` are
+   * contiguous views of one shape and dtype.
+   */
+  activationBackward?(activation: MatmulActivation, pre: View<S>, gradOut: View<S>, out: View<S>): void;
 }

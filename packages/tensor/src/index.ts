@@ -20,6 +20,8 @@ export type {
   BackendInfo,
   BackendMemory,
   BinaryOp,
+  MatmulActivation,
+  MatmulEpilogue,
   RandomKind,
   RandomParams,
   ReduceOp,
@@ -113,6 +115,12 @@ export {
   tanh,
   where,
 } from './ops/elementwise.js';
+export {
+  activationBackward,
+  activationBackwardComposite,
+  type MatmulEpilogueOptions,
+  matmulEpilogue,
+} from './ops/epilogue.js';
 export {
   type AdamWHyper,
   type AttentionOptions,

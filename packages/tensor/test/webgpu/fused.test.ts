@@ -24,6 +24,8 @@ import {
   compare,
   cpu,
   expectSame,
+  gpu,
+  type HostSpec,
   make,
   randomSpec,
   rng,
@@ -267,6 +269,84 @@ describe.skipIf(!!skipReason)(suiteName('fused kernels: webgpu vs cpu'), () => {
         `adamw [${shape}]`,
       );
     }
+  });
+});
+
+describe.skipIf(!!skipReason)(suiteName('attention kernel variants: webgpu vs cpu'), () => {
+  // each variant forced (KILN_ATTENTION_VARIANT; a variant the adapter cannot run falls back):
+  // head dims 33 and 64 take 2 vec4 chunks per lane in the subgroup kernels; T = 129 ends
+  // mid-block; Tq < Tk with grouped heads checks the bottom-right causal alignment per block
+  const cases: [number, number, number, number, number, number][] = [
+    ...ATTENTION_CASES,
+    [2, 2, 1, 129, 129, 32],
+    [1, 4, 2, 6, 11, 64],
+  ];
+  const withVariant = async (variant: string, body: () => Promise<void>) => {
+    process.env.KILN_ATTENTION_VARIANT = variant;
+    try {
+      await body();
+    } finally {
+      delete process.env.KILN_ATTENTION_VARIANT;
+    }
+  };
+
+  for (const variant of ['onepass', 'subgroup', 'rows'])
+    it(`${variant} kernels, float32`, () =>
+      withVariant(variant, async () => {
+        for (const c of cases) {
+          const s = attentionSpecs(...c);
+          for (const causal of [false, true])
+            await compare((be) => runAttention(be, s, causal), ATT, `${variant} [${c}] causal ${causal}`);
+        }
+      }));
+
+  it.skipIf(!gpu?.info.dtypes.includes('float16'))('subgroup and row kernels, float16', async () => {
+    const half = (x: HostSpec): HostSpec => ({ ...x, dtype: 'float16' });
+    const s = attentionSpecs(1, 2, 1, 33, 33, 16);
+    const h = { q: half(s.q), k: half(s.k), v: half(s.v), g: half(s.g) };
+    for (const variant of ['subgroup', 'rows'])
+      await withVariant(variant, () =>
+        compare((be) => runAttention(be, h, true), { rtol: 1e-2, atol: 1e-2 }, `${variant} f16`),
+      );
+  });
+});
+
+describe.skipIf(!!skipReason)(suiteName('embedding backward (sort + runs): webgpu vs cpu'), () => {
+  // 65 and 130 need one and two merge passes after the 64-position blocks; 2048 five; one id
+  // everywhere is a single run across every block
+  it('sorted runs, float32', async () => {
+    for (const [N, V, rest] of [
+      [65, 200, [1]],
+      [130, 1, [4]],
+      [2048, 50, [3]],
+    ] as [number, number, number[]][])
+      await compare((be) => runEmbedding(be, N, V, rest), ROW, `embedding [${N}, ${V}, ${rest}]`);
+  });
+
+  it('repeats bit for bit', async () => {
+    const a = scope(() => runEmbedding(gpu!, 1000, 37, [9]));
+    const b = scope(() => runEmbedding(gpu!, 1000, 37, [9]));
+    expect(Array.from(await a[0].data())).toEqual(Array.from(await b[0].data()));
+    for (const t of [...a, ...b]) t.dispose();
+  });
+
+  it.skipIf(!gpu?.info.dtypes.includes('float16'))('float16 gradients', async () => {
+    const N = 300;
+    const r = rng(5);
+    const ids = {
+      data: Array.from({ length: N }, () => Math.floor(r() * 11)),
+      shape: [N],
+      dtype: 'int32' as const,
+    };
+    const g = {
+      ...randomSpec([N, 6], 'float32', { seed: 71, low: -0.5, high: 0.5 }),
+      dtype: 'float16' as const,
+    };
+    await compare(
+      (be) => [embeddingBackward(make(be, g), make(be, ids), 11)],
+      { rtol: 1e-2, atol: 1e-2 },
+      'embedding f16',
+    );
   });
 });
 

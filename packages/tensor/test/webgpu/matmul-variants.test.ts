@@ -62,6 +62,11 @@ describe.skipIf(!!skipReason)(suiteName('webgpu matmul variants vs cpu'), () => 
       await compare((be) => matmul(make(be, at).T, make(be, bt).T), tol(36), `${variant} aT @ bT`);
       const b2 = randomSpec([36, 44], 'float32', { seed: 23 });
       await compare((be) => matmul(make(be, at).T, make(be, b2)), tol(36), `${variant} aT @ b`);
+      // x @ Wᵀ with N > 128: several 64-lane column sets (sgband12x2's second column), K % 8 != 0
+      const x = randomSpec([13, 19], 'float32', { seed: 32 });
+      const w = randomSpec([130, 19], 'float32', { seed: 33 });
+      counts(view([1, 13, 19], [0, 19, 1]), view([1, 19, 130], [0, 1, 19]));
+      await compare((be) => matmul(make(be, x), make(be, w).T), tol(19), `${variant} x @ wT`);
 
       // batches: broadcast B (batch stride 0) and broadcast A over a batch of B
       const a3 = randomSpec([2, 3, 5, 8], 'float32', { seed: 24 });

@@ -1,5 +1,5 @@
-import { Module, type Parameter } from '@kiln/autograd';
-import { scope, type Tensor } from '@kiln/tensor';
+import { isGradEnabled, isTracked, Module, type Parameter } from '@kiln/autograd';
+import { type MatmulActivation, matmulEpilogue, scope, type Tensor } from '@kiln/tensor';
 import { constantParameter, type LayerOptions, normalParameter } from './init.js';
 
 /** Options of {@link Linear}. */
@@ -40,11 +40,22 @@ export class Linear extends Module {
     this.bias = (options.bias ?? true) ? constantParameter([outFeatures], 0, options) : null;
   }
 
-  /** `x [..., inFeatures]` → `[..., outFeatures]`. */
-  forward(x: Tensor): Tensor {
+  /**
+   * `x [..., inFeatures]` → `activation(x Wᵀ + b)` `[..., outFeatures]`: the bias and the
+   * activation are fused into the matmul's store (`matmulEpilogue`; backends without the
+   * kernel compose the same ops). Under grad mode the value before the activation is kept for
+   * backward, which then does not recompute the product.
+   */
+  forward(x: Tensor, activation: MatmulActivation = 'none'): Tensor {
     return scope(() => {
-      const y = x.matmul(this.weight.T); // a transposed view: matmul reads it in place
-      return this.bias ? y.add(this.bias) : y;
+      const wt = this.weight.T; // a transposed view: the kernels read it in place
+      // a plain product gains nothing from an epilogue (and keeps matmul's own rule)
+      if (!this.bias && activation === 'none') return x.matmul(wt);
+      const keepPreActivation =
+        activation !== 'none' &&
+        isGradEnabled() &&
+        [x, this.weight, this.bias].some((t) => t !== null && isTracked(t));
+      return matmulEpilogue(x, wt, { bias: this.bias, activation, keepPreActivation });
     });
   }
 }

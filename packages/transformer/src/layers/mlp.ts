@@ -53,8 +53,9 @@ export class MLP extends Module {
   /** `x [..., dModel]` → `[..., dModel]`. */
   forward(x: Tensor): Tensor {
     return scope(() => {
-      if (this.fc && this.proj) return this.proj.forward(this.fc.forward(x).gelu({ approximate: 'tanh' }));
-      return this.down!.forward(this.gate!.forward(x).silu().mul(this.up!.forward(x)));
+      // the activations run in the projections' matmul epilogues
+      if (this.fc && this.proj) return this.proj.forward(this.fc.forward(x, 'gelu_tanh'));
+      return this.down!.forward(this.gate!.forward(x, 'silu').mul(this.up!.forward(x)));
     });
   }
 }

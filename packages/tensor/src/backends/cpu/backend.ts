@@ -4,6 +4,8 @@ import type {
   BackendInfo,
   BackendMemory,
   BinaryOp,
+  MatmulActivation,
+  MatmulEpilogue,
   RandomParams,
   ReduceOp,
   UnaryOp,
@@ -12,6 +14,7 @@ import type {
 } from '../../backend.js';
 import { allocHost, type DType, type HostArray, hostItemSize, isFloat, roundToFloat16 } from '../../dtype.js';
 import { bitsToUniform, randomBits, SECOND_STREAM } from '../../random.js';
+import * as epilogue from './epilogue.js';
 import * as fused from './fused.js';
 import { binaryFn, unaryFn } from './math.js';
 import { isDense, viewOffsets } from './strided.js';
@@ -205,6 +208,16 @@ export class CpuBackend implements Backend<Buf> {
         for (let j = 0; j < N; j++) out.storage[o + j] = f16 ? roundToFloat16(row[j]) : row[j];
       }
     }
+  }
+
+  /** The plain matmul, then the epilogue over its stored (rounded) result: identical to composing. */
+  matmulEpilogue(a: View<Buf>, b: View<Buf>, out: View<Buf>, ep: MatmulEpilogue<Buf>): void {
+    this.matmul(a, b, out);
+    epilogue.applyEpilogue(out, ep);
+  }
+
+  activationBackward(activation: MatmulActivation, pre: View<Buf>, gradOut: View<Buf>, out: View<Buf>): void {
+    epilogue.activationBackward(activation, pre, gradOut, out);
   }
 
   gather(x: View<Buf>, axis: number, index: View<Buf>, out: View<Buf>): void {

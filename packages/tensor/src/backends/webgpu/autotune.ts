@@ -120,7 +120,8 @@ export class MatmulAutotune {
 
   /**
    * The choice without measurements. Software adapters: the subgroup band (A shared by
-   * broadcast, no barriers) or the plain band; GPUs: register-blocked tiles. Matrix-vector
+   * broadcast, no barriers; 12 rows × 2 columns per lane where the output is wide enough) or the
+   * plain band; GPUs: register-blocked tiles. Matrix-vector
    * products with N = 1 and tiny outputs with a long K: lanes split K.
    */
   heuristic(a: View, b: View): MatmulVariant {
@@ -128,7 +129,11 @@ export class MatmulAutotune {
     const n = b.shape[2];
     if ((n === 1 || m * n <= 256) && k >= 256 && this.applies('splitk', a, b)) return 'splitk';
     if (this.#software) {
-      if (this.#subgroups) return m >= 16 ? 'sgband16' : 'sgband8';
+      if (this.#subgroups) {
+        // 12 rows × 2 columns per lane needs enough rows and more than one 64-lane column set
+        if (m >= 12 && n > 64) return 'sgband12x2';
+        return m >= 16 ? 'sgband16' : 'sgband8';
+      }
       return 'band8x1';
     }
     return m <= 32 || n <= 32 ? 'tiled32' : 'tiled64';

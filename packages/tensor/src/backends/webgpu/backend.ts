@@ -4,6 +4,8 @@ import type {
   BackendInfo,
   BackendMemory,
   BinaryOp,
+  MatmulActivation,
+  MatmulEpilogue,
   RandomParams,
   ReduceOp,
   UnaryOp,
@@ -13,28 +15,52 @@ import type {
 import { allocHost, DTYPES, type DType, type HostArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
 import { contiguousStrides, sizeOf } from '../../shape.js';
-import { MatmulAutotune } from './autotune.js';
+import { isSoftwareAdapter, MatmulAutotune } from './autotune.js';
 import { BufferUsage, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, MAP_MODE_READ } from './constants.js';
 import type { OpenedDevice } from './device.js';
 import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
 import { DeviceErrors } from './errors.js';
 import { Executor, type Launch } from './executor.js';
+import { activationBackwardLaunch } from './kernels/activation-backward.js';
 import { adamwLaunch } from './kernels/adamw.js';
 import {
   attentionBackwardKeyLaunch,
   attentionBackwardQueryLaunch,
   attentionLaunch,
 } from './kernels/attention.js';
+import {
+  type AttentionVariant,
+  attentionBackwardKeySubgroupLaunch,
+  attentionBackwardQuerySubgroupLaunch,
+  attentionSubgroupLaunch,
+  attentionVariant,
+} from './kernels/attention-subgroup.js';
+import { attentionBackwardOnePassLaunch } from './kernels/attention-subgroup-onepass.js';
 import { crossEntropyLaunch } from './kernels/cross-entropy.js';
 import { crossEntropyBackwardLaunch } from './kernels/cross-entropy-backward.js';
-import { binaryLaunch, copyLaunch, fillLaunch, unaryLaunch, whereLaunch } from './kernels/elementwise.js';
-import { embeddingLinksLaunch, embeddingSumLaunch } from './kernels/embedding-backward.js';
+import {
+  binaryLaunches,
+  copyLaunches,
+  fillBits,
+  fillLaunches,
+  unaryLaunches,
+  whereLaunches,
+} from './kernels/elementwise.js';
+import { alignedByteRanges } from './kernels/elementwise-contiguous.js';
+import {
+  embeddingMergeLaunch,
+  embeddingSortBlocksLaunch,
+  embeddingSumLaunch,
+  SORT_BLOCK,
+} from './kernels/embedding-backward.js';
 import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
 import { matmulVariantLaunches } from './kernels/matmul.js';
+import { epilogueViews } from './kernels/matmul-epilogue.js';
 import { normLaunch } from './kernels/norm.js';
 import { normBackwardColumnsLaunch, normBackwardRowsLaunch } from './kernels/norm-backward.js';
 import { randomLaunch } from './kernels/random.js';
 import { cumsumLaunch, reduceLaunch } from './kernels/reduce.js';
+import { rowLanes } from './kernels/rows.js';
 import { softmaxLaunch } from './kernels/softmax.js';
 import { softmaxBackwardLaunch } from './kernels/softmax-backward.js';
 import { topkLaunch } from './kernels/topk.js';
@@ -254,10 +280,21 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#errors.assertUsable(op);
   }
 
+  /** Encodes `launches` in order, each binding `buffers`. */
+  #runAll(op: string, launches: readonly Launch[], ...buffers: GPUBuffer[]): void {
+    for (const launch of launches) this.#exec.dispatch(op, launch, buffers);
+  }
+
   fill(out: V, value: number): void {
     this.#check('fill');
     if (sizeOf(out.shape) === 0) return;
-    this.#run('fill', fillLaunch(out, value, this.#maxWorkgroups), out.storage.buffer);
+    // all-zero bits over an aligned contiguous range: the encoder's clear runs at memset speed
+    const range = fillBits(out.dtype, value) === 0 ? alignedByteRanges([out]) : null;
+    if (range) {
+      this.#exec.clear('fill', out.storage.buffer, range.offsets[0], range.bytes);
+      return;
+    }
+    this.#runAll('fill', fillLaunches(out, value, this.#maxWorkgroups), out.storage.buffer);
   }
 
   copy(src: V, dst: V): void {
@@ -265,7 +302,8 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     const n = sizeOf(dst.shape);
     if (n === 0) return;
     if (src.storage === dst.storage) {
-      // a buffer cannot be bound for reading and writing in one dispatch: go through a temporary
+      // a buffer cannot be bound for reading and writing in one dispatch (nor copied onto
+      // itself by copyBufferToBuffer): go through a temporary
       const tmp = this.allocate(src.dtype, n, 'activation');
       const tmpView: V = {
         storage: tmp,
@@ -274,26 +312,45 @@ export class WebGpuBackend implements Backend<GpuStorage> {
         strides: contiguousStrides(src.shape),
         offset: 0,
       };
-      this.#run('copy', copyLaunch(src, tmpView, this.#maxWorkgroups), tmp.buffer, src.storage.buffer);
-      this.#run('copy', copyLaunch(tmpView, dst, this.#maxWorkgroups), dst.storage.buffer, tmp.buffer);
+      this.copy(src, tmpView);
+      this.copy(tmpView, dst);
       this.release(tmp);
       return;
     }
-    this.#run('copy', copyLaunch(src, dst, this.#maxWorkgroups), dst.storage.buffer, src.storage.buffer);
+    // same dtype, both contiguous and 4-byte aligned: a buffer copy, at memcpy speed, encoded in
+    // order with the dispatches around it (as uploads are)
+    const range = src.dtype === dst.dtype ? alignedByteRanges([dst, src]) : null;
+    if (range) {
+      this.#exec.copy(
+        'copy',
+        src.storage.buffer,
+        range.offsets[1],
+        dst.storage.buffer,
+        range.offsets[0],
+        range.bytes,
+      );
+      return;
+    }
+    this.#runAll('copy', copyLaunches(src, dst, this.#maxWorkgroups), dst.storage.buffer, src.storage.buffer);
   }
 
   unary(op: UnaryOp, x: V, out: V, params?: UnaryParams): void {
     this.#check(op);
     if (sizeOf(out.shape) === 0) return;
-    this.#run(op, unaryLaunch(op, x, out, params, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+    this.#runAll(
+      op,
+      unaryLaunches(op, x, out, params, this.#maxWorkgroups),
+      out.storage.buffer,
+      x.storage.buffer,
+    );
   }
 
   binary(op: BinaryOp, a: V, b: V, out: V): void {
     this.#check(op);
     if (sizeOf(out.shape) === 0) return;
-    this.#run(
+    this.#runAll(
       op,
-      binaryLaunch(op, a, b, out, this.#maxWorkgroups),
+      binaryLaunches(op, a, b, out, this.#maxWorkgroups),
       out.storage.buffer,
       a.storage.buffer,
       b.storage.buffer,
@@ -303,9 +360,9 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   where(cond: V, a: V, b: V, out: V): void {
     this.#check('where');
     if (sizeOf(out.shape) === 0) return;
-    this.#run(
+    this.#runAll(
       'where',
-      whereLaunch(cond, a, b, out, this.#maxWorkgroups),
+      whereLaunches(cond, a, b, out, this.#maxWorkgroups),
       out.storage.buffer,
       cond.storage.buffer,
       a.storage.buffer,
@@ -318,7 +375,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (sizeOf(out.shape) === 0) return;
     this.#run(
       op,
-      reduceLaunch(op, x, reducedDims, out, this.#maxWorkgroups),
+      reduceLaunch(op, x, reducedDims, out, this.#maxWorkgroups, this.#rowLanes()),
       out.storage.buffer,
       x.storage.buffer,
     );
@@ -337,6 +394,20 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     const variant = this.#matmulTune.choose(a, b);
     for (const launch of matmulVariantLaunches(variant, a, b, out, this.#maxWorkgroups)) {
       this.#run('matmul', launch, out.storage.buffer, a.storage.buffer, b.storage.buffer);
+    }
+  }
+
+  /**
+   * `matmul` with a fused epilogue: out = act(a @ b + bias), preActivation = a @ b + bias when
+   * given. Same variant choice as `matmul`; every variant applies the epilogue where it stores.
+   */
+  matmulEpilogue(a: V, b: V, out: V, epilogue: MatmulEpilogue<GpuStorage>): void {
+    this.#check('matmulEpilogue');
+    if (sizeOf(out.shape) === 0) return;
+    const variant = this.#matmulTune.choose(a, b);
+    const extra = epilogueViews(epilogue).map((v) => (v as V).storage.buffer);
+    for (const launch of matmulVariantLaunches(variant, a, b, out, this.#maxWorkgroups, epilogue)) {
+      this.#run('matmulEpilogue', launch, out.storage.buffer, a.storage.buffer, b.storage.buffer, ...extra);
     }
   }
 
@@ -394,11 +465,25 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
+  /** Lanes of the subgroup row kernels (kernels/rows.ts), 0 without subgroups; read once. */
+  #rowLanesValue = -1;
+
+  #rowLanes(): number {
+    if (this.#rowLanesValue < 0) {
+      const opened = this.#opened;
+      this.#rowLanesValue = opened
+        ? rowLanes(opened.features.includes('subgroups'), opened.subgroupMinSize)
+        : 0;
+    }
+    return this.#rowLanesValue;
+  }
+
   softmax(x: V, out: V, log: boolean): void {
     const op = log ? 'logSoftmax' : 'softmax';
     this.#check(op);
     if (sizeOf(out.shape) === 0) return;
-    this.#run(op, softmaxLaunch(x, out, log, this.#maxWorkgroups), out.storage.buffer, x.storage.buffer);
+    const launch = softmaxLaunch(x, out, log, this.#maxWorkgroups, this.#rowLanes());
+    this.#run(op, launch, out.storage.buffer, x.storage.buffer);
   }
 
   layerNorm(x: V, weight: V | null, bias: V | null, eps: number, out: V): void {
@@ -412,7 +497,8 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   #norm(op: string, x: V, weight: V | null, bias: V | null, eps: number, out: V, center: boolean): void {
     this.#check(op);
     if (sizeOf(out.shape) === 0) return;
-    const { launch, buffers } = normLaunch(x, weight, bias, eps, out, center, this.#maxWorkgroups);
+    const lanes = this.#rowLanes();
+    const { launch, buffers } = normLaunch(x, weight, bias, eps, out, center, this.#maxWorkgroups, lanes);
     const extra = buffers.map((b) => (b === 'weight' ? weight! : bias!).storage.buffer);
     this.#run(op, launch, out.storage.buffer, x.storage.buffer, ...extra);
   }
@@ -422,7 +508,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (sizeOf(out.shape) === 0) return;
     this.#run(
       'crossEntropy',
-      crossEntropyLaunch(logits, targets, ignoreIndex, out, this.#maxWorkgroups),
+      crossEntropyLaunch(logits, targets, ignoreIndex, out, this.#maxWorkgroups, this.#rowLanes()),
       out.storage.buffer,
       logits.storage.buffer,
       targets.storage.buffer,
@@ -436,7 +522,15 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (sizeOf(out.shape) === 0) return;
     this.#run(
       'crossEntropyBackward',
-      crossEntropyBackwardLaunch(logits, targets, scale, ignoreIndex, out, this.#maxWorkgroups),
+      crossEntropyBackwardLaunch(
+        logits,
+        targets,
+        scale,
+        ignoreIndex,
+        out,
+        this.#maxWorkgroups,
+        this.#rowLanes(),
+      ),
       out.storage.buffer,
       logits.storage.buffer,
       targets.storage.buffer,
@@ -447,16 +541,28 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   softmaxBackward(y: V, g: V, log: boolean, out: V): void {
     this.#check('softmaxBackward');
     if (sizeOf(out.shape) === 0) return;
-    const launch = softmaxBackwardLaunch(y, g, log, out, this.#maxWorkgroups);
+    const launch = softmaxBackwardLaunch(y, g, log, out, this.#maxWorkgroups, this.#rowLanes());
     this.#run('softmaxBackward', launch, out.storage.buffer, y.storage.buffer, g.storage.buffer);
+  }
+
+  /** Which attention kernels run for q: see attentionVariant. */
+  #attentionVariant(q: V): AttentionVariant {
+    const subgroups = this.info.features.includes('subgroups');
+    const buffers = this.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+    const software = isSoftwareAdapter(this.info.device);
+    const minSize = this.#opened?.subgroupMinSize ?? 0;
+    return attentionVariant(software, subgroups, minSize, buffers, q.dtype, q.shape[3]);
   }
 
   attention(q: V, k: V, v: V, causal: boolean, scale: number, out: V, lse: V): void {
     this.#check('attention');
     if (sizeOf(out.shape) === 0) return;
+    const mw = this.#maxWorkgroups;
     this.#run(
       'attention',
-      attentionLaunch(q, k, v, causal, scale, out, lse, this.#maxWorkgroups),
+      this.#attentionVariant(q) !== 'rows'
+        ? attentionSubgroupLaunch(q, k, v, causal, scale, out, lse, mw)
+        : attentionLaunch(q, k, v, causal, scale, out, lse, mw),
       out.storage.buffer,
       lse.storage.buffer,
       q.storage.buffer,
@@ -482,15 +588,32 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (sizeOf(dq.shape) === 0) return;
     const inputs = [q, k, v, lse, delta, gradOut].map((t) => t.storage.buffer);
     const mw = this.#maxWorkgroups;
+    const variant = this.#attentionVariant(q);
+    const sg = variant !== 'rows';
+    if (variant === 'onepass') {
+      this.#run(
+        'attentionBackward',
+        attentionBackwardOnePassLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, dk, dv, mw),
+        dq.storage.buffer,
+        dk.storage.buffer,
+        dv.storage.buffer,
+        ...inputs,
+      );
+      return;
+    }
     this.#run(
       'attentionBackward',
-      attentionBackwardQueryLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw),
+      sg
+        ? attentionBackwardQuerySubgroupLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw)
+        : attentionBackwardQueryLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw),
       dq.storage.buffer,
       ...inputs,
     );
     this.#run(
       'attentionBackward',
-      attentionBackwardKeyLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw),
+      sg
+        ? attentionBackwardKeySubgroupLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw)
+        : attentionBackwardKeyLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw),
       dk.storage.buffer,
       dv.storage.buffer,
       ...inputs,
@@ -511,7 +634,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#check('normBackward');
     if (sizeOf(dx.shape) === 0) return;
     const mw = this.#maxWorkgroups;
-    const rows = normBackwardRowsLaunch(x, weight, g, eps, center, dx, stats, mw);
+    const rows = normBackwardRowsLaunch(x, weight, g, eps, center, dx, stats, mw, this.#rowLanes());
     const w = weight ? [weight.storage.buffer] : [];
     const rowBuffers = [dx, stats, x, g].map((t) => t.storage.buffer);
     this.#run('normBackward', rows, ...rowBuffers, ...w);
@@ -527,16 +650,23 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (sizeOf(g.shape) === 0) return;
     const mw = this.#maxWorkgroups;
     const n = index.shape[0];
-    this.fill({ ...scratch, shape: [n], strides: [1], offset: scratch.offset + n }, 1); // leader flags
-    const links = embeddingLinksLaunch(index, scratch, mw);
-    this.#run('embeddingBackward', links, scratch.storage.buffer, index.storage.buffer);
+    // sort the positions by (id, position) in the two halves of scratch, then sum each id's run
+    const half = (i: number): V => ({ ...scratch, shape: [n], strides: [1], offset: scratch.offset + i * n });
+    let [src, dst] = [half(0), half(1)];
+    const sb = scratch.storage.buffer;
+    const ib = index.storage.buffer;
+    this.#run('embeddingBackward', embeddingSortBlocksLaunch(index, src, mw), sb, ib);
+    for (let width = SORT_BLOCK; width < n; width *= 2) {
+      this.#run('embeddingBackward', embeddingMergeLaunch(index, src, dst, width, mw), sb, ib);
+      [src, dst] = [dst, src];
+    }
     this.#run(
       'embeddingBackward',
-      embeddingSumLaunch(g, index, scratch, out, mw),
+      embeddingSumLaunch(g, index, src, out, mw),
       out.storage.buffer,
       g.storage.buffer,
-      index.storage.buffer,
-      scratch.storage.buffer,
+      ib,
+      sb,
     );
   }
 
@@ -545,6 +675,13 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     if (sizeOf(param.shape) === 0) return;
     const launch = adamwLaunch(param, grad, m, v, s, this.#maxWorkgroups);
     this.#run('adamw', launch, param.storage.buffer, m.storage.buffer, v.storage.buffer, grad.storage.buffer);
+  }
+
+  activationBackward(activation: MatmulActivation, pre: V, gradOut: V, out: V): void {
+    this.#check('activationBackward');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = activationBackwardLaunch(activation, pre, gradOut, out, this.#maxWorkgroups);
+    this.#run('activationBackward', launch, out.storage.buffer, pre.storage.buffer, gradOut.storage.buffer);
   }
 
   /** @internal Test hook: destroys the GPUDevice behind the backend's back, as a driver reset would. */

@@ -147,6 +147,13 @@ export class Executor {
     this.#ops.add(op);
   }
 
+  /** Encodes zeroing `bytes` of `buffer` from `offset` (both multiples of 4), ordered like {@link copy}. */
+  clear(op: string, buffer: GPUBuffer, offset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.#errors.scope(op, () => this.#openEncoder().clearBuffer(buffer, offset, bytes));
+    this.#ops.add(op);
+  }
+
   /**
    * Destroys `buffer` once the open command buffer (which may use it) is submitted; at once when
    * nothing is open. Destroying after submission is safe: submitted work still completes.

@@ -17,6 +17,11 @@ import {
   uniforms,
 } from './wgsl.js';
 
+/**
+ * The AdamW launch over `p`, `g`, `m`, `v` (contiguous, same length). float32 operands whose
+ * length and offsets are multiples of 4 take the vec4 variant: one vec4 of each per invocation,
+ * the same operations per component (so the same bits), a quarter of the gathers on lavapipe.
+ */
 export function adamwLaunch(
   p: View,
   g: View,
@@ -28,6 +33,8 @@ export function adamwLaunch(
   const n = p.shape.reduce((a, b) => a * b, 1);
   const dt = p.dtype;
   const scalars = [s.beta1, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.decay, s.stepSize, s.sqrtC2, s.eps];
+  const vec4 = dt === 'float32' && n % 4 === 0 && [p, g, m, v].every((t) => t.offset % 4 === 0);
+  if (vec4) return adamwVec4Launch(n, [p, g, m, v], scalars, maxWorkgroups);
   const words = [n, p.offset, g.offset, m.offset, v.offset, ...scalars.map(f32Bits)];
   return {
     kernel: {
@@ -51,5 +58,36 @@ ${flatMain(ELEMENTWISE_WORKGROUP)}
     },
     params: words,
     grid: grid2d(Math.ceil(n / ELEMENTWISE_WORKGROUP), maxWorkgroups),
+  };
+}
+
+/** The vec4 variant for float32: word 0 counts vec4s, offsets are in vec4s. */
+function adamwVec4Launch(n: number, views: View[], scalars: number[], maxWorkgroups: number): Launch {
+  const [p, g, m, v] = views;
+  const words = [n / 4, p.offset / 4, g.offset / 4, m.offset / 4, v.offset / 4, ...scalars.map(f32Bits)];
+  const vec = (binding: number, name: string, access: 'read' | 'read_write') =>
+    `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;\n`;
+  return {
+    kernel: {
+      key: 'adamw:float32:v4',
+      access: ['read_write', 'read_write', 'read_write', 'read'],
+      // the same operations in the same order as the scalar kernel above, per component
+      build:
+        () => `${uniforms(words.length)}${vec(1, 'param', 'read_write')}${vec(2, 'm', 'read_write')}${vec(3, 'v', 'read_write')}${vec(4, 'grad', 'read')}
+${flatMain(ELEMENTWISE_WORKGROUP)}
+  if (idx >= p(0u)) { return; }
+  let gi = grad[p(2u) + idx];
+  let mn = m[p(3u) + idx] * pf(5u) + gi * pf(6u);
+  let vn = v[p(4u) + idx] * pf(7u) + (gi * gi) * pf(8u);
+  let denom = sqrt(vn) / pf(11u) + pf(12u);
+  let pn = param[p(1u) + idx] * pf(9u) - (mn / denom) * pf(10u);
+  m[p(3u) + idx] = mn;
+  v[p(4u) + idx] = vn;
+  param[p(1u) + idx] = pn;
+}
+`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(n / 4 / ELEMENTWISE_WORKGROUP), maxWorkgroups),
   };
 }

@@ -6,7 +6,8 @@
  * when the max grows) and saves the row's log-sum-exp, from which backward recomputes each
  * probability as exp(s − lse). No workgroup memory and no barriers: on llvmpipe such band-style
  * kernels beat shared-memory tiling (docs/toolchain.md), and loop bounds come from uniforms so
- * nothing gets unrolled at compile time.
+ * nothing gets unrolled at compile time. These "row" kernels are the GPU path; software adapters
+ * run the subgroup variants of attention-subgroup.ts (see attentionVariant there).
  */
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
@@ -21,7 +22,7 @@ const WG = 64;
  * are handled as vec4s: llvmpipe spends most of these kernels on private-array indexing, and a
  * vec4 per index quarters it.
  */
-function dimCap(D: number): number {
+export function dimCap(D: number): number {
   let c = 4;
   while (c * 4 < D) c *= 2;
   return c;
@@ -31,24 +32,24 @@ function dimCap(D: number): number {
  * WGSL expression: the vec4 at element `base + 4·d4` of `name`, zero past D. Reads past the row
  * stay inside the buffer or are clamped by WebGPU's robust access, and select discards them.
  */
-function load4(dt: DType, name: string, base: string): string {
+export function load4(dt: DType, name: string, base: string): string {
   const lane = (c: number) =>
     `select(0.0, ${load(dt, name, `${base} + 4u * d4 + ${c}u`)}, 4u * d4 + ${c}u < D)`;
   return `vec4<f32>(${lane(0)}, ${lane(1)}, ${lane(2)}, ${lane(3)})`;
 }
 
 /** WGSL statements storing vec4 `value` at element `base + 4·d4` of `name`, lanes below D only. */
-function store4(dt: DType, name: string, base: string, value: string): string {
+export function store4(dt: DType, name: string, base: string, value: string): string {
   return `{ let w = ${value};${[0, 1, 2, 3]
     .map((c) => ` if (4u * d4 + ${c}u < D) { ${store(dt, name, `${base} + 4u * d4 + ${c}u`, `w[${c}]`)} }`)
     .join('')} }`;
 }
 
 /** WGSL loop header over the vec4s of a row. */
-const EACH = 'for (var d4 = 0u; d4 < D4; d4 = d4 + 1u)';
+export const EACH = 'for (var d4 = 0u; d4 < D4; d4 = d4 + 1u)';
 
 /** Uniform words shared by the three kernels. */
-function commonWords(q: View, k: View, causal: boolean, scale: number): number[] {
+export function commonWords(q: View, k: View, causal: boolean, scale: number): number[] {
   const [B, H, Tq, D] = q.shape;
   const [, Hkv, Tk] = k.shape;
   // 0 B·H·Tq, 1 H, 2 G, 3 Tq, 4 Tk, 5 D, 6 causal, 7 scale, 8 Hkv, 9 B·Hkv·Tk

@@ -6,10 +6,27 @@
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { i32Bits } from '../params.js';
+import {
+  ROW_FUNCTION,
+  type RowPlan,
+  rowBuffer,
+  rowColumns,
+  rowEnables,
+  rowLoad,
+  rowLoopMain,
+  rowPlan,
+  rowPrelude,
+  rowStore,
+  rowsPerWorkgroup,
+  rowType,
+} from './rows.js';
 import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
-/** out [N, C] = d loss / d logits for contiguous logits [N, C], int32 targets [N], strided scale [N]. */
+/**
+ * out [N, C] = d loss / d logits for contiguous logits [N, C], int32 targets [N], strided scale
+ * [N]. `lanes` > 0 selects the subgroup variant (rows.ts).
+ */
 export function crossEntropyBackwardLaunch(
   logits: View,
   targets: View,
@@ -17,8 +34,13 @@ export function crossEntropyBackwardLaunch(
   ignoreIndex: number,
   out: View,
   maxWorkgroups: number,
+  lanes = 0,
 ): Launch {
   const [rows, C] = logits.shape;
+  const plan =
+    out.dtype === logits.dtype ? rowPlan(lanes, logits.dtype, C, [logits.offset, out.offset]) : null;
+  if (plan)
+    return crossEntropyBackwardSubgroupLaunch(logits, targets, scale, ignoreIndex, out, plan, maxWorkgroups);
   const wg = rowWorkgroup(C);
   const words = [
     rows,
@@ -63,5 +85,71 @@ ${rowMain(wg)}
     },
     params: words,
     grid: grid2d(rows, maxWorkgroups),
+  };
+}
+
+/** The subgroup variant: lane reductions by shuffles, vec4 accesses when rows are 4-aligned. */
+function crossEntropyBackwardSubgroupLaunch(
+  logits: View,
+  targets: View,
+  scale: View,
+  ignoreIndex: number,
+  out: View,
+  plan: RowPlan,
+  maxWorkgroups: number,
+): Launch {
+  const [rows, C] = logits.shape;
+  const { lanes: L, vec: V } = plan;
+  const words = [
+    rows,
+    C,
+    logits.offset,
+    targets.offset,
+    out.offset,
+    i32Bits(ignoreIndex),
+    scale.offset,
+    scale.strides[0],
+  ];
+  const K = rowsPerWorkgroup(C);
+  const kWord = words.length;
+  words.push(K);
+  const dt = logits.dtype;
+  const f16 = dt === 'float16';
+  const t = rowType(plan);
+  const hot =
+    V === 4
+      ? `select(${t}(0.0), ${t}(1.0), ${rowColumns(plan, 'c')} == vec4<i32>(tgt))`
+      : 'select(0.0, 1.0, i32(c) == tgt)';
+  return {
+    kernel: {
+      key: `cross_entropy_backward:${dt}:sg${L}v${V}`,
+      access: ['read_write', 'read', 'read', 'read'],
+      build:
+        () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'logits', 'read', dt)}${buffer(3, 'targets', 'read', 'i32')}${dtypeBuffer(4, 'scale', 'read', scale.dtype)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
+${ROW_FUNCTION}
+  let C = p(1u);
+  let n = C / ${V}u;
+  let base = (p(2u) + row * C) / ${V}u;
+  let outBase = (p(4u) + row * C) / ${V}u;
+  let tgt = targets[p(3u) + row];
+  var mv = ${t}(-inf_f32());
+  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, dt, 'logits', 'base + c')}); }
+  let m = row_max(hmax(mv));
+  var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, dt, 'logits', 'base + c')} - m); }
+  let total = row_sum(hsum(s));
+  // ignored rows get a zero gradient (a zero scale would still turn inf logits into NaN)
+  let g = select(${load(scale.dtype, 'scale', 'p(6u) + row * p(7u)')}, 0.0, tgt == pi(5u));
+  let keep = tgt != pi(5u);
+  for (var c = lid; c < n; c = c + ${L}u) {
+    let prob = exp(${rowLoad(plan, dt, 'logits', 'base + c')} - m) / total;
+    let hot = ${hot};
+    ${rowStore(plan, out.dtype, 'out', 'outBase + c', `select(${t}(0.0), (prob - hot) * g, keep)`)}
+  }
+}
+${rowLoopMain(L, kWord)}`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
   };
 }

@@ -2,18 +2,36 @@
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { i32Bits } from '../params.js';
+import {
+  ROW_FUNCTION,
+  type RowPlan,
+  rowBuffer,
+  rowEnables,
+  rowLoad,
+  rowLoopMain,
+  rowPlan,
+  rowPrelude,
+  rowsPerWorkgroup,
+  rowType,
+} from './rows.js';
 import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
-/** out[r] = loss of row r of contiguous `logits` [N, C] against int32 `targets` [N]; 0 where ignored. */
+/**
+ * out[r] = loss of row r of contiguous `logits` [N, C] against int32 `targets` [N]; 0 where
+ * ignored. `lanes` > 0 selects the subgroup variant (rows.ts).
+ */
 export function crossEntropyLaunch(
   logits: View,
   targets: View,
   ignoreIndex: number,
   out: View,
   maxWorkgroups: number,
+  lanes = 0,
 ): Launch {
   const [rows, C] = logits.shape;
+  const plan = rowPlan(lanes, logits.dtype, C, [logits.offset]);
+  if (plan) return crossEntropySubgroupLaunch(logits, targets, ignoreIndex, out, plan, maxWorkgroups);
   const wg = rowWorkgroup(C);
   const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex), wg / 2];
   const dt = logits.dtype;
@@ -45,5 +63,58 @@ ${rowMain(wg)}
     },
     params: words,
     grid: grid2d(rows, maxWorkgroups),
+  };
+}
+
+/** The subgroup variant: lane reductions by shuffles, vec4 logits when rows are 4-aligned. */
+function crossEntropySubgroupLaunch(
+  logits: View,
+  targets: View,
+  ignoreIndex: number,
+  out: View,
+  plan: RowPlan,
+  maxWorkgroups: number,
+): Launch {
+  const [rows, C] = logits.shape;
+  const { lanes: L, vec: V } = plan;
+  const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex)];
+  const K = rowsPerWorkgroup(C);
+  const kWord = words.length;
+  words.push(K);
+  const dt = logits.dtype;
+  const f16 = dt === 'float16' || out.dtype === 'float16';
+  const t = rowType(plan);
+  const tc = 'u32(clamp(tgt, 0, i32(C) - 1))';
+  const picked =
+    V === 4
+      ? `${rowLoad(plan, dt, 'logits', `base + ${tc} / 4u`)}[${tc} % 4u]`
+      : rowLoad(plan, dt, 'logits', `base + ${tc}`);
+  return {
+    kernel: {
+      key: `cross_entropy:${dt}>${out.dtype}:sg${L}v${V}`,
+      access: ['read_write', 'read', 'read'],
+      build:
+        () => `${rowEnables(f16)}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'logits', 'read', dt)}${buffer(3, 'targets', 'read', 'i32')}${mathPrelude(f16)}${rowPrelude(plan, f16)}
+${ROW_FUNCTION}
+  let C = p(1u);
+  let n = C / ${V}u;
+  let base = (p(2u) + row * C) / ${V}u;
+  let tgt = targets[p(3u) + row];
+  var mv = ${t}(-inf_f32());
+  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, dt, 'logits', 'base + c')}); }
+  let m = row_max(hmax(mv));
+  var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, dt, 'logits', 'base + c')} - m); }
+  let total = row_sum(hsum(s));
+  if (lid == 0u) {
+    let picked = ${picked};
+    let loss = select(m + log_acc(total) - picked, 0.0, tgt == pi(5u));
+    ${store(out.dtype, 'out', 'p(4u) + row', 'loss')}
+  }
+}
+${rowLoopMain(L, kWord)}`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
   };
 }

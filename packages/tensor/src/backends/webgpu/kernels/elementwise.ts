@@ -1,6 +1,12 @@
 /**
  * Elementwise kernels over strided views: fill, copy (with casts), unary, binary and where.
- * One invocation per output element; operands are found through a collapsed strided walk.
+ *
+ * Each op is described once, as a WGSL function `elem` from stored input values to the stored
+ * output value ({@link ElementwiseSpec}). Two kernels run it: a vec4 kernel when every operand is
+ * contiguous, a broadcast row, column or scalar (elementwise-contiguous.ts, several times
+ * faster on lavapipe), and otherwise the generic kernel here, one invocation per output element
+ * with operands found through a collapsed strided walk. The vec4 kernel also leaves a tail of
+ * fewer than 4 elements to the strided one, so a launch is a list of one or two dispatches.
  */
 import type { BinaryOp, UnaryOp, UnaryParams, View } from '../../../backend.js';
 import { type DType, isFloat, numberToFloat16Bits } from '../../../dtype.js';
@@ -9,6 +15,7 @@ import { storageType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
 import { f32Bits, i32Bits } from '../params.js';
 import type { Access } from '../pipelines.js';
+import { contiguousPlan, tailWalk, vec4Launch } from './elementwise-contiguous.js';
 import { collapseViews, packWalk, type StridedWalk, walkOffsets, walkVariant, walkWords } from './strided.js';
 import {
   dtypeBuffer,
@@ -16,39 +23,43 @@ import {
   enables,
   flatMain,
   grid2d,
-  load,
   mathPrelude,
-  store,
   truthy,
   uniforms,
 } from './wgsl.js';
 
-interface Operand {
+/** One buffer of an elementwise kernel (operand 0 is the output). */
+export interface Operand {
   name: string;
   dtype: DType;
   access: Access;
 }
 
 /** Everything that distinguishes one elementwise kernel from another, except the walk. */
-interface ElementwiseSpec {
+export interface ElementwiseSpec {
   /** Key prefix: op and dtypes. */
   key: string;
-  /** In binding order; the walk visits them in the same order (`off0` is operand 0). */
+  /** In binding order; operand 0 is the output, the walk visits them in the same order. */
   operands: Operand[];
   /** Op parameters at uniform words 1..extra (word 0 is the element count). */
   extra: number[];
-  /** WGSL statements computing and storing one element. */
-  body: string;
-  /** Extra WGSL functions the body calls. */
+  /**
+   * WGSL `fn elem(r1: S1, .., rk: Sk) -> S0`: the stored value of one output element from the
+   * stored values of the inputs 1..k (S = the operands' storage types). May read `p(1..extra)`.
+   */
+  elem: string;
+  /** Extra WGSL functions `elem` calls. */
   helpers?: string;
 }
 
-function elementwiseLaunch(
-  spec: ElementwiseSpec,
-  walk: StridedWalk,
-  n: number,
-  maxWorkgroups: number,
-): Launch {
+/** `elem(in1[off1], .., ink[offk])`: the call of `elem` on the inputs' elements in the strided kernel. */
+function elemCall(spec: ElementwiseSpec): string {
+  const args = spec.operands.slice(1).map((o, i) => `${o.name}[off${i + 1}]`);
+  return `elem(${args.join(', ')})`;
+}
+
+/** The generic kernel: one invocation per element of `walk`. */
+function stridedLaunch(spec: ElementwiseSpec, walk: StridedWalk, n: number, maxWorkgroups: number): Launch {
   const variant = walkVariant(walk);
   const k = spec.operands.length;
   const base = 1 + spec.extra.length;
@@ -62,11 +73,11 @@ function elementwiseLaunch(
       build: () =>
         `${enables(dtypes)}${uniforms(base + walkWords(k))}${spec.operands
           .map((o, i) => dtypeBuffer(i + 1, o.name, o.access, o.dtype))
-          .join('')}${mathPrelude(dtypes.includes('float16'))}${spec.helpers ?? ''}
+          .join('')}${mathPrelude(dtypes.includes('float16'))}${spec.helpers ?? ''}${spec.elem}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
   if (idx >= p(0u)) { return; }
   ${walkOffsets(k, base, 'idx', variant)}
-  ${spec.body}
+  ${spec.operands[0].name}[off0] = ${elemCall(spec)};
 }
 `,
     },
@@ -75,8 +86,45 @@ ${flatMain(ELEMENTWISE_WORKGROUP)}
   };
 }
 
-/** The u32 word holding `value` as stored by a `dtype` buffer (JS conversions, as the CPU backend's typed arrays). */
-function fillBits(dtype: DType, value: number): number {
+/**
+ * The dispatches computing `spec` over `views` (output first, inputs broadcast to its shape):
+ * the vec4 kernel for what it can take plus the strided kernel for the rest.
+ */
+function elementwiseLaunches(spec: ElementwiseSpec, views: readonly View[], maxWorkgroups: number): Launch[] {
+  const shape = views[0].shape;
+  const walk = collapseViews(shape, views);
+  const n = sizeOf(shape);
+  const plan = contiguousPlan(walk);
+  if (!plan) return [stridedLaunch(spec, walk, n, maxWorkgroups)];
+  const launches = [vec4Launch(spec, plan, maxWorkgroups)];
+  const tail = tailWalk(walk, plan);
+  if (tail) launches.push(stridedLaunch(spec, tail, sizeOf(tail.shape), maxWorkgroups));
+  return launches;
+}
+
+/** `fn elem(<params>) -> <out storage type> { <body> }` for an op whose output has `dtype`. */
+function elemFn(params: string, out: DType, body: string): string {
+  return `fn elem(${params}) -> ${storageType(out)} {
+  ${body}
+}
+`;
+}
+
+/** A stored `dtype` value `raw` in its compute type (float16 widens to f32). */
+function widen(dtype: DType, raw: string): string {
+  return dtype === 'float16' ? `f32(${raw})` : raw;
+}
+
+/** Compute-type `value` as stored in a `dtype` buffer (float16 rounds, saturating). */
+function narrow(dtype: DType, value: string): string {
+  return dtype === 'float16' ? `to_f16(${value})` : value;
+}
+
+/**
+ * The u32 word holding `value` as stored by a `dtype` buffer (JS conversions, as the CPU
+ * backend's typed arrays). 0 means a fill can simply clear the buffer (-0.0 is not 0 here).
+ */
+export function fillBits(dtype: DType, value: number): number {
   switch (dtype) {
     case 'float32':
       return f32Bits(value);
@@ -92,18 +140,17 @@ function fillBits(dtype: DType, value: number): number {
 }
 
 /** out[i] = value, for any strided `out`. */
-export function fillLaunch(out: View, value: number, maxWorkgroups: number): Launch {
+export function fillLaunches(out: View, value: number, maxWorkgroups: number): Launch[] {
   const raw =
     out.dtype === 'float16' ? 'bitcast<vec2<f16>>(p(1u)).x' : `bitcast<${storageType(out.dtype)}>(p(1u))`;
-  return elementwiseLaunch(
+  return elementwiseLaunches(
     {
       key: `fill:${out.dtype}`,
       operands: [{ name: 'out', dtype: out.dtype, access: 'read_write' }],
       extra: [fillBits(out.dtype, value)],
-      body: `out[off0] = ${raw};`,
+      elem: elemFn('', out.dtype, `return ${raw};`),
     },
-    collapseViews(out.shape, [out]),
-    sizeOf(out.shape),
+    [out],
     maxWorkgroups,
   );
 }
@@ -136,8 +183,8 @@ export function castExpr(from: DType, to: DType, raw: string): string {
 }
 
 /** dst = cast(src) elementwise; both sides may be any strided views (different storages). */
-export function copyLaunch(src: View, dst: View, maxWorkgroups: number): Launch {
-  return elementwiseLaunch(
+export function copyLaunches(src: View, dst: View, maxWorkgroups: number): Launch[] {
+  return elementwiseLaunches(
     {
       key: `copy:${src.dtype}>${dst.dtype}`,
       operands: [
@@ -145,10 +192,13 @@ export function copyLaunch(src: View, dst: View, maxWorkgroups: number): Launch 
         { name: 'src', dtype: src.dtype, access: 'read' },
       ],
       extra: [],
-      body: `dst[off0] = ${castExpr(src.dtype, dst.dtype, 'src[off1]')};`,
+      elem: elemFn(
+        `r1: ${storageType(src.dtype)}`,
+        dst.dtype,
+        `return ${castExpr(src.dtype, dst.dtype, 'r1')};`,
+      ),
     },
-    collapseViews(dst.shape, [dst, src]),
-    sizeOf(dst.shape),
+    [dst, src],
     maxWorkgroups,
   );
 }
@@ -261,19 +311,18 @@ function intClampFn(dtype: 'int32' | 'uint32'): string {
 }
 
 /** out = op(x); out is contiguous with x's shape (bool for logical_not). */
-export function unaryLaunch(
+export function unaryLaunches(
   op: UnaryOp,
   x: View,
   out: View,
   params: UnaryParams | undefined,
   maxWorkgroups: number,
-): Launch {
-  const v = load(x.dtype, 'x', 'off1');
+): Launch[] {
   let expr: string;
   let extra: number[] = [];
   let helper = '';
   if (op === 'logical_not') {
-    expr = `select(1u, 0u, ${truthy(x.dtype, v)})`;
+    expr = `select(1u, 0u, ${truthy(x.dtype, 'v')})`;
   } else if (isFloat(x.dtype)) {
     expr = floatUnary(op, 'v');
     if (op === 'clamp') {
@@ -290,10 +339,7 @@ export function unaryLaunch(
       helper = intClampFn(dt);
     }
   }
-  const body =
-    op === 'logical_not'
-      ? `out[off0] = ${expr};`
-      : `let v = ${v};\n  ${store(out.dtype, 'out', 'off0', expr)}`;
+  const result = op === 'logical_not' ? expr : narrow(out.dtype, expr);
   const spec: ElementwiseSpec = {
     key: `unary:${op}:${x.dtype}>${out.dtype}`,
     operands: [
@@ -301,10 +347,14 @@ export function unaryLaunch(
       { name: 'x', dtype: x.dtype, access: 'read' },
     ],
     extra,
-    body,
+    elem: elemFn(
+      `r1: ${storageType(x.dtype)}`,
+      out.dtype,
+      `let v = ${widen(x.dtype, 'r1')};\n  return ${result};`,
+    ),
     helpers: helper,
   };
-  return elementwiseLaunch(spec, collapseViews(out.shape, [out, x]), sizeOf(out.shape), maxWorkgroups);
+  return elementwiseLaunches(spec, [out, x], maxWorkgroups);
 }
 
 function binaryExpr(op: BinaryOp, a: DType, b: DType, va: string, vb: string): string {
@@ -343,10 +393,10 @@ function binaryExpr(op: BinaryOp, a: DType, b: DType, va: string, vb: string): s
 }
 
 /** out = op(a, b); a and b already broadcast to out's shape (logical ops may mix dtypes). */
-export function binaryLaunch(op: BinaryOp, a: View, b: View, out: View, maxWorkgroups: number): Launch {
+export function binaryLaunches(op: BinaryOp, a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
   const expr = binaryExpr(op, a.dtype, b.dtype, 'va', 'vb');
-  const result = out.dtype === 'bool' ? `out[off0] = ${expr};` : store(out.dtype, 'out', 'off0', expr);
-  return elementwiseLaunch(
+  const result = out.dtype === 'bool' ? expr : narrow(out.dtype, expr);
+  return elementwiseLaunches(
     {
       key: `binary:${op}:${a.dtype},${b.dtype}>${out.dtype}`,
       operands: [
@@ -355,17 +405,20 @@ export function binaryLaunch(op: BinaryOp, a: View, b: View, out: View, maxWorkg
         { name: 'b', dtype: b.dtype, access: 'read' },
       ],
       extra: [],
-      body: `let va = ${load(a.dtype, 'a', 'off1')};\n  let vb = ${load(b.dtype, 'b', 'off2')};\n  ${result}`,
+      elem: elemFn(
+        `r1: ${storageType(a.dtype)}, r2: ${storageType(b.dtype)}`,
+        out.dtype,
+        `let va = ${widen(a.dtype, 'r1')};\n  let vb = ${widen(b.dtype, 'r2')};\n  return ${result};`,
+      ),
     },
-    collapseViews(out.shape, [out, a, b]),
-    sizeOf(out.shape),
+    [out, a, b],
     maxWorkgroups,
   );
 }
 
 /** out = cond ? a : b, copying stored values unchanged. */
-export function whereLaunch(cond: View, a: View, b: View, out: View, maxWorkgroups: number): Launch {
-  return elementwiseLaunch(
+export function whereLaunches(cond: View, a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
+  return elementwiseLaunches(
     {
       key: `where:${out.dtype}`,
       operands: [
@@ -375,10 +428,13 @@ export function whereLaunch(cond: View, a: View, b: View, out: View, maxWorkgrou
         { name: 'b', dtype: b.dtype, access: 'read' },
       ],
       extra: [],
-      body: `out[off0] = select(b[off3], a[off2], cond[off1] != 0u);`,
+      elem: elemFn(
+        `r1: ${storageType(cond.dtype)}, r2: ${storageType(a.dtype)}, r3: ${storageType(b.dtype)}`,
+        out.dtype,
+        'return select(r3, r2, r1 != 0u);',
+      ),
     },
-    collapseViews(out.shape, [out, cond, a, b]),
-    sizeOf(out.shape),
+    [out, cond, a, b],
     maxWorkgroups,
   );
 }

@@ -22,8 +22,9 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
+import { epilogueAccess, epilogueKey, epilogueSource, type KernelEpilogue } from './matmul-epilogue.js';
 import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
-import { enables, mathPrelude, store, uniforms } from './wgsl.js';
+import { enables, mathPrelude, uniforms } from './wgsl.js';
 
 /** Lanes per workgroup: all along N. */
 const WG = 64;
@@ -37,7 +38,7 @@ export interface BandShape {
   vec4: boolean;
 }
 
-function source(dtype: DType, shape: BandShape): string {
+function source(dtype: DType, shape: BandShape, epilogue: KernelEpilogue | undefined): string {
   const { rm, cn, vec4 } = shape;
   const half = dtype === 'float16';
   const rows = Array.from({ length: rm }, (_, i) => i);
@@ -61,7 +62,7 @@ ${rows.map((i) => `    { ${loadA4(i)}\n${cols.map((j) => `      acc${i}_${j} = a
   return `${enables([dtype])}${uniforms(MATMUL_WORDS)}@group(0) @binding(1) var<storage, read_write> out: array<${elem}>;
 @group(0) @binding(2) var<storage, read> a: ${aDecl};
 @group(0) @binding(3) var<storage, read> b: array<${elem}>;
-${mathPrelude(half)}
+${mathPrelude(half)}${epilogueSource(dtype, epilogue)}
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let M = p(${P.M}u);
@@ -92,7 +93,7 @@ ${scalarStep}
 ${rows
   .map(
     (i) => `  if (row0 + ${i}u < M) {
-${cols.map((j) => `    if (col0 + ${j * WG}u < N) { ${store(dtype, 'out', `outBase + (row0 + ${i}u) * N + col0 + ${j * WG}u`, `acc${i}_${j}`)} }`).join('\n')}
+${cols.map((j) => `    if (col0 + ${j * WG}u < N) { finish(outBase + (row0 + ${i}u) * N + col0 + ${j * WG}u, col0 + ${j * WG}u, acc${i}_${j}); }`).join('\n')}
   }`,
   )
   .join('\n')}
@@ -101,21 +102,28 @@ ${cols.map((j) => `    if (col0 + ${j * WG}u < N) { ${store(dtype, 'out', `outBa
 }
 
 /** Launches of the band kernel over `batches` (split by the grid's z limit). */
-export function bandLaunches(a: View, b: View, out: View, shape: BandShape, maxWorkgroups: number): Launch[] {
+export function bandLaunches(
+  a: View,
+  b: View,
+  out: View,
+  shape: BandShape,
+  maxWorkgroups: number,
+  epilogue?: KernelEpilogue,
+): Launch[] {
   const [batches, m] = a.shape;
   const n = b.shape[2];
   const name = `band${shape.vec4 ? 'v' : ''}${shape.rm}x${shape.cn}`;
   const kernel = {
-    key: `matmul:${name}:${a.dtype}`,
-    access: ['read_write', 'read', 'read'] as const,
-    build: () => source(a.dtype, shape),
+    key: `matmul:${name}:${a.dtype}${epilogueKey(epilogue)}`,
+    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
+    build: () => source(a.dtype, shape, epilogue),
   };
   const launches: Launch[] = [];
   for (let start = 0; start < batches; start += maxWorkgroups) {
     const count = Math.min(maxWorkgroups, batches - start);
     launches.push({
       kernel,
-      params: matmulParams(a, b, out, start),
+      params: matmulParams(a, b, out, start, 0, epilogue),
       grid: [Math.ceil(n / (shape.cn * WG)), Math.ceil(m / shape.rm), count],
     });
   }

@@ -3,19 +3,49 @@
  * same operands: sizes, the first batch of the dispatch, and offset + batch/row/column strides
  * of A and B (batch stride 0 for a broadcast operand; transposed operands are just strides).
  */
-import type { View } from '../../../backend.js';
+import type { MatmulEpilogue, View } from '../../../backend.js';
 
-/** Word positions. A and B each take 4 words: offset, batch stride, row stride, column stride. */
-export const P = { M: 0, N: 1, K: 2, BATCH0: 3, A: 4, B: 8, OUT: 12, EXTRA: 13 } as const;
+/**
+ * Word positions. A and B each take 4 words: offset, batch stride, row stride, column stride.
+ * The last three belong to the epilogue (matmul-epilogue.ts): bias offset and stride, and the
+ * distance from out to preActivation.
+ */
+export const P = {
+  M: 0,
+  N: 1,
+  K: 2,
+  BATCH0: 3,
+  A: 4,
+  B: 8,
+  OUT: 12,
+  EXTRA: 13,
+  BIAS: 14,
+  BIAS_STRIDE: 15,
+  PRE_DELTA: 16,
+} as const;
 
 /** Words in the block (one spare word, {@link P.EXTRA}, for a variant's own constant). */
-export const MATMUL_WORDS = 14;
+export const MATMUL_WORDS = 17;
 
-/** Uniform words for `a` [B,M,K] @ `b` [B,K,N] → contiguous `out`, from batch `start`. */
-export function matmulParams(a: View, b: View, out: View, start: number, extra = 0): number[] {
+/**
+ * Uniform words for `a` [B,M,K] @ `b` [B,K,N] → contiguous `out`, from batch `start`, with the
+ * epilogue's words (zeros without one).
+ */
+export function matmulParams(
+  a: View,
+  b: View,
+  out: View,
+  start: number,
+  extra = 0,
+  epilogue?: MatmulEpilogue<unknown>,
+): number[] {
   const [, m, k] = a.shape;
   const n = b.shape[2];
-  return [m, n, k, start, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, extra];
+  const bias = epilogue?.bias as View | null | undefined;
+  const pre = epilogue?.preActivation as View | null | undefined;
+  // preActivation relative to out, wrapping in u32 so an earlier offset works too
+  const epi = [bias?.offset ?? 0, bias?.strides[0] ?? 0, pre ? (pre.offset - out.offset) >>> 0 : 0];
+  return [m, n, k, start, a.offset, ...a.strides, b.offset, ...b.strides, out.offset, extra, ...epi];
 }
 
 /**

@@ -10,19 +10,19 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
+import { epilogueAccess, epilogueKey, epilogueSource, type KernelEpilogue } from './matmul-epilogue.js';
 import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
-import { enables, load, mathPrelude, store, uniforms } from './wgsl.js';
+import { enables, load, mathPrelude, uniforms } from './wgsl.js';
 
 const WG = 64;
 
-function source(dtype: DType): string {
+function source(dtype: DType, epilogue: KernelEpilogue | undefined): string {
   const half = dtype === 'float16';
   const elem = half ? 'f16' : 'f32';
   return `${enables([dtype])}${uniforms(MATMUL_WORDS)}@group(0) @binding(1) var<storage, read_write> out: array<${elem}>;
 @group(0) @binding(2) var<storage, read> a: array<${elem}>;
 @group(0) @binding(3) var<storage, read> b: array<${elem}>;
-${mathPrelude(half)}
-var<workgroup> partial: array<f32, ${WG}>;
+${mathPrelude(half)}${epilogueSource(dtype, epilogue)}var<workgroup> partial: array<f32, ${WG}>;
 
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -47,7 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    ${store(dtype, 'out', `p(${P.OUT}u) + batch * M * N + row * N + col`, 'partial[0]')}
+    finish(p(${P.OUT}u) + batch * M * N + row * N + col, col, partial[0]);
   }
 }
 `;
@@ -58,18 +58,24 @@ export function splitkApplies(m: number, n: number, maxWorkgroups: number): bool
   return m <= maxWorkgroups && n <= maxWorkgroups;
 }
 
-export function splitkLaunches(a: View, b: View, out: View, maxWorkgroups: number): Launch[] {
+export function splitkLaunches(
+  a: View,
+  b: View,
+  out: View,
+  maxWorkgroups: number,
+  epilogue?: KernelEpilogue,
+): Launch[] {
   const [batches, m] = a.shape;
   const n = b.shape[2];
   const kernel = {
-    key: `matmul:splitk:${a.dtype}`,
-    access: ['read_write', 'read', 'read'] as const,
-    build: () => source(a.dtype),
+    key: `matmul:splitk:${a.dtype}${epilogueKey(epilogue)}`,
+    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
+    build: () => source(a.dtype, epilogue),
   };
   const launches: Launch[] = [];
   for (let start = 0; start < batches; start += maxWorkgroups) {
     const count = Math.min(maxWorkgroups, batches - start);
-    launches.push({ kernel, params: matmulParams(a, b, out, start), grid: [n, m, count] });
+    launches.push({ kernel, params: matmulParams(a, b, out, start, 0, epilogue), grid: [n, m, count] });
   }
   return launches;
 }

@@ -9,6 +9,20 @@ import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { f32Bits } from '../params.js';
 import type { Access } from '../pipelines.js';
+import { columnParam } from './norm.js';
+import {
+  ROW_FUNCTION,
+  type RowPlan,
+  rowBuffer,
+  rowEnables,
+  rowLoad,
+  rowLoopMain,
+  rowPlan,
+  rowPrelude,
+  rowStore,
+  rowsPerWorkgroup,
+  rowType,
+} from './rows.js';
 import {
   buffer,
   dtypeBuffer,
@@ -24,7 +38,10 @@ import {
 } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
-/** dx and the per-row stats. Buffers: dx, stats, x, g, then weight when given. */
+/**
+ * dx and the per-row stats. Buffers: dx, stats, x, g, then weight when given. `lanes` > 0
+ * selects the subgroup variant (rows.ts).
+ */
 export function normBackwardRowsLaunch(
   x: View,
   weight: View | null,
@@ -34,9 +51,13 @@ export function normBackwardRowsLaunch(
   dx: View,
   stats: View,
   maxWorkgroups: number,
+  lanes = 0,
 ): Launch {
   const n = x.shape[x.shape.length - 1];
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const plan = rowPlan(lanes, x.dtype, n, [x.offset, g.offset, dx.offset]);
+  if (plan)
+    return normBackwardRowsSubgroupLaunch(x, weight, g, eps, center, dx, stats, rows, n, plan, maxWorkgroups);
   const wg = rowWorkgroup(n);
   const dt = x.dtype;
   const words = [
@@ -103,6 +124,91 @@ ${rowMain(wg)}
   };
 }
 
+/** The subgroup variant of {@link normBackwardRowsLaunch}: same passes, lane reductions by shuffles. */
+function normBackwardRowsSubgroupLaunch(
+  x: View,
+  weight: View | null,
+  g: View,
+  eps: number,
+  center: boolean,
+  dx: View,
+  stats: View,
+  rows: number,
+  n: number,
+  plan: RowPlan,
+  maxWorkgroups: number,
+): Launch {
+  const { lanes: L, vec: V } = plan;
+  const dt = x.dtype;
+  const f16 = dt === 'float16';
+  const t = rowType(plan);
+  const words = [
+    rows,
+    n,
+    x.offset,
+    g.offset,
+    dx.offset,
+    stats.offset,
+    f32Bits(eps),
+    weight?.offset ?? 0,
+    weight?.strides[0] ?? 0,
+  ];
+  const K = rowsPerWorkgroup(n);
+  const kWord = words.length;
+  words.push(K);
+  const w = weight ? columnParam(plan, weight, 5, 'weight', 7, 8) : null;
+  const gLoad = rowLoad(plan, dt, 'g', 'gb + c');
+  const gh = w ? `${gLoad} * ${w.load('c')}` : gLoad;
+  const xLoad = rowLoad(plan, dt, 'x', 'xb + c');
+  const access: Access[] = ['read_write', 'read_write', 'read', 'read', ...(weight ? ['read' as const] : [])];
+  return {
+    kernel: {
+      key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${w ? (w.vec ? 'W' : 'w') : ''}:sg${L}v${V}`,
+      access,
+      build:
+        () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'dx', 'read_write', dt)}${buffer(2, 'stats', 'read_write', 'f32')}${rowBuffer(plan, 3, 'x', 'read', dt)}${rowBuffer(plan, 4, 'g', 'read', dt)}${w?.decl ?? ''}${mathPrelude(f16)}${rowPrelude(plan, f16)}
+${ROW_FUNCTION}
+  let n = p(1u) / ${V}u;
+  let xb = (p(2u) + row * p(1u)) / ${V}u;
+  let gb = (p(3u) + row * p(1u)) / ${V}u;
+  let ob = (p(4u) + row * p(1u)) / ${V}u;
+  let count = f32(p(1u));
+  var mu = 0.0;
+  ${
+    center
+      ? `var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { s = s + ${xLoad}; }
+  mu = row_sum(hsum(s)) / count;`
+      : ''
+  }
+  var q = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { let d = ${xLoad} - mu; q = q + d * d; }
+  let rstd = 1.0 / sqrt(row_sum(hsum(q)) / count + pf(6u));
+  var a = ${t}(0.0);
+  var b = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) {
+    let gh = ${gh};
+    a = a + gh;
+    b = b + gh * (${xLoad} - mu) * rstd;
+  }
+  let meanG = ${center ? 'row_sum(hsum(a)) / count' : '0.0'};
+  let meanGX = row_sum(hsum(b)) / count;
+  if (lid == 0u) {
+    stats[p(5u) + 2u * row] = mu;
+    stats[p(5u) + 2u * row + 1u] = rstd;
+  }
+  for (var c = lid; c < n; c = c + ${L}u) {
+    let xh = (${xLoad} - mu) * rstd;
+    ${rowStore(plan, dt, 'dx', 'ob + c', `rstd * (${gh} - meanG - xh * meanGX)`)}
+  }
+}
+${rowLoopMain(L, kWord)}`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+  };
+}
+
 /** dweight (and dbias) column sums. Buffers: dw, then db when given, then x, g, stats. */
 export function normBackwardColumnsLaunch(
   x: View,
@@ -115,6 +221,9 @@ export function normBackwardColumnsLaunch(
   const n = x.shape[x.shape.length - 1];
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   const dt = x.dtype;
+  const aligned = n % 4 === 0 && [x, g, dw, ...(db ? [db] : [])].every((t) => t.offset % 4 === 0);
+  if (dt === 'float32' && aligned)
+    return normBackwardColumnsVec4Launch(x, g, stats, dw, db, rows, n, maxWorkgroups);
   const words = [rows, n, x.offset, g.offset, stats.offset, dw.offset, db?.offset ?? 0];
   const b0 = db ? 3 : 2;
   const access: Access[] = ['read_write', ...(db ? ['read_write' as const] : []), 'read', 'read', 'read'];
@@ -143,5 +252,51 @@ ${flatMain(ELEMENTWISE_WORKGROUP)}
     },
     params: words,
     grid: grid2d(Math.ceil(n / ELEMENTWISE_WORKGROUP), maxWorkgroups),
+  };
+}
+
+/**
+ * float32 columns four at a time (vec4 loads: a quarter of the gathers on lavapipe), the same
+ * operations per component as the scalar kernel, so the same bits. Offsets and n are in vec4s.
+ */
+function normBackwardColumnsVec4Launch(
+  x: View,
+  g: View,
+  stats: View,
+  dw: View,
+  db: View | null,
+  rows: number,
+  n: number,
+  maxWorkgroups: number,
+): Launch {
+  const words = [rows, n / 4, x.offset / 4, g.offset / 4, stats.offset, dw.offset / 4, (db?.offset ?? 0) / 4];
+  const b0 = db ? 3 : 2;
+  const access: Access[] = ['read_write', ...(db ? ['read_write' as const] : []), 'read', 'read', 'read'];
+  const v4 = 'vec4<f32>';
+  return {
+    kernel: {
+      key: `norm_backward_columns:float32:${db ? 'b' : ''}:v4`,
+      access,
+      build:
+        () => `${uniforms(words.length)}${buffer(1, 'dw', 'read_write', v4)}${db ? buffer(2, 'db', 'read_write', v4) : ''}${buffer(b0, 'x', 'read', v4)}${buffer(b0 + 1, 'g', 'read', v4)}${buffer(b0 + 2, 'stats', 'read', 'f32')}
+${flatMain(ELEMENTWISE_WORKGROUP)}
+  let c = idx;
+  let n = p(1u);
+  if (c >= n) { return; }
+  var sw = ${v4}(0.0);
+  var sb = ${v4}(0.0);
+  for (var r = 0u; r < p(0u); r = r + 1u) {
+    let gv = g[p(3u) + r * n + c];
+    let xh = (x[p(2u) + r * n + c] - stats[p(4u) + 2u * r]) * stats[p(4u) + 2u * r + 1u];
+    sw = sw + gv * xh;
+    sb = sb + gv;
+  }
+  dw[p(5u) + c] = sw;
+  ${db ? 'db[p(6u) + c] = sb;' : ''}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(n / 4 / ELEMENTWISE_WORKGROUP), maxWorkgroups),
   };
 }

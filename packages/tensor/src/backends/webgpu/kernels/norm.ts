@@ -3,12 +3,26 @@ import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { f32Bits } from '../params.js';
 import type { Access } from '../pipelines.js';
+import {
+  ROW_FUNCTION,
+  type RowPlan,
+  rowBuffer,
+  rowEnables,
+  rowLoad,
+  rowLoopMain,
+  rowPlan,
+  rowPrelude,
+  rowStore,
+  rowsPerWorkgroup,
+  rowType,
+} from './rows.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
 /**
  * out = (x - mean) / sqrt(var + eps) · weight + bias (`center`), or x / sqrt(mean(x²) + eps) ·
- * weight. Weight and bias are 1-D views of any stride, or null.
+ * weight. Weight and bias are 1-D views of any stride, or null. `lanes` > 0 selects the
+ * subgroup variant (rows.ts).
  */
 export function normLaunch(
   x: View,
@@ -18,9 +32,12 @@ export function normLaunch(
   out: View,
   center: boolean,
   maxWorkgroups: number,
+  lanes = 0,
 ): { launch: Launch; buffers: ('weight' | 'bias')[] } {
   const n = x.shape[x.shape.length - 1];
   const rows = n === 0 ? 0 : x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const plan = rowPlan(lanes, x.dtype, n, [x.offset, out.offset]);
+  if (plan) return normSubgroupLaunch(x, weight, bias, eps, out, center, rows, n, plan, maxWorkgroups);
   const wg = rowWorkgroup(n);
   const words = [
     rows,
@@ -74,6 +91,111 @@ ${rowMain(wg)}
     },
     params: words,
     grid: grid2d(rows, maxWorkgroups),
+  };
+  return { launch, buffers: extra };
+}
+
+/**
+ * WGSL declaration and load expression of a per-column parameter (weight, bias) at row value
+ * `c`: a vec4 binding when the plan is vec4 and the view is contiguous and 4-aligned, else
+ * scalar loads at `offsetWord` + column · `strideWord`.
+ */
+export function columnParam(
+  plan: RowPlan,
+  view: View,
+  binding: number,
+  name: string,
+  offsetWord: number,
+  strideWord: number,
+): { decl: string; load: (c: string) => string; vec: boolean } {
+  const dt = view.dtype;
+  const vec = plan.vec === 4 && view.strides[0] === 1 && view.offset % 4 === 0;
+  if (vec) {
+    return {
+      decl: rowBuffer(plan, binding, name, 'read', dt),
+      load: (c) => rowLoad(plan, dt, name, `p(${offsetWord}u) / 4u + ${c}`),
+      vec,
+    };
+  }
+  const at = (col: string) => load(dt, name, `p(${offsetWord}u) + (${col}) * p(${strideWord}u)`);
+  return {
+    decl: dtypeBuffer(binding, name, 'read', dt),
+    load: (c) =>
+      plan.vec === 4 ? `vec4<f32>(${[0, 1, 2, 3].map((k) => at(`${c} * 4u + ${k}u`)).join(', ')})` : at(c),
+    vec,
+  };
+}
+
+/** The subgroup variant of {@link normLaunch}: same passes, lane reductions by shuffles. */
+function normSubgroupLaunch(
+  x: View,
+  weight: View | null,
+  bias: View | null,
+  eps: number,
+  out: View,
+  center: boolean,
+  rows: number,
+  n: number,
+  plan: RowPlan,
+  maxWorkgroups: number,
+): { launch: Launch; buffers: ('weight' | 'bias')[] } {
+  const { lanes: L, vec: V } = plan;
+  const words = [
+    rows,
+    n,
+    x.offset,
+    out.offset,
+    f32Bits(eps),
+    weight?.offset ?? 0,
+    weight?.strides[0] ?? 0,
+    bias?.offset ?? 0,
+    bias?.strides[0] ?? 0,
+  ];
+  const K = rowsPerWorkgroup(n);
+  const kWord = words.length;
+  words.push(K);
+  const extra: ('weight' | 'bias')[] = [];
+  if (weight) extra.push('weight');
+  if (bias) extra.push('bias');
+  const access: Access[] = ['read_write', 'read', ...extra.map(() => 'read' as const)];
+  const w = weight ? columnParam(plan, weight, 3, 'weight', 5, 6) : null;
+  const b = bias ? columnParam(plan, bias, weight ? 4 : 3, 'bias', 7, 8) : null;
+  const f16 = x.dtype === 'float16';
+  const t = rowType(plan);
+  let y = '(v - mu) * rstd';
+  if (w) y = `${y} * ${w.load('c')}`;
+  if (b) y = `${y} + ${b.load('c')}`;
+  const name = center ? 'layer_norm' : 'rms_norm';
+  const launch: Launch = {
+    kernel: {
+      key: `${name}:${x.dtype}:${w ? (w.vec ? 'W' : 'w') : ''}${b ? (b.vec ? 'B' : 'b') : ''}:sg${L}v${V}`,
+      access,
+      build:
+        () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'x', 'read', x.dtype)}${w?.decl ?? ''}${b?.decl ?? ''}${mathPrelude(f16)}${rowPrelude(plan, f16)}
+${ROW_FUNCTION}
+  let n = p(1u) / ${V}u;
+  let base = (p(2u) + row * p(1u)) / ${V}u;
+  let outBase = (p(3u) + row * p(1u)) / ${V}u;
+  var mu = 0.0;
+  ${
+    center
+      ? `var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { s = s + ${rowLoad(plan, x.dtype, 'x', 'base + c')}; }
+  mu = row_sum(hsum(s)) / f32(p(1u));`
+      : ''
+  }
+  var q = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { let d = ${rowLoad(plan, x.dtype, 'x', 'base + c')} - mu; q = q + d * d; }
+  let rstd = 1.0 / sqrt(row_sum(hsum(q)) / f32(p(1u)) + pf(4u));
+  for (var c = lid; c < n; c = c + ${L}u) {
+    let v = ${rowLoad(plan, x.dtype, 'x', 'base + c')};
+    ${rowStore(plan, out.dtype, 'out', 'outBase + c', y)}
+  }
+}
+${rowLoopMain(L, kWord)}`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
   };
   return { launch, buffers: extra };
 }

@@ -8,10 +8,12 @@
 import type { ReduceOp, View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import { sizeOf } from '../../../shape.js';
-import { type ComputeType, computeType } from '../dtypes.js';
+import { type ComputeType, computeType, storageType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
+import { ROW_FUNCTION, rowLoopMain, rowsPerWorkgroup } from './rows.js';
 import { collapse, packWalk, type WalkVariant, walkOffsets, walkVariant, walkWords } from './strided.js';
 import {
+  buffer,
   dtypeBuffer,
   enables,
   flatMain,
@@ -181,13 +183,74 @@ ${rowMain(wg)}
   };
 }
 
-/** Reduces the last `reducedDims` dims of `x` into contiguous `out`. */
+/**
+ * The subgroup variant for contiguous rows: one workgroup of `lanes` invocations (one subgroup,
+ * see rows.ts) per row, each lane folding every `lanes`-th element (or vec4: float values, no
+ * index, 4-aligned rows), then a butterfly of subgroup shuffles. `combine` and `better` are
+ * commutative, so every lane ends with the same bits and no workgroup memory or barrier is used.
+ */
+function reduceSubgroupKernel(
+  op: ReduceOp,
+  x: DType,
+  out: DType,
+  outer: WalkVariant,
+  lanes: number,
+  vec: 1 | 4,
+): Launch['kernel'] {
+  const t = computeType(x);
+  const arg = op === 'argmax' || op === 'argmin';
+  const f16 = x === 'float16' || out === 'float16';
+  const scalar = x === 'float16' ? 'f16' : storageType(x);
+  const xType = vec === 4 ? `vec4<${scalar}>` : scalar;
+  const v =
+    vec === 4 ? (x === 'float16' ? 'vec4<f32>(x[base + r])' : 'x[base + r]') : load(x, 'x', 'base + r');
+  const fold = arg
+    ? `let v = ${v};\n    if (better(v, r, acc, accI)) { acc = v; accI = r; }`
+    : vec === 4
+      ? `let v = ${v};\n    acc4 = vec4<${t}>(combine(acc4.x, v.x), combine(acc4.y, v.y), combine(acc4.z, v.z), combine(acc4.w, v.w));`
+      : `acc = combine(acc, ${v});`;
+  const step = arg
+    ? `let ov = subgroupShuffleXor(acc, k);
+    let oi = subgroupShuffleXor(accI, k);
+    if (better(ov, oi, acc, accI)) { acc = ov; accI = oi; }`
+    : 'acc = combine(acc, subgroupShuffleXor(acc, k));';
+  return {
+    key: `reduce:${op}:${x}>${out}:o${outer}:sg${lanes}v${vec}`,
+    access: ['read_write', 'read'],
+    build: () => `${f16 ? 'enable f16;\n' : ''}enable subgroups;
+${uniforms(WORDS + 1)}${dtypeBuffer(1, 'out', 'read_write', out)}${buffer(2, 'x', 'read', xType)}${mathPrelude(f16)}${combineFn(op, t)}
+${ROW_FUNCTION}
+  ${walkOffsets(1, OUTER, 'row', outer, 'o')}
+  var acc: ${t} = ${identity(op, t)};
+  var accI: u32 = ${NONE};
+  let base = o0 / ${vec}u;
+  ${vec === 4 ? `var acc4 = vec4<${t}>(acc);` : ''}
+  for (var r = lid; r < p(1u) / ${vec}u; r = r + ${lanes}u) {
+    ${fold}
+  }
+  ${vec === 4 ? 'acc = combine(combine(acc4.x, acc4.y), combine(acc4.z, acc4.w));' : ''}
+  for (var k = ${lanes / 2}u; k > 0u; k = k >> 1u) {
+    ${step}
+  }
+  if (lid == 0u) {
+    ${finishStatement(op, out)}
+  }
+}
+${rowLoopMain(lanes, WORDS)}`,
+  };
+}
+
+/**
+ * Reduces the last `reducedDims` dims of `x` into contiguous `out`. `lanes` > 0 (rows.ts
+ * `rowLanes`) lets long contiguous rows take the subgroup variant.
+ */
 export function reduceLaunch(
   op: ReduceOp,
   x: View,
   reducedDims: number,
   out: View,
   maxWorkgroups: number,
+  lanes = 0,
 ): Launch {
   const split = x.shape.length - reducedDims;
   const outer = collapse(x.shape.slice(0, split), [x.strides.slice(0, split)], [x.offset]);
@@ -202,6 +265,19 @@ export function reduceLaunch(
   // The outer walk runs once per row: one looping variant serves every rank. The inner walk runs
   // per element: contiguous or 1-D strided rows get the straight-line variant.
   const walks: Walks = { outer: 'n', inner: walkVariant(inner) === 1 ? 1 : 'n' };
+  const contiguousRows = inner.shape.length <= 1 && (inner.shape.length === 0 || inner.strides[0][0] === 1);
+  if (!serial && lanes > 0 && contiguousRows) {
+    const arg = op === 'argmax' || op === 'argmin';
+    const float = x.dtype === 'float32' || x.dtype === 'float16';
+    const aligned = R % 4 === 0 && x.offset % 4 === 0 && outer.strides[0].every((st) => st % 4 === 0);
+    const vec = float && !arg && aligned ? 4 : 1;
+    const k = rowsPerWorkgroup(R);
+    return {
+      kernel: reduceSubgroupKernel(op, x.dtype, out.dtype, walks.outer, lanes, vec),
+      params: [...words, k], // word WORDS: rows per workgroup
+      grid: grid2d(Math.ceil(rows / k), maxWorkgroups),
+    };
+  }
   if (serial) {
     return {
       kernel: reduceKernel(op, x.dtype, out.dtype, walks, 'serial'),

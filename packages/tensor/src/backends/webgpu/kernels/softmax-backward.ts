@@ -1,19 +1,38 @@
 /** Fused softmax / log-softmax backward over contiguous rows: one workgroup per row, two passes. */
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
+import {
+  ROW_FUNCTION,
+  type RowPlan,
+  rowBuffer,
+  rowEnables,
+  rowLoad,
+  rowLoopMain,
+  rowPlan,
+  rowPrelude,
+  rowStore,
+  rowsPerWorkgroup,
+  rowType,
+} from './rows.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
-/** out = y·(g − Σ g·y) (softmax) or g − exp(y)·Σ g (log-softmax, y = log-probabilities). */
+/**
+ * out = y·(g − Σ g·y) (softmax) or g − exp(y)·Σ g (log-softmax, y = log-probabilities).
+ * `lanes` > 0 selects the subgroup variant (rows.ts).
+ */
 export function softmaxBackwardLaunch(
   y: View,
   g: View,
   log: boolean,
   out: View,
   maxWorkgroups: number,
+  lanes = 0,
 ): Launch {
   const n = y.shape[y.shape.length - 1];
   const rows = n === 0 ? 0 : y.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const plan = rowPlan(lanes, y.dtype, n, [y.offset, g.offset, out.offset]);
+  if (plan) return softmaxBackwardSubgroupLaunch(y, g, log, out, rows, n, plan, maxWorkgroups);
   const wg = rowWorkgroup(n);
   const words = [rows, n, y.offset, g.offset, out.offset, wg / 2];
   const dt = y.dtype;
@@ -48,5 +67,57 @@ ${rowMain(wg)}
     },
     params: words,
     grid: grid2d(rows, maxWorkgroups),
+  };
+}
+
+/** The subgroup variant: lane reductions by shuffles, vec4 accesses when rows are 4-aligned. */
+function softmaxBackwardSubgroupLaunch(
+  y: View,
+  g: View,
+  log: boolean,
+  out: View,
+  rows: number,
+  n: number,
+  plan: RowPlan,
+  maxWorkgroups: number,
+): Launch {
+  const { lanes: L, vec: V } = plan;
+  const words = [rows, n, y.offset, g.offset, out.offset];
+  const K = rowsPerWorkgroup(n);
+  const kWord = words.length;
+  words.push(K);
+  const dt = y.dtype;
+  const f16 = dt === 'float16';
+  const t = rowType(plan);
+  const term = log ? 'gv' : 'gv * yv';
+  const result = log ? 'gv - exp(yv) * total' : 'yv * (gv - total)';
+  const loads = `let yv = ${rowLoad(plan, dt, 'y', 'yBase + c')};
+    let gv = ${rowLoad(plan, dt, 'g', 'gBase + c')};`;
+  return {
+    kernel: {
+      key: `${log ? 'log_softmax' : 'softmax'}_backward:${dt}:sg${L}v${V}`,
+      access: ['read_write', 'read', 'read'],
+      build:
+        () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'y', 'read', dt)}${rowBuffer(plan, 3, 'g', 'read', dt)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
+${ROW_FUNCTION}
+  let n = p(1u) / ${V}u;
+  let yBase = (p(2u) + row * p(1u)) / ${V}u;
+  let gBase = (p(3u) + row * p(1u)) / ${V}u;
+  let outBase = (p(4u) + row * p(1u)) / ${V}u;
+  var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) {
+    ${loads}
+    s = s + ${term};
+  }
+  let total = row_sum(hsum(s));
+  for (var c = lid; c < n; c = c + ${L}u) {
+    ${loads}
+    ${rowStore(plan, out.dtype, 'out', 'outBase + c', result)}
+  }
+}
+${rowLoopMain(L, kWord)}`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
   };
 }

@@ -1,13 +1,34 @@
-/** Fused softmax / log-softmax over contiguous rows: one workgroup per row, three passes. */
+/**
+ * Fused softmax / log-softmax over contiguous rows: one workgroup per row, three passes (max,
+ * exp-sum, write), as the CPU. With subgroups, a workgroup is one subgroup (see rows.ts).
+ */
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
+import {
+  ROW_FUNCTION,
+  type RowPlan,
+  rowBuffer,
+  rowEnables,
+  rowLoad,
+  rowLoopMain,
+  rowPlan,
+  rowPrelude,
+  rowStore,
+  rowsPerWorkgroup,
+  rowType,
+} from './rows.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
-/** out = softmax(x) (or log-softmax) along the last dim of contiguous `x`. */
-export function softmaxLaunch(x: View, out: View, log: boolean, maxWorkgroups: number): Launch {
+/**
+ * out = softmax(x) (or log-softmax) along the last dim of contiguous `x`. `lanes` > 0 selects
+ * the subgroup variant (rows.ts `rowLanes`).
+ */
+export function softmaxLaunch(x: View, out: View, log: boolean, maxWorkgroups: number, lanes = 0): Launch {
   const n = x.shape[x.shape.length - 1];
   const rows = n === 0 ? 0 : x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const plan = rowPlan(lanes, x.dtype, n, [x.offset, out.offset]);
+  if (plan) return softmaxSubgroupLaunch(x, out, log, rows, n, plan, maxWorkgroups);
   const wg = rowWorkgroup(n);
   const words = [rows, n, x.offset, out.offset, wg / 2];
   const result = log ? 'z - logSum' : 'exp(z) / total';
@@ -40,5 +61,54 @@ ${rowMain(wg)}
     },
     params: words,
     grid: grid2d(rows, maxWorkgroups),
+  };
+}
+
+/** The subgroup variant: lane reductions by shuffles, vec4 accesses when rows are 4-aligned. */
+function softmaxSubgroupLaunch(
+  x: View,
+  out: View,
+  log: boolean,
+  rows: number,
+  n: number,
+  plan: RowPlan,
+  maxWorkgroups: number,
+): Launch {
+  const { lanes: L, vec: V } = plan;
+  const words = [rows, n, x.offset, out.offset];
+  const K = rowsPerWorkgroup(n);
+  const kWord = words.length;
+  words.push(K);
+  const f16 = x.dtype === 'float16';
+  const t = rowType(plan);
+  const result = log ? 'z - logSum' : 'exp(z) / total';
+  return {
+    kernel: {
+      key: `${log ? 'log_softmax' : 'softmax'}:${x.dtype}:sg${L}v${V}`,
+      access: ['read_write', 'read'],
+      build:
+        () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'x', 'read', x.dtype)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
+${ROW_FUNCTION}
+  let n = p(1u) / ${V}u;
+  let base = (p(2u) + row * p(1u)) / ${V}u;
+  let outBase = (p(3u) + row * p(1u)) / ${V}u;
+  var mv = ${t}(-inf_f32());
+  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, x.dtype, 'x', 'base + c')}); }
+  var m = row_max(hmax(mv));
+  // as the CPU: a row whose max is not finite is not shifted
+  if (is_nan(m) || abs(m) == inf_f32()) { m = 0.0; }
+  var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, x.dtype, 'x', 'base + c')} - m); }
+  let total = row_sum(hsum(s));
+  let logSum = log_acc(total);
+  for (var c = lid; c < n; c = c + ${L}u) {
+    let z = ${rowLoad(plan, x.dtype, 'x', 'base + c')} - m;
+    ${rowStore(plan, out.dtype, 'out', 'outBase + c', result)}
+  }
+}
+${rowLoopMain(L, kWord)}`,
+    },
+    params: words,
+    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
   };
 }

@@ -1,0 +1,387 @@
+/**
+ * Subgroup variants of the flash-style attention kernels (attention.ts has the math). A workgroup
+ * is one subgroup of 8 lanes that owns R rows of one head (query rows forward and for dq, key rows
+ * for dk/dv); the lanes split the head dimension instead of the rows: lane l holds elements
+ * 4·(l + 8c) … 4·(l + 8c) + 3 of every row, c < C = ⌈D / 32⌉. Every row, accumulator and streamed
+ * k/v (or q/dO) row is then a handful of vec4 registers with constant names, so nothing is a
+ * dynamically indexed private array (llvmpipe turns those into per-lane memory traffic, and
+ * unrolling them costs seconds of compile time), each streamed row is loaded once per R rows,
+ * and the R dot products of a step are summed across lanes with one `subgroupAdd` per 4 rows.
+ * Causal masking is a select inside the block's loop (at most R − 1 wasted steps per row). Needs
+ * the `subgroups` feature with subgroups of at least 8 lanes (a workgroup of 8 is one subgroup).
+ */
+import type { View } from '../../../backend.js';
+import type { DType } from '../../../dtype.js';
+import type { Launch } from '../executor.js';
+import { commonWords, load4, store4 } from './attention.js';
+import { dtypeBuffer, enables, grid2d, load, mathPrelude, store, uniforms } from './wgsl.js';
+
+/** Lanes per workgroup (one subgroup). */
+export const SG = 8;
+
+/** vec4 chunks per lane for head dimension D. */
+export function chunksFor(D: number): number {
+  return Math.max(1, Math.ceil(D / (4 * SG)));
+}
+
+/** WGSL expression: chunk c of this lane of the row at element `base` (zero past D). */
+export function laneLoad(dt: DType, name: string, base: string, c: number): string {
+  return load4(dt, name, base).replaceAll('d4', `(lid + ${SG * c}u)`);
+}
+
+/** WGSL statements storing chunk c of this lane of a row at element `base`. */
+export function laneStore(dt: DType, name: string, base: string, c: number, value: string): string {
+  return `{ let d4 = lid + ${SG * c}u; ${store4(dt, name, base, value)} }`;
+}
+
+/** [0, 1, …, n − 1]. */
+export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** WGSL: `vec4(f(4t), f(4t + 1), f(4t + 2), f(4t + 3))`, one group of 4 rows. */
+export const quad = (t: number, f: (r: number) => string) =>
+  `vec4<f32>(${range(4)
+    .map((u) => f(4 * t + u))
+    .join(', ')})`;
+
+/** WGSL: Σ_c dot(a_r_c, b_c), row r's partial dot product over this lane's chunks. */
+export const partial = (a: string, b: string, r: number, C: number) =>
+  range(C)
+    .map((c) => `dot(${a}${r}_${c}, ${b}${c})`)
+    .join(' + ');
+
+/** Declarations shared by the kernels: entry point, the block's head and its flat index. */
+export function header(dt: DType, words: number, bindings: string): string {
+  return `${enables([dt])}enable subgroups;
+${uniforms(words)}${bindings}${mathPrelude(dt === 'float16')}
+@compute @workgroup_size(${SG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  let Tq = p(3u); let Tk = p(4u); let D = p(5u); let scale = pf(7u);`;
+}
+
+/**
+ * WGSL: a block of R query rows (word `nbWord` = blocks per head): per row r its flat index x_r,
+ * and per group of 4 rows the causal end jEnd_t; jAll is the block's loop bound.
+ */
+function queryRows(R: number, nbWord: number): string {
+  return `
+  let nb = p(${nbWord}u);
+  if (row >= (p(0u) / Tq) * nb) { return; }
+  let bh = row / nb; let i0 = (row % nb) * ${R}u;
+  let h = bh % p(1u); let b = bh / p(1u);
+  let kvRow = (b * p(8u) + h / p(2u)) * Tk;
+  let causal = p(6u) != 0u;
+${range(R)
+  .map((r) => `  let x${r} = bh * Tq + min(i0 + ${r}u, Tq - 1u);`)
+  .join('\n')}
+${range(R / 4)
+  .map(
+    (t) =>
+      `  let jEnd${t} = select(vec4<u32>(Tk), min(vec4<u32>(i0) + vec4<u32>(${4 * t}u, ${4 * t + 1}u, ${4 * t + 2}u, ${4 * t + 3}u), vec4<u32>(Tq - 1u)) + Tk - Tq + 1u, causal);`,
+  )
+  .join('\n')}
+  // causal: query i sees keys j <= i + Tk - Tq (bottom-right aligned)
+  let jAll = select(Tk, min(i0 + ${R}u, Tq) + Tk - Tq, causal);`;
+}
+
+/**
+ * Rows per workgroup (a multiple of 4). 4 ran 1.1–1.4× faster than 8 on lavapipe (fewer values
+ * live across the loop; 8 spills), and compiles in tens of milliseconds.
+ */
+export const SUBGROUP_ATTENTION_ROWS = 4;
+
+/** Which attention kernels run: see {@link attentionVariant}. */
+export type AttentionVariant = 'rows' | 'subgroup' | 'onepass';
+
+/**
+ * The attention kernels for a device and an input. `rows` (attention.ts, 64 rows per workgroup)
+ * is the GPU path: many rows in flight, nothing serialised. `subgroup` (this file) needs
+ * subgroups of at least 8 lanes and is the default on software adapters (lavapipe: 8-lane SIMD
+ * on CPU threads), where it ran 2.5–5× the row kernels; its 8-lane workgroups would leave most
+ * of a GPU's lanes idle. It is limited to head dims ≤ 64 in float32 and ≤ 32 in float16, where
+ * llvmpipe compiles its unrolled code in 1–3 s (cold). `onepass` is `subgroup` with the
+ * one-kernel backward of attention-subgroup-onepass.ts (one workgroup per kv head), the default
+ * there for float32 with head dim ≤ 32 (one vec4 per lane; at 64 it spilled and lost) when 9
+ * storage buffers per stage are allowed. `KILN_ATTENTION_VARIANT=rows|subgroup|onepass` forces
+ * one where it can run (tests, A/B measurements).
+ */
+export function attentionVariant(
+  software: boolean,
+  subgroups: boolean,
+  subgroupMinSize: number,
+  maxStorageBuffers: number,
+  dtype: DType,
+  D: number,
+): AttentionVariant {
+  // llvmpipe's cold compile grows with the unrolled rows × chunks: 1–3 s per pipeline at up to
+  // 2 chunks (f32) or 1 (f16), 13 s for 4 chunks, over a minute for 8 (cached on disk afterwards)
+  const C = chunksFor(D);
+  const sg = subgroups && subgroupMinSize >= 8 && C <= (dtype === 'float32' ? 2 : 1);
+  const onePass = sg && dtype === 'float32' && C === 1 && maxStorageBuffers >= 9;
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  const forced = proc?.env?.KILN_ATTENTION_VARIANT;
+  if (forced === 'rows') return 'rows';
+  if (forced === 'subgroup' && sg) return 'subgroup';
+  if (forced === 'onepass' && onePass) return 'onepass';
+  if (!software || !sg) return 'rows';
+  return onePass ? 'onepass' : 'subgroup';
+}
+
+/** Forward (out and lse), R query rows per workgroup; see attentionLaunch. */
+export function attentionSubgroupLaunch(
+  q: View,
+  k: View,
+  v: View,
+  causal: boolean,
+  scale: number,
+  out: View,
+  lse: View,
+  maxWorkgroups: number,
+  R = SUBGROUP_ATTENTION_ROWS,
+): Launch {
+  const dt = q.dtype;
+  const [B, H, Tq, D] = q.shape;
+  const nb = Math.ceil(Tq / R);
+  const C = chunksFor(D);
+  const words = [
+    ...commonWords(q, k, causal, scale),
+    q.offset,
+    k.offset,
+    v.offset,
+    out.offset,
+    lse.offset,
+    nb,
+  ];
+  const rows = range(R);
+  const quads = range(R / 4);
+  const chunks = range(C);
+  const each = (f: (r: number, c: number) => string) =>
+    rows.flatMap((r) => chunks.map((c) => `  ${f(r, c)}`)).join('\n');
+  const bindings = `${dtypeBuffer(1, 'out', 'read_write', dt)}${dtypeBuffer(2, 'lse', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}`;
+  return {
+    kernel: {
+      key: `attention_sg:${dt}:${C}:${R}`,
+      access: ['read_write', 'read_write', 'read', 'read', 'read'],
+      build: () => `${header(dt, words.length, bindings)}${queryRows(R, 15)}
+${each((r, c) => `var q${r}_${c} = ${laneLoad(dt, 'q', `p(10u) + x${r} * D`, c)} * scale; var a${r}_${c} = vec4<f32>(0.0);`)}
+  // finite starts: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away); key 0 is
+  // visible to every row, so m is a real score from the first step on
+${quads.map((t) => `  var m${t} = vec4<f32>(-3.0e38); var l${t} = vec4<f32>(0.0);`).join('\n')}
+  for (var j = 0u; j < jAll; j = j + 1u) {
+    let kb = p(11u) + (kvRow + j) * D;
+    let vb = p(12u) + (kvRow + j) * D;
+${chunks.map((c) => `    let k${c} = ${laneLoad(dt, 'k', 'kb', c)};\n    let v${c} = ${laneLoad(dt, 'v', 'vb', c)};`).join('\n')}
+${quads
+  .map(
+    (t) => `    {
+      let s = select(vec4<f32>(-3.0e38), subgroupAdd(${quad(t, (r) => partial('q', 'k', r, C))}), vec4<u32>(j) < jEnd${t});
+      let mn = max(m${t}, s);
+      let corr = exp(m${t} - mn);
+      let pr = select(vec4<f32>(0.0), exp(s - mn), vec4<u32>(j) < jEnd${t});
+      l${t} = l${t} * corr + pr;
+      m${t} = mn;
+${range(4)
+  .flatMap((u) =>
+    chunks.map((c) => `      a${4 * t + u}_${c} = a${4 * t + u}_${c} * corr[${u}] + pr[${u}] * v${c};`),
+  )
+  .join('\n')}
+    }`,
+  )
+  .join('\n')}
+  }
+${rows
+  .map(
+    (r) => `  if (i0 + ${r}u < Tq) {
+${chunks.map((c) => `    ${laneStore(dt, 'out', `p(13u) + x${r} * D`, c, `a${r}_${c} / l${r >> 2}[${r & 3}]`)}`).join('\n')}
+    if (lid == 0u) { ${store(dt, 'lse', `p(14u) + x${r}`, `m${r >> 2}[${r & 3}] + log_acc(l${r >> 2}[${r & 3}])`)} }
+  }`,
+  )
+  .join('\n')}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(B * H * nb, maxWorkgroups),
+  };
+}
+
+/** dq, R query rows per workgroup; see attentionBackwardQueryLaunch. */
+export function attentionBackwardQuerySubgroupLaunch(
+  q: View,
+  k: View,
+  v: View,
+  lse: View,
+  delta: View,
+  gradOut: View,
+  causal: boolean,
+  scale: number,
+  dq: View,
+  maxWorkgroups: number,
+  R = SUBGROUP_ATTENTION_ROWS,
+): Launch {
+  const dt = q.dtype;
+  const [B, H, Tq, D] = q.shape;
+  const nb = Math.ceil(Tq / R);
+  const C = chunksFor(D);
+  const words = [
+    ...commonWords(q, k, causal, scale),
+    q.offset,
+    k.offset,
+    v.offset,
+    lse.offset,
+    delta.offset,
+    gradOut.offset,
+    dq.offset,
+    nb,
+  ];
+  const rows = range(R);
+  const quads = range(R / 4);
+  const chunks = range(C);
+  const each = (f: (r: number, c: number) => string) =>
+    rows.flatMap((r) => chunks.map((c) => `  ${f(r, c)}`)).join('\n');
+  const bindings = `${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'q', 'read', dt)}${dtypeBuffer(3, 'k', 'read', dt)}${dtypeBuffer(4, 'v', 'read', dt)}${dtypeBuffer(5, 'lse', 'read', dt)}${dtypeBuffer(6, 'delta', 'read', dt)}${dtypeBuffer(7, 'gout', 'read', dt)}`;
+  return {
+    kernel: {
+      key: `attention_backward_q_sg:${dt}:${C}:${R}`,
+      access: ['read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
+      build: () => `${header(dt, words.length, bindings)}${queryRows(R, 17)}
+${each(
+  (r, c) =>
+    `var q${r}_${c} = ${laneLoad(dt, 'q', `p(10u) + x${r} * D`, c)} * scale; var g${r}_${c} = ${laneLoad(dt, 'gout', `p(15u) + x${r} * D`, c)}; var a${r}_${c} = vec4<f32>(0.0);`,
+)}
+${quads.map((t) => `  let L${t} = ${quad(t, (r) => load(dt, 'lse', `p(13u) + x${r}`))};\n  let dl${t} = ${quad(t, (r) => load(dt, 'delta', `p(14u) + x${r}`))};`).join('\n')}
+  for (var j = 0u; j < jAll; j = j + 1u) {
+    let kb = p(11u) + (kvRow + j) * D;
+    let vb = p(12u) + (kvRow + j) * D;
+${chunks.map((c) => `    let k${c} = ${laneLoad(dt, 'k', 'kb', c)};\n    let v${c} = ${laneLoad(dt, 'v', 'vb', c)};`).join('\n')}
+${quads
+  .map(
+    (t) => `    {
+      let s = subgroupAdd(${quad(t, (r) => partial('q', 'k', r, C))});
+      let dp = subgroupAdd(${quad(t, (r) => partial('g', 'v', r, C))});
+      let ds = select(vec4<f32>(0.0), exp(s - L${t}) * (dp - dl${t}), vec4<u32>(j) < jEnd${t});
+${range(4)
+  .flatMap((u) => chunks.map((c) => `      a${4 * t + u}_${c} = a${4 * t + u}_${c} + ds[${u}] * k${c};`))
+  .join('\n')}
+    }`,
+  )
+  .join('\n')}
+  }
+${rows
+  .map(
+    (r) =>
+      `  if (i0 + ${r}u < Tq) {\n${chunks.map((c) => `    ${laneStore(dt, 'dq', `p(16u) + x${r} * D`, c, `a${r}_${c} * scale`)}`).join('\n')}\n  }`,
+  )
+  .join('\n')}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(B * H * nb, maxWorkgroups),
+  };
+}
+
+/** dk and dv, R key rows per workgroup; see attentionBackwardKeyLaunch. */
+export function attentionBackwardKeySubgroupLaunch(
+  q: View,
+  k: View,
+  v: View,
+  lse: View,
+  delta: View,
+  gradOut: View,
+  causal: boolean,
+  scale: number,
+  dk: View,
+  dv: View,
+  maxWorkgroups: number,
+  R = SUBGROUP_ATTENTION_ROWS,
+): Launch {
+  const dt = q.dtype;
+  const [B, Hkv, Tk, D] = k.shape;
+  const nb = Math.ceil(Tk / R);
+  const C = chunksFor(D);
+  const words = [
+    ...commonWords(q, k, causal, scale),
+    q.offset,
+    k.offset,
+    v.offset,
+    lse.offset,
+    delta.offset,
+    gradOut.offset,
+    dk.offset,
+    dv.offset,
+    nb,
+  ];
+  const rows = range(R);
+  const quads = range(R / 4);
+  const chunks = range(C);
+  const each = (f: (r: number, c: number) => string) =>
+    rows.flatMap((r) => chunks.map((c) => `  ${f(r, c)}`)).join('\n');
+  const bindings = `${dtypeBuffer(1, 'dk', 'read_write', dt)}${dtypeBuffer(2, 'dv', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${dtypeBuffer(6, 'lse', 'read', dt)}${dtypeBuffer(7, 'delta', 'read', dt)}${dtypeBuffer(8, 'gout', 'read', dt)}`;
+  return {
+    kernel: {
+      key: `attention_backward_kv_sg:${dt}:${C}:${R}`,
+      access: ['read_write', 'read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
+      build: () => `${header(dt, words.length, bindings)}
+  let G = p(2u);
+  let nb = p(18u);
+  if (row >= (p(9u) / Tk) * nb) { return; }
+  let bhk = row / nb; let j0 = (row % nb) * ${R}u;
+  let hk = bhk % p(8u); let b = bhk / p(8u);
+  let causal = p(6u) != 0u;
+${rows.map((r) => `  let y${r} = bhk * Tk + min(j0 + ${r}u, Tk - 1u);`).join('\n')}
+${each(
+  (r, c) =>
+    `var k${r}_${c} = ${laneLoad(dt, 'k', `p(11u) + y${r} * D`, c)} * scale; var v${r}_${c} = ${laneLoad(dt, 'v', `p(12u) + y${r} * D`, c)}; var dk${r}_${c} = vec4<f32>(0.0); var dv${r}_${c} = vec4<f32>(0.0);`,
+)}
+  // causal: key j is seen by queries i >= j - (Tk - Tq); the block starts at its first key's
+${quads
+  .map(
+    (t) =>
+      `  let iStart${t} = select(vec4<u32>(0u), max(min(vec4<u32>(j0) + vec4<u32>(${4 * t}u, ${4 * t + 1}u, ${4 * t + 2}u, ${4 * t + 3}u), vec4<u32>(Tk - 1u)) + Tq, vec4<u32>(Tk)) - Tk, causal);`,
+  )
+  .join('\n')}
+  let iAll = select(0u, max(j0 + Tq, Tk) - Tk, causal);
+  for (var g = 0u; g < G; g = g + 1u) {
+    let rowBase = (b * p(1u) + hk * G + g) * Tq;
+    for (var i = iAll; i < Tq; i = i + 1u) {
+      let r = rowBase + i;
+      let qb = p(10u) + r * D;
+      let gb = p(15u) + r * D;
+${chunks.map((c) => `      let q${c} = ${laneLoad(dt, 'q', 'qb', c)};\n      let o${c} = ${laneLoad(dt, 'gout', 'gb', c)};`).join('\n')}
+      let L = ${load(dt, 'lse', 'p(13u) + r')};
+      let dl = ${load(dt, 'delta', 'p(14u) + r')};
+${quads
+  .map(
+    (t) => `      {
+        let s = subgroupAdd(${quad(t, (r) => partial('k', 'q', r, C))});
+        let dp = subgroupAdd(${quad(t, (r) => partial('v', 'o', r, C))});
+        let pr = select(vec4<f32>(0.0), exp(s - L), vec4<u32>(i) >= iStart${t});
+        let ds = pr * (dp - dl);
+${range(4)
+  .flatMap((u) =>
+    chunks.map(
+      (c) =>
+        `        dv${4 * t + u}_${c} = dv${4 * t + u}_${c} + pr[${u}] * o${c};\n        dk${4 * t + u}_${c} = dk${4 * t + u}_${c} + ds[${u}] * q${c};`,
+    ),
+  )
+  .join('\n')}
+      }`,
+  )
+  .join('\n')}
+    }
+  }
+${rows
+  .map(
+    (r) => `  if (j0 + ${r}u < Tk) {
+${chunks.map((c) => `    ${laneStore(dt, 'dk', `p(16u) + y${r} * D`, c, `dk${r}_${c} * scale`)}\n    ${laneStore(dt, 'dv', `p(17u) + y${r} * D`, c, `dv${r}_${c}`)}`).join('\n')}
+  }`,
+  )
+  .join('\n')}
+}
+`,
+    },
+    params: words,
+    grid: grid2d(B * Hkv * nb, maxWorkgroups),
+  };
+}
