@@ -5,18 +5,29 @@
 // everything else and to show which products cost most, and likewise the fused attention calls.
 import { backward, valueAndGrad } from '@kiln/autograd';
 import * as kilnTensor from '@kiln/tensor';
-import { addDispatchHook, randn, scope, type Tensor } from '@kiln/tensor';
+import {
+  addDispatchHook,
+  type MatmulActivation,
+  matmulEpilogue,
+  randn,
+  scope,
+  type Tensor,
+} from '@kiln/tensor';
 import type { AdamW } from '@kiln/trainer';
 import type { GPT } from '@kiln/transformer';
 
 type Phase = 'forward' | 'backward' | 'optimizer';
 
-/** A matrix product as recorded: shapes, and whether an operand is a transposed view. */
+/**
+ * A matrix product as recorded: shapes, whether an operand is a transposed view, and for the
+ * fused `matmul_epilogue` ops (the forward projections) the activation and whether a bias is added.
+ */
 interface Product {
   a: number[];
   b: number[];
   aT: boolean;
   bT: boolean;
+  epilogue: { activation: MatmulActivation; bias: boolean; keepPre: boolean } | null;
 }
 
 export interface StepProfile {
@@ -62,7 +73,10 @@ export interface ProductGroup {
 }
 
 function describe(p: Product): string {
-  return `[${p.a}]${p.aT ? 'ᵀ' : ''} @ [${p.b}]${p.bT ? 'ᵀ' : ''}`;
+  const product = `[${p.a}]${p.aT ? 'ᵀ' : ''} @ [${p.b}]${p.bT ? 'ᵀ' : ''}`;
+  if (!p.epilogue) return product;
+  const { activation, bias } = p.epilogue;
+  return `${product}${bias ? ' + bias' : ''}${activation === 'none' ? '' : `, ${activation}`}`;
 }
 
 /**
@@ -80,17 +94,26 @@ async function replay(products: Product[]): Promise<ProductGroup[]> {
   for (const p of products) groups.set(describe(p), [...(groups.get(describe(p)) ?? []), p]);
   const result: ProductGroup[] = [];
   for (const [shape, members] of groups) {
-    const a = make(members[0].a, members[0].aT);
-    const b = make(members[0].b, members[0].bT);
+    const first = members[0];
+    const a = make(first.a, first.aT);
+    const b = make(first.b, first.bT);
+    const ep = first.epilogue;
+    const bias = ep?.bias ? randn([first.b[first.b.length - 1]]) : null;
+    // the random inputs are finished before the clock starts
+    for (const t of [a, b, bias]) if (t) await readOne(t);
+    const product = (): Tensor =>
+      ep
+        ? matmulEpilogue(a, b, { bias, activation: ep.activation, keepPreActivation: ep.keepPre })
+        : a.matmul(b);
     const start = performance.now();
     let last: Tensor | null = null;
     for (let i = 0; i < members.length; i++) {
       last?.dispose();
-      last = a.matmul(b);
+      last = product();
     }
     await readOne(last!);
     const ms = performance.now() - start;
-    for (const t of [last!, a, b]) t.dispose();
+    for (const t of [last!, a, b, bias]) t?.dispose();
     result.push({ shape, count: members.length, gflop: (members.length * flopsOf(members[0])) / 1e9, ms });
   }
   return result.sort((x, y) => y.ms - x.ms);
@@ -137,9 +160,18 @@ export async function profileStep(
   let phase: Phase = 'forward';
   const remove = addDispatchHook((r) => {
     ops[phase][r.op] = (ops[phase][r.op] ?? 0) + 1;
-    if (r.op === 'matmul' && phase !== 'optimizer') {
+    if (phase !== 'optimizer' && (r.op === 'matmul' || r.op.startsWith('matmul_epilogue'))) {
       const [a, b] = r.inputs;
-      products.push({ a: [...a.shape], b: [...b.shape], aT: isTransposed(a), bT: isTransposed(b) });
+      const attrs = r.attrs as { activation?: MatmulActivation; hasBias?: boolean };
+      const epilogue =
+        r.op === 'matmul'
+          ? null
+          : {
+              activation: attrs.activation ?? 'none',
+              bias: !!attrs.hasBias,
+              keepPre: r.op === 'matmul_epilogue_pre',
+            };
+      products.push({ a: [...a.shape], b: [...b.shape], aT: isTransposed(a), bT: isTransposed(b), epilogue });
     }
     if (r.op === 'scaled_dot_product_attention' && phase === 'forward') {
       const [q, k] = r.inputs;
