@@ -203,7 +203,11 @@ export function copyLaunches(src: View, dst: View, maxWorkgroups: number): Launc
   );
 }
 
-function floatUnary(op: UnaryOp, v: string): string {
+/**
+ * The WGSL expression of float unary `op` on compute-type (f32) value `v`. The matmul epilogue
+ * applies its activations through this too, so a fused product matches an unfused one bit for bit.
+ */
+export function floatUnary(op: UnaryOp, v: string): string {
   switch (op) {
     case 'neg':
       return `-${v}`;

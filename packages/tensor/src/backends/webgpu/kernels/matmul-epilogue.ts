@@ -9,31 +9,16 @@
 import type { MatmulActivation, MatmulEpilogue, View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Access } from '../pipelines.js';
+import { floatUnary } from './elementwise.js';
 import { P } from './matmul-params.js';
 import { dtypeBuffer } from './wgsl.js';
 
 /** The epilogue as the kernels see it (storage type left open: kernels only read views' metadata). */
 export type KernelEpilogue = MatmulEpilogue<unknown>;
 
-/**
- * The activation of compute-type value `v`, exactly as the elementwise unary kernels of the same
- * names compute it (kernels/elementwise.ts; `gelu_erf`/`gelu_tanh` come from `mathPrelude`), so a
- * fused product matches an unfused one bit for bit in f32.
- */
+/** The activation of compute-type value `v`: the elementwise unary kernels' own expression. */
 function activation(act: MatmulActivation, v: string): string {
-  switch (act) {
-    case 'none':
-      return v;
-    case 'relu':
-      // Math.max(x, 0): NaN propagates, -0 becomes +0
-      return `select(select(0.0, ${v}, ${v} > 0.0), ${v}, is_nan(${v}))`;
-    case 'gelu':
-      return `gelu_erf(${v})`;
-    case 'gelu_tanh':
-      return `gelu_tanh(${v})`;
-    case 'silu':
-      return `${v} / (1.0 + exp(-${v}))`;
-  }
+  return act === 'none' ? v : floatUnary(act, v);
 }
 
 /** Pipeline-key suffix: which extra bindings exist and the activation ('' for a plain product). */
