@@ -13,7 +13,15 @@
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { commonWords } from './attention.js';
-import { chunksFor, header, laneLoad, laneStore, partial, quad, range } from './attention-subgroup.js';
+import {
+  chunksFor,
+  header,
+  laneLoad,
+  laneStore,
+  partial,
+  quad,
+  unrolled,
+} from './attention-subgroup.js';
 import { dtypeBuffer, grid2d, load } from './wgsl.js';
 
 /** Keys per block: one vec4 of probabilities per step. */
@@ -51,10 +59,7 @@ export function attentionBackwardOnePassLaunch(
     dv.offset,
     nb,
   ];
-  const rows = range(R);
-  const chunks = range(C);
-  const each = (f: (r: number, c: number) => string) =>
-    rows.flatMap((r) => chunks.map((c) => `    ${f(r, c)}`)).join('\n');
+  const { rows, chunks, each } = unrolled(R, C, 4);
   const bindings = `${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'dk', 'read_write', dt)}${dtypeBuffer(3, 'dv', 'read_write', dt)}${dtypeBuffer(4, 'q', 'read', dt)}${dtypeBuffer(5, 'k', 'read', dt)}${dtypeBuffer(6, 'v', 'read', dt)}${dtypeBuffer(7, 'lse', 'read', dt)}${dtypeBuffer(8, 'delta', 'read', dt)}${dtypeBuffer(9, 'gout', 'read', dt)}`;
   return {
     kernel: {

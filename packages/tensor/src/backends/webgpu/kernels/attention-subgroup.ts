@@ -37,6 +37,20 @@ export function laneStore(dt: DType, name: string, base: string, c: number, valu
 /** [0, 1, …, n − 1]. */
 export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * The unrolling of a kernel with R rows per workgroup and C vec4 chunks per lane: row indices,
+ * groups of 4 rows, chunk indices, and `each(f)`: f's WGSL line for every (row, chunk) pair,
+ * indented by `indent` spaces.
+ */
+export function unrolled(R: number, C: number, indent = 2) {
+  const rows = range(R);
+  const chunks = range(C);
+  const pad = ' '.repeat(indent);
+  const each = (f: (r: number, c: number) => string) =>
+    rows.flatMap((r) => chunks.map((c) => `${pad}${f(r, c)}`)).join('\n');
+  return { rows, quads: range(R / 4), chunks, each };
+}
+
 /** WGSL: `vec4(f(4t), f(4t + 1), f(4t + 2), f(4t + 3))`, one group of 4 rows. */
 export const quad = (t: number, f: (r: number) => string) =>
   `vec4<f32>(${range(4)
@@ -152,11 +166,7 @@ export function attentionSubgroupLaunch(
     lse.offset,
     nb,
   ];
-  const rows = range(R);
-  const quads = range(R / 4);
-  const chunks = range(C);
-  const each = (f: (r: number, c: number) => string) =>
-    rows.flatMap((r) => chunks.map((c) => `  ${f(r, c)}`)).join('\n');
+  const { rows, quads, chunks, each } = unrolled(R, C);
   const bindings = `${dtypeBuffer(1, 'out', 'read_write', dt)}${dtypeBuffer(2, 'lse', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}`;
   return {
     kernel: {
@@ -234,11 +244,7 @@ export function attentionBackwardQuerySubgroupLaunch(
     dq.offset,
     nb,
   ];
-  const rows = range(R);
-  const quads = range(R / 4);
-  const chunks = range(C);
-  const each = (f: (r: number, c: number) => string) =>
-    rows.flatMap((r) => chunks.map((c) => `  ${f(r, c)}`)).join('\n');
+  const { rows, quads, chunks, each } = unrolled(R, C);
   const bindings = `${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'q', 'read', dt)}${dtypeBuffer(3, 'k', 'read', dt)}${dtypeBuffer(4, 'v', 'read', dt)}${dtypeBuffer(5, 'lse', 'read', dt)}${dtypeBuffer(6, 'delta', 'read', dt)}${dtypeBuffer(7, 'gout', 'read', dt)}`;
   return {
     kernel: {
@@ -312,11 +318,7 @@ export function attentionBackwardKeySubgroupLaunch(
     dv.offset,
     nb,
   ];
-  const rows = range(R);
-  const quads = range(R / 4);
-  const chunks = range(C);
-  const each = (f: (r: number, c: number) => string) =>
-    rows.flatMap((r) => chunks.map((c) => `  ${f(r, c)}`)).join('\n');
+  const { rows, quads, chunks, each } = unrolled(R, C);
   const bindings = `${dtypeBuffer(1, 'dk', 'read_write', dt)}${dtypeBuffer(2, 'dv', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${dtypeBuffer(6, 'lse', 'read', dt)}${dtypeBuffer(7, 'delta', 'read', dt)}${dtypeBuffer(8, 'gout', 'read', dt)}`;
   return {
     kernel: {
