@@ -23,6 +23,7 @@ import {
   rowsPerWorkgroup,
   rowType,
 } from './rows.js';
+import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
 import {
   buffer,
   dtypeBuffer,
@@ -156,14 +157,26 @@ function normBackwardRowsSubgroupLaunch(
   const K = rowsPerWorkgroup(n);
   const kWord = words.length;
   words.push(K);
+  // a row length fixed in the pipeline lets each lane load its part of the row once
+  const R = rowRegisters(plan, n);
+  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
+  // to a and then reorders the adds (other bits than the loop kernels)
+  const zero = R ? `pf(${words.length}u)` : '0.0';
+  if (R) words.push(0);
   const w = weight ? columnParam(plan, weight, 5, 'weight', 7, 8) : null;
-  const gLoad = rowLoad(plan, dt, 'g', 'gb + c');
-  const gh = w ? `${gLoad} * ${w.load('c')}` : gLoad;
-  const xLoad = rowLoad(plan, dt, 'x', 'xb + c');
+  const loadX = (c: string) => rowLoad(plan, dt, 'x', `xb + ${c}`);
+  const loadG = (c: string) => rowLoad(plan, dt, 'g', `gb + ${c}`);
+  const xv = (j: number, c: string) => rowValue(R, 'x', j, c, loadX);
+  const ghAt = (j: number, c: string) => {
+    const gv = rowValue(R, 'g', j, c, loadG);
+    return w ? `${gv} * ${w.load(c)}` : gv;
+  };
+  // unrolled, ĝ of the third pass is kept for the last (same bits, no second weight load)
+  const gh = (j: number, c: string) => (R ? `gh${j}` : ghAt(j, c));
   const access: Access[] = ['read_write', 'read_write', 'read', 'read', ...(weight ? ['read' as const] : [])];
   return {
     kernel: {
-      key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${w ? (w.vec ? 'W' : 'w') : ''}:sg${L}v${V}`,
+      key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${w ? (w.vec ? 'W' : 'w') : ''}:sg${L}v${V}${R ? `r${n}` : ''}`,
       access,
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'dx', 'read_write', dt)}${buffer(2, 'stats', 'read_write', 'f32')}${rowBuffer(plan, 3, 'x', 'read', dt)}${rowBuffer(plan, 4, 'g', 'read', dt)}${w?.decl ?? ''}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -173,34 +186,31 @@ ${ROW_FUNCTION}
   let gb = (p(3u) + row * p(1u)) / ${V}u;
   let ob = (p(4u) + row * p(1u)) / ${V}u;
   let count = f32(p(1u));
-  var mu = 0.0;
+  ${rowCache(plan, R, 'x', loadX)}${rowCache(plan, R, 'g', loadG)}var mu = 0.0;
   ${
     center
-      ? `var s = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { s = s + ${xLoad}; }
+      ? `var s = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) => `s = s + ${xv(j, c)};`)}
   mu = row_sum(hsum(s)) / count;`
       : ''
   }
-  var q = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { let d = ${xLoad} - mu; q = q + d * d; }
+  var q = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) => `{ let d = ${xv(j, c)} - mu; q = q + d * d; }`)}
   let rstd = 1.0 / sqrt(row_sum(hsum(q)) / count + pf(6u));
-  var a = ${t}(0.0);
-  var b = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) {
-    let gh = ${gh};
-    a = a + gh;
-    b = b + gh * (${xLoad} - mu) * rstd;
-  }
+  var a = ${t}(${zero});
+  var b = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) =>
+    R
+      ? `let gh${j} = ${ghAt(j, c)}; a = a + gh${j}; b = b + gh${j} * (${xv(j, c)} - mu) * rstd;`
+      : `let gh = ${ghAt(j, c)}; a = a + gh; b = b + gh * (${xv(j, c)} - mu) * rstd;`,
+  )}
   let meanG = ${center ? 'row_sum(hsum(a)) / count' : '0.0'};
   let meanGX = row_sum(hsum(b)) / count;
   if (lid == 0u) {
     stats[p(5u) + 2u * row] = mu;
     stats[p(5u) + 2u * row + 1u] = rstd;
   }
-  for (var c = lid; c < n; c = c + ${L}u) {
-    let xh = (${xLoad} - mu) * rstd;
-    ${rowStore(plan, dt, 'dx', 'ob + c', `rstd * (${gh} - meanG - xh * meanGX)`)}
-  }
+  ${rowPass(plan, R, (c, j) => `{ let xh = (${xv(j, c)} - mu) * rstd; ${rowStore(plan, dt, 'dx', `ob + ${c}`, `rstd * (${gh(j, c)} - meanG - xh * meanGX)`)} }`)}
 }
 ${rowLoopMain(L, kWord)}`,
     },

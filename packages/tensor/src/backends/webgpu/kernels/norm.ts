@@ -16,6 +16,7 @@ import {
   rowsPerWorkgroup,
   rowType,
 } from './rows.js';
+import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
@@ -154,6 +155,12 @@ function normSubgroupLaunch(
   const K = rowsPerWorkgroup(n);
   const kWord = words.length;
   words.push(K);
+  // a row length fixed in the pipeline lets each lane load its part of the row once
+  const R = rowRegisters(plan, n);
+  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
+  // to a and then reorders the adds (other bits than the loop kernels)
+  const zero = R ? `pf(${words.length}u)` : '0.0';
+  if (R) words.push(0);
   const extra: ('weight' | 'bias')[] = [];
   if (weight) extra.push('weight');
   if (bias) extra.push('bias');
@@ -162,13 +169,18 @@ function normSubgroupLaunch(
   const b = bias ? columnParam(plan, bias, weight ? 4 : 3, 'bias', 7, 8) : null;
   const f16 = x.dtype === 'float16';
   const t = rowType(plan);
-  let y = '(v - mu) * rstd';
-  if (w) y = `${y} * ${w.load('c')}`;
-  if (b) y = `${y} + ${b.load('c')}`;
+  const yAt = (c: string) => {
+    let y = '(v - mu) * rstd';
+    if (w) y = `${y} * ${w.load(c)}`;
+    if (b) y = `${y} + ${b.load(c)}`;
+    return y;
+  };
   const name = center ? 'layer_norm' : 'rms_norm';
+  const load = (c: string) => rowLoad(plan, x.dtype, 'x', `base + ${c}`);
+  const xv = (j: number, c: string) => rowValue(R, 'x', j, c, load);
   const launch: Launch = {
     kernel: {
-      key: `${name}:${x.dtype}:${w ? (w.vec ? 'W' : 'w') : ''}${b ? (b.vec ? 'B' : 'b') : ''}:sg${L}v${V}`,
+      key: `${name}:${x.dtype}:${w ? (w.vec ? 'W' : 'w') : ''}${b ? (b.vec ? 'B' : 'b') : ''}:sg${L}v${V}${R ? `r${n}` : ''}`,
       access,
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'x', 'read', x.dtype)}${w?.decl ?? ''}${b?.decl ?? ''}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -176,21 +188,18 @@ ${ROW_FUNCTION}
   let n = p(1u) / ${V}u;
   let base = (p(2u) + row * p(1u)) / ${V}u;
   let outBase = (p(3u) + row * p(1u)) / ${V}u;
-  var mu = 0.0;
+  ${rowCache(plan, R, 'x', load)}var mu = 0.0;
   ${
     center
-      ? `var s = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { s = s + ${rowLoad(plan, x.dtype, 'x', 'base + c')}; }
+      ? `var s = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) => `s = s + ${xv(j, c)};`)}
   mu = row_sum(hsum(s)) / f32(p(1u));`
       : ''
   }
-  var q = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { let d = ${rowLoad(plan, x.dtype, 'x', 'base + c')} - mu; q = q + d * d; }
+  var q = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) => `{ let d = ${xv(j, c)} - mu; q = q + d * d; }`)}
   let rstd = 1.0 / sqrt(row_sum(hsum(q)) / f32(p(1u)) + pf(4u));
-  for (var c = lid; c < n; c = c + ${L}u) {
-    let v = ${rowLoad(plan, x.dtype, 'x', 'base + c')};
-    ${rowStore(plan, out.dtype, 'out', 'outBase + c', y)}
-  }
+  ${rowPass(plan, R, (c, j) => `{ let v = ${xv(j, c)}; ${rowStore(plan, out.dtype, 'out', `outBase + ${c}`, yAt(c))} }`)}
 }
 ${rowLoopMain(L, kWord)}`,
     },

@@ -14,6 +14,7 @@ import {
   rowsPerWorkgroup,
   rowType,
 } from './rows.js';
+import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
@@ -86,16 +87,24 @@ function softmaxBackwardSubgroupLaunch(
   const K = rowsPerWorkgroup(n);
   const kWord = words.length;
   words.push(K);
+  // a row length fixed in the pipeline lets each lane load its part of the row once
+  const R = rowRegisters(plan, n);
+  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
+  // to a and then reorders the adds (other bits than the loop kernels)
+  const zero = R ? `pf(${words.length}u)` : '0.0';
+  if (R) words.push(0);
   const dt = y.dtype;
   const f16 = dt === 'float16';
   const t = rowType(plan);
   const term = log ? 'gv' : 'gv * yv';
   const result = log ? 'gv - exp(yv) * total' : 'yv * (gv - total)';
-  const loads = `let yv = ${rowLoad(plan, dt, 'y', 'yBase + c')};
-    let gv = ${rowLoad(plan, dt, 'g', 'gBase + c')};`;
+  const loadY = (c: string) => rowLoad(plan, dt, 'y', `yBase + ${c}`);
+  const loadG = (c: string) => rowLoad(plan, dt, 'g', `gBase + ${c}`);
+  const loads = (j: number, c: string) =>
+    `let yv = ${rowValue(R, 'y', j, c, loadY)}; let gv = ${rowValue(R, 'g', j, c, loadG)};`;
   return {
     kernel: {
-      key: `${log ? 'log_softmax' : 'softmax'}_backward:${dt}:sg${L}v${V}`,
+      key: `${log ? 'log_softmax' : 'softmax'}_backward:${dt}:sg${L}v${V}${R ? `r${n}` : ''}`,
       access: ['read_write', 'read', 'read'],
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'y', 'read', dt)}${rowBuffer(plan, 3, 'g', 'read', dt)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -104,16 +113,10 @@ ${ROW_FUNCTION}
   let yBase = (p(2u) + row * p(1u)) / ${V}u;
   let gBase = (p(3u) + row * p(1u)) / ${V}u;
   let outBase = (p(4u) + row * p(1u)) / ${V}u;
-  var s = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) {
-    ${loads}
-    s = s + ${term};
-  }
+  ${rowCache(plan, R, 'y', loadY)}${rowCache(plan, R, 'g', loadG)}var s = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) => `{ ${loads(j, c)} s = s + ${term}; }`)}
   let total = row_sum(hsum(s));
-  for (var c = lid; c < n; c = c + ${L}u) {
-    ${loads}
-    ${rowStore(plan, out.dtype, 'out', 'outBase + c', result)}
-  }
+  ${rowPass(plan, R, (c, j) => `{ ${loads(j, c)} ${rowStore(plan, out.dtype, 'out', `outBase + ${c}`, result)} }`)}
 }
 ${rowLoopMain(L, kWord)}`,
     },

@@ -17,6 +17,7 @@ import {
   rowsPerWorkgroup,
   rowType,
 } from './rows.js';
+import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
@@ -79,12 +80,20 @@ function softmaxSubgroupLaunch(
   const K = rowsPerWorkgroup(n);
   const kWord = words.length;
   words.push(K);
+  // a row length fixed in the pipeline lets each lane load its part of the row once
+  const R = rowRegisters(plan, n);
+  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
+  // to a and then reorders the adds (other bits than the loop kernels)
+  const zero = R ? `pf(${words.length}u)` : '0.0';
+  if (R) words.push(0);
   const f16 = x.dtype === 'float16';
   const t = rowType(plan);
   const result = log ? 'z - logSum' : 'exp(z) / total';
+  const load = (c: string) => rowLoad(plan, x.dtype, 'x', `base + ${c}`);
+  const xv = (j: number, c: string) => rowValue(R, 'x', j, c, load);
   return {
     kernel: {
-      key: `${log ? 'log_softmax' : 'softmax'}:${x.dtype}:sg${L}v${V}`,
+      key: `${log ? 'log_softmax' : 'softmax'}:${x.dtype}:sg${L}v${V}${R ? `r${n}` : ''}`,
       access: ['read_write', 'read'],
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'x', 'read', x.dtype)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -92,19 +101,16 @@ ${ROW_FUNCTION}
   let n = p(1u) / ${V}u;
   let base = (p(2u) + row * p(1u)) / ${V}u;
   let outBase = (p(3u) + row * p(1u)) / ${V}u;
-  var mv = ${t}(-inf_f32());
-  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, x.dtype, 'x', 'base + c')}); }
+  ${rowCache(plan, R, 'x', load)}var mv = ${t}(-inf_f32());
+  ${rowPass(plan, R, (c, j) => `mv = max4(mv, ${xv(j, c)});`)}
   var m = row_max(hmax(mv));
   // as the CPU: a row whose max is not finite is not shifted
   if (is_nan(m) || abs(m) == inf_f32()) { m = 0.0; }
-  var s = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, x.dtype, 'x', 'base + c')} - m); }
+  var s = ${t}(${zero});
+  ${rowPass(plan, R, (c, j) => `s = s + exp(${xv(j, c)} - m);`)}
   let total = row_sum(hsum(s));
   let logSum = log_acc(total);
-  for (var c = lid; c < n; c = c + ${L}u) {
-    let z = ${rowLoad(plan, x.dtype, 'x', 'base + c')} - m;
-    ${rowStore(plan, out.dtype, 'out', 'outBase + c', result)}
-  }
+  ${rowPass(plan, R, (c, j) => `{ let z = ${xv(j, c)} - m; ${rowStore(plan, out.dtype, 'out', `outBase + ${c}`, result)} }`)}
 }
 ${rowLoopMain(L, kWord)}`,
     },
