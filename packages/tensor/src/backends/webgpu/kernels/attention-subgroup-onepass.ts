@@ -13,15 +13,7 @@
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { commonWords } from './attention.js';
-import {
-  chunksFor,
-  header,
-  laneLoad,
-  laneStore,
-  partial,
-  quad,
-  unrolled,
-} from './attention-subgroup.js';
+import { chunksFor, header, laneLoad, laneStore, partial, quad, unrolled } from './attention-subgroup.js';
 import { dtypeBuffer, grid2d, load } from './wgsl.js';
 
 /** Keys per block: one vec4 of probabilities per step. */
