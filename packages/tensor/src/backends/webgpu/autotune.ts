@@ -17,6 +17,7 @@ import type { View } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { contiguousStrides } from '../../shape.js';
 import { BufferUsage } from './constants.js';
+import { envVar } from './env.js';
 import type { Executor } from './executor.js';
 import {
   isMatmulVariant,
@@ -26,10 +27,6 @@ import {
   matmulVariantLaunches,
 } from './kernels/matmul.js';
 import { GpuStorage } from './storage.js';
-
-function env(name: string): string | undefined {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-}
 
 /** Products below this many flops keep the heuristic choice (measuring would cost more than it saves). */
 const MIN_TUNE_FLOPS = 2 ** 25;
@@ -74,7 +71,7 @@ export class MatmulAutotune {
     this.#software = isSoftwareAdapter(adapter);
     this.#subgroups = subgroups;
     this.#maxWorkgroups = maxWorkgroups;
-    this.#enabled = env('KILN_MATMUL_AUTOTUNE') !== '0';
+    this.#enabled = envVar('KILN_MATMUL_AUTOTUNE') !== '0';
   }
 
   /** Does `variant` handle these operands on this device? */
@@ -93,7 +90,7 @@ export class MatmulAutotune {
 
   /** The variant for these operands: forced, else tuned, else the heuristic (queuing a tuning run). */
   choose(a: View, b: View): MatmulVariant {
-    const forced = env('KILN_MATMUL_VARIANT');
+    const forced = envVar('KILN_MATMUL_VARIANT');
     if (forced && isMatmulVariant(forced) && this.applies(forced, a, b)) return forced;
     const key = this.key(a, b);
     const ranking = this.#rankings.get(key);

@@ -1,4 +1,5 @@
 import { BackendError } from '../../errors.js';
+import { envVar } from './env.js';
 import type { DeviceErrors } from './errors.js';
 import { ParamArena } from './params.js';
 import type { KernelSource, PipelineCache } from './pipelines.js';
@@ -23,9 +24,7 @@ const SLEEP_FRACTION = 0.85;
 const MIN_LEARN_FLOPS = 2e7;
 
 /** `KILN_WEBGPU_WAIT=plain` turns the sleeping off (to measure what it saves). */
-const PLAIN_WAIT =
-  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
-    ?.KILN_WEBGPU_WAIT === 'plain';
+const PLAIN_WAIT = envVar('KILN_WEBGPU_WAIT') === 'plain';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -12,6 +12,7 @@
  */
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
+import { envVar } from '../env.js';
 import type { Launch } from '../executor.js';
 import { commonWords, load4, store4 } from './attention.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, store, uniforms } from './wgsl.js';
@@ -132,8 +133,7 @@ export function attentionVariant(
   const C = chunksFor(D);
   const sg = subgroups && subgroupMinSize >= 8 && C <= (dtype === 'float32' ? 2 : 1);
   const onePass = sg && dtype === 'float32' && C === 1 && maxStorageBuffers >= 9;
-  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  const forced = proc?.env?.KILN_ATTENTION_VARIANT;
+  const forced = envVar('KILN_ATTENTION_VARIANT');
   if (forced === 'rows') return 'rows';
   if (forced === 'subgroup' && sg) return 'subgroup';
   if (forced === 'onepass' && onePass) return 'onepass';

@@ -15,12 +15,9 @@
  * (the loop kernels: one per dtype, any length), and code that grows with the unrolled length,
  * hence the cap.
  */
-import type { RowPlan } from './rows.js';
 
-function env(name: string): string | undefined {
-  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return proc?.env?.[name];
-}
+import { envVar } from '../env.js';
+import type { RowPlan } from './rows.js';
 
 /**
  * Most vec4s one lane keeps. Measured on lavapipe (8 lanes, interleaved A/B): 2–4 per lane
@@ -38,7 +35,7 @@ export const MAX_ROW_REGISTERS = 4;
  * `KILN_ROW_REGISTERS=0` turns the form off (read per launch, for A/B runs in one process).
  */
 export function rowRegisters(plan: RowPlan, n: number): number {
-  if (plan.vec !== 4 || env('KILN_ROW_REGISTERS') === '0') return 0;
+  if (plan.vec !== 4 || envVar('KILN_ROW_REGISTERS') === '0') return 0;
   const per = 4 * plan.lanes;
   if (n === 0 || n % per !== 0) return 0;
   const count = n / per;

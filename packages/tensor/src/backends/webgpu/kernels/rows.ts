@@ -15,16 +15,12 @@
  * reductions only exchange values between lanes below `lanes`.
  */
 import type { DType } from '../../../dtype.js';
+import { envVar } from '../env.js';
 
 /** How one row kernel runs: `lanes` invocations (one subgroup) per row, `vec` elements per access. */
 export interface RowPlan {
   lanes: number;
   vec: 1 | 4;
-}
-
-function env(name: string): string | undefined {
-  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-  return proc?.env?.[name];
 }
 
 /**
@@ -33,7 +29,7 @@ function env(name: string): string | undefined {
  * or `KILN_ROW_SUBGROUPS=0` (for A/B measurements).
  */
 export function rowLanes(subgroups: boolean, subgroupMinSize: number): number {
-  if (!subgroups || env('KILN_ROW_SUBGROUPS') === '0') return 0;
+  if (!subgroups || envVar('KILN_ROW_SUBGROUPS') === '0') return 0;
   const pow2 = (subgroupMinSize & (subgroupMinSize - 1)) === 0;
   return subgroupMinSize >= 4 && subgroupMinSize <= 128 && pow2 ? subgroupMinSize : 0;
 }
