@@ -12,9 +12,19 @@
  */
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
-import { commonWords } from './attention.js';
-import { chunksFor, header, laneLoad, laneStore, partial, quad, unrolled } from './attention-subgroup.js';
-import { dtypeBuffer, grid2d, load } from './wgsl.js';
+import { backwardInputs, operands } from './attention.js';
+import {
+  chunksFor,
+  header,
+  keyRow,
+  keyRowStores,
+  keyStep,
+  laneLoad,
+  laneStore,
+  queryLoads,
+  unrolled,
+} from './attention-subgroup.js';
+import { grid2d } from './wgsl.js';
 
 /** Keys per block: one vec4 of probabilities per step. */
 const R = 4;
@@ -38,26 +48,14 @@ export function attentionBackwardOnePassLaunch(
   const [B, Hkv, Tk, D] = k.shape;
   const nb = Math.ceil(Tk / R);
   const C = chunksFor(D);
-  const words = [
-    ...commonWords(q, k, causal, scale),
-    q.offset,
-    k.offset,
-    v.offset,
-    lse.offset,
-    delta.offset,
-    gradOut.offset,
-    dq.offset,
-    dk.offset,
-    dv.offset,
-    nb,
-  ];
+  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
+  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dq, dk, dv }, [nb]);
   const { rows, chunks, each } = unrolled(R, C, 4);
-  const bindings = `${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'dk', 'read_write', dt)}${dtypeBuffer(3, 'dv', 'read_write', dt)}${dtypeBuffer(4, 'q', 'read', dt)}${dtypeBuffer(5, 'k', 'read', dt)}${dtypeBuffer(6, 'v', 'read', dt)}${dtypeBuffer(7, 'lse', 'read', dt)}${dtypeBuffer(8, 'delta', 'read', dt)}${dtypeBuffer(9, 'gout', 'read', dt)}`;
   return {
     kernel: {
       key: `attention_backward_onepass_sg:${dt}:${C}`,
-      access: ['read_write', 'read_write', 'read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
-      build: () => `${header(dt, words.length, bindings)}
+      access,
+      build: () => `${header(declarations)}
   let G = p(2u);
   let nb = p(19u);
   if (row >= p(9u) / Tk) { return; }
@@ -67,10 +65,7 @@ export function attentionBackwardOnePassLaunch(
   for (var kb = 0u; kb < nb; kb = kb + 1u) {
     let j0 = kb * ${R}u;
 ${rows.map((r) => `    let y${r} = bhk * Tk + min(j0 + ${r}u, Tk - 1u);`).join('\n')}
-${each(
-  (r, c) =>
-    `var k${r}_${c} = ${laneLoad(dt, 'k', `p(11u) + y${r} * D`, c)} * scale; var v${r}_${c} = ${laneLoad(dt, 'v', `p(12u) + y${r} * D`, c)}; var dk${r}_${c} = vec4<f32>(0.0); var dv${r}_${c} = vec4<f32>(0.0);`,
-)}
+${each(keyRow(dt))}
     // key j is seen by queries i >= j - (Tk - Tq) when causal; keys past Tk (a clamped copy of
     // the last) by none, so they add nothing to dq
     let jv = vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u);
@@ -83,21 +78,8 @@ ${each(
         let qb = p(10u) + r * D;
         let gb = p(15u) + r * D;
         let db = p(16u) + r * D;
-${chunks.map((c) => `        let q${c} = ${laneLoad(dt, 'q', 'qb', c)};\n        let o${c} = ${laneLoad(dt, 'gout', 'gb', c)};`).join('\n')}
-        let L = ${load(dt, 'lse', 'p(13u) + r')};
-        let dl = ${load(dt, 'delta', 'p(14u) + r')};
-        let s = subgroupAdd(${quad(0, (r) => partial('k', 'q', r, C))});
-        let dp = subgroupAdd(${quad(0, (r) => partial('v', 'o', r, C))});
-        let pr = select(vec4<f32>(0.0), exp(s - L), vec4<u32>(i) >= iStart);
-        let ds = pr * (dp - dl);
-${rows
-  .flatMap((u) =>
-    chunks.map(
-      (c) =>
-        `        dv${u}_${c} = dv${u}_${c} + pr[${u}] * o${c};\n        dk${u}_${c} = dk${u}_${c} + ds[${u}] * q${c};`,
-    ),
-  )
-  .join('\n')}
+${queryLoads(dt, C, '        ')}
+${keyStep(C, 0, 'iStart', '        ')}
         // dq_i += Σ_j dS_ij · scale · k_j over this block, in key order; block 0 (seen by every
         // query) starts the row
 ${chunks
@@ -112,13 +94,7 @@ ${chunks
   .join('\n')}
       }
     }
-${rows
-  .map(
-    (r) => `    if (j0 + ${r}u < Tk) {
-${chunks.map((c) => `      ${laneStore(dt, 'dk', `p(17u) + y${r} * D`, c, `dk${r}_${c} * scale`)}\n      ${laneStore(dt, 'dv', `p(18u) + y${r} * D`, c, `dv${r}_${c}`)}`).join('\n')}
-    }`,
-  )
-  .join('\n')}
+${keyRowStores(dt, R, C, 17, '    ')}
   }
 }
 `,

@@ -14,11 +14,11 @@ import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import { envVar } from '../env.js';
 import type { Launch } from '../executor.js';
-import { commonWords, load4, store4 } from './attention.js';
-import { dtypeBuffer, enables, grid2d, load, mathPrelude, store, uniforms } from './wgsl.js';
+import { backwardInputs, load4, operands, store4 } from './attention.js';
+import { grid2d, load, rowMain, store } from './wgsl.js';
 
 /** Lanes per workgroup (one subgroup). */
-export const SG = 8;
+const SG = 8;
 
 /** vec4 chunks per lane for head dimension D. */
 export function chunksFor(D: number): number {
@@ -36,41 +36,46 @@ export function laneStore(dt: DType, name: string, base: string, c: number, valu
 }
 
 /** [0, 1, …, n − 1]. */
-export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** WGSL `lines`, each indented by `pad`. */
+const indent = (pad: string, lines: string[]) => lines.map((line) => pad + line).join('\n');
 
 /**
  * The unrolling of a kernel with R rows per workgroup and C vec4 chunks per lane: row indices,
  * groups of 4 rows, chunk indices, and `each(f)`: f's WGSL line for every (row, chunk) pair,
- * indented by `indent` spaces.
+ * indented by `spaces` spaces.
  */
-export function unrolled(R: number, C: number, indent = 2) {
+export function unrolled(R: number, C: number, spaces = 2) {
   const rows = range(R);
   const chunks = range(C);
-  const pad = ' '.repeat(indent);
   const each = (f: (r: number, c: number) => string) =>
-    rows.flatMap((r) => chunks.map((c) => `${pad}${f(r, c)}`)).join('\n');
+    indent(
+      ' '.repeat(spaces),
+      rows.flatMap((r) => chunks.map((c) => f(r, c))),
+    );
   return { rows, quads: range(R / 4), chunks, each };
 }
 
 /** WGSL: `vec4(f(4t), f(4t + 1), f(4t + 2), f(4t + 3))`, one group of 4 rows. */
-export const quad = (t: number, f: (r: number) => string) =>
+const quad = (t: number, f: (r: number) => string) =>
   `vec4<f32>(${range(4)
     .map((u) => f(4 * t + u))
     .join(', ')})`;
 
 /** WGSL: Σ_c dot(a_r_c, b_c), row r's partial dot product over this lane's chunks. */
-export const partial = (a: string, b: string, r: number, C: number) =>
+const partial = (a: string, b: string, r: number, C: number) =>
   range(C)
     .map((c) => `dot(${a}${r}_${c}, ${b}${c})`)
     .join(' + ');
 
-/** Declarations shared by the kernels: entry point, the block's head and its flat index. */
-export function header(dt: DType, words: number, bindings: string): string {
-  return `${enables([dt])}enable subgroups;
-${uniforms(words)}${bindings}${mathPrelude(dt === 'float16')}
-@compute @workgroup_size(${SG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
+/**
+ * Start of the kernels: `declarations` of operands (attention.ts) with subgroups enabled, the
+ * entry point with the block's flat index `row`, and the shapes.
+ */
+export function header(declarations: (enable: string) => string): string {
+  return `${declarations('enable subgroups;\n')}
+${rowMain(SG)}
   let Tq = p(3u); let Tk = p(4u); let D = p(5u); let scale = pf(7u);`;
 }
 
@@ -99,11 +104,86 @@ ${range(R / 4)
   let jAll = select(Tk, min(i0 + ${R}u, Tq) + Tk - Tq, causal);`;
 }
 
+/** WGSL of the forward and dq kernels: this lane's chunks k_c and v_c of key/value row j. */
+function keyLoads(dt: DType, C: number): string {
+  return indent('    ', [
+    'let kb = p(11u) + (kvRow + j) * D;',
+    'let vb = p(12u) + (kvRow + j) * D;',
+    ...range(C).flatMap((c) => [
+      `let k${c} = ${laneLoad(dt, 'k', 'kb', c)};`,
+      `let v${c} = ${laneLoad(dt, 'v', 'vb', c)};`,
+    ]),
+  ]);
+}
+
+/**
+ * WGSL of the dk/dv kernels, for `each` of unrolled: chunk c of key row r (at y_r) times scale and
+ * of its v row, and zeroed dk and dv accumulators.
+ */
+export const keyRow = (dt: DType) => (r: number, c: number) =>
+  `var k${r}_${c} = ${laneLoad(dt, 'k', `p(11u) + y${r} * D`, c)} * scale; var v${r}_${c} = ${laneLoad(dt, 'v', `p(12u) + y${r} * D`, c)}; var dk${r}_${c} = vec4<f32>(0.0); var dv${r}_${c} = vec4<f32>(0.0);`;
+
+/**
+ * WGSL of the dk/dv kernels, indented by `pad`: this lane's chunks q_c and o_c (of dO) of query
+ * row r (at qb and gb), its log-sum-exp L and its delta dl.
+ */
+export function queryLoads(dt: DType, C: number, pad: string): string {
+  return indent(pad, [
+    ...range(C).flatMap((c) => [
+      `let q${c} = ${laneLoad(dt, 'q', 'qb', c)};`,
+      `let o${c} = ${laneLoad(dt, 'gout', 'gb', c)};`,
+    ]),
+    `let L = ${load(dt, 'lse', 'p(13u) + r')};`,
+    `let dl = ${load(dt, 'delta', 'p(14u) + r')};`,
+  ]);
+}
+
+/**
+ * WGSL of the dk/dv kernels, indented by `pad`: the probabilities and dS of query i (loaded by
+ * queryLoads) for key rows 4t … 4t + 3, zero where i is before `iStart` (a vec4<u32>), and their
+ * dv and dk accumulation.
+ */
+export function keyStep(C: number, t: number, iStart: string, pad: string): string {
+  return indent(pad, [
+    `let s = subgroupAdd(${quad(t, (r) => partial('k', 'q', r, C))});`,
+    `let dp = subgroupAdd(${quad(t, (r) => partial('v', 'o', r, C))});`,
+    `let pr = select(vec4<f32>(0.0), exp(s - L), vec4<u32>(i) >= ${iStart});`,
+    'let ds = pr * (dp - dl);',
+    ...range(4).flatMap((u) =>
+      range(C).flatMap((c) => {
+        const x = 4 * t + u;
+        return [
+          `dv${x}_${c} = dv${x}_${c} + pr[${u}] * o${c};`,
+          `dk${x}_${c} = dk${x}_${c} + ds[${u}] * q${c};`,
+        ];
+      }),
+    ),
+  ]);
+}
+
+/**
+ * WGSL of the dk/dv kernels, indented by `pad`: the stores of key rows r < R that exist, dk·scale
+ * at uniform word `dkWord`'s offset and dv at the next word's.
+ */
+export function keyRowStores(dt: DType, R: number, C: number, dkWord: number, pad: string): string {
+  return indent(
+    pad,
+    range(R).flatMap((r) => [
+      `if (j0 + ${r}u < Tk) {`,
+      ...range(C).flatMap((c) => [
+        `  ${laneStore(dt, 'dk', `p(${dkWord}u) + y${r} * D`, c, `dk${r}_${c} * scale`)}`,
+        `  ${laneStore(dt, 'dv', `p(${dkWord + 1}u) + y${r} * D`, c, `dv${r}_${c}`)}`,
+      ]),
+      '}',
+    ]),
+  );
+}
+
 /**
  * Rows per workgroup (a multiple of 4). 4 ran 1.1–1.4× faster than 8 on lavapipe (fewer values
  * live across the loop; 8 spills), and compiles in tens of milliseconds.
  */
-export const SUBGROUP_ATTENTION_ROWS = 4;
+const SUBGROUP_ATTENTION_ROWS = 4;
 
 /** Which attention kernels run: see {@link attentionVariant}. */
 export type AttentionVariant = 'rows' | 'subgroup' | 'onepass';
@@ -151,36 +231,25 @@ export function attentionSubgroupLaunch(
   out: View,
   lse: View,
   maxWorkgroups: number,
-  R = SUBGROUP_ATTENTION_ROWS,
 ): Launch {
   const dt = q.dtype;
+  const R = SUBGROUP_ATTENTION_ROWS;
   const [B, H, Tq, D] = q.shape;
   const nb = Math.ceil(Tq / R);
   const C = chunksFor(D);
-  const words = [
-    ...commonWords(q, k, causal, scale),
-    q.offset,
-    k.offset,
-    v.offset,
-    out.offset,
-    lse.offset,
-    nb,
-  ];
+  const { words, access, declarations } = operands(q, k, causal, scale, { q, k, v }, { out, lse }, [nb]);
   const { rows, quads, chunks, each } = unrolled(R, C);
-  const bindings = `${dtypeBuffer(1, 'out', 'read_write', dt)}${dtypeBuffer(2, 'lse', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}`;
   return {
     kernel: {
       key: `attention_sg:${dt}:${C}:${R}`,
-      access: ['read_write', 'read_write', 'read', 'read', 'read'],
-      build: () => `${header(dt, words.length, bindings)}${queryRows(R, 15)}
+      access,
+      build: () => `${header(declarations)}${queryRows(R, 15)}
 ${each((r, c) => `var q${r}_${c} = ${laneLoad(dt, 'q', `p(10u) + x${r} * D`, c)} * scale; var a${r}_${c} = vec4<f32>(0.0);`)}
   // finite starts: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away); key 0 is
   // visible to every row, so m is a real score from the first step on
 ${quads.map((t) => `  var m${t} = vec4<f32>(-3.0e38); var l${t} = vec4<f32>(0.0);`).join('\n')}
   for (var j = 0u; j < jAll; j = j + 1u) {
-    let kb = p(11u) + (kvRow + j) * D;
-    let vb = p(12u) + (kvRow + j) * D;
-${chunks.map((c) => `    let k${c} = ${laneLoad(dt, 'k', 'kb', c)};\n    let v${c} = ${laneLoad(dt, 'v', 'vb', c)};`).join('\n')}
+${keyLoads(dt, C)}
 ${quads
   .map(
     (t) => `    {
@@ -227,39 +296,27 @@ export function attentionBackwardQuerySubgroupLaunch(
   scale: number,
   dq: View,
   maxWorkgroups: number,
-  R = SUBGROUP_ATTENTION_ROWS,
 ): Launch {
   const dt = q.dtype;
+  const R = SUBGROUP_ATTENTION_ROWS;
   const [B, H, Tq, D] = q.shape;
   const nb = Math.ceil(Tq / R);
   const C = chunksFor(D);
-  const words = [
-    ...commonWords(q, k, causal, scale),
-    q.offset,
-    k.offset,
-    v.offset,
-    lse.offset,
-    delta.offset,
-    gradOut.offset,
-    dq.offset,
-    nb,
-  ];
+  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
+  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dq }, [nb]);
   const { rows, quads, chunks, each } = unrolled(R, C);
-  const bindings = `${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'q', 'read', dt)}${dtypeBuffer(3, 'k', 'read', dt)}${dtypeBuffer(4, 'v', 'read', dt)}${dtypeBuffer(5, 'lse', 'read', dt)}${dtypeBuffer(6, 'delta', 'read', dt)}${dtypeBuffer(7, 'gout', 'read', dt)}`;
   return {
     kernel: {
       key: `attention_backward_q_sg:${dt}:${C}:${R}`,
-      access: ['read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
-      build: () => `${header(dt, words.length, bindings)}${queryRows(R, 17)}
+      access,
+      build: () => `${header(declarations)}${queryRows(R, 17)}
 ${each(
   (r, c) =>
     `var q${r}_${c} = ${laneLoad(dt, 'q', `p(10u) + x${r} * D`, c)} * scale; var g${r}_${c} = ${laneLoad(dt, 'gout', `p(15u) + x${r} * D`, c)}; var a${r}_${c} = vec4<f32>(0.0);`,
 )}
 ${quads.map((t) => `  let L${t} = ${quad(t, (r) => load(dt, 'lse', `p(13u) + x${r}`))};\n  let dl${t} = ${quad(t, (r) => load(dt, 'delta', `p(14u) + x${r}`))};`).join('\n')}
   for (var j = 0u; j < jAll; j = j + 1u) {
-    let kb = p(11u) + (kvRow + j) * D;
-    let vb = p(12u) + (kvRow + j) * D;
-${chunks.map((c) => `    let k${c} = ${laneLoad(dt, 'k', 'kb', c)};\n    let v${c} = ${laneLoad(dt, 'v', 'vb', c)};`).join('\n')}
+${keyLoads(dt, C)}
 ${quads
   .map(
     (t) => `    {
@@ -300,31 +357,20 @@ export function attentionBackwardKeySubgroupLaunch(
   dk: View,
   dv: View,
   maxWorkgroups: number,
-  R = SUBGROUP_ATTENTION_ROWS,
 ): Launch {
   const dt = q.dtype;
+  const R = SUBGROUP_ATTENTION_ROWS;
   const [B, Hkv, Tk, D] = k.shape;
   const nb = Math.ceil(Tk / R);
   const C = chunksFor(D);
-  const words = [
-    ...commonWords(q, k, causal, scale),
-    q.offset,
-    k.offset,
-    v.offset,
-    lse.offset,
-    delta.offset,
-    gradOut.offset,
-    dk.offset,
-    dv.offset,
-    nb,
-  ];
-  const { rows, quads, chunks, each } = unrolled(R, C);
-  const bindings = `${dtypeBuffer(1, 'dk', 'read_write', dt)}${dtypeBuffer(2, 'dv', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${dtypeBuffer(6, 'lse', 'read', dt)}${dtypeBuffer(7, 'delta', 'read', dt)}${dtypeBuffer(8, 'gout', 'read', dt)}`;
+  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
+  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dk, dv }, [nb]);
+  const { rows, quads, each } = unrolled(R, C);
   return {
     kernel: {
       key: `attention_backward_kv_sg:${dt}:${C}:${R}`,
-      access: ['read_write', 'read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
-      build: () => `${header(dt, words.length, bindings)}
+      access,
+      build: () => `${header(declarations)}
   let G = p(2u);
   let nb = p(18u);
   if (row >= (p(9u) / Tk) * nb) { return; }
@@ -332,10 +378,7 @@ export function attentionBackwardKeySubgroupLaunch(
   let hk = bhk % p(8u); let b = bhk / p(8u);
   let causal = p(6u) != 0u;
 ${rows.map((r) => `  let y${r} = bhk * Tk + min(j0 + ${r}u, Tk - 1u);`).join('\n')}
-${each(
-  (r, c) =>
-    `var k${r}_${c} = ${laneLoad(dt, 'k', `p(11u) + y${r} * D`, c)} * scale; var v${r}_${c} = ${laneLoad(dt, 'v', `p(12u) + y${r} * D`, c)}; var dk${r}_${c} = vec4<f32>(0.0); var dv${r}_${c} = vec4<f32>(0.0);`,
-)}
+${each(keyRow(dt))}
   // causal: key j is seen by queries i >= j - (Tk - Tq); the block starts at its first key's
 ${quads
   .map(
@@ -350,36 +393,11 @@ ${quads
       let r = rowBase + i;
       let qb = p(10u) + r * D;
       let gb = p(15u) + r * D;
-${chunks.map((c) => `      let q${c} = ${laneLoad(dt, 'q', 'qb', c)};\n      let o${c} = ${laneLoad(dt, 'gout', 'gb', c)};`).join('\n')}
-      let L = ${load(dt, 'lse', 'p(13u) + r')};
-      let dl = ${load(dt, 'delta', 'p(14u) + r')};
-${quads
-  .map(
-    (t) => `      {
-        let s = subgroupAdd(${quad(t, (r) => partial('k', 'q', r, C))});
-        let dp = subgroupAdd(${quad(t, (r) => partial('v', 'o', r, C))});
-        let pr = select(vec4<f32>(0.0), exp(s - L), vec4<u32>(i) >= iStart${t});
-        let ds = pr * (dp - dl);
-${range(4)
-  .flatMap((u) =>
-    chunks.map(
-      (c) =>
-        `        dv${4 * t + u}_${c} = dv${4 * t + u}_${c} + pr[${u}] * o${c};\n        dk${4 * t + u}_${c} = dk${4 * t + u}_${c} + ds[${u}] * q${c};`,
-    ),
-  )
-  .join('\n')}
-      }`,
-  )
-  .join('\n')}
+${queryLoads(dt, C, '      ')}
+${quads.map((t) => `      {\n${keyStep(C, t, `iStart${t}`, '        ')}\n      }`).join('\n')}
     }
   }
-${rows
-  .map(
-    (r) => `  if (j0 + ${r}u < Tk) {
-${chunks.map((c) => `    ${laneStore(dt, 'dk', `p(16u) + y${r} * D`, c, `dk${r}_${c} * scale`)}\n    ${laneStore(dt, 'dv', `p(17u) + y${r} * D`, c, `dv${r}_${c}`)}`).join('\n')}
-  }`,
-  )
-  .join('\n')}
+${keyRowStores(dt, R, C, 16, '  ')}
 }
 `,
     },

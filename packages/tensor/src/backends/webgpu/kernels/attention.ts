@@ -13,6 +13,7 @@ import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
 import { f32Bits } from '../params.js';
+import type { Access } from '../pipelines.js';
 import { dtypeBuffer, enables, flatMain, grid2d, load, mathPrelude, store, uniforms } from './wgsl.js';
 
 const WG = 64;
@@ -22,7 +23,7 @@ const WG = 64;
  * are handled as vec4s: llvmpipe spends most of these kernels on private-array indexing, and a
  * vec4 per index quarters it.
  */
-export function dimCap(D: number): number {
+function dimCap(D: number): number {
   let c = 4;
   while (c * 4 < D) c *= 2;
   return c;
@@ -46,14 +47,49 @@ export function store4(dt: DType, name: string, base: string, value: string): st
 }
 
 /** WGSL loop header over the vec4s of a row. */
-export const EACH = 'for (var d4 = 0u; d4 < D4; d4 = d4 + 1u)';
+const EACH = 'for (var d4 = 0u; d4 < D4; d4 = d4 + 1u)';
 
-/** Uniform words shared by the three kernels. */
-export function commonWords(q: View, k: View, causal: boolean, scale: number): number[] {
+/** Storage buffers of a kernel by WGSL name. */
+type Buffers = Record<string, View>;
+
+/** The inputs of every backward kernel. */
+export function backwardInputs(q: View, k: View, v: View, lse: View, delta: View, gradOut: View): Buffers {
+  return { q, k, v, lse, delta, gout: gradOut };
+}
+
+/**
+ * Uniform words, access list and WGSL declarations (enable directives, further ones in `enable`,
+ * then uniform block, buffers and math prelude; built on demand, on a pipeline-cache miss) shared
+ * by the attention kernels. Words: 0 B·H·Tq, 1 H, 2 G, 3 Tq, 4 Tk, 5 D, 6 causal, 7 scale, 8 Hkv,
+ * 9 B·Hkv·Tk, then each input's offset, each output's and `extra`. Bindings: the outputs
+ * (read_write) from 1, then the inputs (read), in the records' order.
+ */
+export function operands(
+  q: View,
+  k: View,
+  causal: boolean,
+  scale: number,
+  inputs: Buffers,
+  outputs: Buffers,
+  extra: number[] = [],
+) {
+  const dt = q.dtype;
   const [B, H, Tq, D] = q.shape;
   const [, Hkv, Tk] = k.shape;
-  // 0 B·H·Tq, 1 H, 2 G, 3 Tq, 4 Tk, 5 D, 6 causal, 7 scale, 8 Hkv, 9 B·Hkv·Tk
-  return [B * H * Tq, H, H / Hkv, Tq, Tk, D, causal ? 1 : 0, f32Bits(scale), Hkv, B * Hkv * Tk];
+  const words = [
+    ...[B * H * Tq, H, H / Hkv, Tq, Tk, D, causal ? 1 : 0, f32Bits(scale), Hkv, B * Hkv * Tk],
+    ...Object.values(inputs).map((t) => t.offset),
+    ...Object.values(outputs).map((t) => t.offset),
+    ...extra,
+  ];
+  const bound = [
+    ...Object.keys(outputs).map((name) => [name, 'read_write'] as const),
+    ...Object.keys(inputs).map((name) => [name, 'read'] as const),
+  ];
+  const access: Access[] = bound.map(([, a]) => a);
+  const declarations = (enable = '') =>
+    `${enables([dt])}${enable}${uniforms(words.length)}${bound.map(([name, a], i) => dtypeBuffer(i + 1, name, a, dt)).join('')}${mathPrelude(dt === 'float16')}`;
+  return { words, access, declarations };
 }
 
 /** WGSL: query row `idx`'s batch b, head h, position i, first kv row and visible key count. */
@@ -76,14 +112,13 @@ export function attentionLaunch(
   maxWorkgroups: number,
 ): Launch {
   const dt = q.dtype;
-  const words = [...commonWords(q, k, causal, scale), q.offset, k.offset, v.offset, out.offset, lse.offset];
+  const { words, access, declarations } = operands(q, k, causal, scale, { q, k, v }, { out, lse });
   const cap = dimCap(q.shape[3]);
   return {
     kernel: {
       key: `attention:${dt}:${cap}`,
-      access: ['read_write', 'read_write', 'read', 'read', 'read'],
-      build:
-        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'out', 'read_write', dt)}${dtypeBuffer(2, 'lse', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${mathPrelude(dt === 'float16')}
+      access,
+      build: () => `${declarations()}
 ${flatMain(WG)}
   if (idx >= p(0u)) { return; }${QUERY_ROW}
   var qv: array<vec4<f32>, ${cap}>;
@@ -133,23 +168,14 @@ export function attentionBackwardQueryLaunch(
   maxWorkgroups: number,
 ): Launch {
   const dt = q.dtype;
-  const words = [
-    ...commonWords(q, k, causal, scale),
-    q.offset,
-    k.offset,
-    v.offset,
-    lse.offset,
-    delta.offset,
-    gradOut.offset,
-    dq.offset,
-  ];
+  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
+  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dq });
   const cap = dimCap(q.shape[3]);
   return {
     kernel: {
       key: `attention_backward_q:${dt}:${cap}`,
-      access: ['read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
-      build:
-        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dq', 'read_write', dt)}${dtypeBuffer(2, 'q', 'read', dt)}${dtypeBuffer(3, 'k', 'read', dt)}${dtypeBuffer(4, 'v', 'read', dt)}${dtypeBuffer(5, 'lse', 'read', dt)}${dtypeBuffer(6, 'delta', 'read', dt)}${dtypeBuffer(7, 'gout', 'read', dt)}${mathPrelude(dt === 'float16')}
+      access,
+      build: () => `${declarations()}
 ${flatMain(WG)}
   if (idx >= p(0u)) { return; }${QUERY_ROW}
   var qv: array<vec4<f32>, ${cap}>;
@@ -208,24 +234,14 @@ export function attentionBackwardKeyLaunch(
   maxWorkgroups: number,
 ): Launch {
   const dt = q.dtype;
-  const words = [
-    ...commonWords(q, k, causal, scale),
-    q.offset,
-    k.offset,
-    v.offset,
-    lse.offset,
-    delta.offset,
-    gradOut.offset,
-    dk.offset,
-    dv.offset,
-  ];
+  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
+  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dk, dv });
   const cap = dimCap(q.shape[3]);
   return {
     kernel: {
       key: `attention_backward_kv:${dt}:${cap}`,
-      access: ['read_write', 'read_write', 'read', 'read', 'read', 'read', 'read', 'read'],
-      build:
-        () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'dk', 'read_write', dt)}${dtypeBuffer(2, 'dv', 'read_write', dt)}${dtypeBuffer(3, 'q', 'read', dt)}${dtypeBuffer(4, 'k', 'read', dt)}${dtypeBuffer(5, 'v', 'read', dt)}${dtypeBuffer(6, 'lse', 'read', dt)}${dtypeBuffer(7, 'delta', 'read', dt)}${dtypeBuffer(8, 'gout', 'read', dt)}${mathPrelude(dt === 'float16')}
+      access,
+      build: () => `${declarations()}
 ${flatMain(WG)}
   if (idx >= p(9u)) { return; }
   let Tq = p(3u); let Tk = p(4u); let D = p(5u); let D4 = (D + 3u) / 4u; let scale = pf(7u); let G = p(2u);
