@@ -6,6 +6,7 @@
 import type { View } from '../../../backend.js';
 import type { Launch } from '../executor.js';
 import { i32Bits } from '../params.js';
+import { logitStats, logitStatsSubgroup } from './cross-entropy.js';
 import {
   ROW_FUNCTION,
   type RowPlan,
@@ -13,11 +14,10 @@ import {
   rowColumns,
   rowEnables,
   rowLoad,
-  rowLoopMain,
+  rowLoop,
   rowPlan,
   rowPrelude,
   rowStore,
-  rowsPerWorkgroup,
   rowType,
 } from './rows.js';
 import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
@@ -37,22 +37,12 @@ export function crossEntropyBackwardLaunch(
   lanes = 0,
 ): Launch {
   const [rows, C] = logits.shape;
+  const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex)];
   const plan =
     out.dtype === logits.dtype ? rowPlan(lanes, logits.dtype, C, [logits.offset, out.offset]) : null;
-  if (plan)
-    return crossEntropyBackwardSubgroupLaunch(logits, targets, scale, ignoreIndex, out, plan, maxWorkgroups);
+  if (plan) return crossEntropyBackwardSubgroupLaunch(logits, scale, out, words, plan, maxWorkgroups);
   const wg = rowWorkgroup(C);
-  const words = [
-    rows,
-    C,
-    logits.offset,
-    targets.offset,
-    out.offset,
-    i32Bits(ignoreIndex),
-    wg / 2,
-    scale.offset,
-    scale.strides[0],
-  ];
+  words.push(wg / 2, scale.offset, scale.strides[0]);
   const dt = logits.dtype;
   return {
     kernel: {
@@ -66,12 +56,7 @@ ${rowMain(wg)}
   let base = p(2u) + row * C;
   let outBase = p(4u) + row * C;
   let tgt = targets[p(3u) + row];
-  var m = -inf_f32();
-  for (var c = lid; c < C; c = c + ${wg}u) { m = max_nan(m, ${load(dt, 'logits', 'base + c')}); }
-  m = wg_max(lid, m, p(6u));
-  var s = 0.0;
-  for (var c = lid; c < C; c = c + ${wg}u) { s = s + exp(${load(dt, 'logits', 'base + c')} - m); }
-  let total = wg_sum(lid, s, p(6u));
+  ${logitStats(dt, wg)}
   // ignored rows get a zero gradient (a zero scale would still turn inf logits into NaN)
   let g = select(${load(dt, 'scale', 'p(7u) + row * p(8u)')}, 0.0, tgt == pi(5u));
   let keep = tgt != pi(5u);
@@ -91,28 +76,16 @@ ${rowMain(wg)}
 /** The subgroup variant: lane reductions by shuffles, vec4 accesses when rows are 4-aligned. */
 function crossEntropyBackwardSubgroupLaunch(
   logits: View,
-  targets: View,
   scale: View,
-  ignoreIndex: number,
   out: View,
+  words: number[],
   plan: RowPlan,
   maxWorkgroups: number,
 ): Launch {
   const [rows, C] = logits.shape;
   const { lanes: L, vec: V } = plan;
-  const words = [
-    rows,
-    C,
-    logits.offset,
-    targets.offset,
-    out.offset,
-    i32Bits(ignoreIndex),
-    scale.offset,
-    scale.strides[0],
-  ];
-  const K = rowsPerWorkgroup(C);
-  const kWord = words.length;
-  words.push(K);
+  words.push(scale.offset, scale.strides[0]);
+  const loop = rowLoop(words, L, rows, C, maxWorkgroups);
   const dt = logits.dtype;
   const f16 = dt === 'float16';
   const t = rowType(plan);
@@ -132,12 +105,7 @@ ${ROW_FUNCTION}
   let base = (p(2u) + row * C) / ${V}u;
   let outBase = (p(4u) + row * C) / ${V}u;
   let tgt = targets[p(3u) + row];
-  var mv = ${t}(-inf_f32());
-  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, dt, 'logits', 'base + c')}); }
-  let m = row_max(hmax(mv));
-  var s = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, dt, 'logits', 'base + c')} - m); }
-  let total = row_sum(hsum(s));
+  ${logitStatsSubgroup(plan, dt)}
   // ignored rows get a zero gradient (a zero scale would still turn inf logits into NaN)
   let g = select(${load(scale.dtype, 'scale', 'p(6u) + row * p(7u)')}, 0.0, tgt == pi(5u));
   let keep = tgt != pi(5u);
@@ -147,9 +115,9 @@ ${ROW_FUNCTION}
     ${rowStore(plan, out.dtype, 'out', 'outBase + c', `select(${t}(0.0), (prob - hot) * g, keep)`)}
   }
 }
-${rowLoopMain(L, kWord)}`,
+${loop.main}`,
     },
     params: words,
-    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+    grid: loop.grid,
   };
 }

@@ -1,5 +1,6 @@
 /** Fused per-row cross-entropy from logits: m + log Σ exp(x - m) - x[target], one workgroup per row. */
 import type { View } from '../../../backend.js';
+import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
 import { i32Bits } from '../params.js';
 import {
@@ -8,10 +9,9 @@ import {
   rowBuffer,
   rowEnables,
   rowLoad,
-  rowLoopMain,
+  rowLoop,
   rowPlan,
   rowPrelude,
-  rowsPerWorkgroup,
   rowType,
 } from './rows.js';
 import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
@@ -30,10 +30,11 @@ export function crossEntropyLaunch(
   lanes = 0,
 ): Launch {
   const [rows, C] = logits.shape;
+  const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex)];
   const plan = rowPlan(lanes, logits.dtype, C, [logits.offset]);
-  if (plan) return crossEntropySubgroupLaunch(logits, targets, ignoreIndex, out, plan, maxWorkgroups);
+  if (plan) return crossEntropySubgroupLaunch(logits, out, words, plan, maxWorkgroups);
   const wg = rowWorkgroup(C);
-  const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex), wg / 2];
+  words.push(wg / 2);
   const dt = logits.dtype;
   return {
     kernel: {
@@ -46,12 +47,7 @@ ${rowMain(wg)}
   let C = p(1u);
   let base = p(2u) + row * C;
   let tgt = targets[p(3u) + row];
-  var m = -inf_f32();
-  for (var c = lid; c < C; c = c + ${wg}u) { m = max_nan(m, ${load(dt, 'logits', 'base + c')}); }
-  m = wg_max(lid, m, p(6u));
-  var s = 0.0;
-  for (var c = lid; c < C; c = c + ${wg}u) { s = s + exp(${load(dt, 'logits', 'base + c')} - m); }
-  let total = wg_sum(lid, s, p(6u));
+  ${logitStats(dt, wg)}
   if (lid == 0u) {
     // every invocation ran the reductions above (barriers need uniform control flow); only now branch
     let picked = ${load(dt, 'logits', 'base + u32(clamp(tgt, 0, i32(C) - 1))')};
@@ -69,21 +65,16 @@ ${rowMain(wg)}
 /** The subgroup variant: lane reductions by shuffles, vec4 logits when rows are 4-aligned. */
 function crossEntropySubgroupLaunch(
   logits: View,
-  targets: View,
-  ignoreIndex: number,
   out: View,
+  words: number[],
   plan: RowPlan,
   maxWorkgroups: number,
 ): Launch {
   const [rows, C] = logits.shape;
   const { lanes: L, vec: V } = plan;
-  const words = [rows, C, logits.offset, targets.offset, out.offset, i32Bits(ignoreIndex)];
-  const K = rowsPerWorkgroup(C);
-  const kWord = words.length;
-  words.push(K);
+  const loop = rowLoop(words, L, rows, C, maxWorkgroups);
   const dt = logits.dtype;
   const f16 = dt === 'float16' || out.dtype === 'float16';
-  const t = rowType(plan);
   const tc = 'u32(clamp(tgt, 0, i32(C) - 1))';
   const picked =
     V === 4
@@ -100,21 +91,41 @@ ${ROW_FUNCTION}
   let n = C / ${V}u;
   let base = (p(2u) + row * C) / ${V}u;
   let tgt = targets[p(3u) + row];
-  var mv = ${t}(-inf_f32());
-  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, dt, 'logits', 'base + c')}); }
-  let m = row_max(hmax(mv));
-  var s = ${t}(0.0);
-  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, dt, 'logits', 'base + c')} - m); }
-  let total = row_sum(hsum(s));
+  ${logitStatsSubgroup(plan, dt)}
   if (lid == 0u) {
     let picked = ${picked};
     let loss = select(m + log_acc(total) - picked, 0.0, tgt == pi(5u));
     ${store(out.dtype, 'out', 'p(4u) + row', 'loss')}
   }
 }
-${rowLoopMain(L, kWord)}`,
+${loop.main}`,
     },
     params: words,
-    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+    grid: loop.grid,
   };
+}
+
+/**
+ * WGSL of a logits row's max `m` and exp-sum `total` = Σ exp(logit − m) in a workgroup variant
+ * (`wg` invocations, half of them in uniform word 6); cross-entropy-backward.ts shares it.
+ */
+export function logitStats(dt: DType, wg: number): string {
+  return `var m = -inf_f32();
+  for (var c = lid; c < C; c = c + ${wg}u) { m = max_nan(m, ${load(dt, 'logits', 'base + c')}); }
+  m = wg_max(lid, m, p(6u));
+  var s = 0.0;
+  for (var c = lid; c < C; c = c + ${wg}u) { s = s + exp(${load(dt, 'logits', 'base + c')} - m); }
+  let total = wg_sum(lid, s, p(6u));`;
+}
+
+/** {@link logitStats} in a subgroup variant: `n` row values of `plan` per row, lane by lane. */
+export function logitStatsSubgroup(plan: RowPlan, dt: DType): string {
+  const t = rowType(plan);
+  const L = plan.lanes;
+  return `var mv = ${t}(-inf_f32());
+  for (var c = lid; c < n; c = c + ${L}u) { mv = max4(mv, ${rowLoad(plan, dt, 'logits', 'base + c')}); }
+  let m = row_max(hmax(mv));
+  var s = ${t}(0.0);
+  for (var c = lid; c < n; c = c + ${L}u) { s = s + exp(${rowLoad(plan, dt, 'logits', 'base + c')} - m); }
+  let total = row_sum(hsum(s));`;
 }

@@ -16,14 +16,13 @@ import {
   rowBuffer,
   rowEnables,
   rowLoad,
-  rowLoopMain,
+  rowLoop,
   rowPlan,
   rowPrelude,
   rowStore,
-  rowsPerWorkgroup,
   rowType,
 } from './rows.js';
-import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
+import { rowCache, rowPass, rowRegisterForm, rowValue } from './rows-registers.js';
 import {
   buffer,
   dtypeBuffer,
@@ -56,11 +55,6 @@ export function normBackwardRowsLaunch(
 ): Launch {
   const n = x.shape[x.shape.length - 1];
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-  const plan = rowPlan(lanes, x.dtype, n, [x.offset, g.offset, dx.offset]);
-  if (plan)
-    return normBackwardRowsSubgroupLaunch(x, weight, g, eps, center, dx, stats, rows, n, plan, maxWorkgroups);
-  const wg = rowWorkgroup(n);
-  const dt = x.dtype;
   const words = [
     rows,
     n,
@@ -71,12 +65,17 @@ export function normBackwardRowsLaunch(
     f32Bits(eps),
     weight?.offset ?? 0,
     weight?.strides[0] ?? 0,
-    wg / 2,
   ];
+  const access: Access[] = ['read_write', 'read_write', 'read', 'read', ...(weight ? ['read' as const] : [])];
+  const plan = rowPlan(lanes, x.dtype, n, [x.offset, g.offset, dx.offset]);
+  if (plan)
+    return normBackwardRowsSubgroupLaunch(x, weight, center, rows, n, words, access, plan, maxWorkgroups);
+  const wg = rowWorkgroup(n);
+  const dt = x.dtype;
+  words.push(wg / 2);
   const gh = weight
     ? `${load(dt, 'g', 'gb + c')} * ${load(dt, 'weight', 'p(7u) + c * p(8u)')}`
     : load(dt, 'g', 'gb + c');
-  const access: Access[] = ['read_write', 'read_write', 'read', 'read', ...(weight ? ['read' as const] : [])];
   return {
     kernel: {
       key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${weight ? 'w' : ''}:${wg}`,
@@ -129,13 +128,11 @@ ${rowMain(wg)}
 function normBackwardRowsSubgroupLaunch(
   x: View,
   weight: View | null,
-  g: View,
-  eps: number,
   center: boolean,
-  dx: View,
-  stats: View,
   rows: number,
   n: number,
+  words: number[],
+  access: Access[],
   plan: RowPlan,
   maxWorkgroups: number,
 ): Launch {
@@ -143,26 +140,9 @@ function normBackwardRowsSubgroupLaunch(
   const dt = x.dtype;
   const f16 = dt === 'float16';
   const t = rowType(plan);
-  const words = [
-    rows,
-    n,
-    x.offset,
-    g.offset,
-    dx.offset,
-    stats.offset,
-    f32Bits(eps),
-    weight?.offset ?? 0,
-    weight?.strides[0] ?? 0,
-  ];
-  const K = rowsPerWorkgroup(n);
-  const kWord = words.length;
-  words.push(K);
+  const loop = rowLoop(words, L, rows, n, maxWorkgroups);
   // a row length fixed in the pipeline lets each lane load its part of the row once
-  const R = rowRegisters(plan, n);
-  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
-  // to a and then reorders the adds (other bits than the loop kernels)
-  const zero = R ? `pf(${words.length}u)` : '0.0';
-  if (R) words.push(0);
+  const { count: R, zero, key } = rowRegisterForm(words, plan, n);
   const w = weight ? columnParam(plan, weight, 5, 'weight', 7, 8) : null;
   const loadX = (c: string) => rowLoad(plan, dt, 'x', `xb + ${c}`);
   const loadG = (c: string) => rowLoad(plan, dt, 'g', `gb + ${c}`);
@@ -173,10 +153,9 @@ function normBackwardRowsSubgroupLaunch(
   };
   // unrolled, ĝ of the third pass is kept for the last (same bits, no second weight load)
   const gh = (j: number, c: string) => (R ? `gh${j}` : ghAt(j, c));
-  const access: Access[] = ['read_write', 'read_write', 'read', 'read', ...(weight ? ['read' as const] : [])];
   return {
     kernel: {
-      key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${w ? (w.vec ? 'W' : 'w') : ''}:sg${L}v${V}${R ? `r${n}` : ''}`,
+      key: `${center ? 'layer' : 'rms'}_norm_backward_rows:${dt}:${w ? (w.vec ? 'W' : 'w') : ''}:sg${L}v${V}${key}`,
       access,
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'dx', 'read_write', dt)}${buffer(2, 'stats', 'read_write', 'f32')}${rowBuffer(plan, 3, 'x', 'read', dt)}${rowBuffer(plan, 4, 'g', 'read', dt)}${w?.decl ?? ''}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -212,10 +191,10 @@ ${ROW_FUNCTION}
   }
   ${rowPass(plan, R, (c, j) => `{ let xh = (${xv(j, c)} - mu) * rstd; ${rowStore(plan, dt, 'dx', `ob + ${c}`, `rstd * (${gh(j, c)} - meanG - xh * meanGX)`)} }`)}
 }
-${rowLoopMain(L, kWord)}`,
+${loop.main}`,
     },
     params: words,
-    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+    grid: loop.grid,
   };
 }
 

@@ -9,14 +9,13 @@ import {
   rowBuffer,
   rowEnables,
   rowLoad,
-  rowLoopMain,
+  rowLoop,
   rowPlan,
   rowPrelude,
   rowStore,
-  rowsPerWorkgroup,
   rowType,
 } from './rows.js';
-import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
+import { rowCache, rowPass, rowRegisterForm, rowValue } from './rows-registers.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
@@ -37,9 +36,6 @@ export function normLaunch(
 ): { launch: Launch; buffers: ('weight' | 'bias')[] } {
   const n = x.shape[x.shape.length - 1];
   const rows = n === 0 ? 0 : x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
-  const plan = rowPlan(lanes, x.dtype, n, [x.offset, out.offset]);
-  if (plan) return normSubgroupLaunch(x, weight, bias, eps, out, center, rows, n, plan, maxWorkgroups);
-  const wg = rowWorkgroup(n);
   const words = [
     rows,
     n,
@@ -50,12 +46,30 @@ export function normLaunch(
     weight?.strides[0] ?? 0,
     bias?.offset ?? 0,
     bias?.strides[0] ?? 0,
-    wg / 2,
   ];
   const extra: ('weight' | 'bias')[] = [];
   if (weight) extra.push('weight');
   if (bias) extra.push('bias');
   const access: Access[] = ['read_write', 'read', ...extra.map(() => 'read' as const)];
+  const plan = rowPlan(lanes, x.dtype, n, [x.offset, out.offset]);
+  if (plan) {
+    const launch = normSubgroupLaunch(
+      x,
+      weight,
+      bias,
+      out,
+      center,
+      rows,
+      n,
+      words,
+      access,
+      plan,
+      maxWorkgroups,
+    );
+    return { launch, buffers: extra };
+  }
+  const wg = rowWorkgroup(n);
+  words.push(wg / 2);
   const decls = extra.map((name, i) => dtypeBuffer(3 + i, name, 'read', x.dtype)).join('');
   const name = center ? 'layer_norm' : 'rms_norm';
   let y = '(v - mu) * rstd';
@@ -132,39 +146,19 @@ function normSubgroupLaunch(
   x: View,
   weight: View | null,
   bias: View | null,
-  eps: number,
   out: View,
   center: boolean,
   rows: number,
   n: number,
+  words: number[],
+  access: Access[],
   plan: RowPlan,
   maxWorkgroups: number,
-): { launch: Launch; buffers: ('weight' | 'bias')[] } {
+): Launch {
   const { lanes: L, vec: V } = plan;
-  const words = [
-    rows,
-    n,
-    x.offset,
-    out.offset,
-    f32Bits(eps),
-    weight?.offset ?? 0,
-    weight?.strides[0] ?? 0,
-    bias?.offset ?? 0,
-    bias?.strides[0] ?? 0,
-  ];
-  const K = rowsPerWorkgroup(n);
-  const kWord = words.length;
-  words.push(K);
+  const loop = rowLoop(words, L, rows, n, maxWorkgroups);
   // a row length fixed in the pipeline lets each lane load its part of the row once
-  const R = rowRegisters(plan, n);
-  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
-  // to a and then reorders the adds (other bits than the loop kernels)
-  const zero = R ? `pf(${words.length}u)` : '0.0';
-  if (R) words.push(0);
-  const extra: ('weight' | 'bias')[] = [];
-  if (weight) extra.push('weight');
-  if (bias) extra.push('bias');
-  const access: Access[] = ['read_write', 'read', ...extra.map(() => 'read' as const)];
+  const { count: R, zero, key } = rowRegisterForm(words, plan, n);
   const w = weight ? columnParam(plan, weight, 3, 'weight', 5, 6) : null;
   const b = bias ? columnParam(plan, bias, weight ? 4 : 3, 'bias', 7, 8) : null;
   const f16 = x.dtype === 'float16';
@@ -178,9 +172,9 @@ function normSubgroupLaunch(
   const name = center ? 'layer_norm' : 'rms_norm';
   const load = (c: string) => rowLoad(plan, x.dtype, 'x', `base + ${c}`);
   const xv = (j: number, c: string) => rowValue(R, 'x', j, c, load);
-  const launch: Launch = {
+  return {
     kernel: {
-      key: `${name}:${x.dtype}:${w ? (w.vec ? 'W' : 'w') : ''}${b ? (b.vec ? 'B' : 'b') : ''}:sg${L}v${V}${R ? `r${n}` : ''}`,
+      key: `${name}:${x.dtype}:${w ? (w.vec ? 'W' : 'w') : ''}${b ? (b.vec ? 'B' : 'b') : ''}:sg${L}v${V}${key}`,
       access,
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'x', 'read', x.dtype)}${w?.decl ?? ''}${b?.decl ?? ''}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -201,10 +195,9 @@ ${ROW_FUNCTION}
   let rstd = 1.0 / sqrt(row_sum(hsum(q)) / f32(p(1u)) + pf(4u));
   ${rowPass(plan, R, (c, j) => `{ let v = ${xv(j, c)}; ${rowStore(plan, out.dtype, 'out', `outBase + ${c}`, yAt(c))} }`)}
 }
-${rowLoopMain(L, kWord)}`,
+${loop.main}`,
     },
     params: words,
-    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+    grid: loop.grid,
   };
-  return { launch, buffers: extra };
 }

@@ -10,7 +10,7 @@ import type { DType } from '../../../dtype.js';
 import { sizeOf } from '../../../shape.js';
 import { type ComputeType, computeType, storageType } from '../dtypes.js';
 import type { Launch } from '../executor.js';
-import { ROW_FUNCTION, rowLoopMain, rowsPerWorkgroup } from './rows.js';
+import { ROW_FUNCTION, rowEnables, rowLoopMain, rowsPerWorkgroup } from './rows.js';
 import { collapse, packWalk, type WalkVariant, walkOffsets, walkVariant, walkWords } from './strided.js';
 import {
   buffer,
@@ -24,6 +24,7 @@ import {
   store,
   uniforms,
 } from './wgsl.js';
+import { rowWorkgroup } from './workgroup.js';
 
 /** Rows this short are reduced by one invocation each. */
 const SERIAL_MAX = 16;
@@ -217,8 +218,8 @@ function reduceSubgroupKernel(
   return {
     key: `reduce:${op}:${x}>${out}:o${outer}:sg${lanes}v${vec}`,
     access: ['read_write', 'read'],
-    build: () => `${f16 ? 'enable f16;\n' : ''}enable subgroups;
-${uniforms(WORDS + 1)}${dtypeBuffer(1, 'out', 'read_write', out)}${buffer(2, 'x', 'read', xType)}${mathPrelude(f16)}${combineFn(op, t)}
+    build:
+      () => `${rowEnables(f16)}${uniforms(WORDS + 1)}${dtypeBuffer(1, 'out', 'read_write', out)}${buffer(2, 'x', 'read', xType)}${mathPrelude(f16)}${combineFn(op, t)}
 ${ROW_FUNCTION}
   ${walkOffsets(1, OUTER, 'row', outer, 'o')}
   var acc: ${t} = ${identity(op, t)};
@@ -258,7 +259,7 @@ export function reduceLaunch(
   const rows = sizeOf(outer.shape);
   const R = sizeOf(inner.shape);
   const serial = R <= SERIAL_MAX;
-  const wg = R <= 4096 ? 64 : 256;
+  const wg = rowWorkgroup(R);
   const words = [rows, R, out.offset, wg / 2];
   packWalk(words, outer);
   packWalk(words, inner);

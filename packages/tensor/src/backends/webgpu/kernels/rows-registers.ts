@@ -43,6 +43,23 @@ export function rowRegisters(plan: RowPlan, n: number): number {
 }
 
 /**
+ * The register form of a row kernel for rows of `n` under `plan`: `count` vec4s per lane
+ * ({@link rowRegisters}), `zero`, the 0.0 its sums start from, and the kernel key's suffix.
+ * Unrolled, the 0.0 is a uniform word pushed onto `words`, so the compiler cannot see it: from a
+ * constant 0, NIR folds 0 + a to a and then reorders the adds (other bits than the loop kernels).
+ */
+export function rowRegisterForm(
+  words: number[],
+  plan: RowPlan,
+  n: number,
+): { count: number; zero: string; key: string } {
+  const count = rowRegisters(plan, n);
+  if (count === 0) return { count, zero: '0.0', key: '' };
+  words.push(0);
+  return { count, zero: `pf(${words.length - 1}u)`, key: `r${n}` };
+}
+
+/**
  * One pass over a lane's columns: a loop over `c` (count 0) or the pass unrolled over the
  * lane's `count` vec4s. `body(c, j)` gets the column expression (in row values) and the index
  * j of the cached value (see {@link rowValue}); the text it returns is one statement.

@@ -16,6 +16,7 @@
  */
 import type { DType } from '../../../dtype.js';
 import { envVar } from '../env.js';
+import { grid2d } from './wgsl.js';
 
 /** How one row kernel runs: `lanes` invocations (one subgroup) per row, `vec` elements per access. */
 export interface RowPlan {
@@ -51,7 +52,7 @@ export function rowType(plan: RowPlan): string {
 }
 
 /** Storage element type of a row buffer of `dtype` under `plan`. */
-export function rowStorage(plan: RowPlan, dtype: DType): string {
+function rowStorage(plan: RowPlan, dtype: DType): string {
   const scalar = dtype === 'float16' ? 'f16' : 'f32';
   return plan.vec === 4 ? `vec4<${scalar}>` : scalar;
 }
@@ -140,4 +141,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var k = 0u; k < p(${kWord}u); k = k + 1u) { process_row(first + k, lid); }
 }
 `;
+}
+
+/**
+ * The row loop of a subgroup row kernel over `rows` rows of `n` elements: pushes k (rows per
+ * workgroup) onto the uniform `words` and returns the entry point ({@link rowLoopMain}, closing
+ * the {@link ROW_FUNCTION} body) and the grid of ⌈rows / k⌉ workgroups.
+ */
+export function rowLoop(
+  words: number[],
+  lanes: number,
+  rows: number,
+  n: number,
+  maxWorkgroups: number,
+): { main: string; grid: [number, number, number] } {
+  const k = rowsPerWorkgroup(n);
+  const main = rowLoopMain(lanes, words.length);
+  words.push(k);
+  return { main, grid: grid2d(Math.ceil(rows / k), maxWorkgroups) };
 }

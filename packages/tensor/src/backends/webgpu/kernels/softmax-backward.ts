@@ -7,14 +7,13 @@ import {
   rowBuffer,
   rowEnables,
   rowLoad,
-  rowLoopMain,
+  rowLoop,
   rowPlan,
   rowPrelude,
   rowStore,
-  rowsPerWorkgroup,
   rowType,
 } from './rows.js';
-import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
+import { rowCache, rowPass, rowRegisterForm, rowValue } from './rows-registers.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
@@ -32,10 +31,11 @@ export function softmaxBackwardLaunch(
 ): Launch {
   const n = y.shape[y.shape.length - 1];
   const rows = n === 0 ? 0 : y.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const words = [rows, n, y.offset, g.offset, out.offset];
   const plan = rowPlan(lanes, y.dtype, n, [y.offset, g.offset, out.offset]);
-  if (plan) return softmaxBackwardSubgroupLaunch(y, g, log, out, rows, n, plan, maxWorkgroups);
+  if (plan) return softmaxBackwardSubgroupLaunch(y, log, out, rows, n, words, plan, maxWorkgroups);
   const wg = rowWorkgroup(n);
-  const words = [rows, n, y.offset, g.offset, out.offset, wg / 2];
+  words.push(wg / 2);
   const dt = y.dtype;
   const term = log ? 'gv' : 'gv * yv';
   const result = log ? 'gv - exp(yv) * total' : 'yv * (gv - total)';
@@ -74,25 +74,18 @@ ${rowMain(wg)}
 /** The subgroup variant: lane reductions by shuffles, vec4 accesses when rows are 4-aligned. */
 function softmaxBackwardSubgroupLaunch(
   y: View,
-  g: View,
   log: boolean,
   out: View,
   rows: number,
   n: number,
+  words: number[],
   plan: RowPlan,
   maxWorkgroups: number,
 ): Launch {
   const { lanes: L, vec: V } = plan;
-  const words = [rows, n, y.offset, g.offset, out.offset];
-  const K = rowsPerWorkgroup(n);
-  const kWord = words.length;
-  words.push(K);
+  const loop = rowLoop(words, L, rows, n, maxWorkgroups);
   // a row length fixed in the pipeline lets each lane load its part of the row once
-  const R = rowRegisters(plan, n);
-  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
-  // to a and then reorders the adds (other bits than the loop kernels)
-  const zero = R ? `pf(${words.length}u)` : '0.0';
-  if (R) words.push(0);
+  const { count: R, zero, key } = rowRegisterForm(words, plan, n);
   const dt = y.dtype;
   const f16 = dt === 'float16';
   const t = rowType(plan);
@@ -104,7 +97,7 @@ function softmaxBackwardSubgroupLaunch(
     `let yv = ${rowValue(R, 'y', j, c, loadY)}; let gv = ${rowValue(R, 'g', j, c, loadG)};`;
   return {
     kernel: {
-      key: `${log ? 'log_softmax' : 'softmax'}_backward:${dt}:sg${L}v${V}${R ? `r${n}` : ''}`,
+      key: `${log ? 'log_softmax' : 'softmax'}_backward:${dt}:sg${L}v${V}${key}`,
       access: ['read_write', 'read', 'read'],
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'y', 'read', dt)}${rowBuffer(plan, 3, 'g', 'read', dt)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -118,9 +111,9 @@ ${ROW_FUNCTION}
   let total = row_sum(hsum(s));
   ${rowPass(plan, R, (c, j) => `{ ${loads(j, c)} ${rowStore(plan, out.dtype, 'out', `outBase + ${c}`, result)} }`)}
 }
-${rowLoopMain(L, kWord)}`,
+${loop.main}`,
     },
     params: words,
-    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+    grid: loop.grid,
   };
 }

@@ -10,14 +10,13 @@ import {
   rowBuffer,
   rowEnables,
   rowLoad,
-  rowLoopMain,
+  rowLoop,
   rowPlan,
   rowPrelude,
   rowStore,
-  rowsPerWorkgroup,
   rowType,
 } from './rows.js';
-import { rowCache, rowPass, rowRegisters, rowValue } from './rows-registers.js';
+import { rowCache, rowPass, rowRegisterForm, rowValue } from './rows-registers.js';
 import { dtypeBuffer, enables, grid2d, load, mathPrelude, rowMain, store, uniforms } from './wgsl.js';
 import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 
@@ -28,10 +27,11 @@ import { rowWorkgroup, workgroupReductions } from './workgroup.js';
 export function softmaxLaunch(x: View, out: View, log: boolean, maxWorkgroups: number, lanes = 0): Launch {
   const n = x.shape[x.shape.length - 1];
   const rows = n === 0 ? 0 : x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const words = [rows, n, x.offset, out.offset];
   const plan = rowPlan(lanes, x.dtype, n, [x.offset, out.offset]);
-  if (plan) return softmaxSubgroupLaunch(x, out, log, rows, n, plan, maxWorkgroups);
+  if (plan) return softmaxSubgroupLaunch(x, out, log, rows, n, words, plan, maxWorkgroups);
   const wg = rowWorkgroup(n);
-  const words = [rows, n, x.offset, out.offset, wg / 2];
+  words.push(wg / 2);
   const result = log ? 'z - logSum' : 'exp(z) / total';
   return {
     kernel: {
@@ -72,20 +72,14 @@ function softmaxSubgroupLaunch(
   log: boolean,
   rows: number,
   n: number,
+  words: number[],
   plan: RowPlan,
   maxWorkgroups: number,
 ): Launch {
   const { lanes: L, vec: V } = plan;
-  const words = [rows, n, x.offset, out.offset];
-  const K = rowsPerWorkgroup(n);
-  const kWord = words.length;
-  words.push(K);
+  const loop = rowLoop(words, L, rows, n, maxWorkgroups);
   // a row length fixed in the pipeline lets each lane load its part of the row once
-  const R = rowRegisters(plan, n);
-  // unrolled, sums start from a 0.0 the compiler cannot see: from a constant 0, NIR folds 0 + a
-  // to a and then reorders the adds (other bits than the loop kernels)
-  const zero = R ? `pf(${words.length}u)` : '0.0';
-  if (R) words.push(0);
+  const { count: R, zero, key } = rowRegisterForm(words, plan, n);
   const f16 = x.dtype === 'float16';
   const t = rowType(plan);
   const result = log ? 'z - logSum' : 'exp(z) / total';
@@ -93,7 +87,7 @@ function softmaxSubgroupLaunch(
   const xv = (j: number, c: string) => rowValue(R, 'x', j, c, load);
   return {
     kernel: {
-      key: `${log ? 'log_softmax' : 'softmax'}:${x.dtype}:sg${L}v${V}${R ? `r${n}` : ''}`,
+      key: `${log ? 'log_softmax' : 'softmax'}:${x.dtype}:sg${L}v${V}${key}`,
       access: ['read_write', 'read'],
       build:
         () => `${rowEnables(f16)}${uniforms(words.length)}${rowBuffer(plan, 1, 'out', 'read_write', out.dtype)}${rowBuffer(plan, 2, 'x', 'read', x.dtype)}${mathPrelude(f16)}${rowPrelude(plan, f16)}
@@ -112,9 +106,9 @@ ${ROW_FUNCTION}
   let logSum = log_acc(total);
   ${rowPass(plan, R, (c, j) => `{ let z = ${xv(j, c)} - m; ${rowStore(plan, out.dtype, 'out', `outBase + ${c}`, result)} }`)}
 }
-${rowLoopMain(L, kWord)}`,
+${loop.main}`,
     },
     params: words,
-    grid: grid2d(Math.ceil(rows / K), maxWorkgroups),
+    grid: loop.grid,
   };
 }

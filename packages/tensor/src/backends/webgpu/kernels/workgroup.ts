@@ -5,9 +5,9 @@
  */
 
 /**
- * Workgroup size of the fused row kernels for rows of `n` elements. 64 unless rows are very
- * long: on llvmpipe each barrier costs more with wider workgroups (softmax over 1024-wide rows
- * ran 3× faster with 64 invocations than with 256).
+ * Workgroup size of the fused row kernels (and of reduce.ts's tree reductions) for rows of `n`
+ * elements. 64 unless rows are very long: on llvmpipe each barrier costs more with wider
+ * workgroups (softmax over 1024-wide rows ran 3× faster with 64 invocations than with 256).
  */
 export function rowWorkgroup(n: number): number {
   return n <= 4096 ? 64 : 256;
