@@ -52,14 +52,15 @@ export function backward(loss: Tensor, options: BackwardOptions = {}): void {
   for (const [node, [g]] of results) {
     if (!g) continue;
     const p = node.leaf as Parameter;
-    const fresh = keep(g.isContiguous ? g : withGradMode(createGraph, () => g.contiguous()));
-    if (fresh !== g) g.dispose();
     if (p.grad === null) {
+      const fresh = keep(g.isContiguous ? g : withGradMode(createGraph, () => g.contiguous()));
+      if (fresh !== g) g.dispose();
       p.grad = fresh;
     } else {
-      const sum = keep(withGradMode(createGraph, () => p.grad!.add(fresh)));
+      // add writes a new contiguous tensor, so a strided `g` needs no copy first.
+      const sum = keep(withGradMode(createGraph, () => p.grad!.add(g)));
       p.grad.dispose();
-      fresh.dispose();
+      g.dispose();
       p.grad = sum;
     }
   }

@@ -183,7 +183,10 @@ export interface Backend<S = any> {
 
   /** out[i] = value. */
   fill(out: View<S>, value: number): void;
-  /** dst = src elementwise (same shape, any strides on both sides); casts when dtypes differ. */
+  /**
+   * dst = src elementwise (same shape, any strides on both sides); casts when dtypes differ.
+   * `src` and `dst` never share storage (`assign` copies such a source out first).
+   */
   copy(src: View<S>, dst: View<S>): void;
   unary(op: UnaryOp, x: View<S>, out: View<S>, params?: UnaryParams): void;
   /** `a` and `b` are already broadcast to `out.shape`. */

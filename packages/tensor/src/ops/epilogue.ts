@@ -7,12 +7,12 @@
 import type { MatmulActivation } from '../backend.js';
 import { dispatch } from '../dispatch.js';
 import { DTypeError, fmtShape, ShapeError } from '../errors.js';
-import { broadcastShapes, broadcastStrides, contiguousStrides, viewStrides } from '../shape.js';
+import { broadcastShapes, contiguousStrides } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
-import { matmul } from './linalg.js';
+import { broadcastBatch3, matmul } from './linalg.js';
 import { empty, makeView, requireFloat, sameDType, withTemps } from './util.js';
-import { copyContiguous } from './views.js';
+import { contiguous } from './views.js';
 
 const ACTIVATIONS: readonly MatmulActivation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu'];
 
@@ -31,24 +31,17 @@ export interface MatmulEpilogueOptions {
   keepPreActivation?: boolean;
 }
 
-/** Reads `t` (already expanded to [...batch, r, c]) as [B, r, c], copying only if the batch dims cannot merge. */
-function asBatch3(t: Tensor, batch: number): Tensor {
-  const to = [batch, t.shape[t.ndim - 2], t.shape[t.ndim - 1]];
-  const strides = viewStrides(t.shape, t.strides, to);
-  if (strides) return makeView(t, to, strides, t.offset);
-  const c = copyContiguous(t);
-  const v = makeView(c, to, viewStrides(c.shape, c.strides, to)!, 0);
-  c.dispose();
-  return v;
+function checkActivation(op: string, activation: MatmulActivation): void {
+  if (!ACTIVATIONS.includes(activation))
+    throw new RangeError(
+      `${op}: activation must be one of ${ACTIVATIONS.map((x) => `'${x}'`).join(', ')}, got ${JSON.stringify(activation)}`,
+    );
 }
 
 function checkEpilogue(a: Tensor, b: Tensor, bias: Tensor | null, activation: MatmulActivation): void {
   if (!(a instanceof Tensor) || !(b instanceof Tensor))
     throw new TypeError('matmulEpilogue: a and b must be Tensors');
-  if (!ACTIVATIONS.includes(activation))
-    throw new RangeError(
-      `matmulEpilogue: activation must be one of ${ACTIVATIONS.map((x) => `'${x}'`).join(', ')}, got ${JSON.stringify(activation)}`,
-    );
+  checkActivation('matmulEpilogue', activation);
   requireFloat('matmulEpilogue', a);
   sameDType('matmulEpilogue', a, b);
   if (a.ndim < 2 || b.ndim < 2)
@@ -117,14 +110,8 @@ export function matmulEpilogue(a: Tensor, b: Tensor, options: MatmulEpilogueOpti
     withTemps((tmp) => {
       const be = a.backend;
       if (be.matmulEpilogue && k > 0 && batch * m * n > 0) {
-        const aFull = [...batchShape, m, k];
-        const bFull = [...batchShape, k, n];
-        const A = tmp(
-          asBatch3(tmp(makeView(a, aFull, broadcastStrides(a.shape, a.strides, aFull), a.offset)), batch),
-        );
-        const B = tmp(
-          asBatch3(tmp(makeView(b, bFull, broadcastStrides(b.shape, b.strides, bFull), b.offset)), batch),
-        );
+        const A = tmp(broadcastBatch3(a, a.shape, a.strides, [...batchShape, m, k], batch));
+        const B = tmp(broadcastBatch3(b, b.shape, b.strides, [...batchShape, k, n], batch));
         const out = empty(be, outShape, a.dtype);
         const pre = keep ? empty(be, outShape, a.dtype) : null;
         const as3 = (t: Tensor) =>
@@ -154,10 +141,7 @@ export function matmulEpilogue(a: Tensor, b: Tensor, options: MatmulEpilogueOpti
  * of the handful of ops the composed derivative takes.
  */
 export function activationBackward(activation: MatmulActivation, pre: Tensor, gradOut: Tensor): Tensor {
-  if (!ACTIVATIONS.includes(activation))
-    throw new RangeError(
-      `activationBackward: activation must be one of ${ACTIVATIONS.map((x) => `'${x}'`).join(', ')}, got ${JSON.stringify(activation)}`,
-    );
+  checkActivation('activationBackward', activation);
   requireFloat('activationBackward', pre);
   sameDType('activationBackward', pre, gradOut);
   if (pre.shape.join() !== gradOut.shape.join())
@@ -168,17 +152,12 @@ export function activationBackward(activation: MatmulActivation, pre: Tensor, gr
     withTemps((tmp) => {
       const be = pre.backend;
       if (!be.activationBackward) return activationBackwardComposite(activation, pre, gradOut);
-      const [p, g] = [tmp(copyOrSelf(pre)), tmp(copyOrSelf(gradOut))];
+      const [p, g] = [tmp(contiguous(pre)), tmp(contiguous(gradOut))];
       const out = empty(be, pre.shape, pre.dtype);
       if (out.size > 0) be.activationBackward(activation, p.view_(), g.view_(), out.view_());
       return out;
     }),
   );
-}
-
-/** A contiguous handle on `t` (a new handle either way, so the caller can dispose it). */
-function copyOrSelf(t: Tensor): Tensor {
-  return t.isContiguous ? t.alias() : copyContiguous(t);
 }
 
 // erfc(z) = t·exp(−z² − 1.26551223 + t·P(t)), t = 1/(1 + z/2), z ≥ 0: the Chebyshev fit the

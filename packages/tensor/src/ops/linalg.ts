@@ -17,6 +17,26 @@ function asBatch3(t: Tensor, batch: number): Tensor {
 }
 
 /**
+ * @internal `t` (read with logical `shape` and `strides`, which may differ from its own for a
+ * 1-D operand) broadcast to `full` = [...batchShape, r, c] and read as [batch, r, c]; shared by
+ * {@link matmul} and `matmulEpilogue`.
+ */
+export function broadcastBatch3(
+  t: Tensor,
+  shape: readonly number[],
+  strides: readonly number[],
+  full: number[],
+  batch: number,
+): Tensor {
+  const expanded = makeView(t, full, broadcastStrides(shape, strides, full), t.offset);
+  try {
+    return asBatch3(expanded, batch);
+  } finally {
+    expanded.dispose();
+  }
+}
+
+/**
  * Matrix product with NumPy semantics: `[..., m, k] @ [..., k, n]` with broadcast batch
  * dimensions; 1-D operands are treated as a row (left) or column (right) vector and that
  * dimension is dropped from the result. Transposed views are read in place, without a copy.
@@ -47,14 +67,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return dispatch('matmul', [a, b], {}, () => {
     const aStr = a.ndim === 1 ? [0, a.strides[0]] : [...a.strides];
     const bStr = b.ndim === 1 ? [b.strides[0], 0] : [...b.strides];
-    const aFull = [...batchShape, m, k];
-    const bFull = [...batchShape, k, n];
-    const aExp = makeView(a, aFull, broadcastStrides(aShape, aStr, aFull), a.offset);
-    const bExp = makeView(b, bFull, broadcastStrides(bShape, bStr, bFull), b.offset);
-    const A = asBatch3(aExp, batch);
-    const B = asBatch3(bExp, batch);
-    aExp.dispose();
-    bExp.dispose();
+    const A = broadcastBatch3(a, aShape, aStr, [...batchShape, m, k], batch);
+    const B = broadcastBatch3(b, bShape, bStr, [...batchShape, k, n], batch);
     const out = empty(a.backend, [batch, m, n], a.dtype);
     try {
       if (out.size > 0) {

@@ -4,17 +4,11 @@
  * the composition matmul → add → unary stores, so fused and composed results are identical.
  */
 import type { MatmulActivation, MatmulEpilogue, View } from '../../backend.js';
-import { type HostArray, roundToFloat16 } from '../../dtype.js';
-import { erf, unaryFn } from './math.js';
+import type { HostArray } from '../../dtype.js';
+import { rounder } from './fused.js';
+import { erf, SQRT_2_OVER_PI, unaryFn } from './math.js';
 
 type V = View<HostArray>;
-
-/** Rounding that a store into `out` applies (none for the float64 storage of gradCheck). */
-function rounder(out: V): (x: number) => number {
-  if (out.storage instanceof Float64Array) return (x) => x;
-  if (out.dtype === 'float16') return roundToFloat16;
-  return Math.fround;
-}
 
 /**
  * Applies `epilogue` in place to `out` (contiguous [B, M, N], already holding the rounded
@@ -35,7 +29,6 @@ export function applyEpilogue(out: V, epilogue: MatmulEpilogue<HostArray>): void
   }
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** d activation / dx at x, in float64 (the formulas of autograd's unary rules). */

@@ -8,7 +8,7 @@ import { type HostArray, roundToFloat16 } from '../../dtype.js';
 type V = View<HostArray>;
 
 /** Rounding that a store into `out` applies (none for the float64 storage of gradCheck). */
-function rounder(out: V): (x: number) => number {
+export function rounder(out: V): (x: number) => number {
   if (out.storage instanceof Float64Array) return (x) => x;
   if (out.dtype === 'float16') return roundToFloat16;
   return Math.fround;

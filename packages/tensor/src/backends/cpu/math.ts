@@ -30,7 +30,7 @@ export function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+export const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** The scalar function of a unary op (float math in float64; integer ops stay integers). */
 export function unaryFn(

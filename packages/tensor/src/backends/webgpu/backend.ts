@@ -14,7 +14,7 @@ import type {
 } from '../../backend.js';
 import { allocHost, DTYPES, type DType, type HostArray } from '../../dtype.js';
 import { BackendError } from '../../errors.js';
-import { contiguousStrides, sizeOf } from '../../shape.js';
+import { sizeOf } from '../../shape.js';
 import { isSoftwareAdapter, MatmulAutotune } from './autotune.js';
 import { BufferUsage, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, MAP_MODE_READ } from './constants.js';
 import type { OpenedDevice } from './device.js';
@@ -299,24 +299,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
 
   copy(src: V, dst: V): void {
     this.#check('copy');
-    const n = sizeOf(dst.shape);
-    if (n === 0) return;
-    if (src.storage === dst.storage) {
-      // a buffer cannot be bound for reading and writing in one dispatch (nor copied onto
-      // itself by copyBufferToBuffer): go through a temporary
-      const tmp = this.allocate(src.dtype, n, 'activation');
-      const tmpView: V = {
-        storage: tmp,
-        dtype: src.dtype,
-        shape: src.shape,
-        strides: contiguousStrides(src.shape),
-        offset: 0,
-      };
-      this.copy(src, tmpView);
-      this.copy(tmpView, dst);
-      this.release(tmp);
-      return;
-    }
+    if (sizeOf(dst.shape) === 0) return;
     // same dtype, both contiguous and 4-byte aligned: a buffer copy, at memcpy speed, encoded in
     // order with the dispatches around it (as uploads are)
     const range = src.dtype === dst.dtype ? alignedByteRanges([dst, src]) : null;
@@ -388,13 +371,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   }
 
   matmul(a: V, b: V, out: V): void {
-    this.#check('matmul');
-    if (sizeOf(out.shape) === 0) return;
-    // forced (KILN_MATMUL_VARIANT), measured for this shape class, or the heuristic: see autotune.ts
-    const variant = this.#matmulTune.choose(a, b);
-    for (const launch of matmulVariantLaunches(variant, a, b, out, this.#maxWorkgroups)) {
-      this.#run('matmul', launch, out.storage.buffer, a.storage.buffer, b.storage.buffer);
-    }
+    this.#matmul('matmul', a, b, out, undefined);
   }
 
   /**
@@ -402,12 +379,17 @@ export class WebGpuBackend implements Backend<GpuStorage> {
    * given. Same variant choice as `matmul`; every variant applies the epilogue where it stores.
    */
   matmulEpilogue(a: V, b: V, out: V, epilogue: MatmulEpilogue<GpuStorage>): void {
-    this.#check('matmulEpilogue');
+    this.#matmul('matmulEpilogue', a, b, out, epilogue);
+  }
+
+  #matmul(op: string, a: V, b: V, out: V, epilogue: MatmulEpilogue<GpuStorage> | undefined): void {
+    this.#check(op);
     if (sizeOf(out.shape) === 0) return;
+    // forced (KILN_MATMUL_VARIANT), measured for this shape class, or the heuristic: see autotune.ts
     const variant = this.#matmulTune.choose(a, b);
     const extra = epilogueViews(epilogue).map((v) => (v as V).storage.buffer);
     for (const launch of matmulVariantLaunches(variant, a, b, out, this.#maxWorkgroups, epilogue)) {
-      this.#run('matmulEpilogue', launch, out.storage.buffer, a.storage.buffer, b.storage.buffer, ...extra);
+      this.#run(op, launch, out.storage.buffer, a.storage.buffer, b.storage.buffer, ...extra);
     }
   }
 
@@ -557,12 +539,10 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   attention(q: V, k: V, v: V, causal: boolean, scale: number, out: V, lse: V): void {
     this.#check('attention');
     if (sizeOf(out.shape) === 0) return;
-    const mw = this.#maxWorkgroups;
+    const launch = this.#attentionVariant(q) !== 'rows' ? attentionSubgroupLaunch : attentionLaunch;
     this.#run(
       'attention',
-      this.#attentionVariant(q) !== 'rows'
-        ? attentionSubgroupLaunch(q, k, v, causal, scale, out, lse, mw)
-        : attentionLaunch(q, k, v, causal, scale, out, lse, mw),
+      launch(q, k, v, causal, scale, out, lse, this.#maxWorkgroups),
       out.storage.buffer,
       lse.storage.buffer,
       q.storage.buffer,
@@ -601,19 +581,17 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       );
       return;
     }
+    const queryLaunch = sg ? attentionBackwardQuerySubgroupLaunch : attentionBackwardQueryLaunch;
+    const keyLaunch = sg ? attentionBackwardKeySubgroupLaunch : attentionBackwardKeyLaunch;
     this.#run(
       'attentionBackward',
-      sg
-        ? attentionBackwardQuerySubgroupLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw)
-        : attentionBackwardQueryLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw),
+      queryLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw),
       dq.storage.buffer,
       ...inputs,
     );
     this.#run(
       'attentionBackward',
-      sg
-        ? attentionBackwardKeySubgroupLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw)
-        : attentionBackwardKeyLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw),
+      keyLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw),
       dk.storage.buffer,
       dv.storage.buffer,
       ...inputs,

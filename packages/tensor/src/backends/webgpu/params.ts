@@ -63,11 +63,6 @@ export class ParamArena {
     return { offset, size };
   }
 
-  /** Bytes used by the current command buffer. */
-  get used(): number {
-    return this.#used;
-  }
-
   /** Writes the used part of the arena to the GPU (call right before `queue.submit`) and resets it. */
   upload(queue: GPUQueue): void {
     if (this.#used === 0) return;

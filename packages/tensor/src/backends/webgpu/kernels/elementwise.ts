@@ -158,13 +158,13 @@ export function fillLaunches(out: View, value: number, maxWorkgroups: number): L
 /** WGSL expression converting `raw` (a stored `from` value) to the stored form of `to`, as the CPU's `castFn`. */
 export function castExpr(from: DType, to: DType, raw: string): string {
   if (from === to) return raw;
-  if (to === 'bool') return `select(0u, 1u, ${truthy(from, from === 'float16' ? `f32(${raw})` : raw)})`;
+  if (to === 'bool') return `select(0u, 1u, ${truthy(from, widen(from, raw))})`;
   if (from === 'bool') {
     if (to === 'float16') return `f16(f32(${raw}))`;
     return `${storageType(to)}(${raw})`;
   }
   if (isFloat(from)) {
-    const v = from === 'float16' ? `f32(${raw})` : raw;
+    const v = widen(from, raw);
     switch (to) {
       case 'float32':
         return v;

@@ -22,8 +22,8 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
-import { epilogueAccess, epilogueKey, epilogueSource, type KernelEpilogue } from './matmul-epilogue.js';
-import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { epilogueSource, type KernelEpilogue, matmulLaunches } from './matmul-epilogue.js';
+import { MATMUL_PROLOGUE, MATMUL_WORDS, P } from './matmul-params.js';
 import { enables, mathPrelude, uniforms } from './wgsl.js';
 
 /** Lanes per workgroup: all along N. */
@@ -65,16 +65,7 @@ ${rows.map((i) => `    { ${loadA4(i)}\n${cols.map((j) => `      acc${i}_${j} = a
 ${mathPrelude(half)}${epilogueSource(dtype, epilogue)}
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let M = p(${P.M}u);
-  let N = p(${P.N}u);
-  let K = p(${P.K}u);
-  let batch = wid.z + p(${P.BATCH0}u);
-  let aBase = p(${P.A}u) + batch * p(${P.A + 1}u);
-  let aRow = p(${P.A + 2}u);
-  let aCol = p(${P.A + 3}u);
-  let bBase = p(${P.B}u) + batch * p(${P.B + 1}u);
-  let bRow = p(${P.B + 2}u);
-  let bCol = p(${P.B + 3}u);
+${MATMUL_PROLOGUE}
   let row0 = wid.y * ${rm}u;
   let col0 = wid.x * ${WG * cn}u + lid;
   // clamped load positions (stores are masked below)
@@ -110,22 +101,17 @@ export function bandLaunches(
   maxWorkgroups: number,
   epilogue?: KernelEpilogue,
 ): Launch[] {
-  const [batches, m] = a.shape;
+  const m = a.shape[1];
   const n = b.shape[2];
   const name = `band${shape.vec4 ? 'v' : ''}${shape.rm}x${shape.cn}`;
-  const kernel = {
-    key: `matmul:${name}:${a.dtype}${epilogueKey(epilogue)}`,
-    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
-    build: () => source(a.dtype, shape, epilogue),
-  };
-  const launches: Launch[] = [];
-  for (let start = 0; start < batches; start += maxWorkgroups) {
-    const count = Math.min(maxWorkgroups, batches - start);
-    launches.push({
-      kernel,
-      params: matmulParams(a, b, out, start, 0, epilogue),
-      grid: [Math.ceil(n / (shape.cn * WG)), Math.ceil(m / shape.rm), count],
-    });
-  }
-  return launches;
+  return matmulLaunches(
+    `matmul:${name}:${a.dtype}`,
+    () => source(a.dtype, shape, epilogue),
+    a,
+    b,
+    out,
+    [Math.ceil(n / (shape.cn * WG)), Math.ceil(m / shape.rm)],
+    maxWorkgroups,
+    epilogue,
+  );
 }

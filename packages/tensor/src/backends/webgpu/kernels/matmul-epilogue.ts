@@ -4,13 +4,15 @@
  * {@link MatmulEpilogue}). Each variant calls the generated WGSL function
  * `finish(idx, col, acc)` instead of writing `out[idx]` itself, so the variants only need to know
  * the output column of each store; this file owns the extra bindings (bias, then preActivation,
- * each only when present), their uniform words and the pipeline-key suffix.
+ * each only when present), their uniform words and the pipeline-key suffix, and
+ * {@link matmulLaunches}, which every variant's launches go through.
  */
 import type { MatmulActivation, MatmulEpilogue, View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
+import type { Launch } from '../executor.js';
 import type { Access } from '../pipelines.js';
 import { floatUnary } from './elementwise.js';
-import { P } from './matmul-params.js';
+import { matmulParams, P } from './matmul-params.js';
 import { dtypeBuffer } from './wgsl.js';
 
 /** The epilogue as the kernels see it (storage type left open: kernels only read views' metadata). */
@@ -22,13 +24,13 @@ function activation(act: MatmulActivation, v: string): string {
 }
 
 /** Pipeline-key suffix: which extra bindings exist and the activation ('' for a plain product). */
-export function epilogueKey(e: KernelEpilogue | undefined): string {
+function epilogueKey(e: KernelEpilogue | undefined): string {
   if (!e || (!e.bias && !e.preActivation && e.activation === 'none')) return '';
   return `:epi${e.bias ? '+bias' : ''}${e.preActivation ? '+pre' : ''}+${e.activation}`;
 }
 
 /** Access modes of the extra bindings after out, a, b: bias (read), then preActivation (write). */
-export function epilogueAccess(e: KernelEpilogue | undefined): Access[] {
+function epilogueAccess(e: KernelEpilogue | undefined): Access[] {
   const access: Access[] = [];
   if (e?.bias) access.push('read');
   if (e?.preActivation) access.push('read_write');
@@ -69,4 +71,39 @@ export function epilogueSource(dtype: DType, e: KernelEpilogue | undefined): str
 ${body.join('\n')}
 }
 `;
+}
+
+/**
+ * Launches of a matmul variant's kernel (pipeline key `key` plus the epilogue's suffix, built by
+ * `build`) for `a` [B,M,K] @ `b` [B,K,N] → `out`: a `grid` of workgroups per batch, the batches
+ * split by the grid's z limit. Binds out, a, b, then {@link epilogueViews}; `extra` is the
+ * variant's own uniform word ({@link P.EXTRA}).
+ */
+export function matmulLaunches(
+  key: string,
+  build: () => string,
+  a: View,
+  b: View,
+  out: View,
+  grid: readonly [number, number],
+  maxWorkgroups: number,
+  epilogue: KernelEpilogue | undefined,
+  extra = 0,
+): Launch[] {
+  const kernel = {
+    key: `${key}${epilogueKey(epilogue)}`,
+    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
+    build,
+  };
+  const batches = a.shape[0];
+  const launches: Launch[] = [];
+  for (let start = 0; start < batches; start += maxWorkgroups) {
+    const count = Math.min(maxWorkgroups, batches - start);
+    launches.push({
+      kernel,
+      params: matmulParams(a, b, out, start, extra, epilogue),
+      grid: [grid[0], grid[1], count],
+    });
+  }
+  return launches;
 }

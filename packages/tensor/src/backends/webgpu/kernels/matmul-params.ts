@@ -28,6 +28,21 @@ export const P = {
 export const MATMUL_WORDS = 17;
 
 /**
+ * WGSL: the start of a tiled or band kernel's `main` (which names its workgroup id `wid`),
+ * reading the sizes, the batch, and A's and B's batch base and row/column strides.
+ */
+export const MATMUL_PROLOGUE = `  let M = p(${P.M}u);
+  let N = p(${P.N}u);
+  let K = p(${P.K}u);
+  let batch = wid.z + p(${P.BATCH0}u);
+  let aBase = p(${P.A}u) + batch * p(${P.A + 1}u);
+  let aRow = p(${P.A + 2}u);
+  let aCol = p(${P.A + 3}u);
+  let bBase = p(${P.B}u) + batch * p(${P.B + 1}u);
+  let bRow = p(${P.B + 2}u);
+  let bCol = p(${P.B + 3}u);`;
+
+/**
  * Uniform words for `a` [B,M,K] @ `b` [B,K,N] → contiguous `out`, from batch `start`, with the
  * epilogue's words (zeros without one).
  */

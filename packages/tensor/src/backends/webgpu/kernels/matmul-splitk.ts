@@ -10,8 +10,8 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
-import { epilogueAccess, epilogueKey, epilogueSource, type KernelEpilogue } from './matmul-epilogue.js';
-import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { epilogueSource, type KernelEpilogue, matmulLaunches } from './matmul-epilogue.js';
+import { MATMUL_WORDS, P } from './matmul-params.js';
 import { enables, load, mathPrelude, uniforms } from './wgsl.js';
 
 const WG = 64;
@@ -65,17 +65,16 @@ export function splitkLaunches(
   maxWorkgroups: number,
   epilogue?: KernelEpilogue,
 ): Launch[] {
-  const [batches, m] = a.shape;
+  const m = a.shape[1];
   const n = b.shape[2];
-  const kernel = {
-    key: `matmul:splitk:${a.dtype}${epilogueKey(epilogue)}`,
-    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
-    build: () => source(a.dtype, epilogue),
-  };
-  const launches: Launch[] = [];
-  for (let start = 0; start < batches; start += maxWorkgroups) {
-    const count = Math.min(maxWorkgroups, batches - start);
-    launches.push({ kernel, params: matmulParams(a, b, out, start, 0, epilogue), grid: [n, m, count] });
-  }
-  return launches;
+  return matmulLaunches(
+    `matmul:splitk:${a.dtype}`,
+    () => source(a.dtype, epilogue),
+    a,
+    b,
+    out,
+    [n, m],
+    maxWorkgroups,
+    epilogue,
+  );
 }

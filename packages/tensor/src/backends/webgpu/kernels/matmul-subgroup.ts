@@ -24,8 +24,8 @@
 import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
-import { epilogueAccess, epilogueKey, epilogueSource, type KernelEpilogue } from './matmul-epilogue.js';
-import { MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { epilogueSource, type KernelEpilogue, matmulLaunches } from './matmul-epilogue.js';
+import { MATMUL_PROLOGUE, MATMUL_WORDS, P } from './matmul-params.js';
 import { enables, mathPrelude, uniforms } from './wgsl.js';
 
 const WG = 64;
@@ -76,16 +76,7 @@ ${mathPrelude(half)}${epilogueSource(dtype, epilogue)}fn unpack4(w: vec2<u32>) -
 
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sl: u32) {
-  let M = p(${P.M}u);
-  let N = p(${P.N}u);
-  let K = p(${P.K}u);
-  let batch = wid.z + p(${P.BATCH0}u);
-  let aBase = p(${P.A}u) + batch * p(${P.A + 1}u);
-  let aRow = p(${P.A + 2}u);
-  let aCol = p(${P.A + 3}u);
-  let bBase = p(${P.B}u) + batch * p(${P.B + 1}u);
-  let bRow = p(${P.B + 2}u);
-  let bCol = p(${P.B + 3}u);
+${MATMUL_PROLOGUE}
   // x walks the row blocks, so workgroups running close in time share one panel of B (64·cn
   // columns × K) while it is in the CPU's cache; A's few rows per workgroup are cheap to refetch
   let row0 = wid.x * ${rm}u;
@@ -132,22 +123,17 @@ export function subgroupBandLaunches(
   maxWorkgroups: number,
   epilogue?: KernelEpilogue,
 ): Launch[] {
-  const [batches, m] = a.shape;
+  const m = a.shape[1];
   const n = b.shape[2];
-  const kernel = {
-    key: `matmul:sgband${shape.vec4 ? 'v' : ''}${shape.rm}x${shape.vec4 ? 1 : (shape.cn ?? 1)}:${a.dtype}${epilogueKey(epilogue)}`,
-    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
-    build: () => source(a.dtype, shape, epilogue),
-  };
   const cols = WG * (shape.vec4 ? 4 : (shape.cn ?? 1));
-  const launches: Launch[] = [];
-  for (let start = 0; start < batches; start += maxWorkgroups) {
-    const count = Math.min(maxWorkgroups, batches - start);
-    launches.push({
-      kernel,
-      params: matmulParams(a, b, out, start, 0, epilogue),
-      grid: [Math.ceil(m / shape.rm), Math.ceil(n / cols), count],
-    });
-  }
-  return launches;
+  return matmulLaunches(
+    `matmul:sgband${shape.vec4 ? 'v' : ''}${shape.rm}x${shape.vec4 ? 1 : (shape.cn ?? 1)}:${a.dtype}`,
+    () => source(a.dtype, shape, epilogue),
+    a,
+    b,
+    out,
+    [Math.ceil(m / shape.rm), Math.ceil(n / cols)],
+    maxWorkgroups,
+    epilogue,
+  );
 }

@@ -13,8 +13,8 @@ import type { View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
 import { type BandShape, bandLaunches } from './matmul-band.js';
-import { epilogueAccess, epilogueKey, epilogueSource, type KernelEpilogue } from './matmul-epilogue.js';
-import { innerVec4Aligned, MATMUL_WORDS, matmulParams, P } from './matmul-params.js';
+import { epilogueSource, type KernelEpilogue, matmulLaunches } from './matmul-epilogue.js';
+import { innerVec4Aligned, MATMUL_PROLOGUE, MATMUL_WORDS, P } from './matmul-params.js';
 import { splitkApplies, splitkLaunches } from './matmul-splitk.js';
 import { subgroupBandLaunches } from './matmul-subgroup.js';
 import { dtypeBuffer, enables, load, mathPrelude, uniforms } from './wgsl.js';
@@ -31,10 +31,8 @@ export const LARGE_TILE: MatmulTile = { tm: 64, tn: 64, tk: 16 };
 export const SMALL_TILE: MatmulTile = { tm: 32, tn: 32, tk: 16 };
 
 // uniform words (shared by all variants, see matmul-params.ts); the spare word holds the tile depth
-const { M, N, K, BATCH0, A, B, OUT } = P;
 /** The tile depth again, as a uniform: see the inner loop. */
 const TK = P.EXTRA;
-const WORDS = MATMUL_WORDS;
 
 function matmulSource(dtype: DType, tile: MatmulTile, epilogue: KernelEpilogue | undefined): string {
   const { tm, tn, tk } = tile;
@@ -44,23 +42,14 @@ function matmulSource(dtype: DType, tile: MatmulTile, epilogue: KernelEpilogue |
   const aLoads = (tm * tk) / threads;
   const bLoads = (tk * tn) / threads;
   const rows = [0, 1, 2, 3];
-  return `${enables([dtype])}${uniforms(WORDS)}${dtypeBuffer(1, 'out', 'read_write', dtype)}${dtypeBuffer(2, 'a', 'read', dtype)}${dtypeBuffer(3, 'b', 'read', dtype)}${mathPrelude(dtype === 'float16')}${epilogueSource(dtype, epilogue)}
+  return `${enables([dtype])}${uniforms(MATMUL_WORDS)}${dtypeBuffer(1, 'out', 'read_write', dtype)}${dtypeBuffer(2, 'a', 'read', dtype)}${dtypeBuffer(3, 'b', 'read', dtype)}${mathPrelude(dtype === 'float16')}${epilogueSource(dtype, epilogue)}
 // k-major tiles: As[k][m], Bs[k][n]
 var<workgroup> As: array<f32, ${tk * tm}>;
 var<workgroup> Bs: array<f32, ${tk * tn}>;
 
 @compute @workgroup_size(${wx}, ${wy}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let M = p(${M}u);
-  let N = p(${N}u);
-  let K = p(${K}u);
-  let batch = wid.z + p(${BATCH0}u);
-  let aBase = p(${A}u) + batch * p(${A + 1}u);
-  let aRow = p(${A + 2}u);
-  let aCol = p(${A + 3}u);
-  let bBase = p(${B}u) + batch * p(${B + 1}u);
-  let bRow = p(${B + 2}u);
-  let bCol = p(${B + 3}u);
+${MATMUL_PROLOGUE}
   let m0 = wid.y * ${tm}u;
   let n0 = wid.x * ${tn}u;
   let tx = lid3.x;
@@ -102,7 +91,7 @@ ${rows.map((i) => `  var acc${i} = vec4<f32>(0.0);`).join('\n')}
     }
     workgroupBarrier();
   }
-  let outBase = p(${OUT}u) + batch * M * N;
+  let outBase = p(${P.OUT}u) + batch * M * N;
 ${rows
   .map(
     (i) => `  {
@@ -131,23 +120,19 @@ function tiledLaunches(
   maxWorkgroups: number,
   epilogue: KernelEpilogue | undefined,
 ): Launch[] {
-  const [batches, m] = a.shape;
+  const m = a.shape[1];
   const n = b.shape[2];
-  const kernel = {
-    key: `matmul:${a.dtype}:${tile.tm}x${tile.tn}x${tile.tk}${epilogueKey(epilogue)}`,
-    access: ['read_write', 'read', 'read', ...epilogueAccess(epilogue)] as const,
-    build: () => matmulSource(a.dtype, tile, epilogue),
-  };
-  const launches: Launch[] = [];
-  for (let start = 0; start < batches; start += maxWorkgroups) {
-    const count = Math.min(maxWorkgroups, batches - start);
-    launches.push({
-      kernel,
-      params: matmulParams(a, b, out, start, tile.tk, epilogue),
-      grid: [Math.ceil(n / tile.tn), Math.ceil(m / tile.tm), count],
-    });
-  }
-  return launches;
+  return matmulLaunches(
+    `matmul:${a.dtype}:${tile.tm}x${tile.tn}x${tile.tk}`,
+    () => matmulSource(a.dtype, tile, epilogue),
+    a,
+    b,
+    out,
+    [Math.ceil(n / tile.tn), Math.ceil(m / tile.tm)],
+    maxWorkgroups,
+    epilogue,
+    tile.tk,
+  );
 }
 
 /**
