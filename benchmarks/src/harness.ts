@@ -61,6 +61,19 @@ export function printTable(header: string[], rows: string[][]): void {
   console.log();
 }
 
+/** Prints the errors (if any) and the 1-minute load average at the start and now; returns the latter. */
+export function printErrorsAndLoad(errors: readonly string[], loadStart: number): number {
+  if (errors.length > 0) {
+    console.log('\nErrors:');
+    for (const e of errors) console.log(`- ${e}`);
+  }
+  const loadEnd = loadavg()[0];
+  console.log(
+    `\nLoad average (1 min): ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end.`,
+  );
+  return loadEnd;
+}
+
 /**
  * Records a suite's results: one `BENCH_JSON {...}` line on stdout (easy to grep from CI logs)
  * and `benchmarks/results/<suite>.json`.

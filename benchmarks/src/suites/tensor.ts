@@ -14,7 +14,14 @@
 // copy,overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3).
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { printTable, type Summary, summarize, writeResults } from '../harness.js';
+import {
+  formatSummary,
+  printErrorsAndLoad,
+  printTable,
+  type Summary,
+  summarize,
+  writeResults,
+} from '../harness.js';
 import type { Suite } from '../run.js';
 import {
   type ChildOutcome,
@@ -165,10 +172,7 @@ async function run(): Promise<void> {
     );
     printTable(
       ['copy', 'GB/s'],
-      raw.map((r) => [
-        r.variant,
-        `${r.gbps.median.toFixed(2)} (${r.gbps.min.toFixed(2)}–${r.gbps.max.toFixed(2)})`,
-      ]),
+      raw.map((r) => [r.variant, formatSummary(r.gbps, 2)]),
     );
     console.log(
       `Roofline: compute at ${PEAK_GFLOPS} GFLOP/s, memory at ${roofGBps.toFixed(2)} GB/s (${roof?.variant}); % of roof = floor ÷ measured time:\n`,
@@ -185,20 +189,13 @@ async function run(): Promise<void> {
         .filter((l) => overhead[l])
         .map((l) => [
           LIBRARY_LABEL[l],
-          `${overhead[l]!.roundTripMs.median.toFixed(2)} (${overhead[l]!.roundTripMs.min.toFixed(2)}–${overhead[l]!.roundTripMs.max.toFixed(2)})`,
+          formatSummary(overhead[l]!.roundTripMs, 2),
           overhead[l]!.perDispatchMs.toFixed(3),
         ]),
     );
   }
   for (const n of notes) console.log(`note: ${n}`);
-  if (errors.length > 0) {
-    console.log('\nErrors:');
-    for (const e of errors) console.log(`- ${e}`);
-  }
-  const loadEnd = loadavg()[0];
-  console.log(
-    `\nLoad average (1 min): ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end.`,
-  );
+  const loadEnd = printErrorsAndLoad(errors, loadStart);
 
   writeResults('tensor', {
     revision,

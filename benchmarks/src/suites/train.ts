@@ -14,7 +14,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatRatio, formatSummary, printTable, type Summary, summarize, writeResults } from '../harness.js';
+import {
+  formatRatio,
+  formatSummary,
+  printErrorsAndLoad,
+  printTable,
+  type Summary,
+  summarize,
+  writeResults,
+} from '../harness.js';
 import type { Suite } from '../run.js';
 import {
   type ChildOutcome,
@@ -239,14 +247,7 @@ async function runSuite(): Promise<void> {
   );
   if (kilnProfile && kiln) printProfile(kilnProfile, kiln.stepMs.median);
   for (const note of new Set(results.flatMap((r) => r.notes))) console.log(`note: ${note}`);
-  if (errors.length > 0) {
-    console.log('\nErrors:');
-    for (const e of errors) console.log(`- ${e}`);
-  }
-  const loadEnd = loadavg()[0];
-  console.log(
-    `\nLoad average (1 min): ${loadStart.toFixed(1)} at the start, ${loadEnd.toFixed(1)} at the end.`,
-  );
+  const loadEnd = printErrorsAndLoad(errors, loadStart);
 
   writeResults('train', {
     revision,

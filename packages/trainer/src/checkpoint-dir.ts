@@ -125,6 +125,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The names in `dir`, or none when it does not exist (yet). */
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
 /** A run's checkpoint directory: saves, finds and prunes checkpoints (see the file comment). */
 export class CheckpointDir {
   /** The directory holding the checkpoints. */
@@ -215,13 +225,7 @@ export class CheckpointDir {
 
   /** All complete checkpoints, in the order they were saved. Incomplete or foreign directories are ignored. */
   async list(): Promise<CheckpointInfo[]> {
-    let entries: string[];
-    try {
-      entries = await readdir(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+    const entries = await readdirOrEmpty(this.dir);
     const found: CheckpointInfo[] = [];
     for (const entry of entries) {
       if (!STEP_DIR.test(entry)) continue;
@@ -255,13 +259,7 @@ export class CheckpointDir {
 
   /** Deletes temporary directories and files left by interrupted saves. Returns their names. */
   async removeStaleTemp(): Promise<string[]> {
-    let entries: string[];
-    try {
-      entries = await readdir(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+    const entries = await readdirOrEmpty(this.dir);
     const stale = entries.filter((e) => TEMP_PREFIXES.some((prefix) => e.startsWith(prefix)));
     for (const entry of stale) await rm(join(this.dir, entry), { recursive: true, force: true });
     return stale;

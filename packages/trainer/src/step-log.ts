@@ -58,21 +58,22 @@ export class StepLog {
         all.dispose();
       }
     } finally {
-      for (const p of pending) {
-        p.loss.dispose();
-        p.gradNorm.dispose();
-      }
+      free(pending);
     }
     return pending.map((p, i) => ({ step: p.step, lr: p.lr, loss: host[2 * i], gradNorm: host[2 * i + 1] }));
   }
 
   /** Frees pending tensors without reading them. */
   dispose(): void {
-    for (const p of this.#pending) {
-      p.loss.dispose();
-      p.gradNorm.dispose();
-    }
+    free(this.#pending);
     this.#pending = [];
+  }
+}
+
+function free(pending: readonly Pending[]): void {
+  for (const p of pending) {
+    p.loss.dispose();
+    p.gradNorm.dispose();
   }
 }
 

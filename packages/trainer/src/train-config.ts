@@ -95,16 +95,8 @@ const INTEGER_KEYS = [
   'checkpointInterval',
   'keepCheckpoints',
 ] as const;
-const POSITIVE_KEYS = [
-  'batchSize',
-  'steps',
-  'gradAccum',
-  'evalInterval',
-  'evalWindows',
-  'evalBatchSize',
-  'logInterval',
-  'keepCheckpoints',
-] as const;
+/** The integer keys that must also be at least 1 (a seed or a checkpoint interval may be 0). */
+const POSITIVE_KEYS = INTEGER_KEYS.filter((key) => key !== 'seed' && key !== 'checkpointInterval');
 
 /**
  * Fills in the defaults and validates: unknown keys (usually misspellings), non-integers,

@@ -50,6 +50,10 @@ function checkRate(value: number, who: string): number {
   return value;
 }
 
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 /** Base class of {@link AdamW} and {@link SGD}. */
 export abstract class Optimizer {
   /** Identifies the optimizer in state dicts (`adamw`, `sgd`). */
@@ -116,7 +120,7 @@ export abstract class Optimizer {
       for (const [name, p] of group.params) {
         const grad = p.grad;
         if (grad === null) continue;
-        if (grad.shape.length !== p.shape.length || grad.shape.some((d, i) => d !== p.shape[i])) {
+        if (!sameShape(grad.shape, p.shape)) {
           throw new Error(
             `${this.#who}.step: the gradient of '${name}' has shape [${grad.shape}] but the parameter is [${p.shape}]`,
           );
@@ -170,18 +174,15 @@ export abstract class Optimizer {
         );
       }
       const p = entry.parameter;
-      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+      if (!sameShape(t.shape, p.shape)) {
         throw new Error(
           `${this.#who}.loadStateDict: state tensor '${key}' has shape [${t.shape}] but the parameter is [${p.shape}]`,
         );
       }
       plan.push([p, entry.slots, slot, t]);
     }
+    this.#clearState();
     noGrad(() => {
-      for (const { slots } of this.#byName.values()) {
-        for (const t of slots.values()) t.dispose();
-        slots.clear();
-      }
       for (const [p, slots, slot, t] of plan) {
         const copy = keep(zerosLike(p, { usage: 'parameter' }));
         copy.assign(t); // casts when the saved dtype differs
@@ -193,6 +194,10 @@ export abstract class Optimizer {
 
   /** Frees the state tensors (not the parameters). */
   dispose(): void {
+    this.#clearState();
+  }
+
+  #clearState(): void {
     for (const { slots } of this.#byName.values()) {
       for (const t of slots.values()) t.dispose();
       slots.clear();
