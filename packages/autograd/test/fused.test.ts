@@ -11,7 +11,7 @@ import { initCpu, maxDiff, normal, tryWebgpu } from './helpers.js';
 let gpu: T.Backend | null = null;
 beforeAll(async () => {
   await initCpu();
-  if (process.env.KILN_AUTOGRAD_WEBGPU !== '0') gpu = await tryWebgpu();
+  gpu = await tryWebgpu();
 });
 afterAll(async () => {
   if (gpu) await T.destroyBackend('webgpu');

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { type Backend, init, initBackend, type Tensor, tensor } from '@kiln/tensor';
 
 /** Makes the cpu backend the default (every test file calls this first) and returns it. */
@@ -29,7 +30,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** A seeded generator of small ints (mulberry32), for token sequences. */
-export function rng(seed: number): () => number {
+function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -43,4 +44,13 @@ export function rng(seed: number): () => number {
 export function randomTokens(n: number, vocab: number, seed: number): number[] {
   const r = rng(seed);
   return Array.from({ length: n }, () => Math.floor(r() * vocab));
+}
+
+/** A Python with torch: $KILN_PYTHON, else /usr/bin/python3, else python3 on PATH (found without importing torch). */
+export function findTorchPython(): string | undefined {
+  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)";
+  for (const python of [process.env.KILN_PYTHON, '/usr/bin/python3', 'python3']) {
+    if (python && spawnSync(python, ['-c', probe], { stdio: 'ignore' }).status === 0) return python;
+  }
+  return undefined;
 }

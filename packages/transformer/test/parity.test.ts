@@ -15,7 +15,7 @@ import { valueAndGrad } from '@kiln/autograd';
 import { type Backend, crossEntropy, manualSeed, type Tensor, tensor } from '@kiln/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { GPT, hfBindings, hfView, loadCheckpoint, loadSafetensors, saveCheckpoint } from '../src/index.js';
-import { initCpu, maxAbsDiff, randomTokens, tryWebgpu } from './helpers.js';
+import { findTorchPython, initCpu, maxAbsDiff, randomTokens, tryWebgpu } from './helpers.js';
 
 const cpu = await initCpu();
 const webgpu = await tryWebgpu();
@@ -137,14 +137,6 @@ for (const family of ['gpt2', 'llama'] as const) {
   }
 }
 
-/** A Python with torch: $KILN_PYTHON, else /usr/bin/python3, else python3 on PATH (found without importing torch). */
-function findTorchPython(): string | undefined {
-  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)";
-  for (const python of [process.env.KILN_PYTHON, '/usr/bin/python3', 'python3']) {
-    if (python && spawnSync(python, ['-c', probe], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return undefined;
-}
 const python = findTorchPython();
 
 describe.skipIf(!python)('Kiln-written checkpoints load in the PyTorch reference', () => {

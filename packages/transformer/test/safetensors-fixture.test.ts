@@ -3,13 +3,14 @@
  * (PyTorch 1.13); the expected values below are the ones that script prints. The reverse check
  * (a Kiln-written file read by PyTorch) runs when a Python with torch is available.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { init, type Tensor, tensor } from '@kiln/tensor';
+import { type Tensor, tensor } from '@kiln/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, readSafetensorsFile, saveSafetensors } from '../src/index.js';
+import { findTorchPython, initCpu } from './helpers.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'torch-reference.safetensors');
 const script = join(
@@ -22,23 +23,13 @@ const script = join(
   'make_safetensors_fixture.py',
 );
 
-/** A Python with torch: $KILN_PYTHON, else /usr/bin/python3, else python3 on PATH. */
-// Finds torch without importing it (an import takes seconds).
-const FIND_TORCH = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)";
-
-function findTorchPython(): string | undefined {
-  for (const python of [process.env.KILN_PYTHON, '/usr/bin/python3', 'python3']) {
-    if (python && spawnSync(python, ['-c', FIND_TORCH], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return undefined;
-}
 const python = findTorchPython();
 // Importing gpt.py must not leave __pycache__ in the repository.
 const NO_BYTECODE = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
 
 let dir: string;
 beforeAll(async () => {
-  await init({ backend: 'cpu' });
+  await initCpu();
   dir = await mkdtemp(join(tmpdir(), 'kiln-safetensors-torch-'));
 });
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { init, type Tensor, tensor } from '@kiln/tensor';
+import { type Tensor, tensor } from '@kiln/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   loadSafetensors,
@@ -14,10 +14,11 @@ import {
   tensorsToSafetensors,
   writeSafetensorsFile,
 } from '../src/index.js';
+import { initCpu } from './helpers.js';
 
 let dir: string;
 beforeAll(async () => {
-  await init({ backend: 'cpu' });
+  await initCpu();
   dir = await mkdtemp(join(tmpdir(), 'kiln-safetensors-'));
 });
 afterAll(async () => {

@@ -22,8 +22,8 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   compare,
+  compareOn,
   cpu,
-  expectSame,
   gpu,
   type HostSpec,
   make,
@@ -32,6 +32,7 @@ import {
   shutdown,
   skipReason,
   suiteName,
+  type Tolerance,
 } from './helpers.js';
 
 afterAll(shutdown);
@@ -89,15 +90,8 @@ function targetsSpec(n: number, C: number, seed: number, ignore = -100) {
 }
 
 /** Runs `fn` on both CPU backends (fused reference vs composite) and compares. */
-async function cpuAgrees(fn: (be: Backend) => Tensor[], tol: { rtol: number; atol: number }, what: string) {
-  const a = scope(() => fn(cpu));
-  const b = scope(() => fn(plain));
-  try {
-    for (let i = 0; i < a.length; i++) await expectSame(a[i], b[i], tol, `${what} output ${i}`);
-  } finally {
-    for (const t of [...a, ...b]) t.dispose();
-  }
-}
+const cpuAgrees = (fn: (be: Backend) => Tensor[], tol: Tolerance, what: string) =>
+  compareOn(cpu, plain, fn, tol, what);
 
 /** Random attention inputs: q [B, H, Tq, D], k/v [B, Hkv, Tk, D], upstream gradient. */
 function attentionSpecs(B: number, H: number, Hkv: number, Tq: number, Tk: number, D: number) {

@@ -145,10 +145,20 @@ export async function compare(
   tol: Tolerance = {},
   what = '',
 ): Promise<void> {
-  if (!gpu) return;
+  if (gpu) await compareOn(gpu, cpu, fn, tol, what);
+}
+
+/** {@link compare} between any two backends: `fn` on `actualBackend` against `fn` on `expectedBackend`. */
+export async function compareOn(
+  actualBackend: Backend,
+  expectedBackend: Backend,
+  fn: (backend: Backend) => Tensor | Tensor[],
+  tol: Tolerance = {},
+  what = '',
+): Promise<void> {
   // scopes dispose the inputs built inside `fn`; the outputs are disposed below
-  const expected = scope(() => ([] as Tensor[]).concat(fn(cpu)));
-  const actual = scope(() => ([] as Tensor[]).concat(fn(gpu!)));
+  const expected = scope(() => ([] as Tensor[]).concat(fn(expectedBackend)));
+  const actual = scope(() => ([] as Tensor[]).concat(fn(actualBackend)));
   try {
     for (let i = 0; i < expected.length; i++) {
       await expectSame(actual[i], expected[i], tol, expected.length > 1 ? `${what} output ${i}` : what);
