@@ -13,7 +13,7 @@ import {
   resolveConfig,
 } from './config.js';
 import { type GenerateOptions, generate } from './generate.js';
-import { type AttentionContext, causalMask } from './layers/attention.js';
+import type { AttentionContext } from './layers/attention.js';
 import { Block } from './layers/block.js';
 import { Dropout } from './layers/dropout.js';
 import { Embedding } from './layers/embedding.js';
@@ -236,10 +236,13 @@ export class GPT extends Module {
     let x = this.tokenEmbedding.forward(ids);
     if (this.positionEmbedding) x = x.add(this.positionEmbedding.weight.slice(0, position, position + T));
     x = this.embedDropout.forward(x);
-    // The mask and RoPE tables depend only on the positions: build them once for every layer.
+    // RoPE tables depend only on the positions: build them once for every layer. The causal mask
+    // is left to the layers (mask undefined): the fused attention kernel masks from indices and
+    // never reads one, so only a layer that takes the composite path (attention-weight dropout
+    // in training) builds it.
     const context: AttentionContext = {
       position,
-      mask: T > 1 ? causalMask(T, position, x.backend, x.dtype) : null,
+      mask: T > 1 ? undefined : null,
       rope: this.#rotary?.tables(position, T, x.backend, x.dtype),
     };
     this.blocks.forEach((block, i) => {
