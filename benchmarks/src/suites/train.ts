@@ -127,7 +127,7 @@ function printProfile(p: StepProfile, stepMs: number): void {
   if (p.attention) {
     const { calls, shape, replayMs: ms } = p.attention;
     console.log(
-      `Its ${calls} fused attention calls (scaledDotProductAttention, q [${shape}]), forward + backward replayed alone: ` +
+      `Its ${calls} fused attention calls (attention, q [${shape}]), forward + backward replayed alone: ` +
         `${ms.toFixed(0)} ms, ${((100 * ms) / stepMs).toFixed(0)}% of a median step.\n`,
     );
   }

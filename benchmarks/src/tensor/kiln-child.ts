@@ -20,7 +20,7 @@ async function time(variant: string, prepared: kiln.Prepared, reps: number, samp
   return { variant, msPerOp: ms.map((m) => m / reps) };
 }
 
-const FUSED_ATTENTION = 'Kiln fused scaledDotProductAttention';
+const FUSED_ATTENTION = 'Kiln fused attention';
 const FUSED_ADAMW = 'Kiln fused adamwUpdate op';
 const measurements: Measurement[] = [];
 if (id === 'overhead') {
@@ -43,7 +43,7 @@ if (id === 'overhead') {
     measurements.push(await time('', kiln.attention(), 1, samples, warmup));
     const fusedAttention = kiln.fusedAttention();
     if (fusedAttention) measurements.push(await time(FUSED_ATTENTION, fusedAttention, 1, samples, warmup));
-    else notes.push('scaledDotProductAttention: not available at this revision');
+    else notes.push('fused attention: not available at this revision');
   } else if (id === 'adamw') {
     measurements.push(await time('', kiln.adamw(), 1, samples, warmup));
     const fusedAdamW = kiln.fusedAdamW();

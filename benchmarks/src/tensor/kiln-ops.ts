@@ -103,11 +103,16 @@ type AdamWUpdate = (
   v: Tensor[],
   hyper: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number },
 ) => void;
-const fused = kilnTensor as unknown as { scaledDotProductAttention?: Sdpa; adamwUpdate?: AdamWUpdate };
+// `attention` was called scaledDotProductAttention before the seams change
+const fused = kilnTensor as unknown as {
+  attention?: Sdpa;
+  scaledDotProductAttention?: Sdpa;
+  adamwUpdate?: AdamWUpdate;
+};
 
-/** The same attention through the fused `scaledDotProductAttention` op (and its autograd rule), or null. */
+/** The same attention through the fused `attention` op (and its autograd rule), or null. */
 export function fusedAttention(): Prepared | null {
-  const sdpa = fused.scaledDotProductAttention;
+  const sdpa = fused.attention ?? fused.scaledDotProductAttention;
   if (!sdpa) return null;
   const { B, H, T, D } = ATTENTION;
   const [q, k, v, dOut] = [0, 1, 2, 3].map(() => randn([B, H, T, D]));

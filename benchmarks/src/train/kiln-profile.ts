@@ -134,7 +134,9 @@ type Sdpa = (q: Tensor, k: Tensor, v: Tensor, options: { causal?: boolean; scale
  * step runs per layer), with fresh random inputs; milliseconds for all of them together.
  */
 async function replayAttention(calls: AttentionCall[]): Promise<number | null> {
-  const sdpa = (kilnTensor as unknown as { scaledDotProductAttention?: Sdpa }).scaledDotProductAttention;
+  // `attention` (called scaledDotProductAttention before the seams change)
+  const ops = kilnTensor as unknown as { attention?: Sdpa; scaledDotProductAttention?: Sdpa };
+  const sdpa = ops.attention ?? ops.scaledDotProductAttention;
   if (!sdpa || calls.length === 0) return null;
   const start = performance.now();
   for (const c of calls) {
@@ -173,7 +175,7 @@ export async function profileStep(
             };
       products.push({ a: [...a.shape], b: [...b.shape], aT: isTransposed(a), bT: isTransposed(b), epilogue });
     }
-    if (r.op === 'scaled_dot_product_attention' && phase === 'forward') {
+    if ((r.op === 'attention' || r.op === 'scaled_dot_product_attention') && phase === 'forward') {
       const [q, k] = r.inputs;
       const { causal, scale } = r.attrs as { causal: boolean; scale: number };
       attention.push({ q: [...q.shape], kv: [...k.shape], causal, scale });

@@ -339,20 +339,20 @@ export const RULES: Readonly<Record<string, Rule>> = {
   // Flash-style: backward recomputes the probabilities from q, k and the saved log-sum-exp
   // (output 1) instead of keeping the Tq×Tk matrix. Under createGraph the composite (which
   // recomputes them with a softmax) is recorded instead, so the gradient can be differentiated.
-  scaled_dot_product_attention: {
+  // Inputs 3 and 4, when the mask has visible ranges, are those ranges (int32: no gradient).
+  attention: {
     saveInputs: 'all',
     saveOutputs: [0, 1],
     backward: (c, g) => {
       if (c.outputGrads[1])
-        throw new Error(
-          'scaled_dot_product_attention: gradients through the saved log-sum-exp are not supported',
-        );
+        throw new Error('attention: gradients through the saved log-sum-exp are not supported');
       const [q, k, v] = [c.input(0), c.input(1), c.input(2)];
-      const options = { causal: c.attrs.causal, scale: c.attrs.scale };
+      const { causal, scale, masked } = c.attrs;
+      const mask = { causal, ranges: masked ? { keys: c.input(3), queries: c.input(4) } : null };
       const grads = isGradEnabled()
-        ? attentionBackwardComposite(q, k, v, g, options)
-        : attentionBackward(q, k, v, c.output(0), c.output(1), g, options);
-      return grads.map((t, i) => (c.needs[i] ? t : null));
+        ? attentionBackwardComposite(q, k, v, g, { scale, mask })
+        : attentionBackward(q, k, v, c.output(0), c.output(1), g, { scale, mask });
+      return [...grads.map((t, i) => (c.needs[i] ? t : null)), ...(masked ? [null, null] : [])];
     },
   },
 

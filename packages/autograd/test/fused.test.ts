@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const attention = (causal: boolean) => (q: T.Tensor, k: T.Tensor, v: T.Tensor) =>
-  T.scaledDotProductAttention(q, k, v, { causal }).sin().sum();
+  T.attention(q, k, v, { causal }).sin().sum();
 
 describe('fused rules: finite differences (float64, cpu)', () => {
   const cases: [string, () => T.Tensor[], (...xs: T.Tensor[]) => T.Tensor][] = [
@@ -57,7 +57,7 @@ describe('fused rules: webgpu gradients vs cpu', () => {
     if (!gpu) return;
     const cpu = await T.initBackend('cpu');
     const f = (q: T.Tensor, k: T.Tensor, v: T.Tensor, w: T.Tensor) => {
-      const y = T.scaledDotProductAttention(q, k, v, { causal: true }); // [1, 2, 7, 4]
+      const y = T.attention(q, k, v, { causal: true }); // [1, 2, 7, 4]
       const logits = y.reshape([14, 4]).matmul(w); // [14, 33]
       const t = T.tensor(
         Array.from({ length: 14 }, (_, i) => (i % 5 === 0 ? -100 : (i * 7) % 33)),

@@ -312,13 +312,13 @@ for (let trial = 0; trial < 2; trial++) {
 }
 
 add(
-  'scaledDotProductAttention causal, grouped heads',
+  'attention causal, grouped heads',
   () => [
     normal([1, 2, 3, 4], nextSeed()),
     normal([1, 1, 3, 4], nextSeed()),
     normal([1, 1, 3, 4], nextSeed()),
   ],
-  (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true }),
+  (q, k, v) => T.attention(q, k, v, { causal: true }),
 );
 
 // ---- indexing -------------------------------------------------------------------------------------
@@ -516,7 +516,7 @@ describe('coverage', () => {
         ' ',
       ),
       ...'add sub mul div pow maximum minimum eq ne lt le gt ge logical_and logical_or where'.split(' '),
-      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy scaled_dot_product_attention matmul_epilogue matmul_epilogue_pre'.split(
+      ...'sum mean max min prod argmax argmin cumsum matmul softmax log_softmax layer_norm rms_norm cross_entropy attention matmul_epilogue matmul_epilogue_pre'.split(
         ' ',
       ),
       ...'gather index_select scatter_add topk concat pad reshape permute slice expand contiguous cast'.split(

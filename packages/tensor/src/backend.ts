@@ -122,6 +122,61 @@ export interface AdamWScalars {
   eps: number;
 }
 
+/**
+ * Which keys each query of an attention sees. Queries are the last Tq of the Tk key positions
+ * (bottom-right aligned, as with a KV cache): query i sits at key position i + Tk − Tq.
+ */
+export interface AttentionMask<T> {
+  /**
+   * Query i sees keys j ≤ i + Tk − Tq. Kernels apply it only when `ranges` is null; ranges
+   * already include it.
+   */
+  readonly causal: boolean;
+  /** Visible ranges per batch row (shared by every head), or null: every key, subject to `causal`. */
+  readonly ranges: AttentionRanges<T> | null;
+}
+
+/**
+ * One visibility relation seen from both sides, as kernels want it: each query sees a
+ * contiguous run of keys, and each key is seen by a contiguous run of queries (query-side
+ * kernels loop over the first, key-side kernels over the second). Causal masks, documents
+ * packed in a row and padding all have this shape; `attentionMask` in `ops/attention.ts` builds
+ * both sides so they always describe the same relation.
+ */
+export interface AttentionRanges<T> {
+  /** int32 [B, Tq, 2], contiguous: query i of row b sees the keys j with keys[b,i,0] ≤ j < keys[b,i,1]. */
+  readonly keys: T;
+  /** int32 [B, Tk, 2], contiguous: key j of row b is seen by the queries i with queries[b,j,0] ≤ i < queries[b,j,1]. */
+  readonly queries: T;
+}
+
+/**
+ * The operands of attention, one record from a model's attention layer down to the kernels:
+ * q [B, H, Tq, D] and k, v [B, Hkv, Tk, D] (Hkv divides H; query head h reads kv head
+ * ⌊h·Hkv/H⌋), contiguous when they reach a backend; the factor applied to q·k; the mask.
+ */
+export interface AttentionArgs<T> {
+  readonly q: T;
+  readonly k: T;
+  readonly v: T;
+  readonly scale: number;
+  readonly mask: AttentionMask<T>;
+}
+
+/** What attention's backward reads besides its arguments: the forward's lse, delta = Σ_d gradOut·out, and gradOut. */
+export interface AttentionSaved<T> {
+  readonly lse: T;
+  readonly delta: T;
+  readonly gradOut: T;
+}
+
+/** Where attention's backward writes: gradients shaped like q, k and v. */
+export interface AttentionGrads<T> {
+  readonly dq: T;
+  readonly dk: T;
+  readonly dv: T;
+}
+
 /** What a backend reports about itself after initialisation. */
 export interface BackendInfo {
   /** `cpu` or `webgpu` (or a contributed backend's name). */
@@ -240,36 +295,21 @@ export interface Backend<S = any> {
   /** Softmax backward over contiguous rows: y·(g − Σ g·y), or with `log` g − exp(y)·Σ g. */
   softmaxBackward?(y: View<S>, g: View<S>, log: boolean, out: View<S>): void;
   /**
-   * Attention forward on contiguous q [B, H, Tq, D], k and v [B, Hkv, Tk, D] (Hkv divides H;
-   * query head h reads kv head ⌊h·Hkv/H⌋): out = softmax(scale·q·kᵀ, masked when `causal` to
-   * keys j ≤ i + Tk − Tq)·v, and lse [B, H, Tq] = log Σ_j exp(scale·q_i·k_j). Must not need
-   * memory proportional to Tq·Tk.
+   * Attention forward (see {@link AttentionArgs}): out [B, H, Tq, D] = softmax(scale·q·kᵀ over
+   * the keys each query sees)·v and lse [B, H, Tq] = log Σ_j exp(scale·q_i·k_j) over those keys,
+   * both contiguous. A query that sees no key gets out = 0 and lse = −∞. Must not need memory
+   * proportional to Tq·Tk.
    */
-  attention?(
-    q: View<S>,
-    k: View<S>,
-    v: View<S>,
-    causal: boolean,
-    scale: number,
-    out: View<S>,
-    lse: View<S>,
-  ): void;
+  attention?(args: AttentionArgs<View<S>>, out: View<S>, lse: View<S>): void;
   /**
-   * Attention backward from contiguous q, k, v, lse (the forward's), delta [B, H, Tq] =
-   * Σ_d gradOut·out, and gradOut: writes dq, dk, dv (contiguous, shaped like q, k, v).
+   * Attention backward: from the forward's arguments, its lse, delta [B, H, Tq] = Σ_d gradOut·out
+   * and gradOut (contiguous), writes dq, dk, dv (contiguous, shaped like q, k, v). Pairs the mask
+   * hides contribute nothing; a key no query sees gets dk = dv = 0.
    */
   attentionBackward?(
-    q: View<S>,
-    k: View<S>,
-    v: View<S>,
-    lse: View<S>,
-    delta: View<S>,
-    gradOut: View<S>,
-    causal: boolean,
-    scale: number,
-    dq: View<S>,
-    dk: View<S>,
-    dv: View<S>,
+    args: AttentionArgs<View<S>>,
+    saved: AttentionSaved<View<S>>,
+    grads: AttentionGrads<View<S>>,
   ): void;
   /**
    * LayerNorm (`center`) or RMSNorm backward over contiguous rows of x and g: writes dx, the

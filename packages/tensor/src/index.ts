@@ -16,6 +16,11 @@
 
 export type {
   AdamWScalars,
+  AttentionArgs,
+  AttentionGrads,
+  AttentionMask,
+  AttentionRanges,
+  AttentionSaved,
   Backend,
   BackendInfo,
   BackendMemory,
@@ -59,6 +64,15 @@ export {
 } from './init.js';
 export { keep, type LeakReport, leakReports, scope, setLeakDetection } from './lifetime.js';
 export { type MemoryInfo, memory } from './memory.js';
+export {
+  type AttentionMaskOptions,
+  type AttentionOptions,
+  attention,
+  attentionBackward,
+  attentionBackwardComposite,
+  attentionForward,
+  attentionMask,
+} from './ops/attention.js';
 export {
   arange,
   type CreateOptions,
@@ -123,19 +137,14 @@ export {
 } from './ops/epilogue.js';
 export {
   type AdamWHyper,
-  type AttentionOptions,
   adamwScalars,
   adamwUpdate,
-  attentionBackward,
-  attentionBackwardComposite,
-  attentionForward,
   type CrossEntropyBackwardOptions,
   crossEntropyBackward,
   embeddingBackward,
   layerNormBackward,
   type NormBackwardOptions,
   rmsNormBackward,
-  scaledDotProductAttention,
   softmaxBackward,
 } from './ops/fused.js';
 export {

@@ -1,6 +1,6 @@
 /**
- * Fused training kernels: backward passes of the fused row ops, flash-style attention and a
- * multi-tensor AdamW step. Each op calls the backend's optional kernel when it has one and
+ * Fused training kernels: backward passes of the fused row ops and a multi-tensor AdamW step
+ * (attention lives in `attention.ts`). Each op calls the backend's optional kernel when it has one and
  * otherwise composes the same math from public ops, so every backend is correct before it is
  * fast (see docs/backends.md, "Optional fused kernels").
  */
@@ -8,10 +8,8 @@ import type { AdamWScalars } from '../backend.js';
 import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { arange } from './create.js';
 import { where } from './elementwise.js';
 import { oneHot, scatterAdd } from './indexing.js';
-import { logsumexp } from './reduce.js';
 import { empty, requireFloat, requireIndex, sameDType, withTemps } from './util.js';
 import { contiguous, expand, reshape } from './views.js';
 
@@ -238,209 +236,6 @@ export function embeddingBackward(g: Tensor, index: Tensor, numRows: number): Te
       return res;
     }),
   );
-}
-
-/** Options of {@link scaledDotProductAttention}. */
-export interface AttentionOptions {
-  /** Query i (of Tq) sees keys j ≤ i + Tk − Tq (bottom-right aligned, as with a KV cache). Default false. */
-  causal?: boolean;
-  /** Multiplies q·k (default 1/sqrt(D)). */
-  scale?: number;
-}
-
-function checkAttention(op: string, q: Tensor, k: Tensor, v: Tensor, causal: boolean): void {
-  requireFloat(op, q);
-  sameDType(op, q, k);
-  sameDType(op, q, v);
-  const [B, H, Tq, D] = q.shape;
-  const [Bk, Hkv, Tk, Dk] = k.shape;
-  const ok =
-    q.ndim === 4 &&
-    k.ndim === 4 &&
-    v.shape.join() === k.shape.join() &&
-    B === Bk &&
-    D === Dk &&
-    Hkv > 0 &&
-    H % Hkv === 0;
-  if (!ok)
-    throw new ShapeError(
-      `${op}: expected q [B, H, Tq, D] and k, v [B, Hkv, Tk, D] with Hkv dividing H, got q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`,
-    );
-  if (causal && Tk < Tq)
-    throw new ShapeError(`${op}: causal attention needs at least as many keys (${Tk}) as queries (${Tq})`);
-  if (D > 256) throw new ShapeError(`${op}: head dimension ${D} exceeds the supported 256`);
-  void Tk;
-}
-
-/** Additive causal mask [Tq, Tk]: −∞ where key j > query i + Tk − Tq. */
-function causalBias(q: Tensor, Tq: number, Tk: number): Tensor {
-  return withTemps((tmp) => {
-    const opts = { dtype: 'int32' as const, backend: q.backend };
-    const rows = tmp(tmp(arange(Tk - Tq, Tk, 1, opts)).reshape([Tq, 1]));
-    const cols = tmp(tmp(arange(0, Tk, 1, opts)).reshape([1, Tk]));
-    const bias = tmp(where(tmp(cols.gt(rows)), Number.NEGATIVE_INFINITY, 0));
-    return bias.cast(q.dtype);
-  });
-}
-
-/**
- * Scores of every group of query heads against its key head: [B, Hkv, G·Tq, Tk], masked.
- * Query head h uses key/value head ⌊h / G⌋; stacking a group's heads along the rows lets one
- * batched matmul serve them without repeating k and v.
- */
-function compositeScores(q: Tensor, k: Tensor, causal: boolean, scale: number): Tensor {
-  const [B, H, Tq, D] = q.shape;
-  const [, Hkv, Tk] = k.shape;
-  const G = H / Hkv;
-  return withTemps((tmp) => {
-    // no alias() of the result: under autograd recording an alias is an untracked handle
-    const qg = tmp(tmp(q.mul(scale)).reshape([B, Hkv, G * Tq, D]));
-    const kt = tmp(k.transpose(-2, -1));
-    if (!causal) return qg.matmul(kt);
-    const s = tmp(tmp(qg.matmul(kt)).reshape([B, Hkv, G, Tq, Tk]));
-    return tmp(s.add(tmp(causalBias(q, Tq, Tk)))).reshape([B, Hkv, G * Tq, Tk]);
-  });
-}
-
-/**
- * Attention forward returning `[out, lse]`: out [B, H, Tq, D] and the per-row log-sum-exp of the
- * scaled scores [B, H, Tq] that the backward needs. Fused kernels never form the Tq×Tk matrix.
- * Most callers want {@link scaledDotProductAttention}.
- */
-export function attentionForward(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  options: AttentionOptions = {},
-): [Tensor, Tensor] {
-  const causal = options.causal ?? false;
-  checkAttention('scaledDotProductAttention', q, k, v, causal);
-  const [B, H, Tq, D] = q.shape;
-  const scale = options.scale ?? 1 / Math.sqrt(D);
-  return dispatch('scaled_dot_product_attention', [q, k, v], { causal, scale }, () =>
-    withTemps((tmp) => {
-      const be = q.backend;
-      if (be.attention) {
-        const [qc, kc, vc] = [q, k, v].map((t) => tmp(contiguous(t)));
-        const out = empty(be, q.shape, q.dtype);
-        const lse = empty(be, [B, H, Tq], q.dtype);
-        // no keys: softmax over nothing is NaN (as in PyTorch)
-        if (k.shape[2] === 0)
-          for (const [t, v] of [
-            [out, Number.NaN],
-            [lse, Number.NEGATIVE_INFINITY],
-          ] as const)
-            if (t.size > 0) be.fill(t.view_(), v);
-        if (out.size > 0 && k.shape[2] > 0)
-          be.attention(qc.view_(), kc.view_(), vc.view_(), causal, scale, out.view_(), lse.view_());
-        return [out, lse];
-      }
-      const s = tmp(compositeScores(q, k, causal, scale));
-      const lse = tmp(logsumexp(s, -1, true));
-      const p = tmp(tmp(s.sub(lse)).exp());
-      const out = tmp(p.matmul(v)).reshape(q.shape);
-      return [out, lse.reshape([B, H, Tq])];
-    }),
-  );
-}
-
-/**
- * softmax(scale · q·kᵀ [+ causal mask]) · v for q [B, H, Tq, D] and k, v [B, Hkv, Tk, D]
- * (grouped-query attention when Hkv < H). Differentiable through autograd's
- * `scaled_dot_product_attention` rule, whose backward recomputes the scores tile by tile.
- */
-export function scaledDotProductAttention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  options: AttentionOptions = {},
-): Tensor {
-  const [out, lse] = attentionForward(q, k, v, options);
-  lse.dispose(); // autograd keeps its own alias when it recorded the op
-  return out;
-}
-
-/**
- * Gradients [dq, dk, dv] of attention from q, k, v, the forward's `out` and `lse`, and the
- * upstream gradient `gradOut`. The fused kernels recompute each probability from q, k and the
- * saved log-sum-exp instead of storing the Tq×Tk matrix.
- */
-export function attentionBackward(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  out: Tensor,
-  lse: Tensor,
-  gradOut: Tensor,
-  options: AttentionOptions = {},
-): [Tensor, Tensor, Tensor] {
-  const causal = options.causal ?? false;
-  checkAttention('attentionBackward', q, k, v, causal);
-  const scale = options.scale ?? 1 / Math.sqrt(q.shape[3]);
-  return dispatch(
-    'scaled_dot_product_attention_backward',
-    [q, k, v, out, lse, gradOut],
-    { causal, scale },
-    () =>
-      withTemps((tmp) => {
-        const be = q.backend;
-        if (be.attentionBackward) {
-          const [qc, kc, vc, lc, gc] = [q, k, v, lse, gradOut].map((t) => tmp(contiguous(t)));
-          // delta_i = Σ_d dO·O = Σ_j P_ij dP_ij, the row term of the softmax backward
-          const delta = tmp(tmp(gradOut.mul(out)).sum(-1));
-          const dq = empty(be, q.shape, q.dtype);
-          const dk = empty(be, k.shape, k.dtype);
-          const dv = empty(be, v.shape, v.dtype);
-          if (dq.size > 0 && k.shape[2] > 0)
-            be.attentionBackward(
-              qc.view_(),
-              kc.view_(),
-              vc.view_(),
-              lc.view_(),
-              delta.view_(),
-              gc.view_(),
-              causal,
-              scale,
-              dq.view_(),
-              dk.view_(),
-              dv.view_(),
-            );
-          else for (const t of [dq, dk, dv]) if (t.size > 0) be.fill(t.view_(), 0);
-          return [dq, dk, dv];
-        }
-        return attentionBackwardComposite(q, k, v, gradOut, { causal, scale });
-      }),
-  );
-}
-
-/**
- * The attention backward from public ops only (recomputes the probabilities with a softmax), so
- * it can itself be differentiated: autograd uses it when it records backward (`createGraph`).
- */
-export function attentionBackwardComposite(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  gradOut: Tensor,
-  options: AttentionOptions = {},
-): [Tensor, Tensor, Tensor] {
-  const causal = options.causal ?? false;
-  const [B, H, Tq, D] = q.shape;
-  const Hkv = k.shape[1];
-  const G = H / Hkv;
-  const scale = options.scale ?? 1 / Math.sqrt(D);
-  return withTemps((tmp) => {
-    const p = tmp(tmp(compositeScores(q, k, causal, scale)).softmax(-1)); // [B, Hkv, G·Tq, Tk]
-    const gg = tmp(gradOut.reshape([B, Hkv, G * Tq, D]));
-    const dv = tmp(p.transpose(-2, -1)).matmul(gg);
-    const dp = tmp(gg.matmul(tmp(v.transpose(-2, -1))));
-    const pdp = tmp(p.mul(dp));
-    const ds = tmp(pdp.sub(tmp(p.mul(tmp(pdp.sum(-1, true))))));
-    const dq = tmp(tmp(ds.matmul(k)).mul(scale)).reshape(q.shape);
-    const qg = tmp(q.reshape([B, Hkv, G * Tq, D]));
-    const dk = tmp(tmp(ds.transpose(-2, -1)).matmul(qg)).mul(scale);
-    return [dq, dk, dv];
-  });
 }
 
 /** Hyper-parameters of one {@link adamwUpdate} step. */

@@ -1,13 +1,5 @@
 import { isGradEnabled, Module } from '@kiln/autograd';
-import {
-  type Backend,
-  type DType,
-  full,
-  scaledDotProductAttention,
-  scope,
-  type Tensor,
-  triu,
-} from '@kiln/tensor';
+import { attention, type Backend, type DType, full, scope, type Tensor, triu } from '@kiln/tensor';
 import { Dropout } from './dropout.js';
 import type { LayerOptions } from './init.js';
 import type { LayerKVCache } from './kv-cache.js';
@@ -168,7 +160,7 @@ export class Attention extends Module {
       const causal = mask0 === undefined ? T > 1 : mask0 !== null && causalMasks.has(mask0);
       const dropping = this.attnDropout.training && this.attnDropout.p > 0;
       if (causal && !dropping) {
-        const y = scaledDotProductAttention(q, k, v, { causal: true, scale: 1 / Math.sqrt(hd) })
+        const y = attention(q, k, v, { causal: true, scale: 1 / Math.sqrt(hd) })
           .permute([0, 2, 1, 3])
           .reshape([B, T, H * hd]);
         return this.o.forward(y);

@@ -1,5 +1,8 @@
 import type {
   AdamWScalars,
+  AttentionArgs,
+  AttentionGrads,
+  AttentionSaved,
   Backend,
   BackendInfo,
   BackendMemory,
@@ -407,32 +410,16 @@ export class CpuBackend implements Backend<Buf> {
     fused.softmaxBackward(y, g, log, out);
   }
 
-  attention(
-    q: View<Buf>,
-    k: View<Buf>,
-    v: View<Buf>,
-    causal: boolean,
-    scale: number,
-    out: View<Buf>,
-    lse: View<Buf>,
-  ): void {
-    fused.attention(q, k, v, causal, scale, out, lse);
+  attention(args: AttentionArgs<View<Buf>>, out: View<Buf>, lse: View<Buf>): void {
+    fused.attention(args, out, lse);
   }
 
   attentionBackward(
-    q: View<Buf>,
-    k: View<Buf>,
-    v: View<Buf>,
-    lse: View<Buf>,
-    delta: View<Buf>,
-    gradOut: View<Buf>,
-    causal: boolean,
-    scale: number,
-    dq: View<Buf>,
-    dk: View<Buf>,
-    dv: View<Buf>,
+    args: AttentionArgs<View<Buf>>,
+    saved: AttentionSaved<View<Buf>>,
+    grads: AttentionGrads<View<Buf>>,
   ): void {
-    fused.attentionBackward(q, k, v, lse, delta, gradOut, causal, scale, dq, dk, dv);
+    fused.attentionBackward(args, saved, grads);
   }
 
   normBackward(

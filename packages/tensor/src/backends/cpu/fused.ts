@@ -2,7 +2,14 @@
  * CPU reference kernels of the fused training ops (`ops/fused.ts`): plain loops in float64,
  * rounded only when stored. They define the semantics the WebGPU kernels are tested against.
  */
-import type { AdamWScalars, View } from '../../backend.js';
+import type {
+  AdamWScalars,
+  AttentionArgs,
+  AttentionGrads,
+  AttentionMask,
+  AttentionSaved,
+  View,
+} from '../../backend.js';
 import { type HostArray, roundToFloat16 } from '../../dtype.js';
 
 type V = View<HostArray>;
@@ -59,9 +66,14 @@ function attentionDims(q: V, k: V) {
   return { B, H, Tq, D, Hkv, Tk, G: H / Hkv };
 }
 
-/** Last key index + 1 visible to query i. */
-function keyEnd(i: number, Tq: number, Tk: number, causal: boolean): number {
-  return causal ? Math.min(Tk, i + Tk - Tq + 1) : Tk;
+/** The keys [lo, hi) query i of batch row b sees: its range, or every key subject to the causal rule. */
+function visibleKeys(mask: AttentionMask<V>, b: number, i: number, Tq: number, Tk: number): [number, number] {
+  const ranges = mask.ranges?.keys;
+  if (ranges) {
+    const at = ranges.offset + (b * Tq + i) * 2;
+    return [ranges.storage[at], ranges.storage[at + 1]];
+  }
+  return [0, mask.causal ? Math.min(Tk, i + Tk - Tq + 1) : Tk];
 }
 
 function dot(a: HostArray, ai: number, b: HostArray, bi: number, D: number): number {
@@ -70,7 +82,7 @@ function dot(a: HostArray, ai: number, b: HostArray, bi: number, D: number): num
   return s;
 }
 
-export function attention(q: V, k: V, v: V, causal: boolean, scale: number, out: V, lse: V): void {
+export function attention({ q, k, v, scale, mask }: AttentionArgs<V>, out: V, lse: V): void {
   const { B, H, Tq, D, Hkv, Tk, G } = attentionDims(q, k);
   const r = rounder(out);
   const scores = new Float64Array(Tk);
@@ -80,15 +92,21 @@ export function attention(q: V, k: V, v: V, causal: boolean, scale: number, out:
       const kvBase = (b * Hkv + Math.floor(h / G)) * Tk * D;
       for (let i = 0; i < Tq; i++) {
         const row = (b * H + h) * Tq + i;
-        const end = keyEnd(i, Tq, Tk, causal);
+        const [lo, hi] = visibleKeys(mask, b, i, Tq, Tk);
+        if (hi <= lo) {
+          // sees no key: output 0 and log-sum-exp −∞
+          for (let d = 0; d < D; d++) out.storage[out.offset + row * D + d] = 0;
+          lse.storage[lse.offset + row] = Number.NEGATIVE_INFINITY;
+          continue;
+        }
         let m = Number.NEGATIVE_INFINITY;
-        for (let j = 0; j < end; j++) {
+        for (let j = lo; j < hi; j++) {
           scores[j] = scale * dot(q.storage, q.offset + row * D, k.storage, k.offset + kvBase + j * D, D);
           m = Math.max(m, scores[j]);
         }
         let l = 0;
         acc.fill(0);
-        for (let j = 0; j < end; j++) {
+        for (let j = lo; j < hi; j++) {
           const p = Math.exp(scores[j] - m);
           l += p;
           for (let d = 0; d < D; d++) acc[d] += p * v.storage[v.offset + kvBase + j * D + d];
@@ -100,17 +118,9 @@ export function attention(q: V, k: V, v: V, causal: boolean, scale: number, out:
 }
 
 export function attentionBackward(
-  q: V,
-  k: V,
-  v: V,
-  lse: V,
-  delta: V,
-  gradOut: V,
-  causal: boolean,
-  scale: number,
-  dq: V,
-  dk: V,
-  dv: V,
+  { q, k, v, scale, mask }: AttentionArgs<V>,
+  { lse, delta, gradOut }: AttentionSaved<V>,
+  { dq, dk, dv }: AttentionGrads<V>,
 ): void {
   const { B, H, Tq, D, Hkv, Tk, G } = attentionDims(q, k);
   const r = rounder(dq);
@@ -125,8 +135,9 @@ export function attentionBackward(
         const [qi, gi] = [q.offset + row * D, gradOut.offset + row * D];
         const L = lse.storage[lse.offset + row];
         const dl = delta.storage[delta.offset + row];
+        const [lo, hi] = visibleKeys(mask, b, i, Tq, Tk);
         dqAcc.fill(0);
-        for (let j = 0; j < keyEnd(i, Tq, Tk, causal); j++) {
+        for (let j = lo; j < hi; j++) {
           const kj = kvBase + j * D;
           const p = Math.exp(scale * dot(q.storage, qi, k.storage, k.offset + kj, D) - L);
           const ds = p * (dot(gradOut.storage, gi, v.storage, v.offset + kj, D) - dl);

@@ -1,5 +1,8 @@
 import type {
   AdamWScalars,
+  AttentionArgs,
+  AttentionGrads,
+  AttentionSaved,
   Backend,
   BackendInfo,
   BackendMemory,
@@ -536,13 +539,15 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     return attentionVariant(software, subgroups, minSize, buffers, q.dtype, q.shape[3]);
   }
 
-  attention(q: V, k: V, v: V, causal: boolean, scale: number, out: V, lse: V): void {
+  attention(args: AttentionArgs<V>, out: V, lse: V): void {
     this.#check('attention');
     if (sizeOf(out.shape) === 0) return;
+    const { q, k, v, scale, mask } = args;
+    if (mask.ranges) throw new BackendError('webgpu: attention with visible ranges is not implemented yet');
     const launch = this.#attentionVariant(q) !== 'rows' ? attentionSubgroupLaunch : attentionLaunch;
     this.#run(
       'attention',
-      launch(q, k, v, causal, scale, out, lse, this.#maxWorkgroups),
+      launch(q, k, v, mask.causal, scale, out, lse, this.#maxWorkgroups),
       out.storage.buffer,
       lse.storage.buffer,
       q.storage.buffer,
@@ -551,21 +556,15 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
-  attentionBackward(
-    q: V,
-    k: V,
-    v: V,
-    lse: V,
-    delta: V,
-    gradOut: V,
-    causal: boolean,
-    scale: number,
-    dq: V,
-    dk: V,
-    dv: V,
-  ): void {
+  attentionBackward(args: AttentionArgs<V>, saved: AttentionSaved<V>, grads: AttentionGrads<V>): void {
     this.#check('attentionBackward');
+    const { q, k, v, scale, mask } = args;
+    const { lse, delta, gradOut } = saved;
+    const { dq, dk, dv } = grads;
     if (sizeOf(dq.shape) === 0) return;
+    if (mask.ranges)
+      throw new BackendError('webgpu: attention backward with visible ranges is not implemented yet');
+    const causal = mask.causal;
     const inputs = [q, k, v, lse, delta, gradOut].map((t) => t.storage.buffer);
     const mw = this.#maxWorkgroups;
     const variant = this.#attentionVariant(q);
