@@ -72,6 +72,7 @@ export {
   attentionBackwardComposite,
   attentionForward,
   attentionMask,
+  attentionWeights,
 } from './ops/attention.js';
 export {
   arange,

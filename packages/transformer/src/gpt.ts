@@ -3,7 +3,20 @@
  * one config. Embeddings → a stack of pre-norm blocks → final norm → vocabulary head.
  */
 import { Module } from '@kiln/autograd';
-import { type Backend, crossEntropy, type DType, ShapeError, scope, type Tensor } from '@kiln/tensor';
+import {
+  type AttentionMask,
+  arange,
+  attentionMask,
+  type Backend,
+  crossEntropy,
+  type DType,
+  keep,
+  ShapeError,
+  scope,
+  stack,
+  Tensor,
+  where,
+} from '@kiln/tensor';
 import {
   GPT_PRESETS,
   type GPTConfig,
@@ -39,6 +52,49 @@ export interface GPTOutput {
 
 /** Targets equal to this are excluded from the loss (as in PyTorch), e.g. prompt tokens in SFT. */
 export const IGNORE_INDEX = -100;
+
+/** Options of {@link GPT.forward}; every tensor is `[B, T]` like the ids. */
+export interface GPTForwardOptions {
+  /** int32 next-token targets; {@link IGNORE_INDEX} (−100) leaves a position out of the loss. */
+  targets?: Tensor;
+  /**
+   * int32: the document of each token of a packed row. Attention stays inside each document (a
+   * run of equal ids) and positions restart at each one, so a packed row computes what its
+   * documents would alone. A negative id marks padding.
+   */
+  segments?: Tensor;
+  /**
+   * int32: the position of each token (below contextLength). Default: 0, 1, 2, … along the row,
+   * restarting at each document and counted from the first token after left padding.
+   */
+  positions?: Tensor;
+  /**
+   * bool (or int32, nonzero = pad): true at padding (left padding for batched generation, right
+   * padding for pairs). Padding is seen by no token and sees none; give its targets −100.
+   */
+  padding?: Tensor;
+}
+
+/** Options of {@link GPT.forwardCached}. */
+export interface GPTCachedOptions {
+  /**
+   * bool [B, T] left padding of a prompt batch, on the first call (the prefill) only: the
+   * cache remembers where each row starts, so later steps never see the padding either.
+   */
+  padding?: Tensor;
+}
+
+/** What the layers need to run ids at some positions: where, what they see, and the cache. */
+interface HiddenContext {
+  /** Absolute position of the first token (scalar positions: the same for every row). */
+  position: number;
+  /** int32 [B, T] positions per token, or null for position … position+T−1 in every row. */
+  positions: Tensor | null;
+  mask: AttentionMask<Tensor>;
+  cache: KVCache | null;
+}
+
+const CAUSAL: AttentionMask<Tensor> = { causal: true, ranges: null };
 
 /**
  * A GPT-2 or Llama style language model.
@@ -138,27 +194,24 @@ export class GPT extends Module {
   }
 
   /**
-   * Logits for int32 `ids [B, T]` (T ≤ contextLength) and, with int32 `targets [B, T]`, the mean
-   * cross-entropy over targets that are not {@link IGNORE_INDEX} (−100). If every target is
-   * ignored the loss is NaN, as in PyTorch. Intermediate tensors are freed before it returns; the
-   * caller owns `logits` and `loss`.
+   * Logits for int32 `ids [B, T]` (T ≤ contextLength) and, with `targets`, the mean
+   * cross-entropy over targets that are not {@link IGNORE_INDEX} (−100); see
+   * {@link GPTForwardOptions} for packed rows (segments), positions and padding. If every target
+   * is ignored the loss is NaN, as in PyTorch. `forward(ids, targets)` is short for
+   * `forward(ids, { targets })`. Intermediate tensors are freed before it returns; the caller
+   * owns `logits` and `loss`.
    */
-  forward(ids: Tensor, targets?: Tensor): GPTOutput {
+  forward(ids: Tensor, options: Tensor | GPTForwardOptions = {}): GPTOutput {
+    const { targets, segments, positions, padding } =
+      options instanceof Tensor ? { targets: options } : options;
     this.#checkIds(ids, 0);
-    if (targets !== undefined) {
-      if (
-        targets.dtype !== 'int32' ||
-        targets.shape.length !== 2 ||
-        targets.shape[0] !== ids.shape[0] ||
-        targets.shape[1] !== ids.shape[1]
-      ) {
-        throw new ShapeError(
-          `GPT.forward: targets must be int32 [${ids.shape}] like ids, got ${targets.dtype} [${targets.shape}]; use -100 for positions without a target`,
-        );
-      }
-    }
+    this.#checkPerToken(ids, { targets, segments, positions, padding });
     return scope(() => {
-      const logits = this.head.forward(this.#hidden(ids, 0, null));
+      // one mask for every layer: index-only (causal) unless rows are packed or padded
+      const mask = attentionMask({ causal: true, segments, padding });
+      const perToken = positions ?? (mask.ranges ? documentPositions(mask.ranges.keys) : null);
+      const hidden = this.#hidden(ids, { position: 0, positions: perToken, mask, cache: null });
+      const logits = this.head.forward(hidden);
       const loss =
         targets === undefined ? undefined : crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
       return { logits, loss };
@@ -168,17 +221,31 @@ export class GPT extends Module {
   /**
    * Incremental forward for generation (inside `noGrad`): runs `ids [B, T]` at positions
    * `cache.length …`, writes their keys/values into `cache`, advances it, and returns the logits
-   * of the last position only, `[B, vocabSize]`.
+   * of the last position only, `[B, vocabSize]`. A batch of prompts of different lengths is
+   * left-padded and prefilled with `{ padding }` (see {@link GPTCachedOptions}).
    */
-  forwardCached(ids: Tensor, cache: KVCache): Tensor {
+  forwardCached(ids: Tensor, cache: KVCache, options: GPTCachedOptions = {}): Tensor {
     this.#checkIds(ids, cache.length);
     if (cache.layers.length !== this.blocks.length || cache.capacity > this.config.contextLength) {
       throw new RangeError(
         'GPT.forwardCached: the cache was not made for this model; create it with model.createCache()',
       );
     }
+    if (ids.shape[0] !== cache.batch)
+      throw new ShapeError(
+        `GPT.forwardCached: ids have ${ids.shape[0]} rows but the cache holds ${cache.batch}; create it with model.createCache(${ids.shape[0]})`,
+      );
+    const { padding } = options;
+    if (padding !== undefined) {
+      if (cache.length !== 0)
+        throw new RangeError(
+          'GPT.forwardCached: padding is given with the prefill (the first call after createCache or reset) only',
+        );
+      this.#checkPerToken(ids, { padding });
+    }
     const logits = scope(() => {
-      const h = this.#hidden(ids, cache.length, cache);
+      const context = this.#cachedContext(ids, cache, padding);
+      const h = this.#hidden(ids, context);
       const T = ids.shape[1];
       return this.head.forward(h.slice(1, T - 1, T).squeeze(1));
     });
@@ -230,25 +297,83 @@ export class GPT extends Module {
     return 6 * n + 12 * c.nLayers * c.dModel * seqLen;
   }
 
-  /** Final-norm hidden states `[B, T, dModel]` for ids at positions `position …`. */
-  #hidden(ids: Tensor, position: number, cache: KVCache | null): Tensor {
+  /** Final-norm hidden states `[B, T, dModel]` of `ids` at the context's positions. */
+  #hidden(ids: Tensor, context: HiddenContext): Tensor {
     const T = ids.shape[1];
+    const { position, positions, mask, cache } = context;
     let x = this.tokenEmbedding.forward(ids);
-    if (this.positionEmbedding) x = x.add(this.positionEmbedding.weight.slice(0, position, position + T));
+    if (this.positionEmbedding)
+      x = x.add(
+        positions
+          ? this.positionEmbedding.forward(positions)
+          : this.positionEmbedding.weight.slice(0, position, position + T),
+      );
     x = this.embedDropout.forward(x);
-    // RoPE tables depend only on the positions: build them once for every layer. The causal mask
-    // is left to the layers (mask undefined): the fused attention kernel masks from indices and
-    // never reads one, so only a layer that takes the composite path (attention-weight dropout
-    // in training) builds it.
-    const context: AttentionContext = {
-      position,
-      mask: T > 1 ? undefined : null,
-      rope: this.#rotary?.tables(position, T, x.backend, x.dtype),
-    };
+    // RoPE tables depend only on the positions and the mask is shared: build both once for
+    // every layer (the fused attention kernels read the mask as indices or visible ranges).
+    const rope = positions
+      ? this.#rotary?.tablesAt(positions, x.dtype)
+      : this.#rotary?.tables(position, T, x.backend, x.dtype);
+    const shared: AttentionContext = { position, mask, rope };
     this.blocks.forEach((block, i) => {
-      x = block.forward(x, cache ? { ...context, cache: cache.layers[i] } : context);
+      x = block.forward(x, cache ? { ...shared, cache: cache.layers[i] } : shared);
     });
     return this.norm.forward(x);
+  }
+
+  /**
+   * Positions and mask of `ids` at the cache's next positions. Without padding every row is at
+   * `cache.length …` and sees every cached key; a padded prefill records each row's first real
+   * position in the cache, and later steps mask the padding and count positions from there.
+   */
+  #cachedContext(ids: Tensor, cache: KVCache, padding: Tensor | undefined): HiddenContext {
+    const [B, T] = ids.shape;
+    const P = cache.length;
+    if (padding !== undefined) {
+      const mask = attentionMask({ causal: true, padding });
+      const { keys } = mask.ranges!;
+      // the last token of a row is real (left padding), so its first visible key is the row's start
+      cache.keyStart?.dispose();
+      cache.keyStart = keep(
+        keys
+          .slice(1, T - 1, T)
+          .slice(2, 0, 1)
+          .reshape([B])
+          .contiguous(),
+      );
+      return { position: P, positions: documentPositions(keys), mask, cache };
+    }
+    if (!cache.keyStart) return { position: P, positions: null, mask: CAUSAL, cache };
+    const int = { dtype: 'int32' as const, backend: ids.backend };
+    const start = cache.keyStart.reshape([B, 1]);
+    const at = arange(P, P + T, 1, int).reshape([1, T]); // key positions of the queries
+    const keys = stack([start.expand([B, T]), at.add(1).expand([B, T])], -1);
+    // key j is seen by the queries at positions ≥ j once it is past the row's padding
+    const j = arange(0, P + T, 1, int).reshape([1, P + T]);
+    const first = j.sub(P).maximum(0);
+    const last = where(j.ge(start), T, first);
+    const queries = stack([first.expand([B, P + T]), last], -1);
+    const mask: AttentionMask<Tensor> = { causal: true, ranges: { keys, queries } };
+    return { position: P, positions: at.sub(start), mask, cache };
+  }
+
+  /** Checks the per-token tensors of a forward pass: each `[B, T]` like the ids, of its dtype. */
+  #checkPerToken(ids: Tensor, tensors: Record<string, Tensor | undefined>): void {
+    for (const [name, t] of Object.entries(tensors)) {
+      if (t === undefined) continue;
+      const dtypes = name === 'padding' ? ['bool', 'int32'] : ['int32'];
+      if (!(t instanceof Tensor) || !dtypes.includes(t.dtype) || t.shape.join() !== ids.shape.join()) {
+        const got = t instanceof Tensor ? `${t.dtype} [${t.shape}]` : typeof t;
+        const hint = name === 'targets' ? '; use -100 for positions without a target' : '';
+        throw new ShapeError(
+          `GPT: ${name} must be ${dtypes.join(' or ')} [${ids.shape}] like ids, got ${got}${hint}`,
+        );
+      }
+      if (t.backend !== ids.backend)
+        throw new ShapeError(
+          `GPT: ${name} are on backend '${t.backend.name}' but ids on '${ids.backend.name}'; create them with { backend: model.backend }`,
+        );
+    }
   }
 
   #checkIds(ids: Tensor, position: number): void {
@@ -270,4 +395,14 @@ export class GPT extends Module {
       );
     }
   }
+}
+
+/**
+ * Positions that restart at each document: the distance of each query from the first key it
+ * sees (its document's start, or itself for padding), from visible ranges [B, T, 2].
+ */
+function documentPositions(keys: Tensor): Tensor {
+  const [B, T] = keys.shape;
+  const at = arange(0, T, 1, { dtype: 'int32', backend: keys.backend }).reshape([1, T]);
+  return at.sub(keys.slice(2, 0, 1).reshape([B, T]));
 }

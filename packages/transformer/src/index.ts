@@ -43,10 +43,17 @@ export {
   resolveConfig,
 } from './config.js';
 export { type GenerateOptions, generate } from './generate.js';
-export { GPT, type GPTOptions, type GPTOutput, IGNORE_INDEX } from './gpt.js';
+export {
+  GPT,
+  type GPTCachedOptions,
+  type GPTForwardOptions,
+  type GPTOptions,
+  type GPTOutput,
+  IGNORE_INDEX,
+} from './gpt.js';
 export { CheckpointError, fromHFConfig, toHFConfig } from './hf-config.js';
 export { type HFBinding, hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
-export { Attention, type AttentionContext, type AttentionOptions, causalMask } from './layers/attention.js';
+export { Attention, type AttentionContext, type AttentionOptions } from './layers/attention.js';
 export { Block, type BlockOptions } from './layers/block.js';
 export { Dropout } from './layers/dropout.js';
 export { Embedding, type EmbeddingOptions } from './layers/embedding.js';

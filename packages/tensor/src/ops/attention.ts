@@ -244,12 +244,38 @@ function compositeScores(
  */
 function compositeProbabilities(scores: Tensor, lse: Tensor, visible: Tensor | null, q: Tensor): Tensor {
   return withTemps((tmp) => {
+    // no alias() of a result: under autograd recording an alias is an untracked handle
+    if (!visible) return tmp(scores.sub(lse)).exp();
     const p = tmp(tmp(scores.sub(lse)).exp());
-    if (!visible) return p.alias();
     const [B, H, Tq] = q.shape;
     const [, Hkv, , Tk] = scores.shape;
     const shaped = tmp(p.reshape([B, Hkv, H / Hkv, Tq, Tk]));
     return tmp(where(visible, shaped, 0)).reshape(scores.shape);
+  });
+}
+
+/**
+ * The attention probabilities softmax(scale · q·kᵀ, masked) as [B, H, Tq, Tk], exactly 0 where
+ * the mask hides a key (and on the whole row of a query that sees no key), built from public
+ * ops so it is differentiable op by op. For what the fused kernels cannot do on the Tq×Tk
+ * matrix itself, such as dropout on the attention weights; everything else wants
+ * {@link attention}, which never forms it.
+ */
+export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions = {}): Tensor {
+  const mask = maskOf('attentionWeights', options);
+  checkAttention('attentionWeights', q, k, k, mask);
+  const scale = options.scale ?? 1 / Math.sqrt(q.shape[3]);
+  const [B, H, Tq] = q.shape;
+  const Tk = k.shape[2];
+  return withTemps((tmp) => {
+    const { scores, visible } = compositeScores(q, k, mask, scale);
+    tmp(scores);
+    // one softmax op (not logsumexp's parts): its rule saves just the output
+    if (!visible) return tmp(scores.softmax(-1)).reshape([B, H, Tq, Tk]);
+    tmp(visible);
+    // hidden keys have probability 0; a query that sees no key (a NaN row) gets none at all
+    const p = tmp(tmp(scores.softmax(-1)).reshape([B, k.shape[1], H / k.shape[1], Tq, Tk]));
+    return tmp(where(visible, p, 0)).reshape([B, H, Tq, Tk]);
   });
 }
 

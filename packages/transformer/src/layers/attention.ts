@@ -1,5 +1,5 @@
 import { isGradEnabled, Module } from '@kiln/autograd';
-import { attention, type Backend, type DType, full, scope, type Tensor, triu } from '@kiln/tensor';
+import { type AttentionMask, attention, attentionWeights, scope, type Tensor } from '@kiln/tensor';
 import { Dropout } from './dropout.js';
 import type { LayerOptions } from './init.js';
 import type { LayerKVCache } from './kv-cache.js';
@@ -33,40 +33,22 @@ export interface AttentionOptions extends LayerOptions {
 export interface AttentionContext {
   /**
    * Absolute position of the first row of `x` (default 0; with a cache, the number of cached
-   * positions). Queries at position p see keys at positions ≤ p.
+   * positions): where the cache is written, and the positions of RoPE tables built here.
    */
   position?: number;
   /**
-   * Additive mask `[T, position+T]` (0 where a query may attend, −∞ where not), shared by the
-   * layers of a model; built here when omitted. `null`: every key is visible (one new token).
+   * Which keys each query sees (`attentionMask` of @kiln/tensor: causal, packed documents,
+   * padding), shared by the layers of a model. Default: causal.
    */
-  mask?: Tensor | null;
-  /** RoPE tables for the T positions of `x`, shared by the layers of a model; built here when omitted. */
+  mask?: AttentionMask<Tensor>;
+  /** RoPE tables for the positions of `x` (`[T, hd]`, or `[B, 1, T, hd]` per token), shared by the layers of a model; built here when omitted. */
   rope?: RopeTables;
   /** This layer's KV cache (inference only): keys/values of `x` are written at `position`, and attention reads positions 0 … position+T−1. */
   cache?: LayerKVCache;
 }
 
-/**
- * The causal mask for T queries at positions `position … position+T−1` over keys
- * `0 … position+T−1`: 0 where the key is at or before the query, −∞ after it.
- */
-export function causalMask(queries: number, position: number, backend: Backend, dtype: DType): Tensor {
-  const mask = scope(() => {
-    const keys = position + queries;
-    // column − row ≥ position + 1  ⇔  key position > query position
-    return triu(full([queries, keys], Number.NEGATIVE_INFINITY, { backend, dtype }), position + 1);
-  });
-  causalMasks.add(mask);
-  return mask;
-}
-
-/**
- * Masks built by {@link causalMask}: attention given one of these knows the pattern is causal
- * (bottom-right aligned, keys 0 … position+T−1) and can use the fused kernel, which builds the
- * mask from indices instead of reading it.
- */
-const causalMasks = new WeakSet<Tensor>();
+/** The mask of a plain pass: each query sees its own and earlier positions. */
+const CAUSAL: AttentionMask<Tensor> = { causal: true, ranges: null };
 
 /**
  * Causal multi-head self-attention with grouped-query attention, optional RoPE and QK-norm, and
@@ -153,34 +135,23 @@ export class Attention extends Module {
       if (context.cache) {
         ({ k, v } = this.#appendToCache(context.cache, k, v, position));
       }
-      // Flash-style fused attention (never forms the T×Tk scores) for training and prefill: the
-      // mask must be the causal one and dropout on the weights off. The one-token decode step
-      // (mask null) and custom masks keep the composite below.
-      const mask0 = context.mask;
-      const causal = mask0 === undefined ? T > 1 : mask0 !== null && causalMasks.has(mask0);
-      const dropping = this.attnDropout.training && this.attnDropout.p > 0;
-      if (causal && !dropping) {
-        const y = attention(q, k, v, { causal: true, scale: 1 / Math.sqrt(hd) })
-          .permute([0, 2, 1, 3])
-          .reshape([B, T, H * hd]);
-        return this.o.forward(y);
+      // Flash-style fused attention never forms the T×Tk scores; only dropout on the attention
+      // weights needs the matrix itself.
+      const mask = context.mask ?? CAUSAL;
+      const scale = 1 / Math.sqrt(hd);
+      let y: Tensor;
+      if (!(this.attnDropout.training && this.attnDropout.p > 0)) {
+        y = attention(q, k, v, { mask, scale });
+      } else {
+        const Tk = k.shape[2];
+        const weights = this.attnDropout.forward(attentionWeights(q, k, { mask, scale }));
+        // each group of query heads against its key/value head: [B, Hkv, G·T, Tk] · [B, Hkv, Tk, hd]
+        y = weights
+          .reshape([B, Hkv, (H / Hkv) * T, Tk])
+          .matmul(v)
+          .reshape([B, H, T, hd]);
       }
-      const Tk = k.shape[2];
-      const G = H / Hkv;
-      // Scale q (T·hd elements) rather than the scores (T·Tk). Stack each group's query heads along
-      // the rows: [B, H, T, hd] → [B, Hkv, G·T, hd]; contiguous, since mul writes a fresh tensor.
-      const qGrouped = q.mul(1 / Math.sqrt(hd)).reshape([B, Hkv, G * T, hd]);
-      let scores = qGrouped.matmul(k.transpose(-2, -1)).reshape([B, Hkv, G, T, Tk]);
-      let mask = context.mask;
-      if (mask === undefined) mask = T > 1 ? causalMask(T, position, x.backend, x.dtype) : null; // one query sees every key
-      if (mask) scores = scores.add(mask);
-      const weights = this.attnDropout.forward(scores.softmax(-1)).reshape([B, Hkv, G * T, Tk]);
-      const y = weights
-        .matmul(v)
-        .reshape([B, H, T, hd])
-        .permute([0, 2, 1, 3])
-        .reshape([B, T, H * hd]);
-      return this.o.forward(y);
+      return this.o.forward(y.permute([0, 2, 1, 3]).reshape([B, T, H * hd]));
     });
   }
 

@@ -23,6 +23,12 @@ export class KVCache {
   readonly layers: LayerKVCache[];
   /** Positions filled so far (the position of the next token). */
   length = 0;
+  /**
+   * int32 [batch]: the first position each row attends to, past its left padding (set by a
+   * prefill with padding; null when no row is padded). Cached pad positions stay invisible, and
+   * a row's token positions count from here.
+   */
+  keyStart: Tensor | null = null;
 
   constructor(
     nLayers: number,
@@ -40,10 +46,13 @@ export class KVCache {
   /** Forgets every position (the buffers are reused). */
   reset(): void {
     this.length = 0;
+    this.keyStart?.dispose();
+    this.keyStart = null;
   }
 
   /** Frees the buffers. */
   dispose(): void {
+    this.reset();
     for (const layer of this.layers) {
       layer.k.dispose();
       layer.v.dispose();

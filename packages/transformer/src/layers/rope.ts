@@ -62,6 +62,28 @@ export class RotaryEmbedding {
       });
     return { cos: rows(this.#cos), signedSin: rows(this.#signedSin) };
   }
+
+  /**
+   * Tables for a position per token: int32 `positions [B, T]` (each in 0 … maxPositions−1;
+   * packed documents restart at 0) → `[B, 1, T, headDim]` each, broadcasting over the heads of
+   * `[B, H, T, headDim]` queries and keys.
+   */
+  tablesAt(positions: Tensor, dtype: DType): RopeTables {
+    if (positions.dtype !== 'int32' || positions.ndim !== 2)
+      throw new RangeError(
+        `RotaryEmbedding: positions must be int32 [batch, time], got ${positions.dtype} [${positions.shape}]`,
+      );
+    const [B, T] = positions.shape;
+    return scope(() => {
+      const flat = positions.reshape([B * T]);
+      // the whole table is small (maxPositions × headDim); gathering its rows keeps the positions on the device
+      const rows = (table: Float32Array) =>
+        tensor(table, { shape: [this.maxPositions, this.headDim], backend: positions.backend, dtype })
+          .indexSelect(0, flat)
+          .reshape([B, 1, T, this.headDim]);
+      return { cos: rows(this.#cos), signedSin: rows(this.#signedSin) };
+    });
+  }
 }
 
 /** Rotates `x [..., T, headDim]` by the tables for its T positions: `x·cos + swapHalves(x)·signedSin`. */
