@@ -8,13 +8,11 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noGrad } from '@kiln/autograd';
 import { type Backend, getRngState, setRngState, type Tensor } from '@kiln/tensor';
+import { readSafetensorsFile, saveSafetensors, writeFileAtomic } from '@kiln/tensor/node';
+import { type ParsedSafetensors, tensorsFromSafetensors } from '@kiln/tensor/safetensors';
 import { GPT } from './gpt.js';
 import { CheckpointError, fromHFConfig, toHFConfig } from './hf-config.js';
 import { hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
-import type { ParsedSafetensors } from './safetensors.js';
-import { readSafetensorsFile, saveSafetensors } from './safetensors-file.js';
-import { tensorsFromSafetensors } from './safetensors-tensors.js';
-import { writeFileAtomic } from './write-atomic.js';
 
 /** Options of {@link saveCheckpoint}. */
 export interface SaveCheckpointOptions {

@@ -57,31 +57,4 @@ export { Linear, type LinearOptions } from './layers/linear.js';
 export { MLP, type MLPOptions } from './layers/mlp.js';
 export { RMSNorm, type RMSNormOptions } from './layers/rms-norm.js';
 export { applyRope, type RopeTables, RotaryEmbedding } from './layers/rope.js';
-export {
-  type ParsedSafetensors,
-  type ParseSafetensorsOptions,
-  parseSafetensors,
-  SAFETENSORS_ITEM_SIZE,
-  SAFETENSORS_MAX_HEADER_BYTES,
-  type SafetensorsDType,
-  type SafetensorsEntry,
-  SafetensorsError,
-  serializeSafetensors,
-  serializeSafetensorsParts,
-} from './safetensors.js';
-export {
-  loadSafetensors,
-  readSafetensorsFile,
-  saveSafetensors,
-  writeSafetensorsFile,
-} from './safetensors-file.js';
-export {
-  decodeEntry,
-  entryFromTensor,
-  type LoadTensorsOptions,
-  type SaveTensorsOptions,
-  safetensorsEntriesFromTensors,
-  tensorsFromSafetensors,
-  tensorsToSafetensors,
-} from './safetensors-tensors.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';

@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRngState, manualSeed, scope, tensor } from '@kiln/tensor';
+import { readSafetensorsFile, writeSafetensorsFile } from '@kiln/tensor/node';
+import { type SafetensorsEntry, SafetensorsError } from '@kiln/tensor/safetensors';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   CheckpointError,
@@ -10,13 +12,9 @@ import {
   GPT,
   type GPTConfig,
   loadCheckpoint,
-  readSafetensorsFile,
   resolveConfig,
-  type SafetensorsEntry,
-  SafetensorsError,
   saveCheckpoint,
   toHFConfig,
-  writeSafetensorsFile,
 } from '../src/index.js';
 import { initCpu, maxAbsDiff, randomTokens } from './helpers.js';
 

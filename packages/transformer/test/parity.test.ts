@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { valueAndGrad } from '@kiln/autograd';
 import { type Backend, crossEntropy, manualSeed, type Tensor, tensor } from '@kiln/tensor';
+import { loadSafetensors } from '@kiln/tensor/node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { GPT, hfBindings, hfView, loadCheckpoint, loadSafetensors, saveCheckpoint } from '../src/index.js';
+import { GPT, hfBindings, hfView, loadCheckpoint, saveCheckpoint } from '../src/index.js';
 import { findTorchPython, initCpu, maxAbsDiff, randomTokens, tryWebgpu } from './helpers.js';
 
 const cpu = await initCpu();
