@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""safetensors cross-checks between PyTorch and @kiln/transformer.
+"""safetensors cross-checks between PyTorch and @kiln/tensor/safetensors.
 
     make_safetensors_fixture.py [--out PATH]   write the PyTorch-made fixture that Kiln's tests read
-                                               (default: packages/transformer/test/fixtures/torch-reference.safetensors)
+                                               (default: packages/tensor/test/fixtures/torch-reference.safetensors)
     make_safetensors_fixture.py --dump PATH    read any safetensors file with PyTorch and print its
                                                tensors as JSON (Kiln's tests use this to check that
                                                files written by Kiln load in PyTorch)
 
 The file is written and read by hand (gpt.py's write_safetensors/read_safetensors); the
 `safetensors` Python package is not needed. The values below are also written out in
-packages/transformer/test/safetensors-fixture.test.ts: change both together.
+packages/tensor/test/safetensors-fixture.test.ts: change both together.
 """
 
 import argparse
@@ -24,7 +24,7 @@ sys.dont_write_bytecode = True  # importing gpt.py must not leave __pycache__ in
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpt import read_safetensors, write_safetensors  # noqa: E402
 
-DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "..", "..", "packages", "transformer", "test", "fixtures",
+DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "..", "..", "packages", "tensor", "test", "fixtures",
                            "torch-reference.safetensors")
 
 

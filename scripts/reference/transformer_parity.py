@@ -2,7 +2,7 @@
 """Parity fixtures for @kiln/transformer's GPT, written with the PyTorch reference model (gpt.py).
 
     transformer_parity.py                 write the fixtures (default: packages/transformer/test/fixtures/parity-{gpt2,llama}/)
-    transformer_parity.py --check DIR...  load checkpoint directories written by Kiln's saveCheckpoint with gpt.py
+    transformer_parity.py --check DIR...  load model directories written by Kiln's saveModel with gpt.py
                                           and print, as JSON, their logits for the ids in DIR/ids.json
 
 Each fixture directory holds a tiny random model as a Hugging Face checkpoint (model.safetensors

@@ -19,7 +19,7 @@ usage: pnpm --filter @kiln/example-pretrain start -- [flags]
   --backend <name>    cpu, webgpu or auto (default auto: WebGPU when an adapter exists)
   --steps <n>         train for n steps (the schedule decays over them)
   --out <dir>         output directory (default runs/pretrain)
-  --init-from <dir>   start from the weights of a Hugging Face checkpoint directory (e.g. one
+  --init-from <dir>   start from the weights of a Hugging Face model directory (e.g. one
                       written by scripts/reference/export_init.py) instead of a random init
   --help              this text`;
 

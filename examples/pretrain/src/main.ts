@@ -17,7 +17,8 @@ import {
   Trainer,
   unigramEntropy,
 } from '@kiln/trainer';
-import { GPT, type GPTConfig, loadCheckpoint, resolveConfig, saveCheckpoint } from '@kiln/transformer';
+import { GPT, type GPTConfig, resolveConfig } from '@kiln/transformer';
+import { loadModel, saveModel } from '@kiln/transformer/node';
 import { parseFlags, USAGE } from './args.js';
 import { loadConfig, withSteps } from './config.js';
 import { loadMobyDick } from './corpus.js';
@@ -28,7 +29,7 @@ const log = (line = '') => console.log(line);
 
 /** A model whose initial weights come from a Hugging Face directory; its shape must be the configured one. */
 async function loadInitialWeights(dir: string, config: GPTConfig): Promise<GPT> {
-  const model = await loadCheckpoint(dir);
+  const model = await loadModel(dir);
   const want = resolveConfig(config);
   const keys = [
     'family',
@@ -46,7 +47,7 @@ async function loadInitialWeights(dir: string, config: GPTConfig): Promise<GPT> 
   if (different.length > 0) {
     model.dispose();
     throw new Error(
-      `--init-from ${dir}: the checkpoint's ${different.map((k) => `${k} ${model.config[k]}`).join(', ')} differ from the config's ${different.map((k) => `${k} ${want[k]}`).join(', ')}`,
+      `--init-from ${dir}: the model directory's ${different.map((k) => `${k} ${model.config[k]}`).join(', ')} differ from the config's ${different.map((k) => `${k} ${want[k]}`).join(', ')}`,
     );
   }
   log(`initial weights from ${dir}`);
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
   }
 
   // 4. Export and sample.
-  await saveCheckpoint(model, join(outDir, 'model'));
+  await saveModel(model, join(outDir, 'model'));
   await writeSamples(model, tokenizer, config.sample, join(outDir, 'samples.txt'), (t) =>
     process.stdout.write(t),
   );

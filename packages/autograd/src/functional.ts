@@ -1,6 +1,6 @@
 /**
  * The functional core: `grad` and `valueAndGrad` turn a function of tensors into a function
- * that also returns gradients. Everything else (backward, Parameter.grad, checkpoint) is built
+ * that also returns gradients. Everything else (backward, Parameter.grad, recompute) is built
  * on the same recording and engine.
  */
 import { isFloat, onesLike, scope, Tensor } from '@kiln/tensor';

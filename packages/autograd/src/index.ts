@@ -12,7 +12,6 @@
  */
 
 export { type BackwardOptions, backward } from './backward.js';
-export { checkpoint } from './checkpoint.js';
 export { AutogradError } from './errors.js';
 export {
   type Argnums,
@@ -33,4 +32,5 @@ export { detach, graphStats, isTracked } from './graph.js';
 export { enableGrad, isGradEnabled, noGrad } from './mode.js';
 export { type LoadStateDictOptions, Module, StateDictError, type StateDictMismatch } from './module.js';
 export { Parameter, type ParameterOptions } from './parameter.js';
+export { recompute } from './recompute.js';
 export { type BackwardContext, NON_DIFFERENTIABLE, RULES, type Rule } from './rules.js';

@@ -32,7 +32,7 @@ import {
   randomSuffix,
   writeFileAtomic,
   writeFileDurable,
-} from './fs-atomic.js';
+} from '@kiln/tensor/node';
 
 /** Name of the manifest file inside each checkpoint (reserved). */
 export const CHECKPOINT_MANIFEST = 'manifest.json';

@@ -12,13 +12,13 @@
  * - Learning-rate schedules: `constantSchedule`, `cosineSchedule`, `linearSchedule`, `createSchedule`.
  * - Reporting: `ProgressReporter`, JSONL metrics (`MetricsWriter`, `readMetrics`), loss-curve
  *   SVGs (`renderLossCurveSvg`, `writeLossCurve`).
- * - Checkpoints: `CheckpointDir` (atomic, keeps the last K) and `writeFileAtomic`.
+ * - Checkpoints: `CheckpointDir` (atomic, keeps the last K). The atomic file writer it uses is
+ *   `writeFileAtomic` from `@kiln/tensor/node`.
  *
  * What touches the file system (`Trainer` with an `outDir`, `saveTrainingCheckpoint`,
  * `loadTrainingCheckpoint`, `writeTokenFile`, `readTokenFile`, `openTokenFile`, `MetricsWriter`,
- * `readMetrics`, `writeLossCurve`, `writeLossCurveFromMetrics`, `CheckpointDir`,
- * `writeFileAtomic`, `writeFileDurable`, `fsyncDirectory`) needs Node. Optimizers, clipping,
- * accumulation, evaluation, datasets, schedules and plots are pure.
+ * `readMetrics`, `writeLossCurve`, `writeLossCurveFromMetrics`, `CheckpointDir`) needs Node.
+ * Optimizers, clipping, accumulation, evaluation, datasets, schedules and plots are pure.
  *
  * ```ts
  * import { readTokenFile, TokenDataset, Trainer, bytesPerToken } from '@kiln/trainer';
@@ -75,12 +75,6 @@ export {
 export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
 export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
-export {
-  type FileContent,
-  fsyncDirectory,
-  writeFileAtomic,
-  writeFileDurable,
-} from './fs-atomic.js';
 export { forwardLoss, type LanguageModel, modelBackend } from './language-model.js';
 export { MetricsWriter, type MetricsWriterOptions, readMetrics } from './metrics.js';
 export { formatMetricsLine, type MetricsRecord, parseMetricsJsonl } from './metrics-jsonl.js';

@@ -2,7 +2,7 @@
  * Append-only JSONL metrics files (Node only). Format and parser: `metrics-jsonl.ts`.
  */
 import { open, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '@kiln/tensor/node';
 import { formatMetricsLine, type MetricsRecord, parseMetricsJsonl } from './metrics-jsonl.js';
 
 /** Options for {@link MetricsWriter.open}. */

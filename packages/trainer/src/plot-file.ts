@@ -1,6 +1,6 @@
 /** Writing loss-curve SVGs next to metrics logs (Node only). Rendering is in `plot.ts`. */
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from './fs-atomic.js';
+import { writeFileAtomic } from '@kiln/tensor/node';
 import { readMetrics } from './metrics.js';
 import { type LossCurveOptions, lossSeriesFromMetrics, type PlotSeries, renderLossCurveSvg } from './plot.js';
 

@@ -14,7 +14,7 @@
  */
 import type { Module } from '@kiln/autograd';
 import { getRngState, type RngState, setRngState } from '@kiln/tensor';
-import { parseSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '@kiln/transformer';
+import { parseSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '@kiln/tensor/safetensors';
 import type { CheckpointDir, CheckpointInfo } from './checkpoint-dir.js';
 import type { JsonValue } from './data/token-format.js';
 import type { WindowSampler, WindowSamplerState } from './data/window-sampler.js';

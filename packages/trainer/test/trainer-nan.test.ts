@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { init, manualSeed } from '@kiln/tensor';
-import { loadSafetensors } from '@kiln/transformer';
+import { loadSafetensors } from '@kiln/tensor/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointDir, NonFiniteError, readMetrics, TokenDataset, Trainer } from '../src/index.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';

@@ -6,9 +6,12 @@
  */
 import { ConfigError, type GPTConfig, type ResolvedGPTConfig, resolveConfig } from './config.js';
 
-/** A checkpoint problem (missing file, bad config.json, missing or mis-shaped tensors); the message says what and where. */
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
+/**
+ * A problem with a model directory or its files (missing file, bad config.json, missing or
+ * mis-shaped tensors); the message says what and where.
+ */
+export class ModelFileError extends Error {
+  override name = 'ModelFileError';
 }
 
 /** The `config.json` object for a model config; `dtype` is recorded as `torch_dtype`. */
@@ -70,7 +73,7 @@ export function toHFConfig(
  */
 export function fromHFConfig(json: Record<string, unknown>, source = 'config.json'): ResolvedGPTConfig {
   const fail = (message: string): never => {
-    throw new CheckpointError(`${source}: ${message}`);
+    throw new ModelFileError(`${source}: ${message}`);
   };
   try {
     if (json.kiln_config !== undefined) return resolveConfig(json.kiln_config as GPTConfig);

@@ -1,11 +1,13 @@
 /**
  * @kiln/transformer: transformer language models for Kiln. Layers, the `GPT` model (GPT-2 and
- * Llama families from one config), KV-cache generation and sampling, and checkpoints as Hugging
- * Face directories (safetensors + config.json).
+ * Llama families from one config), KV-cache generation and sampling, and the Hugging Face
+ * config and tensor-name mapping. This entry is browser-safe; reading and writing model
+ * directories (safetensors + config.json) is in `@kiln/transformer/node`.
  *
  * ```ts
  * import { init, manualSeed, tensor } from '@kiln/tensor';
- * import { GPT, saveCheckpoint, loadCheckpoint } from '@kiln/transformer';
+ * import { GPT } from '@kiln/transformer';
+ * import { loadModel, saveModel } from '@kiln/transformer/node';
  *
  * await init();
  * manualSeed(0);
@@ -14,23 +16,15 @@
  * const targets = tensor([[2, 3, 4]], { dtype: 'int32' });
  * const { logits, loss } = model.forward(ids, targets);
  * for await (const id of model.generate([1, 2, 3], { maxTokens: 8, seed: 1 })) console.log(id);
- * await saveCheckpoint(model, 'ckpt');
- * const again = await loadCheckpoint('ckpt');
+ * await saveModel(model, 'out/model');
+ * const again = await loadModel('out/model');
  * ```
  *
- * The byte-level safetensors functions (`parseSafetensors`, `serializeSafetensors`) and tensor
- * conversion (`tensorsFromSafetensors`, `tensorsToSafetensors`) are pure and run in browsers;
- * the file helpers and `saveCheckpoint` / `loadCheckpoint` need Node.
+ * The safetensors format itself is `@kiln/tensor/safetensors` (pure) and `@kiln/tensor/node`
+ * (files).
  * @packageDocumentation
  */
 
-export {
-  CHECKPOINT_FILES,
-  type LoadCheckpointOptions,
-  loadCheckpoint,
-  type SaveCheckpointOptions,
-  saveCheckpoint,
-} from './checkpoint.js';
 export {
   ConfigError,
   defaultLlamaFF,
@@ -51,7 +45,7 @@ export {
   type GPTOutput,
   IGNORE_INDEX,
 } from './gpt.js';
-export { CheckpointError, fromHFConfig, toHFConfig } from './hf-config.js';
+export { fromHFConfig, ModelFileError, toHFConfig } from './hf-config.js';
 export { type HFBinding, hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
 export { Attention, type AttentionContext, type AttentionOptions } from './layers/attention.js';
 export { Block, type BlockOptions } from './layers/block.js';
@@ -64,31 +58,4 @@ export { Linear, type LinearOptions } from './layers/linear.js';
 export { MLP, type MLPOptions } from './layers/mlp.js';
 export { RMSNorm, type RMSNormOptions } from './layers/rms-norm.js';
 export { applyRope, type RopeTables, RotaryEmbedding } from './layers/rope.js';
-export {
-  type ParsedSafetensors,
-  type ParseSafetensorsOptions,
-  parseSafetensors,
-  SAFETENSORS_ITEM_SIZE,
-  SAFETENSORS_MAX_HEADER_BYTES,
-  type SafetensorsDType,
-  type SafetensorsEntry,
-  SafetensorsError,
-  serializeSafetensors,
-  serializeSafetensorsParts,
-} from './safetensors.js';
-export {
-  loadSafetensors,
-  readSafetensorsFile,
-  saveSafetensors,
-  writeSafetensorsFile,
-} from './safetensors-file.js';
-export {
-  decodeEntry,
-  entryFromTensor,
-  type LoadTensorsOptions,
-  type SaveTensorsOptions,
-  safetensorsEntriesFromTensors,
-  tensorsFromSafetensors,
-  tensorsToSafetensors,
-} from './safetensors-tensors.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';

@@ -1,10 +1,10 @@
 /**
  * Parity with the PyTorch reference (scripts/reference/gpt.py): fixtures written by
  * scripts/reference/transformer_parity.py hold a tiny random GPT-2 and Llama as Hugging Face
- * checkpoints, input ids and targets, and the logits, loss and a few gradients that PyTorch
+ * model directories, input ids and targets, and the logits, loss and a few gradients that PyTorch
  * computes for them in float64. Regenerate with `/usr/bin/python3 scripts/reference/transformer_parity.py`.
  *
- * The reverse direction (checkpoints written by Kiln read by gpt.py's HF loader) runs when a
+ * The reverse direction (model directories written by Kiln read by gpt.py's HF loader) runs when a
  * Python with torch is available.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,8 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { valueAndGrad } from '@kiln/autograd';
 import { type Backend, crossEntropy, manualSeed, type Tensor, tensor } from '@kiln/tensor';
+import { loadSafetensors } from '@kiln/tensor/node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { GPT, hfBindings, hfView, loadCheckpoint, loadSafetensors, saveCheckpoint } from '../src/index.js';
+import { GPT, hfBindings, hfView } from '../src/index.js';
+import { loadModel, saveModel } from '../src/node.js';
 import { findTorchPython, initCpu, maxAbsDiff, randomTokens, tryWebgpu } from './helpers.js';
 
 const cpu = await initCpu();
@@ -80,7 +82,7 @@ for (const family of ['gpt2', 'llama'] as const) {
       let model: GPT;
       let expected: Record<string, Tensor>;
       beforeAll(async () => {
-        model = await loadCheckpoint(dir, { backend: backend! });
+        model = await loadModel(dir, { backend: backend! });
         expected = (await loadSafetensors(join(dir, 'expected.safetensors'), { backend: backend! })).tensors;
       });
       afterAll(() => {
@@ -139,7 +141,7 @@ for (const family of ['gpt2', 'llama'] as const) {
 
 const python = findTorchPython();
 
-describe.skipIf(!python)('Kiln-written checkpoints load in the PyTorch reference', () => {
+describe.skipIf(!python)('Kiln-written model directories load in the PyTorch reference', () => {
   test('gpt.py reads our HF names and layouts and computes the same logits', async () => {
     const root = await mkdtemp(join(tmpdir(), 'kiln-parity-'));
     try {
@@ -159,7 +161,7 @@ describe.skipIf(!python)('Kiln-written checkpoints load in the PyTorch reference
           tieEmbeddings: family !== 'llama',
         });
         models[family] = model;
-        await saveCheckpoint(model, join(root, family));
+        await saveModel(model, join(root, family));
         await writeFile(join(root, family, 'ids.json'), JSON.stringify(tokens));
       }
       const run = spawnSync(python!, [script, '--check', join(root, 'gpt2'), join(root, 'llama')], {

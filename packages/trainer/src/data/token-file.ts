@@ -4,7 +4,7 @@
  * for files too large to load at once.
  */
 import { open } from 'node:fs/promises';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '@kiln/tensor/node';
 import { crc32 } from './crc32.js';
 import {
   checkTokenChecksum,

@@ -1,16 +1,16 @@
 /**
- * safetensors files on disk (Node only). The byte format is in `safetensors.ts`, tensor
- * conversion in `safetensors-tensors.ts`.
+ * safetensors files on disk (Node only; public as `@kiln/tensor/node`). The byte format is in
+ * `safetensors-format.ts`, tensor conversion in `safetensors-tensors.ts`.
  */
 import { readFile } from 'node:fs/promises';
-import type { Tensor } from '@kiln/tensor';
+import type { Tensor } from '../index.js';
 import {
   type ParsedSafetensors,
   type ParseSafetensorsOptions,
   parseSafetensors,
   type SafetensorsEntry,
   serializeSafetensorsParts,
-} from './safetensors.js';
+} from './safetensors-format.js';
 import {
   type LoadTensorsOptions,
   type SaveTensorsOptions,

@@ -1,5 +1,6 @@
 /**
- * Crash-safe file writes (Node only).
+ * Crash-safe file writes (Node only; public as `@kiln/tensor/node`). The one atomic writer of the
+ * repository: model directories, training checkpoints, token files, metrics and plots all use it.
  *
  * A plain `writeFile` that is interrupted (crash, power loss, Ctrl-C) leaves a truncated file
  * under the final name. Writing to a temporary file in the same directory, flushing it to disk,

@@ -4,7 +4,7 @@ import {
   type SafetensorsEntry,
   SafetensorsError,
   serializeSafetensors,
-} from '../src/index.js';
+} from '../src/safetensors.js';
 
 const f32 = (values: number[]) => new Uint8Array(new Float32Array(values).buffer);
 

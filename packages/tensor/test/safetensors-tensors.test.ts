@@ -1,19 +1,16 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Tensor, tensor } from '@kiln/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Tensor, tensor } from '../src/index.js';
+import { loadSafetensors, readSafetensorsFile, saveSafetensors, writeSafetensorsFile } from '../src/node.js';
 import {
-  loadSafetensors,
   parseSafetensors,
-  readSafetensorsFile,
   SafetensorsError,
-  saveSafetensors,
   serializeSafetensors,
   tensorsFromSafetensors,
   tensorsToSafetensors,
-  writeSafetensorsFile,
-} from '../src/index.js';
+} from '../src/safetensors.js';
 import { initCpu } from './helpers.js';
 
 let dir: string;

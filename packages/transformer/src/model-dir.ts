@@ -1,37 +1,36 @@
 /**
- * Model checkpoints as Hugging Face directories (Node only): `model.safetensors` with HF tensor
- * names plus `config.json` in HF format. Ours load in `transformers` (GPT2LMHeadModel /
- * LlamaForCausalLM) and theirs load here, including sharded `model.safetensors.index.json`
- * checkpoints.
+ * Model directories in Hugging Face format (Node only; public as `@kiln/transformer/node`):
+ * `model.safetensors` with HF tensor names plus `config.json` in HF format. Ours load in
+ * `transformers` (GPT2LMHeadModel / LlamaForCausalLM) and theirs load here, including sharded
+ * `model.safetensors.index.json` directories. (A model directory holds weights only; the
+ * training state that a run resumes from is `@kiln/trainer`'s training checkpoint.)
  */
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noGrad } from '@kiln/autograd';
 import { type Backend, getRngState, setRngState, type Tensor } from '@kiln/tensor';
+import { readSafetensorsFile, saveSafetensors, writeFileAtomic } from '@kiln/tensor/node';
+import { type ParsedSafetensors, tensorsFromSafetensors } from '@kiln/tensor/safetensors';
 import { GPT } from './gpt.js';
-import { CheckpointError, fromHFConfig, toHFConfig } from './hf-config.js';
+import { fromHFConfig, ModelFileError, toHFConfig } from './hf-config.js';
 import { hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
-import type { ParsedSafetensors } from './safetensors.js';
-import { readSafetensorsFile, saveSafetensors } from './safetensors-file.js';
-import { tensorsFromSafetensors } from './safetensors-tensors.js';
-import { writeFileAtomic } from './write-atomic.js';
 
-/** Options of {@link saveCheckpoint}. */
-export interface SaveCheckpointOptions {
+/** Options of {@link saveModel}. */
+export interface SaveModelOptions {
   /** Element type in the file (default float32; float16 halves it, values beyond ±65504 are an error). */
   dtype?: 'float32' | 'float16';
 }
 
-/** Options of {@link loadCheckpoint}. */
-export interface LoadCheckpointOptions {
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
   /** Backend for the parameters (default: the default backend). */
   backend?: Backend | string;
   /** Parameter dtype after loading (default float32, whatever the file stores). */
   dtype?: 'float32' | 'float16';
 }
 
-/** File names inside a checkpoint directory. */
-export const CHECKPOINT_FILES = {
+/** File names inside a model directory. */
+export const MODEL_FILES = {
   weights: 'model.safetensors',
   shardIndex: 'model.safetensors.index.json',
   config: 'config.json',
@@ -42,16 +41,10 @@ export const CHECKPOINT_FILES = {
  * layouts) and `config.json` (Hugging Face keys plus `kiln_config`). Each file is replaced
  * atomically; the weights are written first. A tied head is stored once, as `save_pretrained` does.
  */
-export async function saveCheckpoint(
-  model: GPT,
-  dir: string,
-  options: SaveCheckpointOptions = {},
-): Promise<void> {
+export async function saveModel(model: GPT, dir: string, options: SaveModelOptions = {}): Promise<void> {
   const dtype = options.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float16') {
-    throw new CheckpointError(
-      `saveCheckpoint: dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`,
-    );
+    throw new ModelFileError(`saveModel: dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`);
   }
   await mkdir(dir, { recursive: true });
   const views: Record<string, Tensor> = {};
@@ -62,7 +55,7 @@ export async function saveCheckpoint(
       views[b.name] = view.dtype === 'float16' && dtype === 'float32' ? view.cast('float32') : view;
       if (views[b.name] !== view) view.dispose();
     }
-    await saveSafetensors(join(dir, CHECKPOINT_FILES.weights), views, {
+    await saveSafetensors(join(dir, MODEL_FILES.weights), views, {
       dtype: dtype === 'float16' ? 'float16' : undefined,
       metadata: { format: 'pt' },
     });
@@ -70,7 +63,7 @@ export async function saveCheckpoint(
     for (const t of Object.values(views)) t.dispose();
   }
   const config = `${JSON.stringify(toHFConfig(model.config, dtype), null, 2)}\n`;
-  await writeFileAtomic(join(dir, CHECKPOINT_FILES.config), [new TextEncoder().encode(config)]);
+  await writeFileAtomic(join(dir, MODEL_FILES.config), [new TextEncoder().encode(config)]);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -87,37 +80,37 @@ async function readJson(path: string, what: string): Promise<Record<string, unkn
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new CheckpointError(`loadCheckpoint: cannot read ${what} ${path}: ${(error as Error).message}`);
+    throw new ModelFileError(`loadModel: cannot read ${what} ${path}: ${(error as Error).message}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new CheckpointError(
-      `loadCheckpoint: ${path} is not valid JSON (${(error as Error).message}); the checkpoint is corrupt`,
+    throw new ModelFileError(
+      `loadModel: ${path} is not valid JSON (${(error as Error).message}); the model directory is corrupt`,
     );
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new CheckpointError(`loadCheckpoint: ${path} must hold a JSON object`);
+    throw new ModelFileError(`loadModel: ${path} must hold a JSON object`);
   }
   return json as Record<string, unknown>;
 }
 
-/** Every tensor of the checkpoint's safetensors file(s), by name, with the parsed file it lives in. */
+/** Every tensor of the model directory's safetensors file(s), by name, with the parsed file it lives in. */
 async function readWeights(dir: string): Promise<Map<string, ParsedSafetensors>> {
-  const single = join(dir, CHECKPOINT_FILES.weights);
-  const index = join(dir, CHECKPOINT_FILES.shardIndex);
+  const single = join(dir, MODEL_FILES.weights);
+  const index = join(dir, MODEL_FILES.shardIndex);
   const files: string[] = [];
   if (await exists(single)) {
     files.push(single);
   } else if (await exists(index)) {
     const map = (await readJson(index, 'shard index')).weight_map;
     if (map === null || typeof map !== 'object')
-      throw new CheckpointError(`loadCheckpoint: ${index} has no weight_map object`);
+      throw new ModelFileError(`loadModel: ${index} has no weight_map object`);
     files.push(...new Set(Object.values(map as Record<string, string>).map((f) => join(dir, String(f)))));
   } else {
-    throw new CheckpointError(
-      `loadCheckpoint: ${dir} has neither ${CHECKPOINT_FILES.weights} nor ${CHECKPOINT_FILES.shardIndex}; is it a checkpoint directory written by saveCheckpoint or save_pretrained?`,
+    throw new ModelFileError(
+      `loadModel: ${dir} has neither ${MODEL_FILES.weights} nor ${MODEL_FILES.shardIndex}; is it a model directory written by saveModel or save_pretrained?`,
     );
   }
   const byName = new Map<string, ParsedSafetensors>();
@@ -125,9 +118,7 @@ async function readWeights(dir: string): Promise<Map<string, ParsedSafetensors>>
     const parsed = await readSafetensorsFile(file);
     for (const name of parsed.tensors.keys()) {
       if (byName.has(name))
-        throw new CheckpointError(
-          `loadCheckpoint: tensor '${name}' appears in more than one shard (${file})`,
-        );
+        throw new ModelFileError(`loadModel: tensor '${name}' appears in more than one shard (${file})`);
       byName.set(name, parsed);
     }
   }
@@ -135,7 +126,7 @@ async function readWeights(dir: string): Promise<Map<string, ParsedSafetensors>>
 }
 
 /**
- * Loads a checkpoint directory written by {@link saveCheckpoint} or by Hugging Face
+ * Loads a model directory written by {@link saveModel} or by Hugging Face
  * `save_pretrained` for `GPT2LMHeadModel` (also the bare `GPT2Model` names without
  * `transformer.`) or `LlamaForCausalLM`, single-file or sharded. F16/BF16/F64 weights are
  * converted to the parameter dtype. Every parameter must be present with the right shape and
@@ -143,16 +134,16 @@ async function readWeights(dir: string): Promise<Map<string, ParsedSafetensors>>
  *
  * Loading does not disturb the global random generator.
  */
-export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): Promise<GPT> {
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<GPT> {
   if (options.dtype !== undefined && options.dtype !== 'float32' && options.dtype !== 'float16') {
-    throw new CheckpointError(
-      `loadCheckpoint: dtype must be 'float32' or 'float16', got ${JSON.stringify(options.dtype)}`,
+    throw new ModelFileError(
+      `loadModel: dtype must be 'float32' or 'float16', got ${JSON.stringify(options.dtype)}`,
     );
   }
-  const configPath = join(dir, CHECKPOINT_FILES.config);
+  const configPath = join(dir, MODEL_FILES.config);
   if (!(await exists(configPath))) {
-    throw new CheckpointError(
-      `loadCheckpoint: ${dir} has no ${CHECKPOINT_FILES.config}; a checkpoint directory needs config.json and model.safetensors`,
+    throw new ModelFileError(
+      `loadModel: ${dir} has no ${MODEL_FILES.config}; a model directory needs config.json and model.safetensors`,
     );
   }
   const config = fromHFConfig(await readJson(configPath, 'config'), configPath);
@@ -201,8 +192,8 @@ export async function loadCheckpoint(dir: string, options: LoadCheckpointOptions
         `mis-shaped tensors (${misShaped.length}):\n    ${misShaped.slice(0, 20).join('\n    ')}`,
       );
     if (problems.length > 0) {
-      throw new CheckpointError(
-        `loadCheckpoint: the weights in ${dir} do not match its config.json (${config.family}, ${config.nLayers} layers, dModel ${config.dModel}, ${config.nHeads} heads / ${config.nKvHeads} kv heads, vocab ${config.vocabSize}):\n  ${problems.join('\n  ')}`,
+      throw new ModelFileError(
+        `loadModel: the weights in ${dir} do not match its config.json (${config.family}, ${config.nLayers} layers, dModel ${config.dModel}, ${config.nHeads} heads / ${config.nKvHeads} kv heads, vocab ${config.vocabSize}):\n  ${problems.join('\n  ')}`,
       );
     }
     // One tensor at a time, so loading needs memory for the model plus one tensor.

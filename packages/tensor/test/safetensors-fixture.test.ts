@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Tensor, tensor } from '@kiln/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSafetensors, readSafetensorsFile, saveSafetensors } from '../src/index.js';
+import { type Tensor, tensor } from '../src/index.js';
+import { loadSafetensors, readSafetensorsFile, saveSafetensors } from '../src/node.js';
 import { findTorchPython, initCpu } from './helpers.js';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'torch-reference.safetensors');

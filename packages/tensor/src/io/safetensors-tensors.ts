@@ -1,5 +1,6 @@
 /**
- * Conversion between safetensors entries and `@kiln/tensor` tensors. Pure (no Node imports).
+ * Conversion between safetensors entries and `@kiln/tensor` tensors. Pure (no Node imports;
+ * public as `@kiln/tensor/safetensors`).
  *
  * Loading maps each safetensors dtype onto a Kiln dtype:
  *
@@ -22,14 +23,14 @@ import {
   numberToFloat16Bits,
   type Tensor,
   tensor,
-} from '@kiln/tensor';
+} from '../index.js';
 import {
   type ParsedSafetensors,
   SAFETENSORS_ITEM_SIZE,
   type SafetensorsEntry,
   SafetensorsError,
   serializeSafetensors,
-} from './safetensors.js';
+} from './safetensors-format.js';
 
 /** Options for loading tensors. */
 export interface LoadTensorsOptions extends Pick<CreateOptions, 'backend' | 'usage'> {

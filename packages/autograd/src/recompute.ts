@@ -1,7 +1,9 @@
 /**
- * Gradient checkpointing: a function's activations are not kept for backward; backward runs
- * the function again (with the random generator rewound, so dropout draws the same masks) and
- * differentiates the recomputation. Trades one extra forward for the memory of the activations.
+ * Activation recomputation (what PyTorch calls gradient checkpointing): a function's activations
+ * are not kept for backward; backward runs the function again (with the random generator
+ * rewound, so dropout draws the same masks) and differentiates the recomputation. Trades one
+ * extra forward for the memory of the activations. Named `recompute` so that "checkpoint" means
+ * only a training checkpoint (`@kiln/trainer`).
  */
 import { getRngState, setRngState, Tensor } from '@kiln/tensor';
 import { runBackward } from './engine.js';
@@ -47,15 +49,15 @@ function replaceTensors(value: unknown, fn: (t: Tensor) => Tensor): unknown {
 
 /**
  * Wraps `fn` so that its intermediate activations are recomputed in backward instead of being
- * saved. Use it around blocks of a deep model: `x = checkpoint((h) => block.forward(h))(x)`.
+ * saved. Use it around blocks of a deep model: `x = recompute((h) => block.forward(h))(x)`.
  *
  * `fn` must be deterministic given its arguments and the random generator state, and the
  * tensors it reads through closures (e.g. parameters) must still be alive at backward. Tensors
  * among its arguments are kept (as aliases) until backward. Higher-order gradients
- * (`createGraph`) through a checkpoint are not supported.
+ * (`createGraph`) through a recomputed function are not supported.
  */
-export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-  if (typeof fn !== 'function') throw new TypeError(`checkpoint: expected a function, got ${typeof fn}`);
+export function recompute<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  if (typeof fn !== 'function') throw new TypeError(`recompute: expected a function, got ${typeof fn}`);
   return (...args: A): R => {
     if (!isGradEnabled()) return fn(...args);
     ensureRecording();
@@ -76,7 +78,7 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...a
     popTape(tape);
     if (out instanceof Promise) {
       releaseTape(tape);
-      throw new TypeError('checkpoint: fn returned a Promise; fn must be synchronous');
+      throw new TypeError('recompute: fn returned a Promise; fn must be synchronous');
     }
     const inner = new Set(tape.nodes);
     const externals: Ref[] = [];
@@ -96,10 +98,10 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...a
 
     const rule: Rule = {
       backward: (ctx: BackwardContext) =>
-        recompute(ctx, node, fn, args, argTensors, argRefs, externals, positions, rng),
+        backwardByRecomputing(ctx, node, fn, args, argTensors, argRefs, externals, positions, rng),
     };
     const node = new Node(
-      'checkpoint',
+      'recompute',
       'op',
       rule,
       {},
@@ -116,7 +118,8 @@ export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...a
   };
 }
 
-function recompute(
+/** The backward of a recomputed call: runs `fn` again with gradients on and differentiates that. */
+function backwardByRecomputing(
   ctx: BackwardContext,
   node: Node,
   fn: (...args: any[]) => unknown,
@@ -129,7 +132,7 @@ function recompute(
 ): (Tensor | null)[] {
   if (isGradEnabled()) {
     throw new AutogradError(
-      'checkpoint: higher-order gradients (createGraph) through a checkpointed function are not supported',
+      'recompute: higher-order gradients (createGraph) through a recomputed function are not supported',
     );
   }
   const saved = node.saved.filter((s) => s.role === 'extra').map((s) => s.tensor);
@@ -143,7 +146,7 @@ function recompute(
     if (!orig || orig.node.kind === 'constant') return;
     const previous = refOf(t);
     const known = targetOf.get(key(orig));
-    const ref = known ? setRef(t, known.node, known.index) : makeLeaf(t, 'checkpoint-input');
+    const ref = known ? setRef(t, known.node, known.index) : makeLeaf(t, 'recompute-input');
     targetOf.set(key(orig), ref);
     leaves.push({ t, ref, previous });
   });

@@ -1,7 +1,7 @@
 /**
  * The safetensors format at the byte level: parse and validate, and serialise. Pure functions
- * with no Node imports, so they work in browsers. Tensor conversion is in
- * `safetensors-tensors.ts`, file helpers in `safetensors-file.ts`.
+ * with no Node imports, so they work in browsers (public as `@kiln/tensor/safetensors`). Tensor
+ * conversion is in `safetensors-tensors.ts`, file helpers in `safetensors-file.ts`.
  *
  * Layout (https://github.com/huggingface/safetensors):
  *

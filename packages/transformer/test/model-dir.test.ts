@@ -1,23 +1,20 @@
-/** Checkpoints as Hugging Face directories: round trips, float16, HF variants (prefix-less, sharded, buffers), errors. */
+/** Model directories in Hugging Face format: round trips, float16, HF variants (prefix-less, sharded, buffers), errors. */
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRngState, manualSeed, scope, tensor } from '@kiln/tensor';
+import { readSafetensorsFile, writeSafetensorsFile } from '@kiln/tensor/node';
+import { type SafetensorsEntry, SafetensorsError } from '@kiln/tensor/safetensors';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
-  CheckpointError,
   fromHFConfig,
   GPT,
   type GPTConfig,
-  loadCheckpoint,
-  readSafetensorsFile,
+  ModelFileError,
   resolveConfig,
-  type SafetensorsEntry,
-  SafetensorsError,
-  saveCheckpoint,
   toHFConfig,
-  writeSafetensorsFile,
 } from '../src/index.js';
+import { loadModel, saveModel } from '../src/node.js';
 import { initCpu, maxAbsDiff, randomTokens } from './helpers.js';
 
 await initCpu();
@@ -25,7 +22,7 @@ await initCpu();
 let root: string;
 let counter = 0;
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'kiln-checkpoint-'));
+  root = await mkdtemp(join(tmpdir(), 'kiln-model-dir-'));
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
@@ -52,7 +49,7 @@ async function saved(config: GPTConfig, seed = 0): Promise<{ model: GPT; dir: st
   manualSeed(seed);
   const model = new GPT(config);
   const dir = freshDir();
-  await saveCheckpoint(model, dir);
+  await saveModel(model, dir);
   return { model, dir };
 }
 
@@ -78,7 +75,7 @@ describe('round trips', () => {
     ],
   ])('%s: save then load gives the same config and logits', async (_, config) => {
     const { model, dir } = await saved(config);
-    const loaded = await loadCheckpoint(dir);
+    const loaded = await loadModel(dir);
     expect(loaded.config).toEqual(model.config);
     expect(maxAbsDiff(await logitsOf(loaded), await logitsOf(model))).toBe(0);
     model.dispose();
@@ -144,7 +141,7 @@ describe('round trips', () => {
   test('float16 export halves the file and loads back close to the float32 model', async () => {
     const { model, dir } = await saved(tiny('llama'));
     const dir16 = freshDir();
-    await saveCheckpoint(model, dir16, { dtype: 'float16' });
+    await saveModel(model, dir16, { dtype: 'float16' });
     const files = await entries(dir16);
     expect(new Set([...files.values()].map((e) => e.dtype))).toEqual(new Set(['F16']));
     expect((await readConfig(dir16)).torch_dtype).toBe('float16');
@@ -152,10 +149,10 @@ describe('round trips', () => {
       [dir, dir16].map(async (d) => (await readFile(join(d, 'model.safetensors'))).length),
     );
     expect(size16 / size32).toBeLessThan(0.55); // half, plus the same JSON header
-    const loaded = await loadCheckpoint(dir16);
+    const loaded = await loadModel(dir16);
     expect(loaded.dtype).toBe('float32');
     expect(maxAbsDiff(await logitsOf(loaded), await logitsOf(model))).toBeLessThan(1e-3);
-    const half = await loadCheckpoint(dir16, { dtype: 'float16' });
+    const half = await loadModel(dir16, { dtype: 'float16' });
     expect(half.parameters().every((p) => p.dtype === 'float16')).toBe(true);
     // a float16 model runs end to end (masks, RoPE tables and the KV cache follow its dtype)
     expect(maxAbsDiff(await logitsOf(half), await logitsOf(model))).toBeLessThan(2e-2);
@@ -169,7 +166,7 @@ describe('round trips', () => {
     const { model, dir } = await saved(tiny('gpt2'));
     manualSeed(5);
     const before = getRngState();
-    (await loadCheckpoint(dir)).dispose();
+    (await loadModel(dir)).dispose();
     expect(getRngState()).toEqual(before);
     model.dispose();
   });
@@ -190,7 +187,7 @@ describe('Hugging Face variants', () => {
     await writeSafetensorsFile(join(hfDir, 'model.safetensors'), renamed);
     const { kiln_config: _, ...hfConfig } = await readConfig(dir);
     await writeFile(join(hfDir, 'config.json'), JSON.stringify(hfConfig));
-    const loaded = await loadCheckpoint(hfDir);
+    const loaded = await loadModel(hfDir);
     // HF's GPT-2 config has no dropout key of ours: resid_pdrop (0 here) is used
     expect(loaded.config).toEqual(model.config);
     expect(maxAbsDiff(await logitsOf(loaded), await logitsOf(model))).toBe(0);
@@ -198,7 +195,7 @@ describe('Hugging Face variants', () => {
     loaded.dispose();
   });
 
-  test('sharded checkpoints (model.safetensors.index.json) load', async () => {
+  test('sharded model directories (model.safetensors.index.json) load', async () => {
     const { model, dir } = await saved(tiny('llama'));
     const files = [...(await entries(dir))];
     const shards = [files.slice(0, 7), files.slice(7)];
@@ -215,14 +212,14 @@ describe('Hugging Face variants', () => {
       JSON.stringify({ metadata: {}, weight_map: weightMap }),
     );
     await writeFile(join(sharded, 'config.json'), await readFile(join(dir, 'config.json')));
-    const loaded = await loadCheckpoint(sharded);
+    const loaded = await loadModel(sharded);
     expect(maxAbsDiff(await logitsOf(loaded), await logitsOf(model))).toBe(0);
     model.dispose();
     loaded.dispose();
   });
 });
 
-describe('bad checkpoints are clear errors', () => {
+describe('bad model directories are clear errors', () => {
   let good: string;
   let model: GPT;
   beforeAll(async () => {
@@ -230,7 +227,7 @@ describe('bad checkpoints are clear errors', () => {
   });
   afterAll(() => model.dispose());
 
-  /** A copy of the good checkpoint with the tensors and config changed. */
+  /** A copy of the good model directory with the tensors and config changed. */
   async function variant(
     changeTensors: (m: Map<string, SafetensorsEntry>) => void,
     changeConfig: (c: Record<string, any>) => void = () => {},
@@ -247,10 +244,10 @@ describe('bad checkpoints are clear errors', () => {
   }
 
   test('missing files', async () => {
-    await expect(loadCheckpoint(join(root, 'nowhere'))).rejects.toThrow(/has no config.json/);
+    await expect(loadModel(join(root, 'nowhere'))).rejects.toThrow(/has no config.json/);
     const noWeights = await variant(() => {});
     await rm(join(noWeights, 'model.safetensors'));
-    await expect(loadCheckpoint(noWeights)).rejects.toThrow(
+    await expect(loadModel(noWeights)).rejects.toThrow(
       /neither model.safetensors nor model.safetensors.index.json/,
     );
   });
@@ -258,7 +255,7 @@ describe('bad checkpoints are clear errors', () => {
   test('config.json that is not JSON, or describes a model Kiln does not implement', async () => {
     const dir = await variant(() => {});
     await writeFile(join(dir, 'config.json'), '{"model_type": "llama",');
-    await expect(loadCheckpoint(dir)).rejects.toThrow(/config.json is not valid JSON.*corrupt/);
+    await expect(loadModel(dir)).rejects.toThrow(/config.json is not valid JSON.*corrupt/);
     // Hugging Face keys only (no kiln_config), with one change
     const hfOnly = (change: Record<string, unknown>) =>
       variant(
@@ -268,43 +265,43 @@ describe('bad checkpoints are clear errors', () => {
           Object.assign(c, change);
         },
       );
-    await expect(loadCheckpoint(await hfOnly({ model_type: 'bert' }))).rejects.toThrow(
+    await expect(loadModel(await hfOnly({ model_type: 'bert' }))).rejects.toThrow(
       /model_type "bert" is not supported/,
     );
     await expect(
-      loadCheckpoint(await hfOnly({ rope_scaling: { rope_type: 'llama3', factor: 8 } })),
+      loadModel(await hfOnly({ rope_scaling: { rope_type: 'llama3', factor: 8 } })),
     ).rejects.toThrow(/rope_scaling .* is not supported/);
-    await expect(loadCheckpoint(await hfOnly({ head_dim: null, num_attention_heads: 3 }))).rejects.toThrow(
+    await expect(loadModel(await hfOnly({ head_dim: null, num_attention_heads: 3 }))).rejects.toThrow(
       /config.json: GPTConfig.dModel \(16\) must be divisible by nHeads \(3\)/,
     );
-    await expect(loadCheckpoint(await hfOnly({ hidden_act: 'gelu' }))).rejects.toThrow(CheckpointError);
+    await expect(loadModel(await hfOnly({ hidden_act: 'gelu' }))).rejects.toThrow(ModelFileError);
   });
 
   test('missing, unexpected and mis-shaped tensors are listed by name', async () => {
     const missing = await variant((m) => m.delete('model.layers.1.self_attn.k_proj.weight'));
-    await expect(loadCheckpoint(missing)).rejects.toThrow(
+    await expect(loadModel(missing)).rejects.toThrow(
       /missing tensors \(1\): model.layers.1.self_attn.k_proj.weight/,
     );
     const noHead = await variant((m) => m.delete('lm_head.weight'));
-    await expect(loadCheckpoint(noHead)).rejects.toThrow(/tie_word_embeddings: true/);
+    await expect(loadModel(noHead)).rejects.toThrow(/tie_word_embeddings: true/);
     const extra = await variant((m) =>
       m.set('model.layers.2.mlp.up_proj.weight', m.get('model.layers.1.mlp.up_proj.weight')!),
     );
-    await expect(loadCheckpoint(extra)).rejects.toThrow(
+    await expect(loadModel(extra)).rejects.toThrow(
       /unexpected tensors \(1\): model.layers.2.mlp.up_proj.weight/,
     );
     const wrongShape = await variant((m) => {
       const e = m.get('model.norm.weight')!;
       m.set('model.norm.weight', { ...e, shape: [4, 4] });
     });
-    await expect(loadCheckpoint(wrongShape)).rejects.toThrow(
+    await expect(loadModel(wrongShape)).rejects.toThrow(
       /model.norm.weight: expected \[16\], file has \[4,4\]/,
     );
     const wrongConfig = await variant(
       () => {},
       (c) => (c.kiln_config.nKvHeads = 4),
     );
-    await expect(loadCheckpoint(wrongConfig)).rejects.toThrow(
+    await expect(loadModel(wrongConfig)).rejects.toThrow(
       /k_proj.weight: expected \[16,16\], file has \[8,16\]/,
     );
   });
@@ -313,12 +310,12 @@ describe('bad checkpoints are clear errors', () => {
     const dir = await variant(() => {});
     const path = join(dir, 'model.safetensors');
     await truncate(path, (await readFile(path)).length - 100);
-    await expect(loadCheckpoint(dir)).rejects.toThrow(SafetensorsError);
-    await expect(loadCheckpoint(dir)).rejects.toThrow(/model.safetensors/);
+    await expect(loadModel(dir)).rejects.toThrow(SafetensorsError);
+    await expect(loadModel(dir)).rejects.toThrow(/model.safetensors/);
   });
 
   test('bad save options', async () => {
-    await expect(saveCheckpoint(model, freshDir(), { dtype: 'bfloat16' as never })).rejects.toThrow(
+    await expect(saveModel(model, freshDir(), { dtype: 'bfloat16' as never })).rejects.toThrow(
       /dtype must be 'float32' or 'float16'/,
     );
   });

@@ -1,8 +1,8 @@
-/** checkpoint: same gradients as without it, fewer saved tensors, RNG replayed, clean memory. */
+/** recompute: same gradients as without it, fewer saved tensors, RNG replayed, clean memory. */
 import * as T from '@kiln/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { graphStats, sweepAmbient } from '../src/graph.js';
-import { backward, checkpoint, grad, Parameter, valueAndGrad } from '../src/index.js';
+import { backward, grad, Parameter, recompute, valueAndGrad } from '../src/index.js';
 import { initCpu, maxDiff } from './helpers.js';
 
 beforeAll(initCpu);
@@ -26,10 +26,10 @@ function block(params: Parameter[]) {
   };
 }
 
-async function grads(useCheckpoint: boolean): Promise<{ values: Float32Array[]; saved: number }> {
+async function grads(useRecompute: boolean): Promise<{ values: Float32Array[]; saved: number }> {
   const params = makeParams();
   const f = block(params);
-  const g = useCheckpoint ? checkpoint(f) : f;
+  const g = useRecompute ? recompute(f) : f;
   T.manualSeed(99);
   const base = graphStats().savedTensors;
   const loss = T.scope(() => {
@@ -47,7 +47,7 @@ async function grads(useCheckpoint: boolean): Promise<{ values: Float32Array[]; 
   return { values, saved };
 }
 
-describe('checkpoint', () => {
+describe('recompute', () => {
   test('gives the same parameter gradients (dropout included) while saving fewer tensors', async () => {
     const plain = await grads(false);
     const ckpt = await grads(true);
@@ -65,7 +65,7 @@ describe('checkpoint', () => {
     T.manualSeed(5);
     const plain = grad((t: T.Tensor) => f(t).sum())(x);
     T.manualSeed(5);
-    const ckpt = grad((t: T.Tensor) => checkpoint(f)(t).sum())(x);
+    const ckpt = grad((t: T.Tensor) => recompute(f)(t).sum())(x);
     expect(maxDiff(await plain.data(), await ckpt.data())).toBeLessThan(1e-6);
     for (const p of params) p.dispose();
   });
@@ -75,7 +75,7 @@ describe('checkpoint', () => {
     const params = makeParams();
     const before = T.memory().liveTensors;
     const base = graphStats().savedTensors;
-    const f = checkpoint(block(params));
+    const f = recompute(block(params));
     T.scope(() => {
       const loss = f(T.ones([2, 4])).sum();
       backward(loss);
@@ -86,16 +86,16 @@ describe('checkpoint', () => {
     for (const p of params) p.dispose();
   });
 
-  test('second-order gradients through a checkpoint are refused clearly', () => {
+  test('second-order gradients through a recomputed function are refused clearly', () => {
     const w = new Parameter(T.tensor([1, 2]));
-    const f = checkpoint((x: T.Tensor) => x.mul(w).square());
+    const f = recompute((x: T.Tensor) => x.mul(w).square());
     const loss = f(T.tensor([1, 1])).sum();
-    expect(() => backward(loss, { createGraph: true })).toThrow(/checkpoint: higher-order gradients/);
+    expect(() => backward(loss, { createGraph: true })).toThrow(/recompute: higher-order gradients/);
     w.dispose();
   });
 
   test('under noGrad it just calls the function', async () => {
-    const f = checkpoint((x: T.Tensor) => x.mul(2));
+    const f = recompute((x: T.Tensor) => x.mul(2));
     const [v] = valueAndGrad((x: T.Tensor) => x.sum())(T.tensor([1]));
     expect(await v.item()).toBe(1);
     const { noGrad } = await import('../src/index.js');
