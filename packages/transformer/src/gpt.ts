@@ -4,7 +4,9 @@
  */
 import { Module } from '@kiln/autograd';
 import { type Backend, crossEntropy, type DType, ShapeError, scope, type Tensor } from '@kiln/tensor';
+import { AuxiliaryCollector } from './auxiliary-outputs.js';
 import {
+  feedForwardSpecs,
   GPT_PRESETS,
   type GPTConfig,
   type GPTPresetName,
@@ -35,6 +37,14 @@ export interface GPTOutput {
   logits: Tensor;
   /** Mean cross-entropy over the targets that are not -100 (a 0-d tensor), or undefined without targets. */
   loss: Tensor | undefined;
+  /**
+   * Auxiliary losses reported by the blocks' feed-forward modules, by module path
+   * (`blocks.3.mlp.balance`): 0-d tensors already scaled by their coefficients, to be added to
+   * the loss by the objective. Empty for the built-in GELU and SwiGLU modules.
+   */
+  auxLosses: Record<string, Tensor>;
+  /** Metrics reported by the blocks' feed-forward modules, keyed like `auxLosses`; empty for the built-in modules. */
+  metrics: Record<string, Tensor>;
 }
 
 /** Targets equal to this are excluded from the loss (as in PyTorch), e.g. prompt tokens in SFT. */
@@ -56,7 +66,8 @@ export const IGNORE_INDEX = -100;
  * Parameter names (for optimizers and `stateDict`): `tokenEmbedding.weight`,
  * `positionEmbedding.weight` (gpt2), `blocks.{i}.norm1.*`, `blocks.{i}.attn.qkv.*`,
  * `blocks.{i}.attn.o.*`, `blocks.{i}.attn.{qNorm,kNorm}.weight` (qkNorm), `blocks.{i}.norm2.*`,
- * `blocks.{i}.mlp.{fc,proj}.*` (gpt2) or `blocks.{i}.mlp.{gate,up,down}.*` (llama), `norm.*`,
+ * `blocks.{i}.mlp.*` (the feed-forward module's own names: `{fc,proj}.*` for GELU, the gpt2
+ * default, `{gate,up,down}.*` for SwiGLU, the llama default), `norm.*`,
  * `head.weight` (the token embedding itself when tied). `saveCheckpoint` maps them to Hugging
  * Face names.
  */
@@ -95,15 +106,14 @@ export class GPT extends Module {
     this.positionEmbedding = isGpt2 ? new Embedding(c.contextLength, c.dModel, { backend }) : null;
     this.embedDropout = new Dropout(c.dropout);
     const outputStd = 0.02 / Math.sqrt(2 * c.nLayers);
-    this.blocks = Array.from(
-      { length: c.nLayers },
-      () =>
+    this.blocks = feedForwardSpecs(c).map(
+      (feedForward) =>
         new Block(c.dModel, {
           backend,
           norm: isGpt2 ? 'layernorm' : 'rmsnorm',
           normEps: c.normEps,
           dFF: c.dFF,
-          activation: isGpt2 ? 'gelu' : 'swiglu',
+          feedForward,
           bias: c.bias,
           dropout: c.dropout,
           outputStd,
@@ -141,7 +151,8 @@ export class GPT extends Module {
    * Logits for int32 `ids [B, T]` (T ≤ contextLength) and, with int32 `targets [B, T]`, the mean
    * cross-entropy over targets that are not {@link IGNORE_INDEX} (−100). If every target is
    * ignored the loss is NaN, as in PyTorch. Intermediate tensors are freed before it returns; the
-   * caller owns `logits` and `loss`.
+   * caller owns `logits`, `loss` and the tensors in `auxLosses` and `metrics` (they belong to the
+   * caller's scope like any result).
    */
   forward(ids: Tensor, targets?: Tensor): GPTOutput {
     this.#checkIds(ids, 0);
@@ -158,17 +169,24 @@ export class GPT extends Module {
       }
     }
     return scope(() => {
-      const logits = this.head.forward(this.#hidden(ids, 0, null));
-      const loss =
-        targets === undefined ? undefined : crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
-      return { logits, loss };
+      const reports = new AuxiliaryCollector();
+      try {
+        const logits = this.head.forward(this.#hidden(ids, 0, null, reports));
+        const loss =
+          targets === undefined ? undefined : crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
+        return { logits, loss, ...reports.take() };
+      } catch (error) {
+        reports.dispose();
+        throw error;
+      }
     });
   }
 
   /**
    * Incremental forward for generation (inside `noGrad`): runs `ids [B, T]` at positions
    * `cache.length …`, writes their keys/values into `cache`, advances it, and returns the logits
-   * of the last position only, `[B, vocabSize]`.
+   * of the last position only, `[B, vocabSize]`. The feed-forward modules get no context here,
+   * so nothing is reported.
    */
   forwardCached(ids: Tensor, cache: KVCache): Tensor {
     this.#checkIds(ids, cache.length);
@@ -178,7 +196,7 @@ export class GPT extends Module {
       );
     }
     const logits = scope(() => {
-      const h = this.#hidden(ids, cache.length, cache);
+      const h = this.#hidden(ids, cache.length, cache, null);
       const T = ids.shape[1];
       return this.head.forward(h.slice(1, T - 1, T).squeeze(1));
     });
@@ -230,8 +248,11 @@ export class GPT extends Module {
     return 6 * n + 12 * c.nLayers * c.dModel * seqLen;
   }
 
-  /** Final-norm hidden states `[B, T, dModel]` for ids at positions `position …`. */
-  #hidden(ids: Tensor, position: number, cache: KVCache | null): Tensor {
+  /**
+   * Final-norm hidden states `[B, T, dModel]` for ids at positions `position …`; the blocks'
+   * feed-forward modules report into `reports` (none: they get no context).
+   */
+  #hidden(ids: Tensor, position: number, cache: KVCache | null, reports: AuxiliaryCollector | null): Tensor {
     const T = ids.shape[1];
     let x = this.tokenEmbedding.forward(ids);
     if (this.positionEmbedding) x = x.add(this.positionEmbedding.weight.slice(0, position, position + T));
@@ -246,7 +267,11 @@ export class GPT extends Module {
       rope: this.#rotary?.tables(position, T, x.backend, x.dtype),
     };
     this.blocks.forEach((block, i) => {
-      x = block.forward(x, cache ? { ...context, cache: cache.layers[i] } : context);
+      x = block.forward(
+        x,
+        cache ? { ...context, cache: cache.layers[i] } : context,
+        reports?.context(`blocks.${i}.mlp`),
+      );
     });
     return this.norm.forward(x);
   }
