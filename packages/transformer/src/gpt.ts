@@ -5,6 +5,7 @@
 import { Module } from '@kiln/autograd';
 import { type Backend, crossEntropy, type DType, ShapeError, scope, type Tensor } from '@kiln/tensor';
 import { AuxiliaryCollector } from './auxiliary-outputs.js';
+import type { CausalLM } from './causal-lm.js';
 import {
   feedForwardSpecs,
   GPT_PRESETS,
@@ -71,7 +72,7 @@ export const IGNORE_INDEX = -100;
  * `head.weight` (the token embedding itself when tied). `saveCheckpoint` maps them to Hugging
  * Face names.
  */
-export class GPT extends Module {
+export class GPT extends Module implements CausalLM<KVCache> {
   /** The resolved configuration (every default filled in). */
   readonly config: ResolvedGPTConfig;
   /** Token embedding `[vocabSize, dModel]`. */

@@ -25,6 +25,7 @@
  */
 
 export type { AuxiliaryOutputs } from './auxiliary-outputs.js';
+export type { CausalLM, GenerationCache } from './causal-lm.js';
 export {
   CHECKPOINT_FILES,
   type LoadCheckpointOptions,
