@@ -2,8 +2,12 @@
  * The model configuration: one `GPTConfig` describes a GPT-2 or a Llama style model. The family
  * picks the architecture (positions, norm, MLP); the optional fields override the family's
  * defaults. `resolveConfig` validates a config and fills in every default, and is the only place
- * that knows the defaults.
+ * that knows the defaults (with `feedForwardSpecs` for the blocks' feed-forward modules).
  */
+import { ConfigError } from './config-error.js';
+import { checkFeedForwardSpec, type FeedForwardSpec } from './feed-forward-registry.js';
+
+export { ConfigError };
 
 /** Architecture family. */
 export type GPTFamily = 'gpt2' | 'llama';
@@ -45,15 +49,25 @@ export interface GPTConfig {
   tieEmbeddings?: boolean;
   /** Biases in the linear layers and LayerNorms (default true for gpt2, false for llama). */
   bias?: boolean;
+  /**
+   * Each block's feed-forward module: one spec `{ kind, ...options }` for every block, or an
+   * array of nLayers specs (one per block, in order). Kinds are registered with
+   * `registerFeedForward` (built in: `gelu`, `swiglu`, each taking an optional `dFF`). Default:
+   * the family's, `{ kind: 'gelu' }` for gpt2 and `{ kind: 'swiglu' }` for llama, with `dFF`.
+   */
+  feedForward?: FeedForwardSpec | FeedForwardSpec[];
 }
 
-/** A config with every default filled in (what `GPT.config` holds). */
-export type ResolvedGPTConfig = Required<GPTConfig>;
-
-/** A configuration problem: the message names the field and how to fix it. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/**
+ * A config with every default filled in (what `GPT.config` holds). `feedForward` stays absent
+ * when the config did not set it: the blocks then use the family's module (see
+ * {@link feedForwardSpecs}), and the config, its `config.json` and the model are the ones a
+ * Kiln without the feed-forward slot wrote.
+ */
+export type ResolvedGPTConfig = Required<Omit<GPTConfig, 'feedForward'>> & {
+  /** The validated specs as given (a JSON copy); absent: the family default. */
+  feedForward?: FeedForwardSpec | FeedForwardSpec[];
+};
 
 const KNOWN_KEYS: readonly (keyof GPTConfig)[] = [
   'family',
@@ -70,11 +84,36 @@ const KNOWN_KEYS: readonly (keyof GPTConfig)[] = [
   'normEps',
   'tieEmbeddings',
   'bias',
+  'feedForward',
 ];
 
 /** Llama's SwiGLU width: about 8/3·d (the parameters of a 4·d GELU MLP), rounded up to 32. */
 export function defaultLlamaFF(dModel: number): number {
   return 32 * Math.ceil((8 * dModel) / 3 / 32);
+}
+
+/** The family's feed-forward module: GELU (tanh) for gpt2, SwiGLU for llama, both of width dFF. */
+export function defaultFeedForward(family: GPTFamily): FeedForwardSpec {
+  return { kind: family === 'gpt2' ? 'gelu' : 'swiglu' };
+}
+
+/** One feed-forward spec per block (nLayers of them): the config's, or the family default. */
+export function feedForwardSpecs(config: ResolvedGPTConfig): FeedForwardSpec[] {
+  const { feedForward, family, nLayers } = config;
+  if (Array.isArray(feedForward)) return feedForward.map((spec) => structuredClone(spec));
+  const spec = (feedForward as FeedForwardSpec | undefined) ?? defaultFeedForward(family);
+  return Array.from({ length: nLayers }, () => structuredClone(spec));
+}
+
+/** Validates `GPTConfig.feedForward` (one spec or nLayers of them) and returns a JSON copy. */
+function resolveFeedForward(value: unknown, nLayers: number): FeedForwardSpec | FeedForwardSpec[] {
+  if (!Array.isArray(value)) return checkFeedForwardSpec(value, 'GPTConfig.feedForward');
+  if (value.length !== nLayers) {
+    throw new ConfigError(
+      `GPTConfig.feedForward has ${value.length} spec(s) but nLayers is ${nLayers}; give one spec per block, or a single spec (not an array) for every block`,
+    );
+  }
+  return value.map((spec, i) => checkFeedForwardSpec(spec, `GPTConfig.feedForward[${i}]`));
 }
 
 function positiveInteger(config: Record<string, unknown>, key: keyof GPTConfig): number {
@@ -163,6 +202,8 @@ export function resolveConfig(config: GPTConfig): ResolvedGPTConfig {
       throw new ConfigError(`GPTConfig.${key} must be true or false, got ${JSON.stringify(v)}`);
     return v;
   };
+  const feedForward =
+    raw.feedForward === undefined ? undefined : resolveFeedForward(raw.feedForward, nLayers);
   return {
     family,
     vocabSize,
@@ -178,12 +219,13 @@ export function resolveConfig(config: GPTConfig): ResolvedGPTConfig {
     normEps,
     tieEmbeddings: flag('tieEmbeddings', family === 'gpt2'),
     bias: flag('bias', family === 'gpt2'),
+    ...(feedForward === undefined ? {} : { feedForward }),
   };
 }
 
 /**
  * Named configs. The tiny ones are for tests and quick experiments (byte-level vocabulary); the
- * others are the shapes of published checkpoints, so `loadCheckpoint` of those checkpoints gives
+ * others are the shapes of published checkpoints, so `loadModel` of those checkpoints gives
  * the same config.
  */
 export const GPT_PRESETS = {

@@ -13,10 +13,10 @@ import {
   type Tensor,
   tensor,
 } from '@kiln/tensor';
-import type { GPT } from './gpt.js';
+import type { CausalLM, GenerationCache } from './causal-lm.js';
 import { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';
 
-/** Options of `GPT.generate`. */
+/** Options of {@link generate} and `GPT.generate`. */
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 128). */
   maxTokens?: number;
@@ -40,7 +40,8 @@ function checkIds(what: string, ids: readonly number[], vocabSize: number): void
 }
 
 /**
- * Streams up to `maxTokens` sampled ids following `prompt` (see `GPT.generate`).
+ * Streams up to `maxTokens` sampled ids following `prompt` from any {@link CausalLM} (a `GPT`,
+ * or another policy with the same members; `GPT.generate` calls this).
  *
  * The model sees at most `contextLength` tokens: a longer prompt keeps its last contextLength
  * tokens, and once the window is full each new token slides it, keeping the last
@@ -51,8 +52,8 @@ function checkIds(what: string, ids: readonly number[], vocabSize: number): void
  * model's mode afterwards, so it can be called in the middle of training. Breaking out of the
  * loop frees the cache. Invalid arguments throw here, at the call, not at the first iteration.
  */
-export function generate(
-  model: GPT,
+export function generate<Cache extends GenerationCache>(
+  model: CausalLM<Cache>,
   prompt: readonly number[],
   options: GenerateOptions = {},
 ): AsyncGenerator<number, void, undefined> {
@@ -76,8 +77,8 @@ export function generate(
   return run(model, [...prompt], { ...options, maxTokens, stopTokens });
 }
 
-async function* run(
-  model: GPT,
+async function* run<Cache extends GenerationCache>(
+  model: CausalLM<Cache>,
   tokens: number[],
   options: GenerateOptions & { maxTokens: number; stopTokens: readonly number[] },
 ): AsyncGenerator<number, void, undefined> {

@@ -17,7 +17,10 @@ import {
   Tensor,
   where,
 } from '@kiln/tensor';
+import { AuxiliaryCollector } from './auxiliary-outputs.js';
+import type { CausalLM } from './causal-lm.js';
 import {
+  feedForwardSpecs,
   GPT_PRESETS,
   type GPTConfig,
   type GPTPresetName,
@@ -48,6 +51,14 @@ export interface GPTOutput {
   logits: Tensor;
   /** Mean cross-entropy over the targets that are not -100 (a 0-d tensor), or undefined without targets. */
   loss: Tensor | undefined;
+  /**
+   * Auxiliary losses reported by the blocks' feed-forward modules, by module path
+   * (`blocks.3.mlp.balance`): 0-d tensors already scaled by their coefficients, to be added to
+   * the loss by the objective. Empty for the built-in GELU and SwiGLU modules.
+   */
+  auxLosses: Record<string, Tensor>;
+  /** Metrics reported by the blocks' feed-forward modules, keyed like `auxLosses`; empty for the built-in modules. */
+  metrics: Record<string, Tensor>;
 }
 
 /** Targets equal to this are excluded from the loss (as in PyTorch), e.g. prompt tokens in SFT. */
@@ -92,6 +103,8 @@ interface HiddenContext {
   positions: Tensor | null;
   mask: AttentionMask<Tensor>;
   cache: KVCache | null;
+  /** Where the blocks' feed-forward modules report auxiliary losses and metrics, or null. */
+  reports?: AuxiliaryCollector | null;
 }
 
 const CAUSAL: AttentionMask<Tensor> = { causal: true, ranges: null };
@@ -112,11 +125,12 @@ const CAUSAL: AttentionMask<Tensor> = { causal: true, ranges: null };
  * Parameter names (for optimizers and `stateDict`): `tokenEmbedding.weight`,
  * `positionEmbedding.weight` (gpt2), `blocks.{i}.norm1.*`, `blocks.{i}.attn.qkv.*`,
  * `blocks.{i}.attn.o.*`, `blocks.{i}.attn.{qNorm,kNorm}.weight` (qkNorm), `blocks.{i}.norm2.*`,
- * `blocks.{i}.mlp.{fc,proj}.*` (gpt2) or `blocks.{i}.mlp.{gate,up,down}.*` (llama), `norm.*`,
- * `head.weight` (the token embedding itself when tied). `saveCheckpoint` maps them to Hugging
+ * `blocks.{i}.mlp.*` (the feed-forward module's own names: `{fc,proj}.*` for GELU, the gpt2
+ * default, `{gate,up,down}.*` for SwiGLU, the llama default), `norm.*`,
+ * `head.weight` (the token embedding itself when tied). `saveModel` maps them to Hugging
  * Face names.
  */
-export class GPT extends Module {
+export class GPT extends Module implements CausalLM<KVCache> {
   /** The resolved configuration (every default filled in). */
   readonly config: ResolvedGPTConfig;
   /** Token embedding `[vocabSize, dModel]`. */
@@ -151,15 +165,14 @@ export class GPT extends Module {
     this.positionEmbedding = isGpt2 ? new Embedding(c.contextLength, c.dModel, { backend }) : null;
     this.embedDropout = new Dropout(c.dropout);
     const outputStd = 0.02 / Math.sqrt(2 * c.nLayers);
-    this.blocks = Array.from(
-      { length: c.nLayers },
-      () =>
+    this.blocks = feedForwardSpecs(c).map(
+      (feedForward) =>
         new Block(c.dModel, {
           backend,
           norm: isGpt2 ? 'layernorm' : 'rmsnorm',
           normEps: c.normEps,
           dFF: c.dFF,
-          activation: isGpt2 ? 'gelu' : 'swiglu',
+          feedForward,
           bias: c.bias,
           dropout: c.dropout,
           outputStd,
@@ -199,7 +212,8 @@ export class GPT extends Module {
    * {@link GPTForwardOptions} for packed rows (segments), positions and padding. If every target
    * is ignored the loss is NaN, as in PyTorch. `forward(ids, targets)` is short for
    * `forward(ids, { targets })`. Intermediate tensors are freed before it returns; the caller
-   * owns `logits` and `loss`.
+   * owns `logits`, `loss` and the tensors in `auxLosses` and `metrics` (they belong to the
+   * caller's scope like any result).
    */
   forward(ids: Tensor, options: Tensor | GPTForwardOptions = {}): GPTOutput {
     const { targets, segments, positions, padding } =
@@ -207,14 +221,20 @@ export class GPT extends Module {
     this.#checkIds(ids, 0);
     this.#checkPerToken(ids, { targets, segments, positions, padding });
     return scope(() => {
-      // one mask for every layer: index-only (causal) unless rows are packed or padded
-      const mask = attentionMask({ causal: true, segments, padding });
-      const perToken = positions ?? (mask.ranges ? documentPositions(mask.ranges.keys) : null);
-      const hidden = this.#hidden(ids, { position: 0, positions: perToken, mask, cache: null });
-      const logits = this.head.forward(hidden);
-      const loss =
-        targets === undefined ? undefined : crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
-      return { logits, loss };
+      const reports = new AuxiliaryCollector();
+      try {
+        // one mask for every layer: index-only (causal) unless rows are packed or padded
+        const mask = attentionMask({ causal: true, segments, padding });
+        const perToken = positions ?? (mask.ranges ? documentPositions(mask.ranges.keys) : null);
+        const hidden = this.#hidden(ids, { position: 0, positions: perToken, mask, cache: null, reports });
+        const logits = this.head.forward(hidden);
+        const loss =
+          targets === undefined ? undefined : crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
+        return { logits, loss, ...reports.take() };
+      } catch (error) {
+        reports.dispose();
+        throw error;
+      }
     });
   }
 
@@ -222,7 +242,8 @@ export class GPT extends Module {
    * Incremental forward for generation (inside `noGrad`): runs `ids [B, T]` at positions
    * `cache.length …`, writes their keys/values into `cache`, advances it, and returns the logits
    * of the last position only, `[B, vocabSize]`. A batch of prompts of different lengths is
-   * left-padded and prefilled with `{ padding }` (see {@link GPTCachedOptions}).
+   * left-padded and prefilled with `{ padding }` (see {@link GPTCachedOptions}). The
+   * feed-forward modules get no context here, so nothing is reported.
    */
   forwardCached(ids: Tensor, cache: KVCache, options: GPTCachedOptions = {}): Tensor {
     this.#checkIds(ids, cache.length);
@@ -297,10 +318,13 @@ export class GPT extends Module {
     return 6 * n + 12 * c.nLayers * c.dModel * seqLen;
   }
 
-  /** Final-norm hidden states `[B, T, dModel]` of `ids` at the context's positions. */
+  /**
+   * Final-norm hidden states `[B, T, dModel]` of `ids` at the context's positions; the blocks'
+   * feed-forward modules report into `context.reports` (none: they get no context).
+   */
   #hidden(ids: Tensor, context: HiddenContext): Tensor {
     const T = ids.shape[1];
-    const { position, positions, mask, cache } = context;
+    const { position, positions, mask, cache, reports } = context;
     let x = this.tokenEmbedding.forward(ids);
     if (this.positionEmbedding)
       x = x.add(
@@ -315,8 +339,14 @@ export class GPT extends Module {
       ? this.#rotary?.tablesAt(positions, x.dtype)
       : this.#rotary?.tables(position, T, x.backend, x.dtype);
     const shared: AttentionContext = { position, mask, rope };
+    // 1 for real tokens, 0 for padding (a query that sees no key), for sub-layers that keep statistics
+    const tokenMask = reports && mask.ranges ? realTokens(mask.ranges.keys, x.dtype) : undefined;
     this.blocks.forEach((block, i) => {
-      x = block.forward(x, cache ? { ...shared, cache: cache.layers[i] } : shared);
+      x = block.forward(
+        x,
+        cache ? { ...shared, cache: cache.layers[i] } : shared,
+        reports?.context(`blocks.${i}.mlp`, tokenMask),
+      );
     });
     return this.norm.forward(x);
   }
@@ -405,4 +435,14 @@ function documentPositions(keys: Tensor): Tensor {
   const [B, T] = keys.shape;
   const at = arange(0, T, 1, { dtype: 'int32', backend: keys.backend }).reshape([1, T]);
   return at.sub(keys.slice(2, 0, 1).reshape([B, T]));
+}
+
+/** float [B, T]: 1 where a query sees at least one key (a real token), 0 for padding. */
+function realTokens(keys: Tensor, dtype: DType): Tensor {
+  const [B, T] = keys.shape;
+  return keys
+    .slice(2, 1, 2)
+    .gt(keys.slice(2, 0, 1))
+    .reshape([B, T])
+    .cast(dtype);
 }

@@ -12,41 +12,18 @@
  *   self_attn.{q,k,v,o}_proj, post_attention_layernorm, mlp.{gate,up,down}_proj}`, `model.norm`,
  *   in `nn.Linear` layout [out, in]; q/k/v_proj are row blocks of our `qkv`. HF q/k weights are
  *   already in the rotate-half RoPE layout that we implement, so they need no permutation.
+ * - Each block's feed-forward module names its own part (`FeedForward.hfBindings`): the `mlp.*`
+ *   names above for the built-in GELU and SwiGLU modules, its own names for other kinds.
  * - `lm_head.weight` only when the head is not tied, as `save_pretrained` writes it.
  * - QK-norm gains (not in GPT-2 or Llama) are named `…attn.q_norm.weight` / `…attn.k_norm.weight`
  *   and `…self_attn.q_norm.weight` / `…self_attn.k_norm.weight` (the Qwen3 convention).
  */
 import type { Parameter } from '@kiln/autograd';
-import type { Tensor } from '@kiln/tensor';
 import type { GPT } from './gpt.js';
+import type { HFBinding } from './hf-binding.js';
 
-/** One Hugging Face tensor as a view of one of our parameters. */
-export interface HFBinding {
-  /** Hugging Face name. */
-  name: string;
-  /** Our parameter. */
-  param: Parameter;
-  /** The HF tensor is rows [start, end) of the parameter (split of the fused qkv). */
-  rows?: [number, number];
-  /** The HF tensor is stored transposed ([in, out], GPT-2 Conv1D). */
-  transpose?: boolean;
-}
-
-/** The shape of a binding's tensor in the Hugging Face layout. */
-export function hfShape(b: HFBinding): number[] {
-  const shape = [...b.param.shape];
-  if (b.rows) shape[0] = b.rows[1] - b.rows[0];
-  return b.transpose ? shape.reverse() : shape;
-}
-
-/** A view of the parameter in the Hugging Face layout (caller disposes the view, not the parameter). */
-export function hfView(b: HFBinding): Tensor {
-  const base = b.rows ? b.param.slice(0, b.rows[0], b.rows[1]) : b.param.alias();
-  if (!b.transpose) return base;
-  const t = base.T;
-  base.dispose();
-  return t;
-}
+// the binding helpers moved to hf-binding.ts (layers use them); importers of this file keep working
+export { type HFBinding, hfShape, hfView } from './hf-binding.js';
 
 /**
  * Every Hugging Face tensor of `model` with the parameter it maps to. GPT-2 names start with
@@ -72,7 +49,6 @@ function gpt2Bindings(model: GPT, prefix: string): HFBinding[] {
   push(out, `${prefix}wpe.weight`, model.positionEmbedding?.weight);
   model.blocks.forEach((b, i) => {
     const p = `${prefix}h.${i}.`;
-    const mlp = b.mlp;
     push(out, `${p}ln_1.weight`, b.norm1.weight);
     push(out, `${p}ln_1.bias`, 'bias' in b.norm1 ? b.norm1.bias : null);
     push(out, `${p}attn.c_attn.weight`, b.attn.qkv.weight, T);
@@ -83,10 +59,7 @@ function gpt2Bindings(model: GPT, prefix: string): HFBinding[] {
     push(out, `${p}attn.c_proj.bias`, b.attn.o.bias);
     push(out, `${p}ln_2.weight`, b.norm2.weight);
     push(out, `${p}ln_2.bias`, 'bias' in b.norm2 ? b.norm2.bias : null);
-    push(out, `${p}mlp.c_fc.weight`, mlp.fc?.weight, T);
-    push(out, `${p}mlp.c_fc.bias`, mlp.fc?.bias);
-    push(out, `${p}mlp.c_proj.weight`, mlp.proj?.weight, T);
-    push(out, `${p}mlp.c_proj.bias`, mlp.proj?.bias);
+    out.push(...b.mlp.hfBindings(p, 'gpt2'));
   });
   push(out, `${prefix}ln_f.weight`, model.norm.weight);
   push(out, `${prefix}ln_f.bias`, 'bias' in model.norm ? model.norm.bias : null);
@@ -106,7 +79,6 @@ function llamaBindings(model: GPT): HFBinding[] {
   push(out, 'model.embed_tokens.weight', model.tokenEmbedding.weight);
   model.blocks.forEach((b, i) => {
     const p = `model.layers.${i}.`;
-    const mlp = b.mlp;
     push(out, `${p}input_layernorm.weight`, b.norm1.weight);
     for (const [name, rows] of blocks) {
       push(out, `${p}self_attn.${name}.weight`, b.attn.qkv.weight, { rows });
@@ -117,14 +89,7 @@ function llamaBindings(model: GPT): HFBinding[] {
     push(out, `${p}self_attn.o_proj.weight`, b.attn.o.weight);
     push(out, `${p}self_attn.o_proj.bias`, b.attn.o.bias);
     push(out, `${p}post_attention_layernorm.weight`, b.norm2.weight);
-    for (const [name, layer] of [
-      ['gate_proj', mlp.gate],
-      ['up_proj', mlp.up],
-      ['down_proj', mlp.down],
-    ] as const) {
-      push(out, `${p}mlp.${name}.weight`, layer?.weight);
-      push(out, `${p}mlp.${name}.bias`, layer?.bias);
-    }
+    out.push(...b.mlp.hfBindings(p, 'llama'));
   });
   push(out, 'model.norm.weight', model.norm.weight);
   if (!model.config.tieEmbeddings) push(out, 'lm_head.weight', model.head.weight);

@@ -25,9 +25,13 @@
  * @packageDocumentation
  */
 
+export type { AuxiliaryOutputs } from './auxiliary-outputs.js';
+export type { CausalLM, GenerationCache } from './causal-lm.js';
 export {
   ConfigError,
+  defaultFeedForward,
   defaultLlamaFF,
+  feedForwardSpecs,
   GPT_PRESETS,
   type GPTConfig,
   type GPTFamily,
@@ -36,6 +40,15 @@ export {
   type ResolvedGPTConfig,
   resolveConfig,
 } from './config.js';
+export {
+  createFeedForward,
+  type FeedForwardDims,
+  type FeedForwardFactory,
+  type FeedForwardSpec,
+  feedForwardKinds,
+  type JsonValue,
+  registerFeedForward,
+} from './feed-forward-registry.js';
 export { type GenerateOptions, generate } from './generate.js';
 export {
   GPT,
@@ -45,17 +58,34 @@ export {
   type GPTOutput,
   IGNORE_INDEX,
 } from './gpt.js';
-export { fromHFConfig, ModelFileError, toHFConfig } from './hf-config.js';
-export { type HFBinding, hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
-export { Attention, type AttentionContext, type AttentionOptions } from './layers/attention.js';
+export {
+  type HFBinding,
+  type HFNaming,
+  hfShape,
+  hfView,
+  linearHFBindings,
+} from './hf-binding.js';
+export {
+  fromHFConfig,
+  ModelFileError,
+  toHFConfig,
+} from './hf-config.js';
+export { hfBindings, isIgnoredHFBuffer } from './hf-weights.js';
+export {
+  Attention,
+  type AttentionContext,
+  type AttentionOptions,
+} from './layers/attention.js';
 export { Block, type BlockOptions } from './layers/block.js';
 export { Dropout } from './layers/dropout.js';
 export { Embedding, type EmbeddingOptions } from './layers/embedding.js';
+export type { FeedForward, FeedForwardContext, FeedForwardLayerOptions } from './layers/feed-forward.js';
+export { GeluMLP } from './layers/gelu-mlp.js';
 export type { LayerOptions } from './layers/init.js';
 export { KVCache, type KVCacheOptions, type LayerKVCache } from './layers/kv-cache.js';
 export { LayerNorm, type LayerNormOptions } from './layers/layer-norm.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
-export { MLP, type MLPOptions } from './layers/mlp.js';
 export { RMSNorm, type RMSNormOptions } from './layers/rms-norm.js';
 export { applyRope, type RopeTables, RotaryEmbedding } from './layers/rope.js';
+export { SwiGLU } from './layers/swiglu.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';

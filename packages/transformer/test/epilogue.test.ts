@@ -6,20 +6,32 @@
 import { grad, noGrad } from '@kiln/autograd';
 import { addDispatchHook, type Backend, manualSeed, randn, scope, type Tensor, tensor } from '@kiln/tensor';
 import { describe, expect, test } from 'vitest';
-import { MLP } from '../src/index.js';
+import { type FeedForwardLayerOptions, GeluMLP, type Linear, SwiGLU } from '../src/index.js';
 import { initCpu, maxAbsDiff, tryWebgpu } from './helpers.js';
 
 const cpu = await initCpu();
 const webgpu = await tryWebgpu();
 
+type MLP = GeluMLP | SwiGLU;
+
+/** A GELU or SwiGLU feed-forward module, as the old combined MLP took its activation. */
+function makeMLP(
+  activation: 'gelu' | 'swiglu',
+  dModel: number,
+  dFF: number,
+  options: FeedForwardLayerOptions = {},
+): MLP {
+  return activation === 'gelu' ? new GeluMLP(dModel, dFF, options) : new SwiGLU(dModel, dFF, options);
+}
+
 /** The MLP written out without the fused epilogue. */
 function unfused(mlp: MLP, x: Tensor): Tensor {
-  const linear = (l: NonNullable<MLP['fc']>, v: Tensor) => {
+  const linear = (l: Linear, v: Tensor) => {
     const y = v.matmul(l.weight.T);
     return l.bias ? y.add(l.bias) : y;
   };
-  if (mlp.fc && mlp.proj) return linear(mlp.proj, linear(mlp.fc, x).gelu({ approximate: 'tanh' }));
-  return linear(mlp.down!, linear(mlp.gate!, x).silu().mul(linear(mlp.up!, x)));
+  if (mlp instanceof GeluMLP) return linear(mlp.proj, linear(mlp.fc, x).gelu({ approximate: 'tanh' }));
+  return linear(mlp.down, linear(mlp.gate, x).silu().mul(linear(mlp.up, x)));
 }
 
 /** Ops `fn` dispatches (top level only, as autograd sees them). */
@@ -46,7 +58,7 @@ describe('MLP on the fused epilogue', () => {
   for (const activation of ['gelu', 'swiglu'] as const) {
     test(`${activation}: gradients equal the unfused layers'`, async () => {
       manualSeed(3);
-      const mlp = new MLP(8, 16, { activation, bias: true });
+      const mlp = makeMLP(activation, 8, 16, { bias: true });
       const x = randn([2, 3, 8]);
       const got = await gradsOf(mlp, x, (m, v) => m.forward(v));
       const want = await gradsOf(mlp, x, unfused);
@@ -58,7 +70,7 @@ describe('MLP on the fused epilogue', () => {
 
   test('keeps the pre-activation under grad only', () => {
     manualSeed(4);
-    const mlp = new MLP(8, 16, { activation: 'gelu' });
+    const mlp = new GeluMLP(8, 16);
     const x = randn([2, 8]);
     const epilogues = (fn: () => void) => opsOf(fn).filter((op) => op.startsWith('matmul_epilogue'));
     const training = epilogues(() => scope(() => void mlp.forward(x)));
@@ -70,11 +82,11 @@ describe('MLP on the fused epilogue', () => {
   test.skipIf(!webgpu)('webgpu values and gradients match cpu', async () => {
     for (const activation of ['gelu', 'swiglu'] as const) {
       manualSeed(5);
-      const mlp = new MLP(24, 40, { activation, bias: activation === 'gelu' });
+      const mlp = makeMLP(activation, 24, 40, { bias: activation === 'gelu' });
       const x = randn([3, 7, 24]);
       const xs = Array.from(await x.data());
       const run = async (be: Backend) => {
-        const m = new MLP(24, 40, { activation, bias: activation === 'gelu', backend: be });
+        const m = makeMLP(activation, 24, 40, { bias: activation === 'gelu', backend: be });
         const state = mlp.stateDict();
         const moved = await Promise.all(
           Object.entries(state).map(

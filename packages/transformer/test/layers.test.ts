@@ -5,13 +5,15 @@ import { describe, expect, test } from 'vitest';
 import {
   Attention,
   applyRope,
+  createFeedForward,
   Dropout,
+  GeluMLP,
   KVCache,
   LayerNorm,
   Linear,
-  MLP,
   RMSNorm,
   RotaryEmbedding,
+  SwiGLU,
 } from '../src/index.js';
 import { initCpu, maxAbsDiff } from './helpers.js';
 
@@ -54,15 +56,16 @@ describe('Linear, norms, MLP', () => {
   test('MLP: GELU (tanh) and SwiGLU', async () => {
     manualSeed(2);
     const x = randn([2, 3, 8]);
-    const gelu = new MLP(8, 16, { activation: 'gelu' });
-    const want = gelu.proj!.forward(gelu.fc!.forward(x).gelu({ approximate: 'tanh' }));
+    const gelu = new GeluMLP(8, 16);
+    const want = gelu.proj.forward(gelu.fc.forward(x).gelu({ approximate: 'tanh' }));
     expect(maxAbsDiff(await host(gelu.forward(x)), await host(want))).toBe(0);
-    const swiglu = new MLP(8, 16, { activation: 'swiglu', bias: false });
-    const want2 = swiglu.down!.forward(swiglu.gate!.forward(x).silu().mul(swiglu.up!.forward(x)));
+    const swiglu = new SwiGLU(8, 16, { bias: false });
+    const want2 = swiglu.down.forward(swiglu.gate.forward(x).silu().mul(swiglu.up.forward(x)));
     expect(maxAbsDiff(await host(swiglu.forward(x)), await host(want2))).toBe(0);
     expect(swiglu.numParameters()).toBe(3 * 8 * 16);
-    expect(() => new MLP(8, 16, { activation: 'relu' as never })).toThrow(
-      /activation must be 'gelu' or 'swiglu'/,
+    const dims = { dModel: 8, dFF: 16, bias: true, outputStd: 0.02 };
+    expect(() => createFeedForward({ kind: 'relu' }, dims)).toThrow(
+      /kind 'relu' is not a registered feed-forward kind; registered kinds: gelu, swiglu/,
     );
   });
 });

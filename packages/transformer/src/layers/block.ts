@@ -1,10 +1,11 @@
 import { Module } from '@kiln/autograd';
 import { scope, type Tensor } from '@kiln/tensor';
+import { createFeedForward, type FeedForwardSpec } from '../feed-forward-registry.js';
 import { Attention, type AttentionContext, type AttentionOptions } from './attention.js';
 import { Dropout } from './dropout.js';
+import type { FeedForward, FeedForwardContext } from './feed-forward.js';
 import type { LayerOptions } from './init.js';
 import { LayerNorm } from './layer-norm.js';
-import { MLP } from './mlp.js';
 import { RMSNorm } from './rms-norm.js';
 
 /** Options of {@link Block}. */
@@ -13,10 +14,13 @@ export interface BlockOptions extends LayerOptions {
   norm: 'layernorm' | 'rmsnorm';
   /** Epsilon of the norms (default 1e-5). */
   normEps?: number;
-  /** Hidden width of the MLP. */
+  /** Hidden width of the feed-forward module (its spec may override it). */
   dFF: number;
-  /** MLP activation: `gelu` (GPT-2) or `swiglu` (Llama). */
-  activation: 'gelu' | 'swiglu';
+  /**
+   * The feed-forward module, as a registered kind and its options: `{ kind: 'gelu' }` (GPT-2),
+   * `{ kind: 'swiglu' }` (Llama), or a kind another package registered.
+   */
+  feedForward: FeedForwardSpec;
   /** Biases in the linear layers and LayerNorms (default true). */
   bias?: boolean;
   /** Dropout on attention weights and both residual branches (default 0). */
@@ -36,7 +40,8 @@ export class Block extends Module {
   norm1: LayerNorm | RMSNorm;
   attn: Attention;
   norm2: LayerNorm | RMSNorm;
-  mlp: MLP;
+  /** The feed-forward module (named `mlp` whatever its kind, so parameter names stay `mlp.*`). */
+  mlp: FeedForward;
   residDropout: Dropout;
 
   constructor(
@@ -59,15 +64,24 @@ export class Block extends Module {
       backend,
     });
     this.norm2 = norm();
-    this.mlp = new MLP(dModel, options.dFF, { activation: options.activation, bias, outputStd, backend });
+    this.mlp = createFeedForward(options.feedForward, {
+      dModel,
+      dFF: options.dFF,
+      bias,
+      outputStd: outputStd ?? 0.02,
+      backend,
+    });
     this.residDropout = new Dropout(dropout);
   }
 
-  /** `x [B, T, dModel]` → `[B, T, dModel]`. */
-  forward(x: Tensor, context: AttentionContext = {}): Tensor {
+  /**
+   * `x [B, T, dModel]` → `[B, T, dModel]`. `feedForward` is handed to the feed-forward module
+   * (where it reports auxiliary losses and metrics); a model passes one per block.
+   */
+  forward(x: Tensor, context: AttentionContext = {}, feedForward?: FeedForwardContext): Tensor {
     return scope(() => {
       const h = x.add(this.residDropout.forward(this.attn.forward(this.norm1.forward(x), context)));
-      return h.add(this.residDropout.forward(this.mlp.forward(this.norm2.forward(h))));
+      return h.add(this.residDropout.forward(this.mlp.forward(this.norm2.forward(h), feedForward)));
     });
   }
 }
