@@ -8,7 +8,7 @@
 import { backward, noGrad } from '@kiln/autograd';
 import { type Backend, manualSeed, type Tensor, tensor } from '@kiln/tensor';
 import { afterAll, describe, expect, test } from 'vitest';
-import { GPT } from '../src/index.js';
+import { type FeedForwardContext, GeluMLP, GPT, registerFeedForward } from '../src/index.js';
 import { initCpu, maxAbsDiff, randomTokens, tryWebgpu } from './helpers.js';
 
 const cpu = await initCpu();
@@ -281,5 +281,25 @@ test('bad per-token inputs are refused with the expected shape and dtype', () =>
   expect(() => m.forward(ids, { targets: int([[1, 2]], cpu) })).toThrow(
     /use -100 for positions without a target/,
   );
+  m.dispose();
+});
+
+/** A GELU MLP that reports the token mask it is given, to see what the model passes. */
+class MaskProbe extends GeluMLP {
+  override forward(x: Tensor, context?: FeedForwardContext): Tensor {
+    if (context?.tokenMask) context.reportMetric('tokenMask', context.tokenMask);
+    return super.forward(x);
+  }
+}
+registerFeedForward('mask-probe-test', { create: (_, d) => new MaskProbe(d.dModel, d.dFF, d) });
+
+test('feed-forward modules are told which tokens are padding', async () => {
+  const m = new GPT({ ...GPT.config('gpt2-tiny'), nLayers: 1, feedForward: { kind: 'mask-probe-test' } });
+  const ids = int([[5, 6, 7, 8]], cpu);
+  const plain = noGrad(() => m.forward(ids));
+  expect(Object.keys(plain.metrics)).toEqual([]); // every token is real: no mask
+  const padding = tensor([[1, 0, 0, 1]], { dtype: 'bool', backend: cpu });
+  const out = noGrad(() => m.forward(ids, { padding }));
+  expect(await out.metrics['blocks.0.mlp.tokenMask'].toArray()).toEqual([[0, 1, 1, 0]]);
   m.dispose();
 });
