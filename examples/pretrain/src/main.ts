@@ -16,7 +16,7 @@ import {
   TRAINER_OUTPUT_FILES,
   Trainer,
   unigramEntropy,
-} from '@kiln/trainer';
+} from '@kiln/trainer/node';
 import { GPT, type GPTConfig, loadCheckpoint, resolveConfig, saveCheckpoint } from '@kiln/transformer';
 import { parseFlags, USAGE } from './args.js';
 import { loadConfig, withSteps } from './config.js';
