@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, manualSeed } from '@kiln/tensor';
-import { readMetrics, resolveTrainConfig, TokenDataset, Trainer } from '@kiln/trainer';
+import { readMetrics, resolveTrainConfig, TokenDataset, Trainer } from '@kiln/trainer/node';
 import { GPT } from '@kiln/transformer';
 import { loadConfig, type PretrainConfig } from './config.js';
 import { loadMobyDick } from './corpus.js';

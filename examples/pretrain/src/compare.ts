@@ -10,7 +10,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type MetricsRecord, readMetrics, renderLossCurveSvg } from '@kiln/trainer';
+import { type MetricsRecord, readMetrics, renderLossCurveSvg } from '@kiln/trainer/node';
 import { loadConfig } from './config.js';
 import { loadMobyDick } from './corpus.js';
 import { tokensPerSecond, trainLosses, valLosses } from './metrics-summary.js';

@@ -16,7 +16,7 @@ import {
   TRAINER_OUTPUT_FILES,
   Trainer,
   unigramEntropy,
-} from '@kiln/trainer';
+} from '@kiln/trainer/node';
 import { GPT, type GPTConfig, resolveConfig } from '@kiln/transformer';
 import { loadModel, saveModel } from '@kiln/transformer/node';
 import { parseFlags, USAGE } from './args.js';

@@ -4,7 +4,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@kiln/tokenizer';
-import { crc32, readTokenFile, type TokenFile, writeTokenFile } from '@kiln/trainer';
+import { crc32, readTokenFile, type TokenFile, writeTokenFile } from '@kiln/trainer/node';
 import type { PretrainConfig } from './config.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';

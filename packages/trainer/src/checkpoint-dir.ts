@@ -33,6 +33,9 @@ import {
   writeFileAtomic,
   writeFileDurable,
 } from '@kiln/tensor/node';
+import type { CheckpointInfo } from './trainer-storage.js';
+
+export type { CheckpointInfo };
 
 /** Name of the manifest file inside each checkpoint (reserved). */
 export const CHECKPOINT_MANIFEST = 'manifest.json';
@@ -42,20 +45,6 @@ export const LATEST_POINTER = 'latest';
 const STEP_DIR = /^step-(\d+)$/;
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const TEMP_PREFIXES = ['.tmp-', `.${LATEST_POINTER}.tmp-`];
-
-/** A complete checkpoint found on disk. */
-export interface CheckpointInfo {
-  /** The training step it was saved at. */
-  step: number;
-  /** Absolute or relative path of its directory (as `dir` was given). */
-  path: string;
-  /** Files in it (excluding the manifest) and their sizes in bytes. */
-  files: Record<string, number>;
-  /** Save order within the directory: higher was saved later. */
-  sequence: number;
-  /** When it was written (ISO 8601). */
-  createdAt: string;
-}
 
 /** Writes files into a checkpoint being saved. */
 export interface CheckpointWriter {

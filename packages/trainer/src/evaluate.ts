@@ -1,37 +1,46 @@
 /**
- * Validation metrics: mean loss over the held-out tokens, perplexity, and bits per byte.
+ * Evaluation: the weight-averaged loss of an objective over held-out batches, with perplexity
+ * and bits per byte for language-model losses.
  *
  * Loss per token depends on the tokenizer (a bigger vocabulary packs more text into each
  * token), so runs with different tokenizers are compared in bits per byte: the loss in bits
  * divided by the average bytes of text per token, which the token file's metadata records.
  */
-import { noGrad } from '@kiln/autograd';
-import { scope, type Tensor } from '@kiln/tensor';
-import { batchToTensors } from './data/batch-tensors.js';
-import type { TokenDataset } from './data/batches.js';
+import { type Module, noGrad } from '@kiln/autograd';
+import { scope, stack } from '@kiln/tensor';
+import { type BatchInput, batchTokens, tokenBatchInput, uploadBatch } from './data/batch.js';
+import { TokenDataset } from './data/batches.js';
 import type { TokenFileHeader } from './data/token-format.js';
-import { forwardLoss, type LanguageModel, modelBackend } from './language-model.js';
+import { type LanguageModel, modelBackend } from './language-model.js';
+import { checkObjectiveOutput, languageModelObjective, type Objective } from './objective.js';
+import { WeightedMean } from './weighted-mean.js';
 
 /** Options of {@link evaluate}. */
-export interface EvaluateOptions {
-  /** Windows per forward pass (default 8). */
+export interface EvaluateOptions<M = LanguageModel> {
+  /** Windows per forward pass (default 8); a TokenDataset only. */
   batchSize?: number;
-  /** Evaluate only the first this many validation windows (default: all), the same ones every time. */
+  /** Evaluate only the first this many validation windows (default: all), the same ones every time; a TokenDataset only. */
   maxWindows?: number;
   /** Average UTF-8 bytes of text per token, for bits per byte (see {@link bytesPerToken}). */
   bytesPerToken?: number;
+  /** What to evaluate (default: {@link languageModelObjective}). */
+  objective?: Objective<M>;
 }
 
-/** Validation results. */
+/** Evaluation results. */
 export interface EvalResult {
-  /** Mean cross-entropy per target token, in nats. */
+  /** The objective's loss averaged by weight: for language modelling, the mean cross-entropy per target token, in nats. */
   loss: number;
-  /** `exp(loss)`: the effective number of equally likely next tokens. */
+  /** `exp(loss)`: for language modelling, the effective number of equally likely next tokens. */
   perplexity: number;
   /** `loss / ln 2 / bytesPerToken`, when `bytesPerToken` was given. */
   bitsPerByte?: number;
-  /** Target tokens evaluated. */
+  /** Input tokens evaluated (elements of the batches' `ids`); for a TokenDataset, also the target tokens. */
   tokens: number;
+  /** The total weight the loss was averaged over (target tokens for language modelling). */
+  weight: number;
+  /** The objective's metrics, averaged by weight like the loss. */
+  metrics: Record<string, number>;
 }
 
 /** Bits per byte from a loss in nats per token and the average bytes per token. */
@@ -49,44 +58,79 @@ export function bytesPerToken(header: Pick<TokenFileHeader, 'metadata' | 'tokenC
   return bytes / header.tokenCount;
 }
 
+function* validationInputs(data: TokenDataset, batchSize: number, maxWindows: number | undefined) {
+  for (const batch of data.validationBatches(batchSize, { maxWindows })) yield tokenBatchInput(batch);
+}
+
 /**
- * Mean validation loss of `model` over the dataset's validation windows (every target token
- * weighted equally), with perplexity and bits per byte. Runs in eval mode (no dropout) and
- * without gradients, restores the model's mode afterwards, and reads back one number at the end.
+ * The loss of `model` under `objective` over held-out data, averaged by weight (for language
+ * modelling every target token counts equally), with perplexity, bits per byte and the
+ * objective's metrics. `data` is a TokenDataset (its validation windows) or any iterable of
+ * batches (device tensors in them stay the caller's). Runs in eval mode (no dropout) and without
+ * gradients, restores the model's mode afterwards, and reads back once at the end.
  */
-export async function evaluate(
-  model: LanguageModel,
-  data: TokenDataset,
-  options: EvaluateOptions = {},
+export async function evaluate<M extends Module = LanguageModel>(
+  model: M,
+  data: TokenDataset | Iterable<BatchInput>,
+  options: EvaluateOptions<M> = {},
 ): Promise<EvalResult> {
   const { batchSize = 8, maxWindows, bytesPerToken: bpt } = options;
+  const objective = options.objective ?? (languageModelObjective() as unknown as Objective<M>);
+  const isDataset = data instanceof TokenDataset;
+  if (!isDataset && (options.batchSize !== undefined || maxWindows !== undefined)) {
+    throw new TypeError(
+      'evaluate: batchSize and maxWindows apply to a TokenDataset; batches from an iterable are evaluated as they come',
+    );
+  }
+  const batches = isDataset ? validationInputs(data, batchSize, maxWindows) : data;
   const backend = modelBackend(model);
   const wasTraining = model.training;
+  const mean = new WeightedMean();
   model.eval();
-  let total: Tensor | undefined;
   let tokens = 0;
   try {
     noGrad(() => {
-      for (const batch of data.validationBatches(batchSize, { maxWindows })) {
-        const count = batch.batchSize * batch.contextLength;
-        // Sum of per-token losses so far, kept on the device; each batch's activations are freed at once.
-        const next = scope(() => {
-          const { inputs, targets } = batchToTensors(batch, { backend });
-          const weighted = forwardLoss(model, inputs, targets).mul(count);
-          return total ? total.add(weighted) : weighted;
+      for (const input of batches) {
+        // Each batch's activations are freed at once; the sums stay on the device.
+        scope(() => {
+          const out = checkObjectiveOutput(objective(model, uploadBatch(input, { backend })), 'evaluate');
+          mean.add(out, 'evaluate');
         });
-        total?.dispose();
-        total = next;
-        tokens += count;
+        tokens += batchTokens(input);
       }
     });
-    if (!total || tokens === 0) throw new RangeError('evaluate: the dataset has no validation windows');
-    const loss = (await total.item()) / tokens;
-    const result: EvalResult = { loss, perplexity: Math.exp(loss), tokens };
-    if (bpt !== undefined) result.bitsPerByte = bitsPerByte(loss, bpt);
+    if (mean.count === 0) {
+      throw new RangeError(
+        isDataset
+          ? 'evaluate: the dataset has no validation windows'
+          : 'evaluate: there are no batches to evaluate',
+      );
+    }
+    const { loss, weight, metrics } = mean.result('evaluate');
+    const names = Object.keys(metrics);
+    const all = noGrad(() => scope(() => stack([loss, weight, ...names.map((n) => metrics[n])])));
+    let host: ArrayLike<number>;
+    try {
+      host = await all.data();
+    } finally {
+      for (const t of [all, loss, weight, ...Object.values(metrics)]) t.dispose();
+    }
+    if (host[1] === 0) {
+      throw new RangeError(
+        'evaluate: the batches have a total weight of 0 (every target is ignored), so there is no loss to average',
+      );
+    }
+    const result: EvalResult = {
+      loss: host[0],
+      perplexity: Math.exp(host[0]),
+      tokens,
+      weight: host[1],
+      metrics: Object.fromEntries(names.map((n, i) => [n, host[2 + i]])),
+    };
+    if (bpt !== undefined) result.bitsPerByte = bitsPerByte(result.loss, bpt);
     return result;
   } finally {
-    total?.dispose();
+    mean.dispose();
     model.train(wasTraining);
   }
 }

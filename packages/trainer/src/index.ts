@@ -1,27 +1,34 @@
 /**
- * @kiln/trainer: training language models.
+ * @kiln/trainer: training models, in browsers and in Node.
  *
- * - The loop: `Trainer` (gradient accumulation, clipping, evaluation, metrics, plots,
- *   checkpoints with exact resume, NaN/Inf stop), built from parts you can use alone:
- *   `accumulateGradients`, `clipGradNorm`/`gradNorm`, `evaluate`, `saveTrainingCheckpoint`/
- *   `loadTrainingCheckpoint`.
+ * - The step: `trainStep(model, optimizer, batches, objective)` runs one optimizer step of any
+ *   {@link Objective} over micro-batches, averaging them by weight (so masked targets and uneven
+ *   micro-batches give the gradient of their concatenation); `accumulateGradients`,
+ *   `clipGradNorm`/`gradNorm` are its parts.
+ * - Objectives: `languageModelObjective` (the default: the model's fused cross-entropy, weighted
+ *   by target tokens); write your own as `(model, batch) => { loss, weight, metrics }`.
+ * - Batches: a `Batch` is a record of named tensors; sources implement `BatchSource` (`next()`,
+ *   `state()`/`restore()` for exact resume); `LanguageModelBatch` names the standard entries
+ *   (`ids`, `targets`, `segments`, `positions`, `padding`); `uploadBatch`, `hostTensor`.
+ * - The loop: `Trainer` (any objective over any source: accumulation, clipping, evaluation,
+ *   metrics, checkpoints with exact resume through a `TrainerStorage`, NaN/Inf stop), and
+ *   `evaluate` (weight-averaged loss, perplexity, bits per byte).
  * - Optimizers: `AdamW`, `SGD`, `defaultParamGroups` (no weight decay on biases, norms and
  *   embeddings).
- * - Data: the binary token file format (`encodeTokenFile`/`decodeTokenFile`, `writeTokenFile`/
- *   `readTokenFile`/`openTokenFile`), `TokenDataset` with a resumable `WindowSampler`.
+ * - Data: `TokenDataset` (random training windows, a `BatchSource`) with a resumable
+ *   `WindowSampler`; the binary token file format as bytes (`encodeTokenFile`/`decodeTokenFile`).
  * - Learning-rate schedules: `constantSchedule`, `cosineSchedule`, `linearSchedule`, `createSchedule`.
- * - Reporting: `ProgressReporter`, JSONL metrics (`MetricsWriter`, `readMetrics`), loss-curve
- *   SVGs (`renderLossCurveSvg`, `writeLossCurve`).
- * - Checkpoints: `CheckpointDir` (atomic, keeps the last K). The atomic file writer it uses is
- *   `writeFileAtomic` from `@kiln/tensor/node`.
+ * - Reporting: `ProgressReporter`, the JSONL metrics format (`formatMetricsLine`,
+ *   `parseMetricsJsonl`), loss-curve SVGs (`renderLossCurveSvg`).
  *
- * What touches the file system (`Trainer` with an `outDir`, `saveTrainingCheckpoint`,
- * `loadTrainingCheckpoint`, `writeTokenFile`, `readTokenFile`, `openTokenFile`, `MetricsWriter`,
- * `readMetrics`, `writeLossCurve`, `writeLossCurveFromMetrics`, `CheckpointDir`) needs Node.
- * Optimizers, clipping, accumulation, evaluation, datasets, schedules and plots are pure.
+ * This entry touches no files and bundles for the browser. Files come from
+ * `@kiln/trainer/node`, which exports everything here plus a `Trainer` with an `outDir`
+ * (`metrics.jsonl`, `loss.svg`, `checkpoints/`), `TrainerFiles`, `CheckpointDir`,
+ * `saveTrainingCheckpoint`/`loadTrainingCheckpoint`, `readTokenFile`/`writeTokenFile`/
+ * `openTokenFile`, `MetricsWriter`/`readMetrics`, `writeLossCurve` and the atomic writers.
  *
  * ```ts
- * import { readTokenFile, TokenDataset, Trainer, bytesPerToken } from '@kiln/trainer';
+ * import { bytesPerToken, readTokenFile, TokenDataset, Trainer } from '@kiln/trainer/node';
  * const { header, tokens } = await readTokenFile('data/train.kilntok');
  * const data = new TokenDataset(tokens, { contextLength: model.config.contextLength });
  * const trainer = new Trainer({ model, data, outDir: 'runs/a', bytesPerToken: bytesPerToken(header),
@@ -33,21 +40,25 @@
  */
 
 export { accumulateGradients } from './accumulate.js';
-export {
-  CHECKPOINT_MANIFEST,
-  CheckpointDir,
-  type CheckpointDirOptions,
-  type CheckpointInfo,
-  type CheckpointStage,
-  type CheckpointWriter,
-  checkpointDirName,
-  LATEST_POINTER,
-} from './checkpoint-dir.js';
 export { clipGradNorm, gradNorm } from './clip.js';
+export {
+  type Batch,
+  type BatchInput,
+  type BatchSource,
+  batchTokens,
+  disposeBatch,
+  type HostTensor,
+  hostTensor,
+  IGNORE_INDEX,
+  isHostTensor,
+  type LanguageModelBatch,
+  type LanguageModelBatchInput,
+  tokenBatchInput,
+  uploadBatch,
+} from './data/batch.js';
 export { batchToTensors } from './data/batch-tensors.js';
 export { type TokenArray, type TokenBatch, TokenDataset, type TokenDatasetOptions } from './data/batches.js';
 export { crc32 } from './data/crc32.js';
-export { type OpenTokenFile, openTokenFile, readTokenFile, writeTokenFile } from './data/token-file.js';
 export {
   checkTokenChecksum,
   type DecodeTokenFileOptions,
@@ -75,10 +86,21 @@ export {
 export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
 export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
-export { forwardLoss, type LanguageModel, modelBackend } from './language-model.js';
-export { MetricsWriter, type MetricsWriterOptions, readMetrics } from './metrics.js';
+export {
+  forwardLoss,
+  type LanguageModel,
+  type LanguageModelForwardOptions,
+  type ModelOutput,
+  modelBackend,
+} from './language-model.js';
 export { formatMetricsLine, type MetricsRecord, parseMetricsJsonl } from './metrics-jsonl.js';
 export { describeValue, NonFiniteError } from './non-finite.js';
+export {
+  type LanguageModelObjectiveOptions,
+  languageModelObjective,
+  type Objective,
+  type ObjectiveOutput,
+} from './objective.js';
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export {
   type NamedParameter,
@@ -104,7 +126,6 @@ export {
   renderLineChartSvg,
   renderLossCurveSvg,
 } from './plot.js';
-export { writeLossCurve, writeLossCurveFromMetrics } from './plot-file.js';
 export {
   formatDuration,
   formatRate,
@@ -125,27 +146,34 @@ export {
   linearSchedule,
   type ScheduleConfig,
 } from './schedule.js';
-export { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
+export {
+  firstNonFinite,
+  nonFiniteStepError,
+  type PendingStep,
+  StepLog,
+  type StepValues,
+} from './step-log.js';
 export {
   resolveTrainConfig,
   TRAIN_DEFAULTS,
   type TrainConfig,
   type TrainConfigInput,
 } from './train-config.js';
+export { type TrainStepOptions, type TrainStepResult, trainStep } from './train-step.js';
 export {
   type EvalInfo,
   type LogInfo,
   type StepInfo,
-  TRAINER_OUTPUT_FILES,
   Trainer,
   type TrainerCallbacks,
   type TrainerOptions,
   type TrainResult,
 } from './trainer.js';
+export type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
 export {
-  loadTrainingCheckpoint,
-  saveTrainingCheckpoint,
-  TRAINING_CHECKPOINT_FILES,
+  parseTrainerState,
+  type RunCounters,
   type TrainerState,
   type TrainingParts,
-} from './training-checkpoint.js';
+  trainerState,
+} from './training-state.js';

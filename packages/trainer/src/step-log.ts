@@ -1,9 +1,9 @@
 /**
- * Per-step values kept on the device until the trainer logs. The loss and gradient norm of
- * every step are 0-d tensors; reading each back would stall the device after every step, so
- * they are collected here and read back together, in one transfer, at each log interval (and
- * before every evaluation and checkpoint, so a checkpoint is only written after its steps were
- * checked for NaN and infinity).
+ * Per-step values kept on the device until the trainer logs. The loss, weight, gradient norm and
+ * metrics of every step are 0-d tensors; reading each back would stall the device after every
+ * step, so they are collected here and read back together, in one transfer, at each log
+ * interval (and before every evaluation and checkpoint, so a checkpoint is only written after
+ * its steps were checked for NaN and infinity).
  */
 import { noGrad } from '@kiln/autograd';
 import { scope, stack, type Tensor } from '@kiln/tensor';
@@ -15,31 +15,44 @@ export interface StepValues {
   step: number;
   /** Learning rate used by the step. */
   lr: number;
-  /** Mean training loss over the step's micro-batches. */
+  /** Training loss of the step: its micro-batches' losses averaged by weight. */
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Total weight of the step's micro-batches (target tokens for language modelling). */
+  weight: number;
+  /** Training tokens processed up to and including this step. */
+  tokens: number;
+  /** The source's epoch after the step, when it reports one. */
+  epoch?: number;
+  /** The objective's metrics of the step (empty for steps whose metrics were not kept). */
+  metrics: Record<string, number>;
 }
 
-interface Pending {
+/** One step's device values, as {@link StepLog.push} takes them (the log takes ownership of the tensors). */
+export interface PendingStep {
   step: number;
   lr: number;
+  tokens: number;
+  epoch?: number;
   loss: Tensor;
   gradNorm: Tensor;
+  weight: Tensor;
+  metrics?: Readonly<Record<string, Tensor>>;
 }
 
 /** Collects per-step device values and reads them back in one batch, checking they are finite. */
 export class StepLog {
-  #pending: Pending[] = [];
+  #pending: PendingStep[] = [];
 
   /** Number of steps waiting to be read back. */
   get size(): number {
     return this.#pending.length;
   }
 
-  /** Adds a step's 0-d `loss` and `gradNorm`; the log takes ownership of both tensors. */
-  push(step: number, lr: number, loss: Tensor, gradNorm: Tensor): void {
-    this.#pending.push({ step, lr, loss, gradNorm });
+  /** Adds a step's 0-d values; the log takes ownership of every tensor in it. */
+  push(step: PendingStep): void {
+    this.#pending.push(step);
   }
 
   /** Reads every pending step back in one transfer, frees the tensors and returns the values in step order. */
@@ -50,7 +63,7 @@ export class StepLog {
     let host: ArrayLike<number>;
     try {
       const all = noGrad(() =>
-        scope(() => stack(pending.flatMap((p) => [p.loss.reshape([]), p.gradNorm.reshape([])]))),
+        scope(() => stack(pending.flatMap((p) => tensorsOf(p).map((t) => t.reshape([]))))),
       );
       try {
         host = await all.data();
@@ -60,7 +73,24 @@ export class StepLog {
     } finally {
       free(pending);
     }
-    return pending.map((p, i) => ({ step: p.step, lr: p.lr, loss: host[2 * i], gradNorm: host[2 * i + 1] }));
+    let at = 0;
+    return pending.map((p) => {
+      const [loss, gradNorm, weight] = [host[at], host[at + 1], host[at + 2]];
+      at += 3;
+      const metrics: Record<string, number> = {};
+      for (const name of Object.keys(p.metrics ?? {})) metrics[name] = host[at++];
+      const values: StepValues = {
+        step: p.step,
+        lr: p.lr,
+        loss,
+        gradNorm,
+        weight,
+        tokens: p.tokens,
+        metrics,
+      };
+      if (p.epoch !== undefined) values.epoch = p.epoch;
+      return values;
+    });
   }
 
   /** Frees pending tensors without reading them. */
@@ -70,20 +100,38 @@ export class StepLog {
   }
 }
 
-function free(pending: readonly Pending[]): void {
+/** A step's tensors in read-back order: loss, gradient norm, weight, then the metrics. */
+function tensorsOf(p: PendingStep): Tensor[] {
+  const metrics = Object.values(p.metrics ?? {}).map((m) => (m.dtype === 'float32' ? m : m.cast('float32')));
+  return [p.loss, p.gradNorm, p.weight, ...metrics];
+}
+
+function free(pending: readonly PendingStep[]): void {
   for (const p of pending) {
     p.loss.dispose();
     p.gradNorm.dispose();
+    p.weight.dispose();
+    for (const m of Object.values(p.metrics ?? {})) m.dispose();
   }
 }
 
-/** Index of the first step whose loss or gradient norm is NaN or infinite, or -1. */
+/**
+ * Index of the first step whose loss or gradient norm is NaN or infinite, or whose weight is 0
+ * (nothing to learn from: every target was ignored), or -1.
+ */
 export function firstNonFinite(values: readonly StepValues[]): number {
-  return values.findIndex((v) => !Number.isFinite(v.loss) || !Number.isFinite(v.gradNorm));
+  return values.findIndex((v) => !Number.isFinite(v.loss) || !Number.isFinite(v.gradNorm) || v.weight === 0);
 }
 
-/** The {@link NonFiniteError} for a step with a non-finite loss or gradient norm; `hint` ends the message. */
+/** The {@link NonFiniteError} for a bad step found by {@link firstNonFinite}; `hint` ends the message. */
 export function nonFiniteStepError(bad: StepValues, hint: string): NonFiniteError {
+  if (bad.weight === 0) {
+    return new NonFiniteError(
+      `training stopped at step ${bad.step}: its micro-batches have a total weight of 0 (every target is ignored), so there is no loss to learn from; check the data's masking (targets of -100). ${hint}`.trim(),
+      bad.step,
+      ['weight'],
+    );
+  }
   const what = [
     ...(Number.isFinite(bad.loss) ? [] : ['loss']),
     ...(Number.isFinite(bad.gradNorm) ? [] : ['gradNorm']),

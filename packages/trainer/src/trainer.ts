@@ -1,54 +1,56 @@
 /**
- * `Trainer`: the pretraining loop (Node only, for its files).
+ * `Trainer`: the training loop, for any objective over any batch source. It touches no files
+ * (it runs in browsers); its metrics log, loss plot and checkpoints go to a
+ * {@link TrainerStorage}, which `@kiln/trainer/node`'s `Trainer` makes from an `outDir`.
  *
- * One optimizer step:
+ * One optimizer step ({@link trainStep}):
  *
  * ```text
  * lr ← schedule(step)
- * for each of gradAccum micro-batches: sample windows → forward → backward(loss / gradAccum)
+ * for each of gradAccum micro-batches: data.next() → objective → backward (weighted)
  * norm ← clip gradients to gradClip (or just measure them)
  * optimizer.step(); zero the gradients
  * ```
  *
- * Around it: the loss and gradient norm of every step stay on the device and are read back
- * together every `logInterval` steps (and before each evaluation and checkpoint), where they
- * are checked for NaN/Inf, printed and appended to `metrics.jsonl`. Validation runs at step 0,
- * every `evalInterval` steps and at the end, and redraws `loss.svg`. Checkpoints (model,
- * optimizer, RNG, sampler, counters, config) are saved every `checkpointInterval` steps and at
- * the end; `resume()` restores the latest one, and the continued run is bit-identical to an
- * uninterrupted one on the CPU backend.
+ * Around it: the loss, weight, gradient norm and metrics of every step stay on the device and
+ * are read back together every `logInterval` steps (and before each evaluation and
+ * checkpoint), where they are checked for NaN/Inf (and a weight of 0), printed and appended to
+ * the metrics log. Validation runs at step 0, every `evalInterval` steps and at the end, and
+ * redraws the loss plot. Checkpoints (model, optimizer, RNG, the source's state, counters,
+ * config) are saved every `checkpointInterval` steps and at the end; `resume()` restores the
+ * latest one, and the continued run is bit-identical to an uninterrupted one on the CPU backend.
+ *
+ * Logged values are those of the logged step itself (not averages over the interval): the
+ * loss, `lr`, `gradNorm`, the objective's metrics under their own names, and the source's
+ * `epoch` when it has one. Validation metrics are logged as `val` + the capitalised name.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Tensor } from '@kiln/tensor';
-import { accumulateGradients } from './accumulate.js';
-import { CheckpointDir, type CheckpointInfo } from './checkpoint-dir.js';
-import { clipGradNorm, gradNorm } from './clip.js';
-import type { TokenDataset } from './data/batches.js';
+import type { Module } from '@kiln/autograd';
+import {
+  type BatchInput,
+  type BatchSource,
+  batchTokens,
+  disposeBatch,
+  tokenBatchInput,
+} from './data/batch.js';
+import { parseWindowSamplerState, TokenDataset } from './data/batches.js';
 import type { JsonValue } from './data/token-format.js';
 import { WindowSampler } from './data/window-sampler.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import type { LanguageModel } from './language-model.js';
-import { MetricsWriter } from './metrics.js';
 import type { MetricsRecord } from './metrics-jsonl.js';
 import { describeValue, NonFiniteError } from './non-finite.js';
+import { languageModelObjective, type Objective } from './objective.js';
 import { AdamW } from './optim/adamw.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { defaultParamGroups } from './optim/param-groups.js';
 import { SGD } from './optim/sgd.js';
-import { writeLossCurveFromMetrics } from './plot-file.js';
 import { type ProgressOptions, ProgressReporter } from './progress.js';
 import { createSchedule, type LrSchedule } from './schedule.js';
 import { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './train-config.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint.js';
-
-/** File names the trainer writes into its output directory. */
-export const TRAINER_OUTPUT_FILES = {
-  metrics: 'metrics.jsonl',
-  plot: 'loss.svg',
-  checkpoints: 'checkpoints',
-} as const;
+import { trainStep } from './train-step.js';
+import type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
+import type { TrainingParts } from './training-state.js';
 
 /** Passed to `onStep` after every optimizer step (no values are read back for it). */
 export interface StepInfo {
@@ -62,8 +64,6 @@ export interface StepInfo {
 
 /** Passed to `onLog` at every logged step, after its values were read back and checked. */
 export interface LogInfo extends StepValues {
-  /** Training tokens processed so far. */
-  tokens: number;
   /** Training throughput since the previous read-back (evaluation and checkpoint time excluded). */
   tokensPerSecond: number;
   /** Wall-clock seconds since the run started (across resumes). */
@@ -93,18 +93,32 @@ export interface TrainerCallbacks {
 }
 
 /** Options of {@link Trainer}. */
-export interface TrainerOptions {
+export interface TrainerOptions<M extends Module = LanguageModel> {
   /** The model (e.g. a `GPT`); its parameters' backend is where batches go. */
-  model: LanguageModel;
-  /** Training and validation windows (build it with the config's `validationFraction`). */
-  data: TokenDataset;
-  /** Hyperparameters (defaults: {@link TRAIN_DEFAULTS}). */
+  model: M;
+  /**
+   * Training batches: any {@link BatchSource} (each `next()` is one micro-batch), or a
+   * `TokenDataset`, which the trainer samples with its config's `batchSize` and `seed` through
+   * {@link Trainer.sampler} (build it with the config's `validationFraction`).
+   */
+  data: BatchSource | TokenDataset;
+  /** What to minimise (default: {@link languageModelObjective}, next-token cross-entropy). */
+  objective?: Objective<M>;
+  /**
+   * Validation batches, a fresh iterable for each evaluation (default for a TokenDataset: its
+   * first `evalWindows` validation windows in batches of `evalBatchSize`; for other sources:
+   * none, and the loop does not evaluate). Device tensors in them are disposed after use.
+   */
+  validation?: () => Iterable<BatchInput>;
+  /** Tokens a micro-batch counts for throughput and the `tokens` counter (default: the elements of its `ids`). */
+  countTokens?: (batch: BatchInput) => number;
+  /** Hyperparameters (defaults: `TRAIN_DEFAULTS`). `batchSize` and `seed` apply to a TokenDataset only. */
   config?: TrainConfigInput;
   /** The optimizer (default: AdamW or SGD from the config, over {@link defaultParamGroups}). */
   optimizer?: Optimizer;
-  /** Directory for `metrics.jsonl`, `loss.svg` and `checkpoints/`; without it nothing is written. */
-  outDir?: string;
-  /** More JSON to store in each checkpoint's `run-config.json` beside `train`, e.g. `{ model: gptConfig }`. */
+  /** Where metrics, plots and checkpoints go; without it nothing is kept (and `resume` is unavailable). */
+  storage?: TrainerStorage;
+  /** More JSON to store in each checkpoint's run config beside `train`, e.g. `{ model: gptConfig }`. */
   runConfig?: { [key: string]: JsonValue };
   /** Average bytes of text per token (`bytesPerToken(header)`), to report validation bits per byte. */
   bytesPerToken?: number;
@@ -112,7 +126,7 @@ export interface TrainerOptions {
   callbacks?: TrainerCallbacks;
   /** Progress display options (stream, mode, …), or false for silence. */
   progress?: false | Omit<ProgressOptions, 'totalSteps'>;
-  /** Abort to stop after the current step; the trainer then saves a checkpoint (with `outDir`) and returns. */
+  /** Abort to stop after the current step; the trainer then saves a checkpoint (with storage) and returns. */
   signal?: AbortSignal;
   /** Title of the loss-curve plot. */
   plotTitle?: string;
@@ -132,76 +146,154 @@ export interface TrainResult {
   validation?: EvalResult & { step: number };
   /** True when the run was stopped early through `signal`. */
   stopped: boolean;
-  /** The last checkpoint saved (with `outDir`). */
+  /** The last checkpoint saved (with storage). */
   checkpoint?: CheckpointInfo;
 }
 
+/** Record keys the loop writes itself; an objective's metrics may not use them. */
+const RESERVED_KEYS = new Set([
+  'step',
+  'loss',
+  'lr',
+  'gradNorm',
+  'weight',
+  'tokens',
+  'tokensPerSecond',
+  'elapsedSeconds',
+  'epoch',
+  'perplexity',
+  'bitsPerByte',
+]);
+
+function checkMetricNames(metrics: Record<string, number>): void {
+  for (const name of Object.keys(metrics)) {
+    if (RESERVED_KEYS.has(name)) {
+      throw new Error(
+        `Trainer: the objective's metric '${name}' has the name of a value the trainer logs itself; rename it`,
+      );
+    }
+  }
+}
+
+function validationKey(name: string): string {
+  return `val${name[0].toUpperCase()}${name.slice(1)}`;
+}
+
 /**
- * Trains a language model on a token dataset.
+ * Trains a model: any objective over any batch source (see the file comment).
  *
  * ```ts
- * const trainer = new Trainer({ model, data, config: { steps: 2000, batchSize: 16 }, outDir: 'runs/a' });
- * await trainer.resume(); // continues from runs/a/checkpoints if there is one
+ * const trainer = new Trainer({ model, data, config: { steps: 2000, batchSize: 16 } });
  * const { validation } = await trainer.train();
  * ```
  */
-export class Trainer {
+export class Trainer<M extends Module = LanguageModel> {
   /** The model being trained. */
-  readonly model: LanguageModel;
-  /** The dataset. */
-  readonly data: TokenDataset;
+  readonly model: M;
+  /** The training data. */
+  readonly data: BatchSource | TokenDataset;
+  /** The objective. */
+  readonly objective: Objective<M>;
   /** The resolved hyperparameters. */
   readonly config: TrainConfig;
   /** The optimizer. */
   readonly optimizer: Optimizer;
-  /** The training-window sampler (seeded with `config.seed`). */
-  readonly sampler: WindowSampler;
+  /** The training-window sampler of a TokenDataset (seeded with `config.seed`); undefined for other sources. */
+  readonly sampler: WindowSampler | undefined;
   /** The learning rate per step. */
   readonly schedule: LrSchedule;
-  /** The checkpoint directory (with `outDir`). */
-  readonly checkpoints: CheckpointDir | undefined;
-  /** The metrics log (with `outDir`). */
-  readonly metricsPath: string | undefined;
-  /** The loss-curve plot (with `outDir`). */
-  readonly plotPath: string | undefined;
+  /** Where metrics, plots and checkpoints go. */
+  readonly storage: TrainerStorage | undefined;
   /** Optimizer steps completed. */
   step = 0;
   /** Training tokens processed. */
   tokens = 0;
-  readonly #options: TrainerOptions;
+  readonly #options: TrainerOptions<M>;
+  /** What the loop draws from and checkpoints: `data`, or the sampler-driven view of a TokenDataset. */
+  readonly #source: BatchSource;
+  readonly #validation: (() => Iterable<BatchInput>) | undefined;
+  /** Whether there is validation data: a `validation` option, or a TokenDataset's windows. */
+  readonly #canValidate: boolean;
+  readonly #countTokens: (batch: BatchInput) => number;
+  #lastStepTokens = 0;
   #elapsedBefore = 0;
   #resumed = false;
-  #validation: (EvalResult & { step: number }) | undefined;
+  #lastValidation: (EvalResult & { step: number }) | undefined;
   #lastLoss: number | undefined;
   #lastCheckpoint: CheckpointInfo | undefined;
+  #sessionStart: number | undefined;
 
-  /** Validates the config and builds the default optimizer when none is given. */
-  constructor(options: TrainerOptions) {
-    const { model, data, outDir } = options;
-    if (typeof model?.forward !== 'function' || typeof model.namedParameters !== 'function') {
+  /** Validates the options and the config and builds the default optimizer when none is given. */
+  constructor(options: TrainerOptions<M>) {
+    const { model, data } = options;
+    if ('outDir' in options && !options.storage) {
+      throw new TypeError(
+        "Trainer: outDir needs Node's file system; import { Trainer } from '@kiln/trainer/node', or pass a storage",
+      );
+    }
+    if (typeof model?.namedParameters !== 'function') {
+      throw new TypeError('Trainer: model must be a Module (with parameters to train)');
+    }
+    if (
+      options.objective === undefined &&
+      typeof (model as unknown as Partial<LanguageModel>).forward !== 'function'
+    ) {
       throw new TypeError('Trainer: model must be a Module with forward(ids, targets) → { loss }');
+    }
+    if (options.objective !== undefined && typeof options.objective !== 'function') {
+      throw new TypeError('Trainer: objective must be a function (model, batch) → { loss, weight, metrics }');
+    }
+    if (options.validation !== undefined && typeof options.validation !== 'function') {
+      throw new TypeError('Trainer: validation must be a function returning an iterable of batches');
+    }
+    if (options.countTokens !== undefined && typeof options.countTokens !== 'function') {
+      throw new TypeError('Trainer: countTokens must be a function (batch) → number of tokens');
     }
     this.config = resolveTrainConfig(options.config);
     const c = this.config;
-    if (data.validationWindows < 1) {
-      throw new RangeError(
-        'Trainer: the dataset has no validation windows; build it with validationFraction > 0',
-      );
+    if (data instanceof TokenDataset) {
+      if (data.validationWindows < 1 && !options.validation) {
+        throw new RangeError(
+          'Trainer: the dataset has no validation windows; build it with validationFraction > 0',
+        );
+      }
+      for (const key of ['batchSize', 'seed'] as const) {
+        const own = data.samplingOptions[key];
+        if (own !== undefined && own !== c[key]) {
+          throw new RangeError(
+            `Trainer: the TokenDataset was created with ${key} ${own} but the config's ${key} is ${c[key]}; the Trainer samples a TokenDataset with its config's batchSize and seed, so set them there`,
+          );
+        }
+      }
+      this.sampler = new WindowSampler(c.seed);
+      this.#source = this.#windowSource(data, this.sampler);
+    } else {
+      const source = data as Partial<BatchSource> | undefined;
+      if (
+        typeof source?.next !== 'function' ||
+        typeof source.state !== 'function' ||
+        typeof source.restore !== 'function'
+      ) {
+        throw new TypeError(
+          'Trainer: data must be a TokenDataset or a BatchSource { next(), state(), restore() }',
+        );
+      }
+      this.sampler = undefined;
+      this.#source = data;
     }
+    this.#validation = options.validation;
+    this.#canValidate = options.validation !== undefined || data instanceof TokenDataset;
     this.model = model;
     this.data = data;
+    this.objective = options.objective ?? (languageModelObjective() as unknown as Objective<M>);
     this.optimizer = options.optimizer ?? Trainer.#defaultOptimizer(model, c);
-    this.sampler = new WindowSampler(c.seed);
     this.schedule = createSchedule(c.schedule);
-    this.checkpoints = outDir
-      ? new CheckpointDir(join(outDir, TRAINER_OUTPUT_FILES.checkpoints), { keep: c.keepCheckpoints })
-      : undefined;
-    this.metricsPath = outDir ? join(outDir, TRAINER_OUTPUT_FILES.metrics) : undefined;
-    this.plotPath = outDir ? join(outDir, TRAINER_OUTPUT_FILES.plot) : undefined;
+    this.storage = options.storage;
+    this.#countTokens = options.countTokens ?? batchTokens;
     this.#options = options;
   }
 
-  static #defaultOptimizer(model: LanguageModel, c: TrainConfig): Optimizer {
+  static #defaultOptimizer(model: Module, c: TrainConfig): Optimizer {
     const groups = defaultParamGroups(model, {
       weightDecay: c.weightDecay,
       decayEmbeddings: c.decayEmbeddings,
@@ -212,9 +304,26 @@ export class Trainer {
       : new AdamW(groups, { lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
   }
 
-  /** Tokens per optimizer step: `batchSize × gradAccum × contextLength`. */
+  /** A TokenDataset drawn with the config's batch size and `sampler`, as a source. */
+  #windowSource(data: TokenDataset, sampler: WindowSampler): BatchSource {
+    const batchSize = this.config.batchSize;
+    return {
+      next: () => tokenBatchInput(data.sampleTrainBatch(batchSize, sampler)),
+      state: () => ({ ...sampler.state() }),
+      restore: (state) =>
+        sampler.setState(parseWindowSamplerState(state, 'Trainer.resume (TokenDataset sampler)')),
+    };
+  }
+
+  /**
+   * Tokens per optimizer step: for a TokenDataset `batchSize × gradAccum × contextLength`; for
+   * other sources, the tokens of the last step taken (0 before the first).
+   */
   get tokensPerStep(): number {
-    return this.config.batchSize * this.config.gradAccum * this.data.contextLength;
+    if (this.data instanceof TokenDataset) {
+      return this.config.batchSize * this.config.gradAccum * this.data.contextLength;
+    }
+    return this.#lastStepTokens;
   }
 
   /** Wall-clock seconds of training so far, across resumes. */
@@ -225,18 +334,22 @@ export class Trainer {
     );
   }
 
-  #sessionStart: number | undefined;
+  /** What checkpoints save and restore. */
+  get #parts(): TrainingParts {
+    return { model: this.model, optimizer: this.optimizer, data: this.#source };
+  }
 
   /**
-   * Restores the most recently saved checkpoint in `outDir/checkpoints` (or `checkpoint`):
-   * weights, optimizer state, RNG, sampler and counters. Returns it, or undefined when there
-   * is none (the run then starts from step 0).
+   * Restores the most recently saved checkpoint of the storage (or `checkpoint`): weights,
+   * optimizer state, RNG, the source's position and counters. Returns it, or undefined when
+   * there is none (the run then starts from step 0).
    */
   async resume(checkpoint?: CheckpointInfo): Promise<CheckpointInfo | undefined> {
-    if (!this.checkpoints) throw new Error('Trainer.resume: there is no checkpoint directory; pass outDir');
-    const info = checkpoint ?? (await this.checkpoints.latest());
+    if (!this.storage)
+      throw new Error('Trainer.resume: there is no checkpoint storage; pass outDir or storage');
+    const info = checkpoint ?? (await this.storage.latestCheckpoint());
     if (!info) return undefined;
-    const { state, config } = await loadTrainingCheckpoint(this.checkpoints, info, this);
+    const { state, config } = await this.storage.loadCheckpoint(info, this.#parts);
     this.#warnOnConfigChange(config, info);
     this.step = state.step;
     this.tokens = state.tokens;
@@ -262,10 +375,7 @@ export class Trainer {
           break;
         }
         const lr = this.schedule(this.step);
-        const { loss, norm } = this.#optimizerStep(lr);
-        this.step++;
-        this.tokens += this.tokensPerStep;
-        run.stepLog.push(this.step, lr, loss, norm);
+        this.#optimizerStep(run, lr);
         await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
         if (run.progress?.mode === 'bar') {
@@ -274,7 +384,7 @@ export class Trainer {
         const last = this.step === c.steps;
         const evalDue = last || this.step % c.evalInterval === 0;
         const checkpointDue =
-          this.checkpoints !== undefined &&
+          this.storage !== undefined &&
           (last || (c.checkpointInterval > 0 && this.step % c.checkpointInterval === 0));
         if (this.#isLogStep(this.step) || evalDue || checkpointDue) await this.#readBack(run);
         if (evalDue) await this.#validate(run);
@@ -284,7 +394,7 @@ export class Trainer {
       }
       if (stopped) {
         await this.#readBack(run);
-        if (this.checkpoints && this.#lastCheckpoint?.step !== this.step) await this.#checkpoint(run);
+        if (this.storage && this.#lastCheckpoint?.step !== this.step) await this.#checkpoint(run);
         run.progress?.log(`stopped at step ${this.step}`);
       }
     } finally {
@@ -299,34 +409,44 @@ export class Trainer {
       tokens: this.tokens,
       elapsedSeconds: this.#elapsedBefore,
       loss: this.#lastLoss,
-      validation: this.#validation,
+      validation: this.#lastValidation,
       stopped,
       checkpoint: this.#lastCheckpoint,
     };
   }
 
-  /** Validation loss, perplexity and bits per byte of the current model (no metrics written). */
+  /** The current model's validation loss, perplexity, bits per byte and metrics (nothing is logged). */
   evaluate(): Promise<EvalResult> {
     const c = this.config;
-    return evaluate(this.model, this.data, {
-      batchSize: c.evalBatchSize,
-      maxWindows: c.evalWindows,
-      bytesPerToken: this.#options.bytesPerToken,
-    });
+    const { bytesPerToken } = this.#options;
+    if (this.#validation) {
+      return evaluate(this.model, owned(this.#validation()), { bytesPerToken, objective: this.objective });
+    }
+    if (this.data instanceof TokenDataset) {
+      return evaluate(this.model, this.data, {
+        batchSize: c.evalBatchSize,
+        maxWindows: c.evalWindows,
+        bytesPerToken,
+        objective: this.objective,
+      });
+    }
+    return Promise.reject(
+      new Error('Trainer.evaluate: there is no validation data; pass validation: () => batches'),
+    );
   }
 
-  /** Saves a checkpoint of the current state now (needs `outDir`). */
+  /** Saves a checkpoint of the current state now (needs storage). */
   async saveCheckpoint(): Promise<CheckpointInfo> {
-    if (!this.checkpoints)
-      throw new Error('Trainer.saveCheckpoint: there is no checkpoint directory; pass outDir');
-    const info = await saveTrainingCheckpoint(
-      this.checkpoints,
-      this,
+    if (!this.storage) {
+      throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
+    }
+    const info = await this.storage.saveCheckpoint(
+      this.#parts,
       {
         step: this.step,
         tokens: this.tokens,
         elapsedSeconds: this.elapsedSeconds,
-        valLoss: this.#validation?.loss,
+        valLoss: this.#lastValidation?.loss,
       },
       { train: this.config as unknown as JsonValue, ...this.#options.runConfig },
     );
@@ -337,13 +457,8 @@ export class Trainer {
   /** Opens the metrics log and the progress display for one `train()` call. */
   async #openRun(): Promise<RunOutputs> {
     const c = this.config;
-    const { outDir, progress } = this.#options;
-    if (outDir) await mkdir(outDir, { recursive: true });
-    // A fresh run replaces an old log; a resumed one keeps the records up to its checkpoint.
-    if (this.metricsPath && !this.#resumed) await rm(this.metricsPath, { force: true });
-    const metrics = this.metricsPath
-      ? await MetricsWriter.open(this.metricsPath, { truncateAfterStep: this.step })
-      : undefined;
+    const { progress } = this.#options;
+    const metrics = await this.storage?.openMetrics({ resumed: this.#resumed, step: this.step });
     this.#sessionStart = performance.now();
     return {
       metrics,
@@ -358,8 +473,56 @@ export class Trainer {
   }
 
   /**
+   * One optimizer step at learning rate `lr`; its values go to the step log as device tensors
+   * (the metrics only for steps that are logged).
+   */
+  #optimizerStep(run: RunOutputs, lr: number): void {
+    const c = this.config;
+    const drawn = { tokens: 0 };
+    const { loss, weight, gradNorm, metrics } = trainStep(
+      this.model,
+      this.optimizer,
+      this.#microBatches(drawn),
+      this.objective,
+      { gradClip: c.gradClip, lr },
+    );
+    this.step++;
+    this.tokens += drawn.tokens;
+    this.#lastStepTokens = drawn.tokens;
+    const logged = this.#isLogStep(this.step);
+    if (!logged) for (const m of Object.values(metrics)) m.dispose();
+    run.stepLog.push({
+      step: this.step,
+      lr,
+      tokens: this.tokens,
+      epoch: this.#source.epoch,
+      loss,
+      gradNorm,
+      weight,
+      metrics: logged ? metrics : undefined,
+    });
+  }
+
+  /** The step's `gradAccum` micro-batches, drawn one at a time; what a batch held on the device is freed after it ran. */
+  *#microBatches(drawn: { tokens: number }): Generator<BatchInput> {
+    for (let i = 0; i < this.config.gradAccum; i++) {
+      const batch = this.#source.next();
+      const tokens = this.#countTokens(batch);
+      if (!(Number.isFinite(tokens) && tokens >= 0)) {
+        throw new RangeError(`Trainer: countTokens returned ${tokens}; it must be a number ≥ 0`);
+      }
+      drawn.tokens += tokens;
+      try {
+        yield batch;
+      } finally {
+        disposeBatch(batch);
+      }
+    }
+  }
+
+  /**
    * Reads back the pending steps (one transfer), logs the log steps among them (metrics,
-   * progress, `onLog`) and throws a {@link NonFiniteError} at the first non-finite one, after
+   * progress, `onLog`) and throws a {@link NonFiniteError} at the first bad one, after
    * logging the good steps before it.
    */
   async #readBack(run: RunOutputs): Promise<void> {
@@ -371,47 +534,29 @@ export class Trainer {
     for (const v of bad === -1 ? values : values.slice(0, bad)) {
       this.#lastLoss = v.loss;
       if (!this.#isLogStep(v.step)) continue;
-      const tokens = v.step * this.tokensPerStep;
+      checkMetricNames(v.metrics);
       const elapsedSeconds = this.elapsedSeconds;
       await run.metrics?.write({
         step: v.step,
         loss: v.loss,
         lr: v.lr,
         gradNorm: v.gradNorm,
-        tokens,
+        ...v.metrics,
+        ...(v.epoch === undefined ? {} : { epoch: v.epoch }),
+        tokens: v.tokens,
         tokensPerSecond: Math.round(tokensPerSecond),
         elapsedSeconds: round(elapsedSeconds),
       });
       run.progress?.update({
         step: v.step,
-        tokens,
+        tokens: v.tokens,
         lr: v.lr,
         loss: v.loss,
-        fields: { 'grad norm': v.gradNorm },
+        fields: { 'grad norm': v.gradNorm, ...v.metrics },
       });
-      await this.#options.callbacks?.onLog?.({ ...v, tokens, tokensPerSecond, elapsedSeconds });
+      await this.#options.callbacks?.onLog?.({ ...v, tokensPerSecond, elapsedSeconds });
     }
     if (bad !== -1) throw nonFiniteStepError(values[bad], this.#lastGoodHint());
-  }
-
-  /** One optimizer step at learning rate `lr`; returns the step's loss and gradient norm as device tensors. */
-  #optimizerStep(lr: number): { loss: Tensor; norm: Tensor } {
-    const c = this.config;
-    this.model.zeroGrad();
-    const loss = accumulateGradients(this.model, c.gradAccum, () =>
-      this.data.sampleTrainBatch(c.batchSize, this.sampler),
-    );
-    try {
-      const params = this.optimizer.namedParameters().map(([, p]) => p);
-      const norm = c.gradClip > 0 ? clipGradNorm(params, c.gradClip) : gradNorm(params);
-      this.optimizer.lr = lr;
-      this.optimizer.step();
-      this.model.zeroGrad(); // gradients are not needed until the next step: free them now
-      return { loss, norm };
-    } catch (error) {
-      loss.dispose();
-      throw error;
-    }
   }
 
   /** Steps that get a metrics record: the first, every `logInterval`-th and the last. */
@@ -420,6 +565,7 @@ export class Trainer {
   }
 
   async #validate(run: RunOutputs): Promise<void> {
+    if (!this.#canValidate) return;
     const result = await this.evaluate();
     if (!Number.isFinite(result.loss)) {
       throw new NonFiniteError(
@@ -428,24 +574,23 @@ export class Trainer {
         ['valLoss'],
       );
     }
-    this.#validation = { ...result, step: this.step };
+    this.#lastValidation = { ...result, step: this.step };
     const elapsedSeconds = this.elapsedSeconds;
+    checkMetricNames(result.metrics);
     const record: MetricsRecord = { step: this.step, valLoss: result.loss, valPerplexity: result.perplexity };
     if (result.bitsPerByte !== undefined) record.valBitsPerByte = result.bitsPerByte;
+    for (const [name, value] of Object.entries(result.metrics)) record[validationKey(name)] = value;
     Object.assign(record, { tokens: this.tokens, elapsedSeconds: round(elapsedSeconds) });
     await run.metrics?.write(record);
     const bpb = result.bitsPerByte === undefined ? '' : ` | ${result.bitsPerByte.toFixed(4)} bits/byte`;
     run.progress?.log(
       `step ${this.step} | val loss ${result.loss.toFixed(4)} | perplexity ${result.perplexity.toFixed(2)}${bpb}`,
     );
-    if (this.metricsPath && this.plotPath) {
-      await writeLossCurveFromMetrics(this.metricsPath, {
-        svgPath: this.plotPath,
-        title: this.#options.plotTitle ?? 'Loss',
-        xLabel: 'step',
-        yLabel: 'loss (nats/token)',
-      });
-    }
+    await this.storage?.writePlot?.({
+      title: this.#options.plotTitle ?? 'Loss',
+      // The default objective's loss is cross-entropy per target token; another's unit is its own.
+      yLabel: this.#options.objective === undefined ? 'loss (nats/token)' : 'loss',
+    });
     await this.#options.callbacks?.onEval?.({
       ...result,
       step: this.step,
@@ -481,9 +626,20 @@ export class Trainer {
   }
 }
 
+/** `batches`, with each batch's device tensors disposed once it has been used (the trainer owns what it draws). */
+function* owned(batches: Iterable<BatchInput>): Generator<BatchInput> {
+  for (const batch of batches) {
+    try {
+      yield batch;
+    } finally {
+      disposeBatch(batch);
+    }
+  }
+}
+
 /** What one `train()` call writes to, and the start of the current throughput interval. */
 interface RunOutputs {
-  metrics: MetricsWriter | undefined;
+  metrics: MetricsLog | undefined;
   progress: ProgressReporter | undefined;
   stepLog: StepLog;
   interval: { time: number; tokens: number };

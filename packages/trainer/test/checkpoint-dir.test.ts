@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CheckpointDir, type CheckpointStage, checkpointDirName } from '../src/index.js';
+import { CheckpointDir, type CheckpointStage, checkpointDirName } from '../src/node.js';
 
 let root: string;
 let dir: string;

@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatMetricsLine, MetricsWriter, parseMetricsJsonl, readMetrics } from '../src/index.js';
+import { formatMetricsLine, MetricsWriter, parseMetricsJsonl, readMetrics } from '../src/node.js';
 
 let dir: string;
 beforeAll(async () => {

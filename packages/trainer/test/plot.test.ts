@@ -10,7 +10,7 @@ import {
   renderLossCurveSvg,
   writeLossCurve,
   writeLossCurveFromMetrics,
-} from '../src/index.js';
+} from '../src/node.js';
 
 let dir: string;
 beforeAll(async () => {

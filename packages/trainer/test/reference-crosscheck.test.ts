@@ -15,7 +15,7 @@ import {
   TokenDataset,
   WindowSampler,
   writeTokenFile,
-} from '../src/index.js';
+} from '../src/node.js';
 
 const referenceDir = join(import.meta.dirname, '..', '..', '..', 'scripts', 'reference');
 

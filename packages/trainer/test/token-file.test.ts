@@ -11,7 +11,7 @@ import {
   TOKEN_FILE_FIXED_HEADER_BYTES,
   TokenFileError,
   writeTokenFile,
-} from '../src/index.js';
+} from '../src/node.js';
 
 let dir: string;
 beforeAll(async () => {

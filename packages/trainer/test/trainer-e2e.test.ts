@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { init, manualSeed } from '@kiln/tensor';
 import { GPT } from '@kiln/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readMetrics, TokenDataset, Trainer, unigramEntropy } from '../src/index.js';
+import { readMetrics, TokenDataset, Trainer, unigramEntropy } from '../src/node.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kiln-e2e-'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { init, manualSeed } from '@kiln/tensor';
 import { loadSafetensors } from '@kiln/tensor/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointDir, NonFiniteError, readMetrics, TokenDataset, Trainer } from '../src/index.js';
+import { CheckpointDir, NonFiniteError, readMetrics, TokenDataset, Trainer } from '../src/node.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
 import { TinyLM } from './helpers/tiny-lm.js';
 

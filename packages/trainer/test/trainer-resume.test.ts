@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { getRngState, init, manualSeed } from '@kiln/tensor';
 import { GPT } from '@kiln/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointDir, readMetrics, TokenDataset, type TrainConfigInput, Trainer } from '../src/index.js';
+import { CheckpointDir, readMetrics, TokenDataset, type TrainConfigInput, Trainer } from '../src/node.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
 
 const { tokens, vocabSize } = denseTokens(mobyDickBytes(3000));

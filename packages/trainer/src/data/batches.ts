@@ -5,8 +5,14 @@
  * reach into it. A window is `contextLength + 1` consecutive tokens: the first `contextLength`
  * are the inputs and the last `contextLength` (shifted by one) are the targets, so position `t`
  * learns to predict token `t + 1`.
+ *
+ * A `TokenDataset` is a {@link BatchSource}: `next()` draws `batchSize` random training windows
+ * from its own seeded {@link WindowSampler}, and `state()`/`restore()` are the sampler's state.
  */
-import type { WindowSampler } from './window-sampler.js';
+import { TRAIN_DEFAULTS } from '../train-config.js';
+import { type BatchSource, type HostTensor, type LanguageModelBatch, tokenBatchInput } from './batch.js';
+import type { JsonValue } from './token-format.js';
+import { WindowSampler, type WindowSamplerState } from './window-sampler.js';
 
 /** Options for {@link TokenDataset}. */
 export interface TokenDatasetOptions {
@@ -14,6 +20,28 @@ export interface TokenDatasetOptions {
   contextLength: number;
   /** Fraction of the tokens, taken from the end, held out for validation (default 0.1; 0 disables validation). */
   validationFraction?: number;
+  /**
+   * Windows per batch that `next()` draws (default: the Trainer's, `TRAIN_DEFAULTS.batchSize`).
+   * A `Trainer` given the dataset draws with its config's `batchSize`; when set, the two must agree.
+   */
+  batchSize?: number;
+  /**
+   * Seed of the sampler that `next()` draws from (default: the Trainer's, `TRAIN_DEFAULTS.seed`).
+   * A `Trainer` given the dataset draws with its config's `seed`; when set, the two must agree.
+   */
+  seed?: number;
+}
+
+/** Reads a {@link WindowSamplerState} from JSON, with an error naming `who` when it is not one. */
+export function parseWindowSamplerState(state: unknown, who: string): WindowSamplerState {
+  const s = state as WindowSamplerState;
+  if (typeof s !== 'object' || s === null || Array.isArray(s) || !('seed' in s) || !('counter' in s)) {
+    throw new TypeError(
+      `${who}: expected a sampler state { seed, counter } from state(), got ${JSON.stringify(state)}`,
+    );
+  }
+  new WindowSampler(s); // validates both numbers
+  return { seed: s.seed, counter: s.counter };
 }
 
 /** A batch of windows as host arrays of shape `[batchSize, contextLength]`, row-major. */
@@ -56,9 +84,15 @@ function checkBatchSize(batchSize: number, where: string): void {
  * A token array split into a training part (random windows) and a held-out validation part
  * (sequential windows). Returns host `Int32Array`s; see `batchToTensors` to upload them.
  */
-export class TokenDataset {
+export class TokenDataset implements BatchSource<LanguageModelBatch<HostTensor>> {
   /** Tokens per window's inputs. */
   readonly contextLength: number;
+  /** Windows per batch drawn by `next()`. */
+  readonly batchSize: number;
+  /** The sampler `next()` draws from (seeded with the `seed` option). */
+  readonly sampler: WindowSampler;
+  /** The `batchSize` and `seed` options as given (undefined when defaulted): a Trainer checks them against its config. */
+  readonly samplingOptions: { readonly batchSize?: number; readonly seed?: number };
   /** Tokens in the training split: `[0, trainTokens)`. */
   readonly trainTokens: number;
   /** Tokens in the validation split: `[trainTokens, trainTokens + validationTokens)`. */
@@ -67,12 +101,16 @@ export class TokenDataset {
 
   /** Splits `tokens` (not copied: do not modify them while the dataset is in use) and checks both parts can hold a window. */
   constructor(tokens: TokenArray, options: TokenDatasetOptions) {
-    const { contextLength, validationFraction = 0.1 } = options;
+    const { contextLength, validationFraction = 0.1, batchSize, seed } = options;
     if (!Number.isInteger(contextLength) || contextLength < 1) {
       throw new RangeError(`TokenDataset: contextLength must be a positive integer, got ${contextLength}`);
     }
     if (!(validationFraction >= 0 && validationFraction < 1)) {
       throw new RangeError(`TokenDataset: validationFraction must be in [0, 1), got ${validationFraction}`);
+    }
+    if (batchSize !== undefined) checkBatchSize(batchSize, 'TokenDataset');
+    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
+      throw new RangeError(`TokenDataset: seed must be a non-negative safe integer, got ${seed}`);
     }
     checkTokenIds(tokens);
     const validationTokens = Math.floor(tokens.length * validationFraction);
@@ -89,6 +127,9 @@ export class TokenDataset {
       );
     }
     this.contextLength = contextLength;
+    this.batchSize = batchSize ?? TRAIN_DEFAULTS.batchSize;
+    this.sampler = new WindowSampler(seed ?? TRAIN_DEFAULTS.seed);
+    this.samplingOptions = { batchSize, seed };
     this.trainTokens = trainTokens;
     this.validationTokens = validationTokens;
     this.#tokens = tokens;
@@ -102,6 +143,21 @@ export class TokenDataset {
   /** Number of non-overlapping validation windows (each window's inputs start `contextLength` after the previous one's). */
   get validationWindows(): number {
     return this.validationTokens === 0 ? 0 : Math.floor((this.validationTokens - 1) / this.contextLength);
+  }
+
+  /** The next `batchSize` random training windows from the dataset's own sampler: `{ ids, targets }`, int32 `[B, T]`. */
+  next(): LanguageModelBatch<HostTensor> {
+    return tokenBatchInput(this.sampleTrainBatch(this.batchSize, this.sampler));
+  }
+
+  /** The sampler's state `{ seed, counter }`. */
+  state(): JsonValue {
+    return { ...this.sampler.state() };
+  }
+
+  /** Continues from a `state()`: the next draws are those an uninterrupted run would make. */
+  restore(state: JsonValue): void {
+    this.sampler.setState(parseWindowSamplerState(state, 'TokenDataset.restore'));
   }
 
   /**
