@@ -1,7 +1,8 @@
 // Kiln's tensor kernels against TF.js on the same WebGPU adapter, with Kiln's CPU backend and
 // PyTorch (CPU) as reference lines.
 //   matmul f32 256…2048 (GFLOP/s); add, softmax and layerNorm on [4096, 1024] (GB/s of bytes that
-//   must move); causal attention forward + backward (GFLOP/s); an AdamW step over 10M parameters
+//   must move); causal attention forward + backward (GFLOP/s), and Kiln's fused attention causal
+//   vs packed documents vs padding (tokens/s, Kiln only); an AdamW step over 10M parameters
 //   (GB/s); copies of 64 MiB (GB/s), whose raw-WebGPU variants give the bandwidth roof; and the
 //   fixed costs (readback round trip, per-dispatch cost).
 // Each (workload, library) runs in its own child process (src/tensor/*-child.ts); each sample
@@ -10,8 +11,8 @@
 // BENCH_PEAK_GFLOPS (default 230: two cores of 256-bit FMA) and bytes over the measured copy
 // bandwidth. Method and numbers: docs/performance.md.
 // Environment: BENCH_SAMPLES (samples per workload), BENCH_SAMPLES_LARGE (matmul 2048, default 3),
-// BENCH_WORKLOADS (comma-separated ids or prefixes: matmul,add,softmax,layernorm,attention,adamw,
-// copy,overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3).
+// BENCH_WORKLOADS (comma-separated ids or prefixes: matmul,add,softmax,layernorm,attention,
+// attention-masked,adamw,copy,overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3).
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -107,7 +108,7 @@ async function run(): Promise<void> {
   for (const w of list) {
     const start = performance.now();
     record(w, 'kiln', runNode<ChildResult>(join(DIR, 'kiln-child.ts'), [w.id, 'webgpu']));
-    record(w, 'tfjs', runNode<ChildResult>(join(DIR, 'tfjs-child.ts'), [w.id]));
+    if (!w.kilnOnly) record(w, 'tfjs', runNode<ChildResult>(join(DIR, 'tfjs-child.ts'), [w.id]));
     if (w.cpu) record(w, 'cpu', runNode<ChildResult>(join(DIR, 'kiln-child.ts'), [w.id, 'cpu']));
     const done = rows.filter((r) => r.workload.id === w.id);
     const brief = done
@@ -122,7 +123,9 @@ async function run(): Promise<void> {
   }
 
   if (torch && list.length > 0) {
-    const spec = list.map(({ id, reps, samples, warmup }) => ({ id, reps, samples, warmup }));
+    const spec = list
+      .filter((w) => !w.kilnOnly)
+      .map(({ id, reps, samples, warmup }) => ({ id, reps, samples, warmup }));
     const outcome = runPython<Record<string, ChildResult>>(PYTHON_SCRIPT, [JSON.stringify(spec)], TORCH_ENV);
     if (outcome.ok) {
       for (const w of list) {

@@ -2,10 +2,10 @@
 //   node --conditions=@kiln/source --import tsx kiln-child.ts <workload id> <webgpu|cpu>
 // One process per workload keeps each measurement's memory and device state separate.
 import { init, manualSeed } from '@kiln/tensor';
-import { timeAsync } from '../harness.js';
+import { summarize, timeAsync } from '../harness.js';
 import * as kiln from './kiln-ops.js';
 import { rawCopies } from './raw-copy.js';
-import { type ChildResult, COPY_SHAPE, type Measurement, workloads } from './workloads.js';
+import { type ChildResult, COPY_SHAPE, MASKED_ATTENTION, type Measurement, workloads } from './workloads.js';
 
 const [id, backend = 'webgpu'] = process.argv.slice(2);
 if (backend !== 'webgpu' && backend !== 'cpu')
@@ -20,8 +20,30 @@ async function time(variant: string, prepared: kiln.Prepared, reps: number, samp
   return { variant, msPerOp: ms.map((m) => m / reps) };
 }
 
+/**
+ * Milliseconds of each sample of each of `prepared`, taken in rounds (one sample of each per
+ * round) so that load changes hit all alike and their ratios hold; disposes them.
+ */
+async function interleaved(prepared: readonly kiln.Prepared[], samples: number, warmup: number) {
+  for (const p of prepared) for (let i = 0; i < warmup; i++) await p.run();
+  const ms = prepared.map((): number[] => []);
+  for (let s = 0; s < samples; s++)
+    for (const [i, p] of prepared.entries()) {
+      const start = performance.now();
+      await p.run();
+      ms[i].push(performance.now() - start);
+    }
+  for (const p of prepared) p.dispose();
+  return ms;
+}
+
 const FUSED_ATTENTION = 'Kiln fused attention';
 const FUSED_ADAMW = 'Kiln fused adamwUpdate op';
+const MASKED = {
+  ranges: 'causal as visible ranges (1 document per row)',
+  packed: `${MASKED_ATTENTION.documents} documents per row`,
+  padded: `${MASKED_ATTENTION.padding * 100}% padding`,
+};
 const measurements: Measurement[] = [];
 if (id === 'overhead') {
   const { roundTrip, chain } = kiln.overhead();
@@ -44,6 +66,35 @@ if (id === 'overhead') {
     const fusedAttention = kiln.fusedAttention();
     if (fusedAttention) measurements.push(await time(FUSED_ATTENTION, fusedAttention, 1, samples, warmup));
     else notes.push('fused attention: not available at this revision');
+  } else if (id === 'attention-masked') {
+    const masked = kiln.maskedAttention();
+    if (!masked) notes.push('masked attention: not available at this revision');
+    else {
+      const lines = [
+        ['', masked.causal],
+        [MASKED.ranges, masked.ranges],
+        [MASKED.packed, masked.packed],
+        [MASKED.padded, masked.padded],
+      ] as const;
+      const timed = await interleaved(
+        lines.map(([, prepared]) => prepared),
+        samples,
+        warmup,
+      );
+      measurements.push(...lines.map(([variant], i) => ({ variant, msPerOp: timed[i] })));
+      const median = (m: Measurement) => summarize(m.msPerOp).median;
+      const causal = median(measurements[0]);
+      notes.push(
+        `masked attention, tokens/s ÷ causal's (interleaved samples): ${measurements
+          .slice(1)
+          .map((m) => `${m.variant} ${(causal / median(m)).toFixed(2)}×`)
+          .join(', ')}`,
+      );
+      const mask = await time('', masked.mask, 1, samples, warmup);
+      notes.push(
+        `attentionMask from segments [${MASKED_ATTENTION.B}, ${MASKED_ATTENTION.T}] (once per forward pass, shared by every layer): ${median(mask).toFixed(2)} ms`,
+      );
+    }
   } else if (id === 'adamw') {
     measurements.push(await time('', kiln.adamw(), 1, samples, warmup));
     const fusedAdamW = kiln.fusedAdamW();

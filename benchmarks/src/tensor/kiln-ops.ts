@@ -6,7 +6,7 @@ import { noGrad, Parameter, valueAndGrad } from '@kiln/autograd';
 import * as kilnTensor from '@kiln/tensor';
 import { full, layerNorm as layerNormOp, ones, randn, scope, type Tensor, triu, zeros } from '@kiln/tensor';
 import { AdamW } from '@kiln/trainer';
-import { ADAMW, ATTENTION, COPY_SHAPE, OVERHEAD_CHAIN, ROWS_SHAPE } from './workloads.js';
+import { ADAMW, ATTENTION, COPY_SHAPE, MASKED_ATTENTION, OVERHEAD_CHAIN, ROWS_SHAPE } from './workloads.js';
 
 /** Reads back one element of `t` (a 1-element copy and a 4-byte download). */
 export async function readOne(t: Tensor): Promise<void> {
@@ -95,7 +95,18 @@ export function attention(): Prepared {
 
 // Fused ops that @kiln/tensor is gaining while these benchmarks are written: looked up at run
 // time, so the suite runs (and says "not available") at revisions without them.
-type Sdpa = (q: Tensor, k: Tensor, v: Tensor, options: { causal?: boolean; scale?: number }) => Tensor;
+/** What `attentionMask` returns: the causal flag and the visible ranges (opaque here). */
+interface Mask {
+  causal: boolean;
+  ranges: { keys: Tensor; queries: Tensor } | null;
+}
+type Sdpa = (
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: { causal?: boolean; scale?: number; mask?: Mask },
+) => Tensor;
+type AttentionMaskOp = (options: { causal?: boolean; segments?: Tensor; padding?: Tensor }) => Mask;
 type AdamWUpdate = (
   params: Tensor[],
   grads: Tensor[],
@@ -106,6 +117,7 @@ type AdamWUpdate = (
 // `attention` was called scaledDotProductAttention before the seams change
 const fused = kilnTensor as unknown as {
   attention?: Sdpa;
+  attentionMask?: AttentionMaskOp;
   scaledDotProductAttention?: Sdpa;
   adamwUpdate?: AdamWUpdate;
 };
@@ -128,6 +140,75 @@ export function fusedAttention(): Prepared | null {
       disposeAll(value, ...grads);
     },
     dispose: () => disposeAll(q, k, v, dOut),
+  };
+}
+
+/** Forward + backward of the fused attention at ATTENTION's shape under `mask` (none: causal). */
+function maskedStep(sdpa: Sdpa, mask: Mask | null): Prepared {
+  const { B, H, T, D } = ATTENTION;
+  const [q, k, v, dOut] = [0, 1, 2, 3].map(() => randn([B, H, T, D]));
+  const options = mask ? { mask, scale: 1 / Math.sqrt(D) } : { causal: true, scale: 1 / Math.sqrt(D) };
+  const loss = (qq: Tensor, kk: Tensor, vv: Tensor) => sdpa(qq, kk, vv, options).mul(dOut).sum();
+  const step = valueAndGrad(loss, { argnums: [0, 1, 2] });
+  return {
+    run: async () => {
+      const [value, grads] = step(q, k, v);
+      await readOne(grads[0]);
+      disposeAll(value, ...grads);
+    },
+    dispose: () => {
+      disposeAll(q, k, v, dOut);
+      if (mask?.ranges) disposeAll(mask.ranges.keys, mask.ranges.queries);
+    },
+  };
+}
+
+/**
+ * The fused attention on one shape under four masks, or null at revisions without masks:
+ * causal (index-only), the same causal mask as visible ranges (one document per row: the cost
+ * of the mask itself), rows packed with MASKED_ATTENTION.documents equal documents, and a batch
+ * with MASKED_ATTENTION.padding of each row padded (left on even rows, right on odd). Masks are
+ * built once, as a model builds them once per forward pass for every layer; `mask` times that.
+ */
+export function maskedAttention(): Record<
+  'causal' | 'ranges' | 'packed' | 'padded' | 'mask',
+  Prepared
+> | null {
+  const sdpa = fused.attention;
+  const attentionMask = fused.attentionMask;
+  if (!sdpa || !attentionMask) return null;
+  const { B, T, documents, padding } = MASKED_ATTENTION;
+  const ids = (f: (b: number, t: number) => number) =>
+    kilnTensor.tensor(
+      Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => f(b, t))),
+      { dtype: 'int32' },
+    );
+  const pads = Math.round(T * padding);
+  const isPad = (b: number, t: number) => (b % 2 === 0 ? t < pads : t >= T - pads);
+  const build = (f: (b: number, t: number) => number, pad: boolean) =>
+    scope(() => {
+      const segments = ids(f);
+      return pad
+        ? attentionMask({ causal: true, padding: segments.ne(0) })
+        : attentionMask({ causal: true, segments });
+    });
+  const oneDocument = build(() => 0, false);
+  const packed = build((_, t) => Math.floor((t * documents) / T), false);
+  const padded = build((b, t) => (isPad(b, t) ? 1 : 0), true);
+  const segments = ids((_, t) => Math.floor((t * documents) / T));
+  return {
+    causal: maskedStep(sdpa, null),
+    ranges: maskedStep(sdpa, oneDocument),
+    packed: maskedStep(sdpa, packed),
+    padded: maskedStep(sdpa, padded),
+    mask: {
+      run: async () => {
+        const mask = attentionMask({ causal: true, segments });
+        await readOne(mask.ranges!.queries);
+        disposeAll(mask.ranges!.keys, mask.ranges!.queries);
+      },
+      dispose: () => segments.dispose(),
+    },
   };
 }
 

@@ -7,6 +7,11 @@
 export const MATMUL_SIZES = [256, 512, 1024, 2048] as const;
 export const ROWS_SHAPE = [4096, 1024] as const; // add, softmax and layerNorm input
 export const ATTENTION = { B: 16, H: 4, T: 128, D: 32 } as const;
+/**
+ * Fused attention at ATTENTION's shape under a mask: each row packed with `documents` equal
+ * documents, or a batch with `padding` of every row padded (left on even rows, right on odd).
+ */
+export const MASKED_ATTENTION = { ...ATTENTION, documents: 4, padding: 0.25 } as const;
 export const ADAMW = { tensors: 10, shape: [1000, 1000] as const }; // 10M parameters
 export const COPY_SHAPE = [4096, 4096] as const; // 64 MiB of float32
 /** Chained tiny dispatches per sample in the overhead probe. */
@@ -16,13 +21,13 @@ const F32 = 4;
 const prod = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** How a workload's rate is expressed. */
-export type RateUnit = 'GFLOP/s' | 'GB/s';
+export type RateUnit = 'GFLOP/s' | 'GB/s' | 'tokens/s';
 
 export interface Workload {
   id: string;
   /** Human label for tables. */
   label: string;
-  /** Rates are computed from this: FLOPs (GFLOP/s) or bytes (GB/s). */
+  /** Rates are computed from this: FLOPs (GFLOP/s), bytes (GB/s) or tokens (tokens/s). */
   unit: RateUnit;
   /** FLOPs of one op (multiply-add = 2). */
   flops: number;
@@ -34,6 +39,10 @@ export interface Workload {
   warmup: number;
   /** Also run on Kiln's CPU backend (reference line). */
   cpu?: boolean;
+  /** Token positions one op processes (tokens/s workloads). */
+  tokens?: number;
+  /** Kiln only: no TF.js or PyTorch line (the peers have no such op). */
+  kilnOnly?: boolean;
 }
 
 function envInt(name: string, fallback: number): number {
@@ -117,6 +126,21 @@ export function workloads(): Workload[] {
       warmup: 1,
     },
     {
+      // Kiln's fused attention only: the same shape causal (the '' line) and masked, forward +
+      // backward; tokens = B·T positions per op whatever the mask hides
+      id: 'attention-masked',
+      label: `masked attention fwd+bwd B${B} H${H} T${T} D${D}`,
+      unit: 'tokens/s',
+      tokens: B * T,
+      flops: 12 * B * H * T * T * D,
+      bytes: 8 * qkv * F32,
+      reps: 1,
+      // short samples (tens of ms), interleaved across the four masks: more of them
+      samples: samples(9),
+      warmup: 1,
+      kilnOnly: true,
+    },
+    {
       id: 'adamw',
       label: `AdamW step, ${ADAMW.tensors} × [${ADAMW.shape}]`,
       unit: 'GB/s',
@@ -159,7 +183,12 @@ export interface ChildResult {
 }
 
 /** Rate of one op taking `ms`, in the workload's unit. */
-export function rate(unit: RateUnit, work: { flops: number; bytes: number }, ms: number): number {
+export function rate(
+  unit: RateUnit,
+  work: { flops: number; bytes: number; tokens?: number },
+  ms: number,
+): number {
   const perSecond = 1000 / ms;
+  if (unit === 'tokens/s') return (work.tokens ?? 0) * perSecond;
   return unit === 'GFLOP/s' ? (work.flops * perSecond) / 1e9 : (work.bytes * perSecond) / 1e9;
 }

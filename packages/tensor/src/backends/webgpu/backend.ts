@@ -530,53 +530,67 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#run('softmaxBackward', launch, out.storage.buffer, y.storage.buffer, g.storage.buffer);
   }
 
-  /** Which attention kernels run for q: see attentionVariant. */
-  #attentionVariant(q: V): AttentionVariant {
+  /** Which attention kernels run for `args`: see attentionVariant. */
+  #attentionVariant({ q, mask }: AttentionArgs<V>): AttentionVariant {
     const subgroups = this.info.features.includes('subgroups');
-    const buffers = this.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+    const buffers = this.#storageBuffers();
     const software = isSoftwareAdapter(this.info.device);
     const minSize = this.#opened?.subgroupMinSize ?? 0;
-    return attentionVariant(software, subgroups, minSize, buffers, q.dtype, q.shape[3]);
+    const masked = mask.ranges !== null;
+    return attentionVariant(software, subgroups, minSize, buffers, q.dtype, q.shape[3], masked);
+  }
+
+  #storageBuffers(): number {
+    return this.info.limits.maxStorageBuffersPerShaderStage ?? 8;
   }
 
   attention(args: AttentionArgs<V>, out: V, lse: V): void {
     this.#check('attention');
     if (sizeOf(out.shape) === 0) return;
-    const { q, k, v, scale, mask } = args;
-    if (mask.ranges) throw new BackendError('webgpu: attention with visible ranges is not implemented yet');
-    const launch = this.#attentionVariant(q) !== 'rows' ? attentionSubgroupLaunch : attentionLaunch;
+    const { q, k, v, mask } = args;
+    const launch = this.#attentionVariant(args) !== 'rows' ? attentionSubgroupLaunch : attentionLaunch;
+    const ranges = mask.ranges ? [mask.ranges.keys.storage.buffer] : [];
     this.#run(
       'attention',
-      launch(q, k, v, mask.causal, scale, out, lse, this.#maxWorkgroups),
+      launch(args, out, lse, this.#maxWorkgroups),
       out.storage.buffer,
       lse.storage.buffer,
       q.storage.buffer,
       k.storage.buffer,
       v.storage.buffer,
+      ...ranges,
     );
   }
 
   attentionBackward(args: AttentionArgs<V>, saved: AttentionSaved<V>, grads: AttentionGrads<V>): void {
     this.#check('attentionBackward');
-    const { q, k, v, scale, mask } = args;
+    const { q, k, v, mask } = args;
     const { lse, delta, gradOut } = saved;
     const { dq, dk, dv } = grads;
     if (sizeOf(dq.shape) === 0) return;
-    if (mask.ranges)
-      throw new BackendError('webgpu: attention backward with visible ranges is not implemented yet');
-    const causal = mask.causal;
+    // the key-side kernels bind dk, dv, the six inputs and the ranges
+    if (mask.ranges && this.#storageBuffers() < 9)
+      throw new BackendError(
+        `webgpu: masked attention backward needs 9 storage buffers per shader stage, this device allows ${this.#storageBuffers()}; run it on the cpu backend or without segments and padding`,
+      );
     const inputs = [q, k, v, lse, delta, gradOut].map((t) => t.storage.buffer);
+    // query-side kernels read the keys each query sees, key-side ones the queries that see each key
+    const keyRanges = mask.ranges ? [mask.ranges.keys.storage.buffer] : [];
+    const queryRanges = mask.ranges ? [mask.ranges.queries.storage.buffer] : [];
     const mw = this.#maxWorkgroups;
-    const variant = this.#attentionVariant(q);
+    const variant = this.#attentionVariant(args);
     const sg = variant !== 'rows';
     if (variant === 'onepass') {
+      // with ranges no key block is seen by every query: every block adds to a zeroed dq
+      if (mask.ranges) this.fill(dq, 0);
       this.#run(
         'attentionBackward',
-        attentionBackwardOnePassLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, dk, dv, mw),
+        attentionBackwardOnePassLaunch(args, saved, grads, mw),
         dq.storage.buffer,
         dk.storage.buffer,
         dv.storage.buffer,
         ...inputs,
+        ...queryRanges,
       );
       return;
     }
@@ -584,16 +598,18 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     const keyLaunch = sg ? attentionBackwardKeySubgroupLaunch : attentionBackwardKeyLaunch;
     this.#run(
       'attentionBackward',
-      queryLaunch(q, k, v, lse, delta, gradOut, causal, scale, dq, mw),
+      queryLaunch(args, saved, grads, mw),
       dq.storage.buffer,
       ...inputs,
+      ...keyRanges,
     );
     this.#run(
       'attentionBackward',
-      keyLaunch(q, k, v, lse, delta, gradOut, causal, scale, dk, dv, mw),
+      keyLaunch(args, saved, grads, mw),
       dk.storage.buffer,
       dv.storage.buffer,
       ...inputs,
+      ...queryRanges,
     );
   }
 

@@ -7,14 +7,16 @@
  * dynamically indexed private array (llvmpipe turns those into per-lane memory traffic, and
  * unrolling them costs seconds of compile time), each streamed row is loaded once per R rows,
  * and the R dot products of a step are summed across lanes with one `subgroupAdd` per 4 rows.
- * Causal masking is a select inside the block's loop (at most R − 1 wasted steps per row). Needs
- * the `subgroups` feature with subgroups of at least 8 lanes (a workgroup of 8 is one subgroup).
+ * Causal masking is a select inside the block's loop (at most R − 1 wasted steps per row); visible
+ * ranges likewise: the block loops over the union of its rows' ranges and each row selects its
+ * own, so a packed row's block skips the other documents. Needs the `subgroups` feature with
+ * subgroups of at least 8 lanes (a workgroup of 8 is one subgroup).
  */
-import type { View } from '../../../backend.js';
+import type { AttentionArgs, AttentionGrads, AttentionSaved, View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import { envVar } from '../env.js';
 import type { Launch } from '../executor.js';
-import { backwardInputs, load4, operands, store4 } from './attention.js';
+import { backwardInputs, load4, maskedKey, operands, store4 } from './attention.js';
 import { grid2d, load, rowMain, store } from './wgsl.js';
 
 /** Lanes per workgroup (one subgroup). */
@@ -79,21 +81,73 @@ ${rowMain(SG)}
   let Tq = p(3u); let Tk = p(4u); let D = p(5u); let scale = pf(7u);`;
 }
 
+/** WGSL: vec4(f(4t), …, f(4t + 3)) of row-indexed u32 expressions, one group of 4 rows. */
+const quadU = (t: number, f: (r: number) => string) =>
+  `vec4<u32>(${range(4)
+    .map((u) => f(4 * t + u))
+    .join(', ')})`;
+
 /**
- * WGSL: a block of R query rows (word `nbWord` = blocks per head): per row r its flat index x_r,
- * and per group of 4 rows the causal end jEnd_t; jAll is the block's loop bound.
+ * WGSL lines for masked kernels, indented by `pad`: the visible ranges w_r of a block's R rows
+ * `first + r` (range rows `base + first + r`, clamped to [0, n]; a row past `count` sees
+ * nothing) as, per group of 4 rows t, a start `<side>Start_t` and a length `<side>Len_t` (step x
+ * is visible to row r when x − start < len in u32: one compare, false before the start), and the
+ * block's loop bounds `<side>From` … `<side>To`: the union of the non-empty ranges (empty ones
+ * would only stretch it).
  */
-function queryRows(R: number, nbWord: number): string {
-  return `
+function blockRanges(
+  R: number,
+  side: 'i' | 'j',
+  where: { n: string; base: string; first: string; count: string },
+  pad: string,
+): string {
+  const { n, base, first, count } = where;
+  const rows = range(R);
+  const fold = (f: string, terms: string[]) => terms.reduce((x, y) => `${f}(${x}, ${y})`);
+  return indent(pad, [
+    ...rows.map(
+      (r) =>
+        `let w${r} = select(vec2<u32>(0u), visible(${base} + min(${first} + ${r}u, ${count} - 1u), ${n}), ${first} + ${r}u < ${count});`,
+    ),
+    ...range(R / 4).flatMap((t) => [
+      `let ${side}Start${t} = ${quadU(t, (r) => `w${r}.x`)};`,
+      `let ${side}Len${t} = ${quadU(t, (r) => `w${r}.y`)} - ${side}Start${t};`,
+    ]),
+    `let ${side}From = ${fold(
+      'min',
+      rows.map((r) => `select(${n}, w${r}.x, w${r}.y > w${r}.x)`),
+    )};`,
+    `let ${side}To = ${fold(
+      'max',
+      rows.map((r) => `select(0u, w${r}.y, w${r}.y > w${r}.x)`),
+    )};`,
+  ]);
+}
+
+/**
+ * WGSL: a block of R query rows (word `nbWord` = blocks per head): per row r its flat index x_r
+ * and the keys it sees, and the block's loop bounds jFrom … jAll. Unmasked: per group of 4 rows
+ * the causal end jEnd_t (jFrom is 0). Masked: each row's visible range (blockRanges).
+ */
+function queryRows(R: number, nbWord: number, masked: boolean): string {
+  const head = `
   let nb = p(${nbWord}u);
   if (row >= (p(0u) / Tq) * nb) { return; }
   let bh = row / nb; let i0 = (row % nb) * ${R}u;
   let h = bh % p(1u); let b = bh / p(1u);
-  let kvRow = (b * p(8u) + h / p(2u)) * Tk;
+  let kvRow = (b * p(8u) + h / p(2u)) * Tk;`;
+  const xs = range(R)
+    .map((r) => `  let x${r} = bh * Tq + min(i0 + ${r}u, Tq - 1u);`)
+    .join('\n');
+  if (masked)
+    return `${head}
+${xs}
+  // the keys each row sees: its visible range (causal already folded in)
+${blockRanges(R, 'j', { n: 'Tk', base: 'b * Tq', first: 'i0', count: 'Tq' }, '  ')}
+  let jAll = jTo;`;
+  return `${head}
   let causal = p(6u) != 0u;
-${range(R)
-  .map((r) => `  let x${r} = bh * Tq + min(i0 + ${r}u, Tq - 1u);`)
-  .join('\n')}
+${xs}
 ${range(R / 4)
   .map(
     (t) =>
@@ -103,6 +157,13 @@ ${range(R / 4)
   // causal: query i sees keys j <= i + Tk - Tq (bottom-right aligned)
   let jAll = select(Tk, min(i0 + ${R}u, Tq) + Tk - Tq, causal);`;
 }
+
+/** WGSL: is key j visible to the rows 4t … 4t + 3 of a query block (a vec4<bool>)? */
+const seesKey = (masked: boolean, t: number) =>
+  masked ? `vec4<u32>(j) - jStart${t} < jLen${t}` : `vec4<u32>(j) < jEnd${t}`;
+
+/** WGSL start of a query block's loop over keys. */
+const keyLoop = (masked: boolean) => `for (var j = ${masked ? 'jFrom' : '0u'}; j < jAll; j = j + 1u)`;
 
 /** WGSL of the forward and dq kernels: this lane's chunks k_c and v_c of key/value row j. */
 function keyLoads(dt: DType, C: number): string {
@@ -140,14 +201,14 @@ export function queryLoads(dt: DType, C: number, pad: string): string {
 
 /**
  * WGSL of the dk/dv kernels, indented by `pad`: the probabilities and dS of query i (loaded by
- * queryLoads) for key rows 4t … 4t + 3, zero where i is before `iStart` (a vec4<u32>), and their
- * dv and dk accumulation.
+ * queryLoads) for key rows 4t … 4t + 3, zero where `sees` (a vec4<bool>: does key 4t + u see
+ * query i?) is false, and their dv and dk accumulation.
  */
-export function keyStep(C: number, t: number, iStart: string, pad: string): string {
+export function keyStep(C: number, t: number, sees: string, pad: string): string {
   return indent(pad, [
     `let s = subgroupAdd(${quad(t, (r) => partial('k', 'q', r, C))});`,
     `let dp = subgroupAdd(${quad(t, (r) => partial('v', 'o', r, C))});`,
-    `let pr = select(vec4<f32>(0.0), exp(s - L), vec4<u32>(i) >= ${iStart});`,
+    `let pr = select(vec4<f32>(0.0), exp(s - L), ${sees});`,
     'let ds = pr * (dp - dl);',
     ...range(4).flatMap((u) =>
       range(C).flatMap((c) => {
@@ -197,8 +258,9 @@ export type AttentionVariant = 'rows' | 'subgroup' | 'onepass';
  * llvmpipe compiles its unrolled code in 1–3 s (cold). `onepass` is `subgroup` with the
  * one-kernel backward of attention-subgroup-onepass.ts (one workgroup per kv head), the default
  * there for float32 with head dim ≤ 32 (one vec4 per lane; at 64 it spilled and lost) when 9
- * storage buffers per stage are allowed. `KILN_ATTENTION_VARIANT=rows|subgroup|onepass` forces
- * one where it can run (tests, A/B measurements).
+ * storage buffers per stage are allowed (10 when `masked`: the mask's ranges are one more).
+ * `KILN_ATTENTION_VARIANT=rows|subgroup|onepass` forces one where it can run (tests, A/B
+ * measurements).
  */
 export function attentionVariant(
   software: boolean,
@@ -207,12 +269,13 @@ export function attentionVariant(
   maxStorageBuffers: number,
   dtype: DType,
   D: number,
+  masked = false,
 ): AttentionVariant {
   // llvmpipe's cold compile grows with the unrolled rows × chunks: 1–3 s per pipeline at up to
   // 2 chunks (f32) or 1 (f16), 13 s for 4 chunks, over a minute for 8 (cached on disk afterwards)
   const C = chunksFor(D);
   const sg = subgroups && subgroupMinSize >= 8 && C <= (dtype === 'float32' ? 2 : 1);
-  const onePass = sg && dtype === 'float32' && C === 1 && maxStorageBuffers >= 9;
+  const onePass = sg && dtype === 'float32' && C === 1 && maxStorageBuffers >= (masked ? 10 : 9);
   const forced = envVar('KILN_ATTENTION_VARIANT');
   if (forced === 'rows') return 'rows';
   if (forced === 'subgroup' && sg) return 'subgroup';
@@ -223,40 +286,48 @@ export function attentionVariant(
 
 /** Forward (out and lse), R query rows per workgroup; see attentionLaunch. */
 export function attentionSubgroupLaunch(
-  q: View,
-  k: View,
-  v: View,
-  causal: boolean,
-  scale: number,
+  args: AttentionArgs<View>,
   out: View,
   lse: View,
   maxWorkgroups: number,
 ): Launch {
+  const { q, k, v } = args;
   const dt = q.dtype;
   const R = SUBGROUP_ATTENTION_ROWS;
   const [B, H, Tq, D] = q.shape;
   const nb = Math.ceil(Tq / R);
   const C = chunksFor(D);
-  const { words, access, declarations } = operands(q, k, causal, scale, { q, k, v }, { out, lse }, [nb]);
+  const { words, access, declarations, masked } = operands(args, 'keys', { q, k, v }, { out, lse }, [nb]);
   const { rows, quads, chunks, each } = unrolled(R, C);
+  // l and m of row r; with ranges, a row that sees no key has l = 0: out = 0 and lse = −∞
+  const l = (r: number) => `l${r >> 2}[${r & 3}]`;
+  const m = (r: number) => `m${r >> 2}[${r & 3}]`;
+  const none = (r: number) => `w${r}.y == w${r}.x`;
+  const outOf = (r: number, c: number) =>
+    masked ? `a${r}_${c} / select(${l(r)}, 1.0, ${none(r)})` : `a${r}_${c} / ${l(r)}`;
+  const starts = `  // finite starts: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away); key 0 is
+  // visible to every row, so m is a real score from the first step on`;
+  const startsMasked = `  // finite starts: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away); a step a
+  // row does not see leaves its m, l and a as they are (corr = 1, p = 0)`;
+  const lseOf = (r: number) =>
+    masked ? `select(${m(r)} + log_acc(${l(r)}), -inf_f32(), ${none(r)})` : `${m(r)} + log_acc(${l(r)})`;
   return {
     kernel: {
-      key: `attention_sg:${dt}:${C}:${R}`,
+      key: `attention_sg:${dt}:${C}:${R}${maskedKey(masked)}`,
       access,
-      build: () => `${header(declarations)}${queryRows(R, 15)}
+      build: () => `${header(declarations)}${queryRows(R, 15, masked)}
 ${each((r, c) => `var q${r}_${c} = ${laneLoad(dt, 'q', `p(10u) + x${r} * D`, c)} * scale; var a${r}_${c} = vec4<f32>(0.0);`)}
-  // finite starts: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away); key 0 is
-  // visible to every row, so m is a real score from the first step on
+${masked ? startsMasked : starts}
 ${quads.map((t) => `  var m${t} = vec4<f32>(-3.0e38); var l${t} = vec4<f32>(0.0);`).join('\n')}
-  for (var j = 0u; j < jAll; j = j + 1u) {
+  ${keyLoop(masked)} {
 ${keyLoads(dt, C)}
 ${quads
   .map(
     (t) => `    {
-      let s = select(vec4<f32>(-3.0e38), subgroupAdd(${quad(t, (r) => partial('q', 'k', r, C))}), vec4<u32>(j) < jEnd${t});
+      let s = select(vec4<f32>(-3.0e38), subgroupAdd(${quad(t, (r) => partial('q', 'k', r, C))}), ${seesKey(masked, t)});
       let mn = max(m${t}, s);
       let corr = exp(m${t} - mn);
-      let pr = select(vec4<f32>(0.0), exp(s - mn), vec4<u32>(j) < jEnd${t});
+      let pr = select(vec4<f32>(0.0), exp(s - mn), ${seesKey(masked, t)});
       l${t} = l${t} * corr + pr;
       m${t} = mn;
 ${range(4)
@@ -271,8 +342,8 @@ ${range(4)
 ${rows
   .map(
     (r) => `  if (i0 + ${r}u < Tq) {
-${chunks.map((c) => `    ${laneStore(dt, 'out', `p(13u) + x${r} * D`, c, `a${r}_${c} / l${r >> 2}[${r & 3}]`)}`).join('\n')}
-    if (lid == 0u) { ${store(dt, 'lse', `p(14u) + x${r}`, `m${r >> 2}[${r & 3}] + log_acc(l${r >> 2}[${r & 3}])`)} }
+${chunks.map((c) => `    ${laneStore(dt, 'out', `p(13u) + x${r} * D`, c, outOf(r, c))}`).join('\n')}
+    if (lid == 0u) { ${store(dt, 'lse', `p(14u) + x${r}`, lseOf(r))} }
   }`,
   )
   .join('\n')}
@@ -286,43 +357,38 @@ ${chunks.map((c) => `    ${laneStore(dt, 'out', `p(13u) + x${r} * D`, c, `a${r}_
 
 /** dq, R query rows per workgroup; see attentionBackwardQueryLaunch. */
 export function attentionBackwardQuerySubgroupLaunch(
-  q: View,
-  k: View,
-  v: View,
-  lse: View,
-  delta: View,
-  gradOut: View,
-  causal: boolean,
-  scale: number,
-  dq: View,
+  args: AttentionArgs<View>,
+  saved: AttentionSaved<View>,
+  { dq }: Pick<AttentionGrads<View>, 'dq'>,
   maxWorkgroups: number,
 ): Launch {
+  const { q } = args;
   const dt = q.dtype;
   const R = SUBGROUP_ATTENTION_ROWS;
   const [B, H, Tq, D] = q.shape;
   const nb = Math.ceil(Tq / R);
   const C = chunksFor(D);
-  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
-  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dq }, [nb]);
+  const inputs = backwardInputs(args, saved);
+  const { words, access, declarations, masked } = operands(args, 'keys', inputs, { dq }, [nb]);
   const { rows, quads, chunks, each } = unrolled(R, C);
   return {
     kernel: {
-      key: `attention_backward_q_sg:${dt}:${C}:${R}`,
+      key: `attention_backward_q_sg:${dt}:${C}:${R}${maskedKey(masked)}`,
       access,
-      build: () => `${header(declarations)}${queryRows(R, 17)}
+      build: () => `${header(declarations)}${queryRows(R, 17, masked)}
 ${each(
   (r, c) =>
     `var q${r}_${c} = ${laneLoad(dt, 'q', `p(10u) + x${r} * D`, c)} * scale; var g${r}_${c} = ${laneLoad(dt, 'gout', `p(15u) + x${r} * D`, c)}; var a${r}_${c} = vec4<f32>(0.0);`,
 )}
 ${quads.map((t) => `  let L${t} = ${quad(t, (r) => load(dt, 'lse', `p(13u) + x${r}`))};\n  let dl${t} = ${quad(t, (r) => load(dt, 'delta', `p(14u) + x${r}`))};`).join('\n')}
-  for (var j = 0u; j < jAll; j = j + 1u) {
+  ${keyLoop(masked)} {
 ${keyLoads(dt, C)}
 ${quads
   .map(
     (t) => `    {
       let s = subgroupAdd(${quad(t, (r) => partial('q', 'k', r, C))});
       let dp = subgroupAdd(${quad(t, (r) => partial('g', 'v', r, C))});
-      let ds = select(vec4<f32>(0.0), exp(s - L${t}) * (dp - dl${t}), vec4<u32>(j) < jEnd${t});
+      let ds = select(vec4<f32>(0.0), exp(s - L${t}) * (dp - dl${t}), ${seesKey(masked, t)});
 ${range(4)
   .flatMap((u) => chunks.map((c) => `      a${4 * t + u}_${c} = a${4 * t + u}_${c} + ds[${u}] * k${c};`))
   .join('\n')}
@@ -344,40 +410,36 @@ ${rows
   };
 }
 
+/**
+ * WGSL lines of the masked dk/dv kernels, indented by `pad`: which queries see the R keys from
+ * j0 of kv head bhk (of batch row b), as blockRanges: iStart_t, iLen_t and the loop iFrom … iTo.
+ */
+export const keyRanges = (R: number, pad: string): string =>
+  `${indent(pad, ['// the queries that see each key: its visible range (causal already folded in)'])}
+${blockRanges(R, 'i', { n: 'Tq', base: 'b * Tk', first: 'j0', count: 'Tk' }, pad)}`;
+
+/** WGSL: does key 4t + u of a key block see query i (a vec4<bool>)? Masked kernels only. */
+export const seesQuery = (t: number) => `vec4<u32>(i) - iStart${t} < iLen${t}`;
+
 /** dk and dv, R key rows per workgroup; see attentionBackwardKeyLaunch. */
 export function attentionBackwardKeySubgroupLaunch(
-  q: View,
-  k: View,
-  v: View,
-  lse: View,
-  delta: View,
-  gradOut: View,
-  causal: boolean,
-  scale: number,
-  dk: View,
-  dv: View,
+  args: AttentionArgs<View>,
+  saved: AttentionSaved<View>,
+  { dk, dv }: Pick<AttentionGrads<View>, 'dk' | 'dv'>,
   maxWorkgroups: number,
 ): Launch {
-  const dt = q.dtype;
+  const { k } = args;
+  const dt = k.dtype;
   const R = SUBGROUP_ATTENTION_ROWS;
   const [B, Hkv, Tk, D] = k.shape;
   const nb = Math.ceil(Tk / R);
   const C = chunksFor(D);
-  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
-  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dk, dv }, [nb]);
+  const inputs = backwardInputs(args, saved);
+  const { words, access, declarations, masked } = operands(args, 'queries', inputs, { dk, dv }, [nb]);
   const { rows, quads, each } = unrolled(R, C);
-  return {
-    kernel: {
-      key: `attention_backward_kv_sg:${dt}:${C}:${R}`,
-      access,
-      build: () => `${header(declarations)}
-  let G = p(2u);
-  let nb = p(18u);
-  if (row >= (p(9u) / Tk) * nb) { return; }
-  let bhk = row / nb; let j0 = (row % nb) * ${R}u;
-  let hk = bhk % p(8u); let b = bhk / p(8u);
-  let causal = p(6u) != 0u;
-${rows.map((r) => `  let y${r} = bhk * Tk + min(j0 + ${r}u, Tk - 1u);`).join('\n')}
+  const ys = rows.map((r) => `  let y${r} = bhk * Tk + min(j0 + ${r}u, Tk - 1u);`).join('\n');
+  const causalStarts = `  let causal = p(6u) != 0u;
+${ys}
 ${each(keyRow(dt))}
   // causal: key j is seen by queries i >= j - (Tk - Tq); the block starts at its first key's
 ${quads
@@ -386,15 +448,29 @@ ${quads
       `  let iStart${t} = select(vec4<u32>(0u), max(min(vec4<u32>(j0) + vec4<u32>(${4 * t}u, ${4 * t + 1}u, ${4 * t + 2}u, ${4 * t + 3}u), vec4<u32>(Tk - 1u)) + Tq, vec4<u32>(Tk)) - Tk, causal);`,
   )
   .join('\n')}
-  let iAll = select(0u, max(j0 + Tq, Tk) - Tk, causal);
+  let iAll = select(0u, max(j0 + Tq, Tk) - Tk, causal);`;
+  const maskedStarts = `${ys}
+${each(keyRow(dt))}
+${keyRanges(R, '  ')}`;
+  return {
+    kernel: {
+      key: `attention_backward_kv_sg:${dt}:${C}:${R}${maskedKey(masked)}`,
+      access,
+      build: () => `${header(declarations)}
+  let G = p(2u);
+  let nb = p(18u);
+  if (row >= (p(9u) / Tk) * nb) { return; }
+  let bhk = row / nb; let j0 = (row % nb) * ${R}u;
+  let hk = bhk % p(8u); let b = bhk / p(8u);
+${masked ? maskedStarts : causalStarts}
   for (var g = 0u; g < G; g = g + 1u) {
     let rowBase = (b * p(1u) + hk * G + g) * Tq;
-    for (var i = iAll; i < Tq; i = i + 1u) {
+    for (var i = ${masked ? 'iFrom' : 'iAll'}; i < ${masked ? 'iTo' : 'Tq'}; i = i + 1u) {
       let r = rowBase + i;
       let qb = p(10u) + r * D;
       let gb = p(15u) + r * D;
 ${queryLoads(dt, C, '      ')}
-${quads.map((t) => `      {\n${keyStep(C, t, `iStart${t}`, '        ')}\n      }`).join('\n')}
+${quads.map((t) => `      {\n${keyStep(C, t, masked ? seesQuery(t) : `vec4<u32>(i) >= iStart${t}`, '        ')}\n      }`).join('\n')}
     }
   }
 ${keyRowStores(dt, R, C, 16, '  ')}

@@ -9,7 +9,7 @@
  * nothing gets unrolled at compile time. These "row" kernels are the GPU path; software adapters
  * run the subgroup variants of attention-subgroup.ts (see attentionVariant there).
  */
-import type { View } from '../../../backend.js';
+import type { AttentionArgs, AttentionGrads, AttentionSaved, View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
 import { f32Bits } from '../params.js';
@@ -52,9 +52,30 @@ const EACH = 'for (var d4 = 0u; d4 < D4; d4 = d4 + 1u)';
 /** Storage buffers of a kernel by WGSL name. */
 type Buffers = Record<string, View>;
 
+/**
+ * Which visible ranges a kernel reads when the mask has them: the query-side kernels (forward,
+ * dq) the keys each query sees, the key-side ones (dk/dv) the queries that see each key.
+ */
+export type RangeSide = 'keys' | 'queries';
+
 /** The inputs of every backward kernel. */
-export function backwardInputs(q: View, k: View, v: View, lse: View, delta: View, gradOut: View): Buffers {
-  return { q, k, v, lse, delta, gout: gradOut };
+export function backwardInputs({ q, k, v }: AttentionArgs<View>, saved: AttentionSaved<View>): Buffers {
+  return { q, k, v, lse: saved.lse, delta: saved.delta, gout: saved.gradOut };
+}
+
+/**
+ * WGSL `visible(r, n)`: range row r of the bound ranges (int32 pairs from the offset in uniform
+ * word `word`) clamped to [0, n] with lo ≤ hi, so a malformed range can neither read nor write
+ * out of bounds and an inverted one is empty.
+ */
+function visiblePrelude(word: number): string {
+  return `// range row r of the visible ranges as [lo, hi), clamped to [0, n]
+fn visible(r: u32, n: u32) -> vec2<u32> {
+  let at = p(${word}u) + 2u * r;
+  let hi = u32(clamp(ranges[at + 1u], 0, i32(n)));
+  return vec2<u32>(min(u32(clamp(ranges[at], 0, i32(n))), hi), hi);
+}
+`;
 }
 
 /**
@@ -62,65 +83,95 @@ export function backwardInputs(q: View, k: View, v: View, lse: View, delta: View
  * then uniform block, buffers and math prelude; built on demand, on a pipeline-cache miss) shared
  * by the attention kernels. Words: 0 B·H·Tq, 1 H, 2 G, 3 Tq, 4 Tk, 5 D, 6 causal, 7 scale, 8 Hkv,
  * 9 B·Hkv·Tk, then each input's offset, each output's and `extra`. Bindings: the outputs
- * (read_write) from 1, then the inputs (read), in the records' order.
+ * (read_write) from 1, then the inputs (read), in the records' order. When the mask has ranges,
+ * the `side` ones (int32) are bound last as `ranges`, their offset is the last word, and the
+ * declarations add `visible` (`masked` says so); the kernels then ignore word 6.
  */
 export function operands(
-  q: View,
-  k: View,
-  causal: boolean,
-  scale: number,
+  args: AttentionArgs<View>,
+  side: RangeSide,
   inputs: Buffers,
   outputs: Buffers,
   extra: number[] = [],
 ) {
+  const { q, k, scale, mask } = args;
   const dt = q.dtype;
   const [B, H, Tq, D] = q.shape;
   const [, Hkv, Tk] = k.shape;
+  const ranges = mask.ranges ? mask.ranges[side] : null;
   const words = [
-    ...[B * H * Tq, H, H / Hkv, Tq, Tk, D, causal ? 1 : 0, f32Bits(scale), Hkv, B * Hkv * Tk],
+    ...[B * H * Tq, H, H / Hkv, Tq, Tk, D, mask.causal ? 1 : 0, f32Bits(scale), Hkv, B * Hkv * Tk],
     ...Object.values(inputs).map((t) => t.offset),
     ...Object.values(outputs).map((t) => t.offset),
     ...extra,
+    ...(ranges ? [ranges.offset] : []),
   ];
   const bound = [
-    ...Object.keys(outputs).map((name) => [name, 'read_write'] as const),
-    ...Object.keys(inputs).map((name) => [name, 'read'] as const),
+    ...Object.entries(outputs).map(([name, t]) => [name, 'read_write', t.dtype] as const),
+    ...Object.entries(inputs).map(([name, t]) => [name, 'read', t.dtype] as const),
+    ...(ranges ? [['ranges', 'read', ranges.dtype] as const] : []),
   ];
   const access: Access[] = bound.map(([, a]) => a);
+  const prelude = ranges ? visiblePrelude(words.length - 1) : '';
   const declarations = (enable = '') =>
-    `${enables([dt])}${enable}${uniforms(words.length)}${bound.map(([name, a], i) => dtypeBuffer(i + 1, name, a, dt)).join('')}${mathPrelude(dt === 'float16')}`;
-  return { words, access, declarations };
+    `${enables([dt])}${enable}${uniforms(words.length)}${bound.map(([name, a, type], i) => dtypeBuffer(i + 1, name, a, type)).join('')}${mathPrelude(dt === 'float16')}${prelude}`;
+  return { words, access, declarations, masked: ranges !== null };
 }
 
-/** WGSL: query row `idx`'s batch b, head h, position i, first kv row and visible key count. */
-const QUERY_ROW = `
+/** The pipeline-cache key suffix of a kernel compiled for ranges. */
+export const maskedKey = (masked: boolean): string => (masked ? ':masked' : '');
+
+/**
+ * WGSL: query row idx's batch b, head h, position i, first kv row and the keys [jStart, jEnd)
+ * it sees (jStart only when masked).
+ */
+function queryRow(masked: boolean): string {
+  const head = `
   let Tq = p(3u); let Tk = p(4u); let D = p(5u); let D4 = (D + 3u) / 4u; let scale = pf(7u);
   let i = idx % Tq; let bh = idx / Tq; let h = bh % p(1u); let b = bh / p(1u);
-  let kvRow = (b * p(8u) + h / p(2u)) * Tk;
+  let kvRow = (b * p(8u) + h / p(2u)) * Tk;`;
+  if (masked)
+    return `${head}
+  // the query's visible range (causal already folded in)
+  let seen = visible(b * Tq + i, Tk);
+  let jStart = seen.x; let jEnd = seen.y;`;
+  return `${head}
   // causal: query i sees keys j <= i + Tk - Tq (bottom-right aligned)
   var jEnd = Tk;
   if (p(6u) != 0u) { jEnd = min(Tk, i + Tk - Tq + 1u); }`;
+}
 
+/** WGSL start of a loop over the keys query row `idx` sees. */
+const keyLoop = (masked: boolean) => `for (var j = ${masked ? 'jStart' : '0u'}; j < jEnd; j = j + 1u)`;
+
+/** Forward: out and lse, one invocation per query row. */
 export function attentionLaunch(
-  q: View,
-  k: View,
-  v: View,
-  causal: boolean,
-  scale: number,
+  args: AttentionArgs<View>,
   out: View,
   lse: View,
   maxWorkgroups: number,
 ): Launch {
+  const { q, k, v } = args;
   const dt = q.dtype;
-  const { words, access, declarations } = operands(q, k, causal, scale, { q, k, v }, { out, lse });
+  const { words, access, declarations, masked } = operands(args, 'keys', { q, k, v }, { out, lse });
   const cap = dimCap(q.shape[3]);
+  // a query that sees no key (only with ranges) has l = 0: out = 0 and lse = −∞
+  const ends = masked
+    ? `  let none = jEnd == jStart;
+  let ld = select(l, 1.0, none);
+  let ob = p(13u) + idx * D;
+  ${EACH} ${store4(dt, 'out', 'ob', 'acc[d4] / ld')}
+  ${store(dt, 'lse', 'p(14u) + idx', 'select(m + log_acc(l), -inf_f32(), none)')}`
+    : `  let ob = p(13u) + idx * D;
+  ${EACH} ${store4(dt, 'out', 'ob', 'acc[d4] / l')}
+  ${store(dt, 'lse', 'p(14u) + idx', 'm + log_acc(l)')}`;
   return {
     kernel: {
-      key: `attention:${dt}:${cap}`,
+      key: `attention:${dt}:${cap}${maskedKey(masked)}`,
       access,
       build: () => `${declarations()}
 ${flatMain(WG)}
-  if (idx >= p(0u)) { return; }${QUERY_ROW}
+  if (idx >= p(0u)) { return; }${queryRow(masked)}
   var qv: array<vec4<f32>, ${cap}>;
   var acc: array<vec4<f32>, ${cap}>;
   let qBase = p(10u) + idx * D;
@@ -128,7 +179,7 @@ ${flatMain(WG)}
   // a finite start: exp(m - s) must be 0, not NaN (llvmpipe assumes infinities away)
   var m = -3.0e38;
   var l = 0.0;
-  for (var j = 0u; j < jEnd; j = j + 1u) {
+  ${keyLoop(masked)} {
     let kb = p(11u) + (kvRow + j) * D;
     var s = 0.0;
     ${EACH} { s = s + dot(qv[d4], ${load4(dt, 'k', 'kb')}); }
@@ -143,9 +194,7 @@ ${flatMain(WG)}
     let vb = p(12u) + (kvRow + j) * D;
     ${EACH} { acc[d4] = acc[d4] + pr * ${load4(dt, 'v', 'vb')}; }
   }
-  let ob = p(13u) + idx * D;
-  ${EACH} ${store4(dt, 'out', 'ob', 'acc[d4] / l')}
-  ${store(dt, 'lse', 'p(14u) + idx', 'm + log_acc(l)')}
+${ends}
 }
 `,
     },
@@ -156,28 +205,23 @@ ${flatMain(WG)}
 
 /** dq = scale · Σ_j p_ij (dO_i·v_j − delta_i) k_j, one invocation per query row. */
 export function attentionBackwardQueryLaunch(
-  q: View,
-  k: View,
-  v: View,
-  lse: View,
-  delta: View,
-  gradOut: View,
-  causal: boolean,
-  scale: number,
-  dq: View,
+  args: AttentionArgs<View>,
+  saved: AttentionSaved<View>,
+  { dq }: Pick<AttentionGrads<View>, 'dq'>,
   maxWorkgroups: number,
 ): Launch {
+  const { q } = args;
   const dt = q.dtype;
-  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
-  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dq });
+  const inputs = backwardInputs(args, saved);
+  const { words, access, declarations, masked } = operands(args, 'keys', inputs, { dq });
   const cap = dimCap(q.shape[3]);
   return {
     kernel: {
-      key: `attention_backward_q:${dt}:${cap}`,
+      key: `attention_backward_q:${dt}:${cap}${maskedKey(masked)}`,
       access,
       build: () => `${declarations()}
 ${flatMain(WG)}
-  if (idx >= p(0u)) { return; }${QUERY_ROW}
+  if (idx >= p(0u)) { return; }${queryRow(masked)}
   var qv: array<vec4<f32>, ${cap}>;
   var gv: array<vec4<f32>, ${cap}>;
   var acc: array<vec4<f32>, ${cap}>;
@@ -190,7 +234,7 @@ ${flatMain(WG)}
   }
   let L = ${load(dt, 'lse', 'p(13u) + idx')};
   let dl = ${load(dt, 'delta', 'p(14u) + idx')};
-  for (var j = 0u; j < jEnd; j = j + 1u) {
+  ${keyLoop(masked)} {
     let kb = p(11u) + (kvRow + j) * D;
     let vb = p(12u) + (kvRow + j) * D;
     var s = 0.0;
@@ -221,25 +265,26 @@ ${flatMain(WG)}
  * queries that see it.
  */
 export function attentionBackwardKeyLaunch(
-  q: View,
-  k: View,
-  v: View,
-  lse: View,
-  delta: View,
-  gradOut: View,
-  causal: boolean,
-  scale: number,
-  dk: View,
-  dv: View,
+  args: AttentionArgs<View>,
+  saved: AttentionSaved<View>,
+  { dk, dv }: Pick<AttentionGrads<View>, 'dk' | 'dv'>,
   maxWorkgroups: number,
 ): Launch {
+  const { q } = args;
   const dt = q.dtype;
-  const inputs = backwardInputs(q, k, v, lse, delta, gradOut);
-  const { words, access, declarations } = operands(q, k, causal, scale, inputs, { dk, dv });
+  const inputs = backwardInputs(args, saved);
+  const { words, access, declarations, masked } = operands(args, 'queries', inputs, { dk, dv });
   const cap = dimCap(q.shape[3]);
+  const queries = masked
+    ? `  // the queries that see key j: its visible range (causal already folded in)
+  let seen = visible(b * Tk + j, Tq);
+  let iStart = seen.x; let iEnd = seen.y;`
+    : `  // causal: key j is seen by queries i >= j - (Tk - Tq)
+  var iStart = 0u;
+  if (p(6u) != 0u && j + Tq > Tk) { iStart = j + Tq - Tk; }`;
   return {
     kernel: {
-      key: `attention_backward_kv:${dt}:${cap}`,
+      key: `attention_backward_kv:${dt}:${cap}${maskedKey(masked)}`,
       access,
       build: () => `${declarations()}
 ${flatMain(WG)}
@@ -258,12 +303,10 @@ ${flatMain(WG)}
     dkA[d4] = vec4<f32>(0.0);
     dvA[d4] = vec4<f32>(0.0);
   }
-  // causal: key j is seen by queries i >= j - (Tk - Tq)
-  var iStart = 0u;
-  if (p(6u) != 0u && j + Tq > Tk) { iStart = j + Tq - Tk; }
+${queries}
   for (var g = 0u; g < G; g = g + 1u) {
     let rowBase = (b * p(1u) + hk * G + g) * Tq;
-    for (var i = iStart; i < Tq; i = i + 1u) {
+    for (var i = iStart; i < ${masked ? 'iEnd' : 'Tq'}; i = i + 1u) {
       let r = rowBase + i;
       let qb = p(10u) + r * D;
       let gb = p(15u) + r * D;
