@@ -1,5 +1,5 @@
 /**
- * The `matmul_epilogue` rules (act(a @ b + bias), @kiln/tensor's `matmulEpilogue`): finite
+ * The `matmulEpilogue` rule (act(a @ b + bias), @kiln/tensor's `matmulEpilogue`): finite
  * differences in float64 with and without the kept pre-activation, gradients equal to the
  * unfused composition (matmul → add → activation), second order through the composite that
  * `createGraph` switches to, no recomputed product when the forward kept the pre-activation, and
@@ -45,7 +45,7 @@ function unfused(act: T.MatmulActivation) {
 
 const inputs = () => [normal([2, 3, 4], 1), normal([5, 4], 2), normal([5], 3)];
 
-describe('matmul_epilogue rules: finite differences (float64, cpu)', () => {
+describe('matmulEpilogue rule: finite differences (float64, cpu)', () => {
   for (const act of ACTIVATIONS)
     for (const keep of [false, true])
       test(`${act}, keepPreActivation ${keep}`, async () => {
@@ -72,7 +72,7 @@ describe('matmul_epilogue rules: finite differences (float64, cpu)', () => {
   });
 });
 
-describe('matmul_epilogue rules: against the unfused composition (float32, cpu)', () => {
+describe('matmulEpilogue rule: against the unfused composition (float32, cpu)', () => {
   test('same gradients for every activation', async () => {
     for (const act of ACTIVATIONS) {
       const xs = inputs();
@@ -94,9 +94,9 @@ describe('matmul_epilogue rules: against the unfused composition (float32, cpu)'
         const xs = inputs();
         const before = ops.length;
         grad(fused('gelu_tanh', keep), { argnums: [0, 1, 2] })(...xs);
-        const epilogues = ops.slice(before).filter((op) => op.startsWith('matmul_epilogue')).length;
+        const epilogues = ops.slice(before).filter((op) => op.startsWith('matmulEpilogue')).length;
         expect(epilogues, `keep ${keep}`).toBe(keep ? 1 : 2);
-        expect(ops).toContain('activation_backward');
+        expect(ops).toContain('activationBackward');
       }
     } finally {
       remove();
@@ -104,7 +104,7 @@ describe('matmul_epilogue rules: against the unfused composition (float32, cpu)'
   });
 });
 
-describe('matmul_epilogue rules: webgpu gradients vs cpu', () => {
+describe('matmulEpilogue rule: webgpu gradients vs cpu', () => {
   test('every activation, kept pre-activation', async () => {
     if (!gpu) return;
     const cpu = await T.initBackend('cpu');

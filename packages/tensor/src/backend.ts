@@ -31,7 +31,7 @@ export type UnaryOp =
   | 'sigmoid'
   | 'relu'
   | 'gelu'
-  | 'gelu_tanh'
+  | 'geluTanh'
   | 'silu'
   | 'square'
   | 'sign'
@@ -39,11 +39,20 @@ export type UnaryOp =
   | 'floor'
   | 'ceil'
   | 'round'
-  | 'logical_not'
+  | 'logicalNot'
   | 'clamp';
 
-/** Activations a matmul epilogue can apply (same formulas as the {@link UnaryOp}s of the same names). */
+/**
+ * Activations a matmul epilogue can apply: each applies the formula of the {@link UnaryOp} of the
+ * same name, except `gelu_tanh`, GELU's tanh form, whose kernel is `geluTanh` (see
+ * {@link activationKernel}).
+ */
 export type MatmulActivation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu';
+
+/** The unary kernel whose formula an activation applies (what a fused epilogue must equal). */
+export function activationKernel(activation: Exclude<MatmulActivation, 'none'>): UnaryOp {
+  return activation === 'gelu_tanh' ? 'geluTanh' : activation;
+}
 
 /**
  * What a fused matmul applies to each accumulated output before storing it:
@@ -80,8 +89,8 @@ export type BinaryOp =
   | 'le'
   | 'gt'
   | 'ge'
-  | 'logical_and'
-  | 'logical_or';
+  | 'logicalAnd'
+  | 'logicalOr';
 
 /** Reductions. `argmax`/`argmin` write int32 positions within the (flattened) reduced dims. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
@@ -213,9 +222,12 @@ export interface BackendMemory {
  * Required: memory management, `fill`, `copy`, `unary`, `binary`, `where`, `reduce`, `cumsum`,
  * `matmul`, `gather`, `indexSelect`, `scatterAdd`, `random`, `topk`.
  * Optional fused kernels (the frontend composes primitives when they are missing):
- * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy`, the training kernels of `ops/fused.ts`:
- * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `attention`, `attentionBackward`, `adamw`,
- * and those of `ops/epilogue.ts`: `matmulEpilogue`, `activationBackward`.
+ * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy` (`ops/nn.ts`), the training kernels
+ * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `adamwUpdate`
+ * (`ops/fused.ts`), `attention`, `attentionBackward` (`ops/attention.ts`), and those of
+ * `ops/epilogue.ts`: `matmulEpilogue`, `activationBackward`. A method that serves one op has the
+ * op's name; `unary`, `binary`, `reduce`, `softmax` (softmax and logSoftmax) and `normBackward`
+ * (layerNormBackward and rmsNormBackward) serve several, chosen by an argument.
  */
 export interface Backend<S = any> {
   readonly name: string;
@@ -334,7 +346,7 @@ export interface Backend<S = any> {
    */
   embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
   /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
-  adamw?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
+  adamwUpdate?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
   /**
    * {@link Backend.matmul} with an epilogue applied before the store:
    * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`, and `preActivation[b, i, j] = acc + bias`

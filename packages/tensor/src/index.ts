@@ -36,13 +36,7 @@ export type {
 } from './backend.js';
 export { CpuBackend } from './backends/cpu/backend.js';
 export { initialisedBackends, resolveBackend } from './context.js';
-export {
-  addDispatchHook,
-  type DispatchHook,
-  type DispatchOptions,
-  dispatch,
-  type OpRecord,
-} from './dispatch.js';
+export { addDispatchHook, type DispatchHook, dispatch, type OpRecord } from './dispatch.js';
 export {
   DTYPES,
   type DType,
@@ -64,6 +58,27 @@ export {
 } from './init.js';
 export { keep, type LeakReport, leakReports, scope, setLeakDetection } from './lifetime.js';
 export { type MemoryInfo, memory } from './memory.js';
+export {
+  type AttentionAttrs,
+  type AxisAttrs,
+  type CreationAttrs,
+  type CrossEntropyAttrs,
+  type DifferentiableOp,
+  type LayerNormAttrs,
+  type MatmulEpilogueAttrs,
+  type NoAttrs,
+  type NonDifferentiableOp,
+  OPS,
+  type OpAttrs,
+  type OpKind,
+  type OpName,
+  type OpSpec,
+  type OpsOfKind,
+  type RandomAttrs,
+  type ReduceAttrs,
+  type ReportedOp,
+  type RmsNormAttrs,
+} from './op-table.js';
 export {
   type AttentionMaskOptions,
   type AttentionOptions,

@@ -7,6 +7,7 @@
 import type { AdamWScalars } from '../backend.js';
 import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
+import type { OpAttrs } from '../op-table.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
 import { oneHot, scatterAdd } from './indexing.js';
@@ -50,7 +51,7 @@ export function crossEntropyBackward(
     throw new ShapeError(
       `crossEntropyBackward: gradOut must have shape ${fmtShape(want)} for reduction '${reduction}', got ${fmtShape(gradOut.shape)}`,
     );
-  return dispatch('cross_entropy_backward', [logits, targets, gradOut], { ignoreIndex, reduction }, () =>
+  return dispatch('crossEntropyBackward', [logits, targets, gradOut], { ignoreIndex, reduction }, () =>
     withTemps((tmp) => {
       const rows = tmp(contiguous(tmp(reshape(logits, [N, C]))));
       const t = tmp(contiguous(tmp(reshape(targets, [N]))));
@@ -87,7 +88,7 @@ export function softmaxBackward(y: Tensor, g: Tensor, axis = -1, log = false): T
   if (y.shape.join() !== g.shape.join())
     throw new ShapeError(`softmaxBackward: y ${fmtShape(y.shape)} and g ${fmtShape(g.shape)} must match`);
   const ax = axis < 0 ? axis + y.ndim : axis;
-  return dispatch('softmax_backward', [y, g], { axis: ax, log }, () =>
+  return dispatch('softmaxBackward', [y, g], { axis: ax, log }, () =>
     withTemps((tmp) => {
       const be = y.backend;
       if (be.softmaxBackward && ax === y.ndim - 1) {
@@ -113,8 +114,9 @@ export interface NormBackwardOptions {
 }
 
 /** Shared body of the norm backwards: [dx, dweight or null, dbias or null]. */
-function normBackward(
-  op: string,
+function normBackward<K extends 'layerNormBackward' | 'rmsNormBackward'>(
+  op: K,
+  attrs: OpAttrs<K>,
   x: Tensor,
   weight: Tensor | null,
   g: Tensor,
@@ -129,7 +131,7 @@ function normBackward(
   const n = x.shape[x.ndim - 1];
   const inputs = weight ? [x, weight, g] : [x, g];
   // dispatch reports tensors only: [dx, dweight if weight, dbias if bias]
-  const outs = dispatch(op, inputs, { eps, hasWeight: !!weight, hasBias: bias }, (): Tensor[] =>
+  const outs = dispatch(op, inputs, attrs, (): Tensor[] =>
     withTemps((tmp) => {
       const be = x.backend;
       const lead = x.shape.slice(0, -1).map((_, i) => i);
@@ -183,7 +185,10 @@ export function layerNormBackward(
   g: Tensor,
   options: NormBackwardOptions,
 ): [Tensor, Tensor | null, Tensor | null] {
-  return normBackward('layer_norm_backward', x, weight, g, options.eps, true, !!options.bias);
+  const { eps } = options;
+  const bias = !!options.bias;
+  const attrs = { eps, hasWeight: !!weight, hasBias: bias };
+  return normBackward('layerNormBackward', attrs, x, weight, g, eps, true, bias);
 }
 
 /** Gradients [dx, dweight] of `rmsNorm(x, weight, { eps })` given the upstream gradient `g`. */
@@ -193,7 +198,17 @@ export function rmsNormBackward(
   g: Tensor,
   options: NormBackwardOptions,
 ): [Tensor, Tensor | null] {
-  const [dx, dw] = normBackward('rms_norm_backward', x, weight, g, options.eps, false, false);
+  const { eps } = options;
+  const [dx, dw] = normBackward(
+    'rmsNormBackward',
+    { eps, hasWeight: !!weight },
+    x,
+    weight,
+    g,
+    eps,
+    false,
+    false,
+  );
   return [dx, dw];
 }
 
@@ -212,7 +227,7 @@ export function embeddingBackward(g: Tensor, index: Tensor, numRows: number): Te
   const rest = g.shape.slice(1);
   const N = index.shape[0];
   const D = rest.reduce((a, b) => a * b, 1);
-  return dispatch('embedding_backward', [g, index], { numRows }, () =>
+  return dispatch('embeddingBackward', [g, index], { numRows }, () =>
     withTemps((tmp) => {
       const be = g.backend;
       const out = empty(be, [numRows, ...rest], g.dtype);
@@ -306,31 +321,25 @@ export function adamwUpdate(
     const be = p.backend;
     // composite: hooks see no op of its own (its outputs are its inputs, updated in place); the
     // fallback's writes are reported as `assign`s, exactly like a hand-written optimizer's
-    dispatch(
-      'adamw_update',
-      [p, g, mi, vi],
-      { ...s },
-      () => {
-        if (be.adamw) {
-          withTemps((tmp) => {
-            const gc = tmp(contiguous(g));
-            be.adamw!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s);
-          });
-          for (const t of [p, mi, vi]) t.storage.version++; // as assign does
-        } else {
-          withTemps((tmp) => {
-            const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
-            const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
-            const denom = tmp(tmp(tmp(vn.sqrt()).div(s.sqrtC2)).add(s.eps));
-            const pn = tmp(tmp(p.mul(s.decay)).sub(tmp(tmp(mn.div(denom)).mul(s.stepSize))));
-            mi.assign(mn);
-            vi.assign(vn);
-            p.assign(pn);
-          });
-        }
-        return [p, mi, vi];
-      },
-      { composite: true },
-    );
+    dispatch('adamwUpdate', [p, g, mi, vi], {}, () => {
+      if (be.adamwUpdate) {
+        withTemps((tmp) => {
+          const gc = tmp(contiguous(g));
+          be.adamwUpdate!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s);
+        });
+        for (const t of [p, mi, vi]) t.storage.version++; // as assign does
+      } else {
+        withTemps((tmp) => {
+          const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
+          const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
+          const denom = tmp(tmp(tmp(vn.sqrt()).div(s.sqrtC2)).add(s.eps));
+          const pn = tmp(tmp(p.mul(s.decay)).sub(tmp(tmp(mn.div(denom)).mul(s.stepSize))));
+          mi.assign(mn);
+          vi.assign(vn);
+          p.assign(pn);
+        });
+      }
+      return [p, mi, vi];
+    });
   }
 }

@@ -48,7 +48,7 @@ const plain: Backend = Object.assign(new CpuBackend(), {
   attentionBackward: undefined,
   normBackward: undefined,
   embeddingBackward: undefined,
-  adamw: undefined,
+  adamwUpdate: undefined,
 });
 
 /** Embedding backward with many repeated ids: g [N, ...rest] into V rows. */

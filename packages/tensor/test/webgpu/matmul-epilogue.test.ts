@@ -8,7 +8,12 @@
  */
 import type { Backend } from '@kiln/tensor';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MatmulActivation, MatmulEpilogue, View } from '../../src/backend.js';
+import {
+  activationKernel,
+  type MatmulActivation,
+  type MatmulEpilogue,
+  type View,
+} from '../../src/backend.js';
 import { MATMUL_VARIANTS, matmulVariantApplies } from '../../src/backends/webgpu/kernels/matmul.js';
 import type { DType } from '../../src/dtype.js';
 import { cpu, firstMismatch, gpu, randomSpec, shutdown, skipReason, suiteName } from './helpers.js';
@@ -99,7 +104,7 @@ async function run(
     be.matmul(a, b, pre);
     if (withBias) be.binary('add', pre, { ...bias, shape: outShape, strides: [0, 0, 2] }, pre);
     if (activation === 'none') be.copy(pre, out);
-    else be.unary(activation, pre, out);
+    else be.unary(activationKernel(activation), pre, out);
   } else {
     if (!be.matmulEpilogue) throw new Error('webgpu backend lacks matmulEpilogue');
     be.matmulEpilogue(a, b, out, epilogue);

@@ -24,7 +24,7 @@ import {
 } from '@kiln/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { View } from '../../src/backend.js';
-import { adamwLaunch } from '../../src/backends/webgpu/kernels/adamw.js';
+import { adamwUpdateLaunch } from '../../src/backends/webgpu/kernels/adamw-update.js';
 import { reduceLaunch } from '../../src/backends/webgpu/kernels/reduce.js';
 import { rowLanes } from '../../src/backends/webgpu/kernels/rows.js';
 import { softmaxLaunch } from '../../src/backends/webgpu/kernels/softmax.js';
@@ -110,7 +110,7 @@ describe('row kernel variant selection', () => {
     };
     const key = (n: number, offset: number) => {
       const [p, g, m, v] = [view([n], offset), view([n]), view([n]), view([n])];
-      return adamwLaunch(p, g, m, v, s, 65535).kernel.key;
+      return adamwUpdateLaunch(p, g, m, v, s, 65535).kernel.key;
     };
     expect(key(1024, 0)).toBe('adamw:float32:v4');
     expect(key(1024, 2)).toBe('adamw:float32');

@@ -3,7 +3,7 @@
  * The epilogue rounds after the product, after the bias and after the activation, exactly where
  * the composition matmul → add → unary stores, so fused and composed results are identical.
  */
-import type { MatmulActivation, MatmulEpilogue, View } from '../../backend.js';
+import { activationKernel, type MatmulActivation, type MatmulEpilogue, type View } from '../../backend.js';
 import type { HostArray } from '../../dtype.js';
 import { rounder } from './fused.js';
 import { erf, SQRT_2_OVER_PI, unaryFn } from './math.js';
@@ -19,7 +19,7 @@ export function applyEpilogue(out: V, epilogue: MatmulEpilogue<HostArray>): void
   const size = out.shape.reduce((a, b) => a * b, 1);
   const r = rounder(out);
   const { bias, preActivation: pre, activation } = epilogue;
-  const act = activation === 'none' ? null : unaryFn(activation, undefined);
+  const act = activation === 'none' ? null : unaryFn(activationKernel(activation), undefined);
   const o = out.storage;
   for (let i = 0; i < size; i++) {
     let v = o[out.offset + i];

@@ -7,7 +7,7 @@
  * each only when present), their uniform words and the pipeline-key suffix, and
  * {@link matmulLaunches}, which every variant's launches go through.
  */
-import type { MatmulActivation, MatmulEpilogue, View } from '../../../backend.js';
+import { activationKernel, type MatmulActivation, type MatmulEpilogue, type View } from '../../../backend.js';
 import type { DType } from '../../../dtype.js';
 import type { Launch } from '../executor.js';
 import type { Access } from '../pipelines.js';
@@ -20,7 +20,7 @@ export type KernelEpilogue = MatmulEpilogue<unknown>;
 
 /** The activation of compute-type value `v`: the elementwise unary kernels' own expression. */
 function activation(act: MatmulActivation, v: string): string {
-  return act === 'none' ? v : floatUnary(act, v);
+  return act === 'none' ? v : floatUnary(activationKernel(act), v);
 }
 
 /** Pipeline-key suffix: which extra bindings exist and the activation ('' for a plain product). */

@@ -22,7 +22,7 @@ import {
  * length and offsets are multiples of 4 take the vec4 variant: one vec4 of each per invocation,
  * the same operations per component (so the same bits), a quarter of the gathers on lavapipe.
  */
-export function adamwLaunch(
+export function adamwUpdateLaunch(
   p: View,
   g: View,
   m: View,
