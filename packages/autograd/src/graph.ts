@@ -22,11 +22,11 @@ import {
   type DType,
   isFloat,
   keep,
-  OPS,
   type OpRecord,
   type Shape,
   type Tensor,
 } from '@kiln/tensor';
+import { OPS } from '@kiln/tensor/internal';
 import { AutogradError } from './errors.js';
 import { isGradEnabled } from './mode.js';
 import { isDifferentiable, RULES, type Rule } from './rules.js';

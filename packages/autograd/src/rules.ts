@@ -17,32 +17,37 @@
  * - Skip work for inputs that do not need a gradient (`ctx.needs[i]`).
  */
 import {
-  activationBackward,
-  activationBackwardComposite,
   arange,
-  attentionBackward,
-  attentionBackwardComposite,
-  crossEntropyBackward,
-  type DifferentiableOp,
   type DType,
-  embeddingBackward,
   isFloat,
-  layerNormBackward,
   type MatmulActivation,
   matmulEpilogue,
-  type NonDifferentiableOp,
-  OPS,
   type OpAttrs,
   type OpName,
-  oneHot,
   pad,
-  rmsNormBackward,
   type Shape,
   scatterAdd,
-  softmaxBackward,
   type Tensor,
   where,
 } from '@kiln/tensor';
+import {
+  activationBackward,
+  activationBackwardComposite,
+  attentionBackward,
+  attentionBackwardComposite,
+  crossEntropyBackward,
+  crossEntropyBackwardComposite,
+  type DifferentiableOp,
+  embeddingBackward,
+  layerNormBackward,
+  layerNormBackwardComposite,
+  type NonDifferentiableOp,
+  OPS,
+  rmsNormBackward,
+  rmsNormBackwardComposite,
+  softmaxBackward,
+  softmaxBackwardComposite,
+} from '@kiln/tensor/internal';
 import { isGradEnabled } from './mode.js';
 import { alongAxis, flip, keptShape, sumTo, unreduce, zerosOn } from './rule-helpers.js';
 
@@ -266,51 +271,42 @@ export const RULES: Rules = {
   },
 
   // ---- fused building blocks -----------------------------------------------------------------
-  // dx = y·(g - Σ g·y), one fused row kernel where the backend has it. Grad mode is on in a rule
-  // only when backward records itself (createGraph): then the composite keeps grad(grad(f)) working.
+  // Each calls its fused backward op (one kernel where the backend has it) while backward is
+  // not recorded, and records that op's composite (the same derivative from public ops, written
+  // once in @kiln/tensor) when it is: grad mode is on in a rule exactly then (createGraph), and
+  // the composite keeps grad(grad(f)) working.
+  // dx = y·(g - Σ g·y)
   softmax: {
     saveOutputs: [0],
     backward: (c, g) => {
       const y = c.output(0);
-      if (!isGradEnabled()) return [softmaxBackward(y, g, c.attrs.axis)];
-      const gy = g.mul(y);
-      return [gy.sub(y.mul(gy.sum(c.attrs.axis, true)))];
+      const { axis } = c.attrs;
+      return [isGradEnabled() ? softmaxBackwardComposite(y, g, axis) : softmaxBackward(y, g, axis)];
     },
   },
   // dx = g - softmax·Σg
   logSoftmax: {
     saveOutputs: [0],
     backward: (c, g) => {
-      if (!isGradEnabled()) return [softmaxBackward(c.output(0), g, c.attrs.axis, true)];
-      return [g.sub(c.output(0).exp().mul(g.sum(c.attrs.axis, true)))];
+      const y = c.output(0);
+      const { axis } = c.attrs;
+      return [
+        isGradEnabled() ? softmaxBackwardComposite(y, g, axis, true) : softmaxBackward(y, g, axis, true),
+      ];
     },
   },
-  // Mean and 1/std are recomputed from x (forward does not return them).
+  // Mean and 1/std are recomputed from x (forward does not return them); the fused op computes
+  // dx per row and dweight/dbias by one column reduction.
   layerNorm: {
     saveInputs: 'all',
     backward: (c, g) => {
       const { eps, hasWeight, hasBias } = c.attrs;
-      const x = c.input(0);
-      if (!isGradEnabled()) {
-        // fused: dx per row, dweight/dbias by one column reduction (composite below under createGraph)
-        const [dx, dw, db] = layerNormBackward(x, hasWeight ? c.input(1) : null, g, { eps, bias: hasBias });
-        const grads: (Tensor | null)[] = [c.needs[0] ? dx : null];
-        if (hasWeight) grads.push(c.needs[1] ? dw : null);
-        if (hasBias) grads.push(c.needs[grads.length] ? db : null);
-        return grads;
-      }
-      const xc = x.sub(x.mean(-1, true));
-      const rstd = xc.square().mean(-1, true).add(eps).rsqrt();
-      const xhat = xc.mul(rstd);
-      const lead = leadAxes(x.shape);
-      const gxhat = hasWeight ? g.mul(c.input(1)) : g;
-      const grads: (Tensor | null)[] = [null];
-      if (c.needs[0]) {
-        const centred = gxhat.sub(gxhat.mean(-1, true));
-        grads[0] = rstd.mul(centred.sub(xhat.mul(gxhat.mul(xhat).mean(-1, true))));
-      }
-      if (hasWeight) grads.push(c.needs[1] ? sumOver(g.mul(xhat), lead) : null);
-      if (hasBias) grads.push(c.needs[grads.length] ? sumOver(g, lead) : null);
+      const [x, w] = [c.input(0), hasWeight ? c.input(1) : null];
+      const backward = isGradEnabled() ? layerNormBackwardComposite : layerNormBackward;
+      const [dx, dw, db] = backward(x, w, g, { eps, bias: hasBias });
+      const grads: (Tensor | null)[] = [c.needs[0] ? dx : null];
+      if (hasWeight) grads.push(c.needs[1] ? dw : null);
+      if (hasBias) grads.push(c.needs[grads.length] ? db : null);
       return grads;
     },
   },
@@ -318,34 +314,21 @@ export const RULES: Rules = {
     saveInputs: 'all',
     backward: (c, g) => {
       const { eps, hasWeight } = c.attrs;
-      const x = c.input(0);
-      if (!isGradEnabled()) {
-        const [dx, dw] = rmsNormBackward(x, hasWeight ? c.input(1) : null, g, { eps });
-        return hasWeight ? [c.needs[0] ? dx : null, c.needs[1] ? dw : null] : [c.needs[0] ? dx : null];
-      }
-      const rrms = x.square().mean(-1, true).add(eps).rsqrt();
-      const xhat = x.mul(rrms);
-      const gxhat = hasWeight ? g.mul(c.input(1)) : g;
-      const gx = c.needs[0] ? rrms.mul(gxhat.sub(xhat.mul(gxhat.mul(xhat).mean(-1, true)))) : null;
-      return hasWeight ? [gx, c.needs[1] ? sumOver(g.mul(xhat), leadAxes(x.shape)) : null] : [gx];
+      const [x, w] = [c.input(0), hasWeight ? c.input(1) : null];
+      const backward = isGradEnabled() ? rmsNormBackwardComposite : rmsNormBackward;
+      const [dx, dw] = backward(x, w, g, { eps });
+      return hasWeight ? [c.needs[0] ? dx : null, c.needs[1] ? dw : null] : [c.needs[0] ? dx : null];
     },
   },
   // d loss_n / d logits_n = softmax(logits_n) - onehot(t_n), scaled by the upstream gradient of
-  // loss_n (g, g/count for the mean) and zero for ignored targets.
+  // loss_n (g, g/count for the mean) and zero for ignored targets; the fused kernel recomputes
+  // the probabilities inside the gradient kernel and never stores them.
   crossEntropy: {
     saveInputs: [0, 1],
     backward: (c, g) => {
-      const { ignoreIndex, reduction } = c.attrs;
       const [logits, targets] = [c.input(0), c.input(1)];
-      // fused: the probabilities are recomputed inside the gradient kernel, never stored
-      if (!isGradEnabled())
-        return [crossEntropyBackward(logits, targets, g, { ignoreIndex, reduction }), null];
-      const C = logits.shape[logits.ndim - 1];
-      const valid = targets.ne(ignoreIndex);
-      const hot = oneHot(where(valid, targets, 0), C, { dtype: logits.dtype });
-      const scale = reduction === 'mean' ? g.div(valid.cast(logits.dtype).sum()) : g;
-      const perRow = where(valid, scale, 0).unsqueeze(-1);
-      return [logits.softmax(-1).sub(hot).mul(perRow), null];
+      const backward = isGradEnabled() ? crossEntropyBackwardComposite : crossEntropyBackward;
+      return [backward(logits, targets, g, c.attrs), null];
     },
   },
 

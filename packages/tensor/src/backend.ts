@@ -116,7 +116,7 @@ export interface RandomParams {
 }
 
 /**
- * Scalars of one AdamW step, precomputed on the host (see `adamwScalars` in `ops/fused.ts`):
+ * Scalars of one AdamW step, precomputed on the host (see `adamwScalars` in `ops/adamw-update.ts`):
  * m ← beta1·m + oneMinusBeta1·g; v ← beta2·v + oneMinusBeta2·g²;
  * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
  */
@@ -224,7 +224,7 @@ export interface BackendMemory {
  * Optional fused kernels (the frontend composes primitives when they are missing):
  * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy` (`ops/nn.ts`), the training kernels
  * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `adamwUpdate`
- * (`ops/fused.ts`), `attention`, `attentionBackward` (`ops/attention.ts`), and those of
+ * (`ops/<name>.ts`), `attention`, `attentionBackward` (`ops/attention.ts`), and those of
  * `ops/epilogue.ts`: `matmulEpilogue`, `activationBackward`. A method that serves one op has the
  * op's name; `unary`, `binary`, `reduce`, `softmax` (softmax and logSoftmax) and `normBackward`
  * (layerNormBackward and rmsNormBackward) serve several, chosen by an argument.

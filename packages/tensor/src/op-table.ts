@@ -191,10 +191,10 @@ export const OPS = Object.freeze({
   attention: differentiable<AttentionAttrs>(),
   attentionBackward: fusedBackward<AttentionAttrs>(),
 
-  // ---- optimizer (ops/fused.ts) ----------------------------------------------------------------
+  // ---- optimizer (ops/adamw-update.ts) ---------------------------------------------------------
   adamwUpdate: composite(),
 
-  // ---- indexing (ops/indexing.ts, ops/fused.ts) ------------------------------------------------
+  // ---- indexing (ops/indexing.ts, ops/embedding-backward.ts) -----------------------------------
   gather: differentiable<AxisAttrs>(),
   indexSelect: differentiable<AxisAttrs>(),
   scatterAdd: differentiable<AxisAttrs>(),

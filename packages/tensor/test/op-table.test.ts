@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as K from '../src/index.js';
-import { dispatch, OPS } from '../src/index.js';
+import { dispatch, OPS } from '../src/internal.js';
 
 beforeAll(async () => {
   await K.init({ backend: 'cpu' });

@@ -10,18 +10,13 @@
  */
 
 import type { Backend } from '@kiln/tensor';
+import { crossEntropy, layerNorm, logSoftmax, rmsNorm, softmax, type Tensor } from '@kiln/tensor';
 import {
-  crossEntropy,
   crossEntropyBackward,
-  layerNorm,
   layerNormBackward,
-  logSoftmax,
-  rmsNorm,
   rmsNormBackward,
-  softmax,
   softmaxBackward,
-  type Tensor,
-} from '@kiln/tensor';
+} from '@kiln/tensor/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { View } from '../../src/backend.js';
 import { adamwUpdateLaunch } from '../../src/backends/webgpu/kernels/adamw-update.js';

@@ -1,6 +1,7 @@
 /**
- * CPU reference kernels of the fused training ops (`ops/fused.ts`): plain loops in float64,
- * rounded only when stored. They define the semantics the WebGPU kernels are tested against.
+ * CPU reference kernels of the fused training ops (`ops/*-backward.ts`, `ops/attention.ts`,
+ * `ops/adamw-update.ts`): plain loops in float64, rounded only when stored. They define the
+ * semantics the WebGPU kernels are tested against.
  */
 import type {
   AdamWScalars,

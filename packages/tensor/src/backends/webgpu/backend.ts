@@ -500,7 +500,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
-  // ---- fused training kernels (ops/fused.ts) ----------------------------------------------------
+  // ---- fused training kernels (ops/*-backward.ts, ops/attention.ts, ops/adamw-update.ts) --------
 
   crossEntropyBackward(logits: V, targets: V, scale: V, ignoreIndex: number, out: V): void {
     this.#check('crossEntropyBackward');
