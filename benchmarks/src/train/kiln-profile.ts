@@ -20,7 +20,7 @@ type Phase = 'forward' | 'backward' | 'optimizer';
 
 /**
  * A matrix product as recorded: shapes, whether an operand is a transposed view, and for the
- * fused `matmul_epilogue` ops (the forward projections) the activation and whether a bias is added.
+ * fused `matmulEpilogue` ops (the forward projections) the activation and whether a bias is added.
  */
 interface Product {
   a: number[];
@@ -162,22 +162,21 @@ export async function profileStep(
   let phase: Phase = 'forward';
   const remove = addDispatchHook((r) => {
     ops[phase][r.op] = (ops[phase][r.op] ?? 0) + 1;
-    if (phase !== 'optimizer' && (r.op === 'matmul' || r.op.startsWith('matmul_epilogue'))) {
+    if (phase !== 'optimizer' && (r.op === 'matmul' || r.op === 'matmulEpilogue')) {
       const [a, b] = r.inputs;
-      const attrs = r.attrs as { activation?: MatmulActivation; hasBias?: boolean };
       const epilogue =
         r.op === 'matmul'
           ? null
           : {
-              activation: attrs.activation ?? 'none',
-              bias: !!attrs.hasBias,
-              keepPre: r.op === 'matmul_epilogue_pre',
+              activation: r.attrs.activation,
+              bias: r.attrs.hasBias,
+              keepPre: r.attrs.keepPreActivation,
             };
       products.push({ a: [...a.shape], b: [...b.shape], aT: isTransposed(a), bT: isTransposed(b), epilogue });
     }
-    if ((r.op === 'attention' || r.op === 'scaled_dot_product_attention') && phase === 'forward') {
+    if (r.op === 'attention' && phase === 'forward') {
       const [q, k] = r.inputs;
-      const { causal, scale } = r.attrs as { causal: boolean; scale: number };
+      const { causal, scale } = r.attrs;
       attention.push({ q: [...q.shape], kv: [...k.shape], causal, scale });
     }
   });

@@ -93,7 +93,8 @@ function contextFor(node: Node, needs: boolean[], outputGrads: (Tensor | null)[]
     return s.tensor;
   };
   return {
-    attrs: node.attrs as Record<string, any>,
+    // the node's attrs are what dispatch reported for its op, the op its rule was looked up by
+    attrs: node.attrs as BackwardContext['attrs'],
     input: (i) => find('input', i),
     output: (i) => find('output', i),
     inputShapes: node.inputMeta.map((m) => m.shape),

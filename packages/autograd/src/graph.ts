@@ -26,9 +26,10 @@ import {
   type Shape,
   type Tensor,
 } from '@kiln/tensor';
+import { OPS } from '@kiln/tensor/internal';
 import { AutogradError } from './errors.js';
 import { isGradEnabled } from './mode.js';
-import { NON_DIFFERENTIABLE, RULES, type Rule } from './rules.js';
+import { isDifferentiable, RULES, type Rule } from './rules.js';
 
 /**
  * - `op`: a differentiable op with a rule.
@@ -78,7 +79,8 @@ export class Node {
     readonly kind: NodeKind,
     /** Gradient rule (op nodes). */
     readonly rule: Rule | null,
-    readonly attrs: Readonly<Record<string, unknown>>,
+    /** The op's attributes, as dispatch reported them. */
+    readonly attrs: object,
     /** Per input: where its gradient goes, or null when it gets none (constants, integers). */
     readonly inputs: readonly (Ref | null)[],
     readonly inputMeta: readonly TensorMeta[],
@@ -310,8 +312,10 @@ export function saveExtra(node: Node, index: number, t: Tensor): void {
 
 function saveFor(node: Node, rule: Rule, rec: OpRecord): void {
   const inputs = rule.saveInputs === 'all' ? rec.inputs.map((_, i) => i) : (rule.saveInputs ?? []);
+  // optional operands and outputs (a bias, a kept pre-activation) may be absent: skip those
   for (const i of inputs) if (i < rec.inputs.length) node.saved.push(save('input', i, rec.inputs[i]));
-  for (const i of rule.saveOutputs ?? []) node.saved.push(save('output', i, rec.outputs[i]));
+  for (const i of rule.saveOutputs ?? [])
+    if (i < rec.outputs.length) node.saved.push(save('output', i, rec.outputs[i]));
 }
 
 function markConstant(record: OpRecord, reason: string): void {
@@ -331,7 +335,7 @@ export function recordCustom(node: Node, outputs: readonly Tensor[]): void {
 }
 
 function record(rec: OpRecord): void {
-  if (rec.op === 'assign') {
+  if (OPS[rec.op].kind === 'inPlace') {
     onAssign(rec);
     return;
   }
@@ -346,9 +350,9 @@ function record(rec: OpRecord): void {
 
 /** Records an op at least one of whose inputs is tracked. */
 function recordTracked(rec: OpRecord, tracked: (Ref | undefined)[]): void {
-  const why = NON_DIFFERENTIABLE[rec.op];
-  if (why !== undefined) {
-    markConstant(rec, `'${rec.op}' is not differentiable (${why})`);
+  const spec = OPS[rec.op];
+  if (spec.kind === 'nonDifferentiable') {
+    markConstant(rec, `'${rec.op}' is not differentiable (${spec.reason})`);
     return;
   }
   // Gradients flow only into float inputs that are variables or computed from them.
@@ -363,9 +367,12 @@ function recordTracked(rec: OpRecord, tracked: (Ref | undefined)[]): void {
   }
   const inputMeta = rec.inputs.map(meta);
   const outputMeta = rec.outputs.map(meta);
-  const rule = RULES[rec.op];
+  // looked up at run time too: a test may take a rule out of the table
+  const rule: Rule | undefined = isDifferentiable(rec.op) ? RULES[rec.op] : undefined;
   if (!rule) {
-    const reason = `no gradient rule is registered for '${rec.op}' (add one to packages/autograd/src/rules.ts; see docs/autograd.md)`;
+    const reason = isDifferentiable(rec.op)
+      ? `no gradient rule is registered for '${rec.op}' (add one to packages/autograd/src/rules.ts; see docs/autograd.md)`
+      : `'${rec.op}' has no gradient rule: ${spec.reason}`;
     const node = new Node(rec.op, 'missing', null, rec.attrs, inputs, inputMeta, outputMeta, reason);
     for (const [i, t] of rec.outputs.entries()) setRef(t, node, i);
     addToTape(node);

@@ -1,8 +1,10 @@
 /**
- * Every gradient rule, in one table: for each op name that @kiln/tensor's dispatch reports,
- * what the rule saves in forward and how it maps the gradient of the output(s) to gradients of
- * the inputs (vector-Jacobian products). Rules are written with tensor ops, so they run on every
- * backend, and when backward records them (`createGraph`) they can be differentiated again.
+ * Every gradient rule, in one table: for each differentiable op of @kiln/tensor's op table
+ * (`OPS`), what the rule saves in forward and how it maps the gradient of the output(s) to
+ * gradients of the inputs (vector-Jacobian products). The table's type is derived from `OPS`, so
+ * a missing or misspelled rule is a type error and `ctx.attrs` has the op's attribute type.
+ * Rules are written with tensor ops, so they run on every backend, and when backward records
+ * them (`createGraph`) they can be differentiated again.
  *
  * Conventions (see docs/autograd.md, "Adding an op"):
  * - `backward(ctx, g)` returns one entry per input: a tensor with exactly that input's shape and
@@ -15,34 +17,44 @@
  * - Skip work for inputs that do not need a gradient (`ctx.needs[i]`).
  */
 import {
-  activationBackward,
-  activationBackwardComposite,
   arange,
-  attentionBackward,
-  attentionBackwardComposite,
-  crossEntropyBackward,
   type DType,
-  embeddingBackward,
   isFloat,
-  layerNormBackward,
   type MatmulActivation,
   matmulEpilogue,
-  oneHot,
+  type OpAttrs,
+  type OpName,
   pad,
-  rmsNormBackward,
   type Shape,
   scatterAdd,
-  softmaxBackward,
   type Tensor,
   where,
 } from '@kiln/tensor';
+import {
+  activationBackward,
+  activationBackwardComposite,
+  attentionBackward,
+  attentionBackwardComposite,
+  crossEntropyBackward,
+  crossEntropyBackwardComposite,
+  type DifferentiableOp,
+  embeddingBackward,
+  layerNormBackward,
+  layerNormBackwardComposite,
+  type NonDifferentiableOp,
+  OPS,
+  rmsNormBackward,
+  rmsNormBackwardComposite,
+  softmaxBackward,
+  softmaxBackwardComposite,
+} from '@kiln/tensor/internal';
 import { isGradEnabled } from './mode.js';
 import { alongAxis, flip, keptShape, sumTo, unreduce, zerosOn } from './rule-helpers.js';
 
-/** What a rule's backward sees. */
-export interface BackwardContext {
+/** What the backward of op `K`'s rule sees. */
+export interface BackwardContext<K extends DifferentiableOp = DifferentiableOp> {
   /** The op's non-tensor arguments, as dispatch reported them. */
-  readonly attrs: Readonly<Record<string, any>>;
+  readonly attrs: Readonly<OpAttrs<K>>;
   /** Saved input `i` (must be listed in the rule's `saveInputs`). */
   input(i: number): Tensor;
   /** Saved output `i` (must be listed in the rule's `saveOutputs`). */
@@ -57,33 +69,38 @@ export interface BackwardContext {
   readonly outputGrads: readonly (Tensor | null)[];
 }
 
-/** A gradient rule: what to save in forward, and the vector-Jacobian product in backward. */
-export interface Rule {
-  /** Input positions backward reads (or 'all'). */
+/** A gradient rule for op `K`: what to save in forward, and the vector-Jacobian product in backward. */
+export interface Rule<K extends DifferentiableOp = DifferentiableOp> {
+  /** Input positions backward reads (or 'all'); positions the op was not given are skipped. */
   readonly saveInputs?: readonly number[] | 'all';
-  /** Output positions backward reads. */
+  /** Output positions backward reads; positions the op did not produce are skipped. */
   readonly saveOutputs?: readonly number[];
   /** Gradients of the inputs, given the gradient `g` of output 0. */
-  backward(ctx: BackwardContext, g: Tensor): readonly (Tensor | null | undefined)[];
+  backward(ctx: BackwardContext<K>, g: Tensor): readonly (Tensor | null | undefined)[];
 }
 
-/** Ops that have no gradient, and why (a gradient requested through them is an error). */
-export const NON_DIFFERENTIABLE: Readonly<Record<string, string>> = {
-  argmax: 'it returns integer indices',
-  argmin: 'it returns integer indices',
-  eq: 'comparisons return bool',
-  ne: 'comparisons return bool',
-  lt: 'comparisons return bool',
-  le: 'comparisons return bool',
-  gt: 'comparisons return bool',
-  ge: 'comparisons return bool',
-  logical_and: 'logical ops work on bool',
-  logical_or: 'logical ops work on bool',
-  logical_not: 'logical ops work on bool',
-};
+/** The rule table's type: exactly one rule per differentiable op of the op table. */
+export type Rules = { readonly [K in DifferentiableOp]: Rule<K> };
+
+/** True when `op` has a rule in {@link RULES} (its kind in the op table is `differentiable`). */
+export function isDifferentiable(op: OpName): op is DifferentiableOp {
+  return OPS[op].kind === 'differentiable';
+}
+
+/**
+ * Ops that have no gradient, and why (a gradient requested through them is an error): the
+ * `nonDifferentiable` ops of @kiln/tensor's op table, with the table's reasons.
+ */
+export const NON_DIFFERENTIABLE: Readonly<Record<NonDifferentiableOp, string>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(OPS).flatMap(([op, spec]) =>
+      spec.kind === 'nonDifferentiable' ? [[op, spec.reason]] : [],
+    ),
+  ) as Record<NonDifferentiableOp, string>,
+);
 
 /** Step functions: the derivative is zero wherever it exists (as in PyTorch). */
-const ZERO: Rule = { backward: () => [null] };
+const ZERO = { backward: () => [null] };
 
 /** Product of the sizes of `axes`. */
 function count(shape: Shape, axes: readonly number[]): number {
@@ -100,7 +117,7 @@ function sumOver(t: Tensor, axes: number[]): Tensor {
   return axes.length > 0 ? t.sum(axes) : t;
 }
 
-export const RULES: Readonly<Record<string, Rule>> = {
+export const RULES: Rules = {
   // ---- elementwise, one operand ---------------------------------------------------------------
   neg: { backward: (_, g) => [g.neg()] },
   abs: { saveInputs: [0], backward: (c, g) => [g.mul(c.input(0).sign())] },
@@ -121,10 +138,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   // y > 0 exactly where x > 0, and the output is what forward keeps anyway
   relu: { saveOutputs: [0], backward: (c, g) => [where(c.output(0).gt(0), g, 0)] },
-  // d/dx of x·Φ(x), the tanh approximation and x·σ(x): one fused kernel, or the composite
+  // d/dx of x·Φ(x) (or its tanh approximation) and x·σ(x): one fused kernel, or the composite
   // derivative when backward records itself (createGraph), so grad(grad(f)) still works
-  gelu: { saveInputs: [0], backward: (c, g) => [activationGrad('gelu', c.input(0), g)] },
-  gelu_tanh: { saveInputs: [0], backward: (c, g) => [activationGrad('gelu_tanh', c.input(0), g)] },
+  gelu: {
+    saveInputs: [0],
+    backward: (c, g) => [activationGrad(c.attrs.approximate === 'tanh' ? 'geluTanh' : 'gelu', c.input(0), g)],
+  },
   silu: { saveInputs: [0], backward: (c, g) => [activationGrad('silu', c.input(0), g)] },
   square: { saveInputs: [0], backward: (c, g) => [g.mul(c.input(0).mul(2))] },
   reciprocal: { saveOutputs: [0], backward: (c, g) => [g.mul(c.output(0).square()).neg()] },
@@ -234,105 +253,80 @@ export const RULES: Readonly<Record<string, Rule>> = {
   matmul: { saveInputs: [0, 1], backward: (c, g) => matmulGrads(c, g) },
   // out = act(a @ b + bias): the activation's derivative at the pre-activation (one fused
   // elementwise kernel, or the composite under createGraph), then matmul's gradients and the
-  // bias's column sums. The pre-activation is output 1 of the variant whose forward kept it
-  // (keepPreActivation), else recomputed here; `none` needs none. No output is saved, so a
-  // projection's result is not held alive for backward by this op.
-  matmul_epilogue: {
+  // bias's column sums. The pre-activation is output 1 when forward kept it (keepPreActivation:
+  // a gradient reaching it, second order through the saved value, adds to the one coming
+  // through the activation), else it is recomputed here; `none` needs none. Output 0 is never
+  // saved, so a projection's result is not held alive for backward by this op.
+  matmulEpilogue: {
     saveInputs: 'all',
-    backward: (c, g) =>
-      epilogueGrads(c, g, () =>
-        matmulEpilogue(c.input(0), c.input(1), { bias: c.attrs.hasBias ? c.input(2) : null }),
-      ),
-  },
-  // output 1 is the pre-activation itself: a gradient reaching it (second order, through the
-  // saved value) adds to the one coming through the activation
-  matmul_epilogue_pre: {
-    saveInputs: [0, 1],
     saveOutputs: [1],
-    backward: (c, g) => epilogueGrads(c, g, () => c.output(1), c.outputGrads[1]),
+    backward: (c, g) =>
+      c.attrs.keepPreActivation
+        ? epilogueGrads(c, g, () => c.output(1), c.outputGrads[1])
+        : epilogueGrads(c, g, () =>
+            matmulEpilogue(c.input(0), c.input(1), { bias: c.attrs.hasBias ? c.input(2) : null }),
+          ),
   },
 
   // ---- fused building blocks -----------------------------------------------------------------
-  // dx = y·(g - Σ g·y), one fused row kernel where the backend has it. Grad mode is on in a rule
-  // only when backward records itself (createGraph): then the composite keeps grad(grad(f)) working.
+  // Each calls its fused backward op (one kernel where the backend has it) while backward is
+  // not recorded, and records that op's composite (the same derivative from public ops, written
+  // once in @kiln/tensor) when it is: grad mode is on in a rule exactly then (createGraph), and
+  // the composite keeps grad(grad(f)) working.
+  // dx = y·(g - Σ g·y)
   softmax: {
     saveOutputs: [0],
     backward: (c, g) => {
       const y = c.output(0);
-      if (!isGradEnabled()) return [softmaxBackward(y, g, c.attrs.axis)];
-      const gy = g.mul(y);
-      return [gy.sub(y.mul(gy.sum(c.attrs.axis, true)))];
+      const { axis } = c.attrs;
+      return [isGradEnabled() ? softmaxBackwardComposite(y, g, axis) : softmaxBackward(y, g, axis)];
     },
   },
   // dx = g - softmax·Σg
-  log_softmax: {
+  logSoftmax: {
     saveOutputs: [0],
     backward: (c, g) => {
-      if (!isGradEnabled()) return [softmaxBackward(c.output(0), g, c.attrs.axis, true)];
-      return [g.sub(c.output(0).exp().mul(g.sum(c.attrs.axis, true)))];
+      const y = c.output(0);
+      const { axis } = c.attrs;
+      return [
+        isGradEnabled() ? softmaxBackwardComposite(y, g, axis, true) : softmaxBackward(y, g, axis, true),
+      ];
     },
   },
-  // Mean and 1/std are recomputed from x (forward does not return them).
-  layer_norm: {
+  // Mean and 1/std are recomputed from x (forward does not return them); the fused op computes
+  // dx per row and dweight/dbias by one column reduction.
+  layerNorm: {
     saveInputs: 'all',
     backward: (c, g) => {
       const { eps, hasWeight, hasBias } = c.attrs;
-      const x = c.input(0);
-      if (!isGradEnabled()) {
-        // fused: dx per row, dweight/dbias by one column reduction (composite below under createGraph)
-        const [dx, dw, db] = layerNormBackward(x, hasWeight ? c.input(1) : null, g, { eps, bias: hasBias });
-        const grads: (Tensor | null)[] = [c.needs[0] ? dx : null];
-        if (hasWeight) grads.push(c.needs[1] ? dw : null);
-        if (hasBias) grads.push(c.needs[grads.length] ? db : null);
-        return grads;
-      }
-      const xc = x.sub(x.mean(-1, true));
-      const rstd = xc.square().mean(-1, true).add(eps).rsqrt();
-      const xhat = xc.mul(rstd);
-      const lead = leadAxes(x.shape);
-      const gxhat = hasWeight ? g.mul(c.input(1)) : g;
-      const grads: (Tensor | null)[] = [null];
-      if (c.needs[0]) {
-        const centred = gxhat.sub(gxhat.mean(-1, true));
-        grads[0] = rstd.mul(centred.sub(xhat.mul(gxhat.mul(xhat).mean(-1, true))));
-      }
-      if (hasWeight) grads.push(c.needs[1] ? sumOver(g.mul(xhat), lead) : null);
-      if (hasBias) grads.push(c.needs[grads.length] ? sumOver(g, lead) : null);
+      const [x, w] = [c.input(0), hasWeight ? c.input(1) : null];
+      const backward = isGradEnabled() ? layerNormBackwardComposite : layerNormBackward;
+      const [dx, dw, db] = backward(x, w, g, { eps, bias: hasBias });
+      const grads: (Tensor | null)[] = [c.needs[0] ? dx : null];
+      if (hasWeight) grads.push(c.needs[1] ? dw : null);
+      if (hasBias) grads.push(c.needs[grads.length] ? db : null);
       return grads;
     },
   },
-  rms_norm: {
+  rmsNorm: {
     saveInputs: 'all',
     backward: (c, g) => {
       const { eps, hasWeight } = c.attrs;
-      const x = c.input(0);
-      if (!isGradEnabled()) {
-        const [dx, dw] = rmsNormBackward(x, hasWeight ? c.input(1) : null, g, { eps });
-        return hasWeight ? [c.needs[0] ? dx : null, c.needs[1] ? dw : null] : [c.needs[0] ? dx : null];
-      }
-      const rrms = x.square().mean(-1, true).add(eps).rsqrt();
-      const xhat = x.mul(rrms);
-      const gxhat = hasWeight ? g.mul(c.input(1)) : g;
-      const gx = c.needs[0] ? rrms.mul(gxhat.sub(xhat.mul(gxhat.mul(xhat).mean(-1, true)))) : null;
-      return hasWeight ? [gx, c.needs[1] ? sumOver(g.mul(xhat), leadAxes(x.shape)) : null] : [gx];
+      const [x, w] = [c.input(0), hasWeight ? c.input(1) : null];
+      const backward = isGradEnabled() ? rmsNormBackwardComposite : rmsNormBackward;
+      const [dx, dw] = backward(x, w, g, { eps });
+      return hasWeight ? [c.needs[0] ? dx : null, c.needs[1] ? dw : null] : [c.needs[0] ? dx : null];
     },
   },
   // d loss_n / d logits_n = softmax(logits_n) - onehot(t_n), scaled by the upstream gradient of
-  // loss_n (g, g/count for the mean) and zero for ignored targets.
-  cross_entropy: {
+  // loss_n (g, g/count for the mean) and zero for ignored targets; the fused kernel recomputes
+  // the probabilities inside the gradient kernel and never stores them.
+  crossEntropy: {
     saveInputs: [0, 1],
     backward: (c, g) => {
-      const { ignoreIndex, reduction } = c.attrs;
       const [logits, targets] = [c.input(0), c.input(1)];
-      // fused: the probabilities are recomputed inside the gradient kernel, never stored
-      if (!isGradEnabled())
-        return [crossEntropyBackward(logits, targets, g, { ignoreIndex, reduction }), null];
-      const C = logits.shape[logits.ndim - 1];
-      const valid = targets.ne(ignoreIndex);
-      const hot = oneHot(where(valid, targets, 0), C, { dtype: logits.dtype });
-      const scale = reduction === 'mean' ? g.div(valid.cast(logits.dtype).sum()) : g;
-      const perRow = where(valid, scale, 0).unsqueeze(-1);
-      return [logits.softmax(-1).sub(hot).mul(perRow), null];
+      const backward = isGradEnabled() ? crossEntropyBackwardComposite : crossEntropyBackward;
+      return [backward(logits, targets, g, c.attrs), null];
     },
   },
 
@@ -362,7 +356,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     saveInputs: [1],
     backward: (c, g) => [scatterAdd(zerosOn(g, c.inputShapes[0]), c.attrs.axis, c.input(1), g), null],
   },
-  index_select: {
+  indexSelect: {
     saveInputs: [1],
     backward: (c, g) => {
       const axis = c.attrs.axis;
@@ -375,7 +369,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
       return [scatterAdd(zerosOn(g, c.inputShapes[0]), axis, index, g), null];
     },
   },
-  scatter_add: {
+  scatterAdd: {
     saveInputs: [1],
     backward: (c, g) => [c.needs[0] ? g : null, null, c.needs[2] ? g.gather(c.attrs.axis, c.input(1)) : null],
   },
@@ -389,7 +383,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     backward: (c, g) => {
       const { axis, sizes } = c.attrs;
       let start = 0;
-      return (sizes as number[]).map((size, i) => {
+      return sizes.map((size, i) => {
         const piece = c.needs[i] ? g.slice(axis, start, start + size) : null;
         start += size;
         return piece;
@@ -399,7 +393,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   pad: {
     backward: (c, g) => {
       let gx = g;
-      (c.attrs.widths as [number, number][]).forEach(([before], i) => {
+      c.attrs.widths.forEach(([before], i) => {
         if (gx.shape[i] !== c.inputShapes[0][i]) gx = gx.slice(i, before, before + c.inputShapes[0][i]);
       });
       return [gx];
@@ -410,7 +404,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   reshape: { backward: (c, g) => [g.reshape(c.inputShapes[0])] },
   permute: {
     backward: (c, g) => {
-      const axes = c.attrs.axes as number[];
+      const { axes } = c.attrs;
       const inverse = new Array<number>(axes.length);
       axes.forEach((a, i) => {
         inverse[a] = i;
@@ -456,7 +450,7 @@ function minMaxGrads(
   ];
 }
 
-function extremeGrad(c: BackwardContext, g: Tensor): Tensor {
+function extremeGrad(c: BackwardContext<'max' | 'min'>, g: Tensor): Tensor {
   const { axes, keepDim } = c.attrs;
   const [x, shape] = [c.input(0), c.inputShapes[0]];
   const hit = x.eq(keptShape(c.output(0), shape, axes, keepDim));
@@ -472,16 +466,16 @@ function activationGrad(activation: MatmulActivation, x: Tensor, g: Tensor): Ten
 }
 
 /**
- * Gradients [a, b, bias?] of `matmul_epilogue(_pre)`; `pre` yields the value before the
- * activation, `gradOfPre` is the gradient that reached the kept pre-activation, if any.
+ * Gradients [a, b, bias?] of `matmulEpilogue`; `pre` yields the value before the activation,
+ * `gradOfPre` is the gradient that reached the kept pre-activation, if any.
  */
 function epilogueGrads(
-  c: BackwardContext,
+  c: BackwardContext<'matmulEpilogue'>,
   g: Tensor,
   pre: () => Tensor,
   gradOfPre: Tensor | null = null,
 ): (Tensor | null)[] {
-  const activation: MatmulActivation = c.attrs.activation;
+  const { activation } = c.attrs;
   let gPre = g;
   if (activation !== 'none') gPre = activationGrad(activation, pre(), g);
   if (gradOfPre) gPre = gPre.add(gradOfPre);

@@ -1,5 +1,5 @@
 /**
- * The `matmul_epilogue` rules (act(a @ b + bias), @kiln/tensor's `matmulEpilogue`): finite
+ * The `matmulEpilogue` rule (act(a @ b + bias), @kiln/tensor's `matmulEpilogue`): finite
  * differences in float64 with and without the kept pre-activation, gradients equal to the
  * unfused composition (matmul → add → activation), second order through the composite that
  * `createGraph` switches to, no recomputed product when the forward kept the pre-activation, and
@@ -19,7 +19,7 @@ afterAll(async () => {
   if (gpu) await T.destroyBackend('webgpu');
 });
 
-const ACTIVATIONS: T.MatmulActivation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu'];
+const ACTIVATIONS: T.MatmulActivation[] = ['none', 'relu', 'gelu', 'geluTanh', 'silu'];
 
 /** A Linear layer's shape of use: x [2, 3, 4] @ wᵀ (w [5, 4]) + bias [5], through `act`. */
 const fused =
@@ -34,7 +34,7 @@ function unfused(act: T.MatmulActivation) {
         ? y.relu()
         : act === 'gelu'
           ? y.gelu()
-          : act === 'gelu_tanh'
+          : act === 'geluTanh'
             ? y.gelu({ approximate: 'tanh' })
             : act === 'silu'
               ? y.silu()
@@ -45,7 +45,7 @@ function unfused(act: T.MatmulActivation) {
 
 const inputs = () => [normal([2, 3, 4], 1), normal([5, 4], 2), normal([5], 3)];
 
-describe('matmul_epilogue rules: finite differences (float64, cpu)', () => {
+describe('matmulEpilogue rule: finite differences (float64, cpu)', () => {
   for (const act of ACTIVATIONS)
     for (const keep of [false, true])
       test(`${act}, keepPreActivation ${keep}`, async () => {
@@ -55,13 +55,13 @@ describe('matmul_epilogue rules: finite differences (float64, cpu)', () => {
 
   test('batched right operand without bias', async () => {
     const f = (a: T.Tensor, b: T.Tensor) =>
-      T.matmulEpilogue(a, b, { activation: 'gelu_tanh', keepPreActivation: true }).square().sum();
+      T.matmulEpilogue(a, b, { activation: 'geluTanh', keepPreActivation: true }).square().sum();
     const result = await gradCheck(f, [normal([1, 3, 4], 4), normal([2, 4, 6], 5)]);
     expect(result.ok).toBe(true);
   });
 
   test('second order through the composite backward (createGraph)', async () => {
-    for (const act of ['gelu', 'gelu_tanh', 'silu'] as const) {
+    for (const act of ['gelu', 'geluTanh', 'silu'] as const) {
       const first = (...xs: T.Tensor[]) => {
         const gs = grad(fused(act, true), { argnums: [0, 1, 2] })(...xs) as T.Tensor[];
         return T.concat(gs.map((g) => g.reshape([-1])));
@@ -72,7 +72,7 @@ describe('matmul_epilogue rules: finite differences (float64, cpu)', () => {
   });
 });
 
-describe('matmul_epilogue rules: against the unfused composition (float32, cpu)', () => {
+describe('matmulEpilogue rule: against the unfused composition (float32, cpu)', () => {
   test('same gradients for every activation', async () => {
     for (const act of ACTIVATIONS) {
       const xs = inputs();
@@ -93,10 +93,10 @@ describe('matmul_epilogue rules: against the unfused composition (float32, cpu)'
         ops.length = 0;
         const xs = inputs();
         const before = ops.length;
-        grad(fused('gelu_tanh', keep), { argnums: [0, 1, 2] })(...xs);
-        const epilogues = ops.slice(before).filter((op) => op.startsWith('matmul_epilogue')).length;
+        grad(fused('geluTanh', keep), { argnums: [0, 1, 2] })(...xs);
+        const epilogues = ops.slice(before).filter((op) => op.startsWith('matmulEpilogue')).length;
         expect(epilogues, `keep ${keep}`).toBe(keep ? 1 : 2);
-        expect(ops).toContain('activation_backward');
+        expect(ops).toContain('activationBackward');
       }
     } finally {
       remove();
@@ -104,7 +104,7 @@ describe('matmul_epilogue rules: against the unfused composition (float32, cpu)'
   });
 });
 
-describe('matmul_epilogue rules: webgpu gradients vs cpu', () => {
+describe('matmulEpilogue rule: webgpu gradients vs cpu', () => {
   test('every activation, kept pre-activation', async () => {
     if (!gpu) return;
     const cpu = await T.initBackend('cpu');

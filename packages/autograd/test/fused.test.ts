@@ -99,7 +99,7 @@ describe('embedding rule: the fused, deterministic embeddingBackward', () => {
     return Float32Array.from(out);
   };
 
-  test('index_select on axis 0 runs the fused kernel and matches the cos-sum', async () => {
+  test('indexSelect on axis 0 runs the fused kernel and matches the cos-sum', async () => {
     const cpu = (await T.initBackend('cpu')) as T.Backend & { embeddingBackward?: (...a: never[]) => void };
     const original = cpu.embeddingBackward!;
     let calls = 0;

@@ -123,6 +123,11 @@ describe('finite differences of gradients (second order, float64)', () => {
     ],
     ['rmsNorm', () => [normal([3, 4], 8), normal([4], 9)], (x, w) => T.rmsNorm(x, w).square().sum()],
     [
+      'layerNorm of a vector (weight and bias gradients without rows to sum)',
+      () => [normal([5], 15), normal([5], 16), normal([5], 17)],
+      (x, w, b) => T.layerNorm(x, w, b).sin().sum(),
+    ],
+    [
       'crossEntropy',
       () => [normal([4, 3], 10)],
       (l) => T.crossEntropy(l, T.tensor([0, 2, -100, 1], { dtype: 'int32', backend: l.backend })),

@@ -51,13 +51,13 @@ describe('a wrong rule fails gradCheck', () => {
   });
 
   test('a layerNorm rule that forgets eps is off by more than the tolerance', async () => {
-    const right = RULES.layer_norm;
+    const right = RULES.layerNorm;
     const wrong: Rule = {
       ...right,
       backward: (c, g) => right.backward({ ...c, attrs: { ...c.attrs, eps: 0 } }, g),
     };
     const x = normal([2, 4], 3).mul(0.05); // small variance: eps matters
-    const result = await withRule('layer_norm', wrong, () =>
+    const result = await withRule('layerNorm', wrong, () =>
       gradCheck((t) => T.layerNorm(t, null, null, { eps: 1e-3 }), [x], { raise: false }),
     );
     expect(result.ok).toBe(false);

@@ -31,7 +31,7 @@ export type UnaryOp =
   | 'sigmoid'
   | 'relu'
   | 'gelu'
-  | 'gelu_tanh'
+  | 'geluTanh'
   | 'silu'
   | 'square'
   | 'sign'
@@ -39,11 +39,11 @@ export type UnaryOp =
   | 'floor'
   | 'ceil'
   | 'round'
-  | 'logical_not'
+  | 'logicalNot'
   | 'clamp';
 
-/** Activations a matmul epilogue can apply (same formulas as the {@link UnaryOp}s of the same names). */
-export type MatmulActivation = 'none' | 'relu' | 'gelu' | 'gelu_tanh' | 'silu';
+/** Activations a matmul epilogue can apply: each applies the formula of the {@link UnaryOp} of the same name. */
+export type MatmulActivation = 'none' | Extract<UnaryOp, 'relu' | 'gelu' | 'geluTanh' | 'silu'>;
 
 /**
  * What a fused matmul applies to each accumulated output before storing it:
@@ -80,8 +80,8 @@ export type BinaryOp =
   | 'le'
   | 'gt'
   | 'ge'
-  | 'logical_and'
-  | 'logical_or';
+  | 'logicalAnd'
+  | 'logicalOr';
 
 /** Reductions. `argmax`/`argmin` write int32 positions within the (flattened) reduced dims. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'argmax' | 'argmin';
@@ -107,7 +107,7 @@ export interface RandomParams {
 }
 
 /**
- * Scalars of one AdamW step, precomputed on the host (see `adamwScalars` in `ops/fused.ts`):
+ * Scalars of one AdamW step, precomputed on the host (see `adamwScalars` in `ops/adamw-update.ts`):
  * m ← beta1·m + oneMinusBeta1·g; v ← beta2·v + oneMinusBeta2·g²;
  * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
  */
@@ -213,9 +213,12 @@ export interface BackendMemory {
  * Required: memory management, `fill`, `copy`, `unary`, `binary`, `where`, `reduce`, `cumsum`,
  * `matmul`, `gather`, `indexSelect`, `scatterAdd`, `random`, `topk`.
  * Optional fused kernels (the frontend composes primitives when they are missing):
- * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy`, the training kernels of `ops/fused.ts`:
- * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `attention`, `attentionBackward`, `adamw`,
- * and those of `ops/epilogue.ts`: `matmulEpilogue`, `activationBackward`.
+ * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy` (`ops/nn.ts`), the training kernels
+ * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `adamwUpdate`
+ * (`ops/<name>.ts`), `attention`, `attentionBackward` (`ops/attention.ts`), and those of
+ * `ops/epilogue.ts`: `matmulEpilogue`, `activationBackward`. A method that serves one op has the
+ * op's name; `unary`, `binary`, `reduce`, `softmax` (softmax and logSoftmax) and `normBackward`
+ * (layerNormBackward and rmsNormBackward) serve several, chosen by an argument.
  */
 export interface Backend<S = any> {
   readonly name: string;
@@ -334,7 +337,7 @@ export interface Backend<S = any> {
    */
   embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
   /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
-  adamw?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
+  adamwUpdate?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
   /**
    * {@link Backend.matmul} with an epilogue applied before the store:
    * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`, and `preActivation[b, i, j] = acc + bias`

@@ -11,6 +11,10 @@
  * console.log(await y.toArray());
  * y.dispose();
  * ```
+ *
+ * This entry is what users call. Library code that builds on the op machinery (autograd, new
+ * backends and kernels) imports the op table, `dispatch` and the backward ops from
+ * `@kiln/tensor/internal`.
  * @packageDocumentation
  */
 
@@ -36,13 +40,7 @@ export type {
 } from './backend.js';
 export { CpuBackend } from './backends/cpu/backend.js';
 export { initialisedBackends, resolveBackend } from './context.js';
-export {
-  addDispatchHook,
-  type DispatchHook,
-  type DispatchOptions,
-  dispatch,
-  type OpRecord,
-} from './dispatch.js';
+export { addDispatchHook, type DispatchHook, type OpRecord } from './dispatch.js';
 export {
   DTYPES,
   type DType,
@@ -64,13 +62,12 @@ export {
 } from './init.js';
 export { keep, type LeakReport, leakReports, scope, setLeakDetection } from './lifetime.js';
 export { type MemoryInfo, memory } from './memory.js';
+export type { OpAttrs, OpName, ReportedOp } from './op-table.js';
+export { type AdamWHyper, adamwUpdate } from './ops/adamw-update.js';
 export {
   type AttentionMaskOptions,
   type AttentionOptions,
   attention,
-  attentionBackward,
-  attentionBackwardComposite,
-  attentionForward,
   attentionMask,
   attentionWeights,
 } from './ops/attention.js';
@@ -130,24 +127,7 @@ export {
   tanh,
   where,
 } from './ops/elementwise.js';
-export {
-  activationBackward,
-  activationBackwardComposite,
-  type MatmulEpilogueOptions,
-  matmulEpilogue,
-} from './ops/epilogue.js';
-export {
-  type AdamWHyper,
-  adamwScalars,
-  adamwUpdate,
-  type CrossEntropyBackwardOptions,
-  crossEntropyBackward,
-  embeddingBackward,
-  layerNormBackward,
-  type NormBackwardOptions,
-  rmsNormBackward,
-  softmaxBackward,
-} from './ops/fused.js';
+export { type MatmulEpilogueOptions, matmulEpilogue } from './ops/epilogue.js';
 export {
   embedding,
   gather,

@@ -6,8 +6,6 @@
  * kernels and on the composite a backend without them uses.
  */
 import {
-  attentionBackward,
-  attentionForward,
   attentionMask,
   type Backend,
   CpuBackend,
@@ -17,6 +15,7 @@ import {
   type Tensor,
   tensor,
 } from '@kiln/tensor';
+import { attentionBackward, attentionForward } from '@kiln/tensor/internal';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectSame, make, randomSpec } from './webgpu/helpers.js';
 

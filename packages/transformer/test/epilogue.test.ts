@@ -4,7 +4,16 @@
  * and (where an adapter exists) webgpu against cpu.
  */
 import { grad, noGrad } from '@kiln/autograd';
-import { addDispatchHook, type Backend, manualSeed, randn, scope, type Tensor, tensor } from '@kiln/tensor';
+import {
+  addDispatchHook,
+  type Backend,
+  manualSeed,
+  type OpRecord,
+  randn,
+  scope,
+  type Tensor,
+  tensor,
+} from '@kiln/tensor';
 import { describe, expect, test } from 'vitest';
 import { type FeedForwardLayerOptions, GeluMLP, type Linear, SwiGLU } from '../src/index.js';
 import { initCpu, maxAbsDiff, tryWebgpu } from './helpers.js';
@@ -34,16 +43,16 @@ function unfused(mlp: MLP, x: Tensor): Tensor {
   return linear(mlp.down, linear(mlp.gate, x).silu().mul(linear(mlp.up, x)));
 }
 
-/** Ops `fn` dispatches (top level only, as autograd sees them). */
-function opsOf(fn: () => void): string[] {
-  const ops: string[] = [];
-  const remove = addDispatchHook((r) => ops.push(r.op));
+/** Op records `fn` dispatches (top level only, as autograd sees them). */
+function records(fn: () => void): OpRecord[] {
+  const seen: OpRecord[] = [];
+  const remove = addDispatchHook((r) => seen.push(r));
   try {
     fn();
   } finally {
     remove();
   }
-  return ops;
+  return seen;
 }
 
 async function gradsOf(mlp: MLP, x: Tensor, f: (m: MLP, x: Tensor) => Tensor): Promise<number[][]> {
@@ -72,11 +81,15 @@ describe('MLP on the fused epilogue', () => {
     manualSeed(4);
     const mlp = new GeluMLP(8, 16);
     const x = randn([2, 8]);
-    const epilogues = (fn: () => void) => opsOf(fn).filter((op) => op.startsWith('matmul_epilogue'));
+    // one op, matmulEpilogue; whether it keeps the pre-activation is in its attrs
+    const epilogues = (fn: () => void) =>
+      records(fn)
+        .filter((r) => r.op === 'matmulEpilogue')
+        .map((r) => (r.op === 'matmulEpilogue' && r.attrs.keepPreActivation ? 'pre' : 'plain'));
     const training = epilogues(() => scope(() => void mlp.forward(x)));
-    expect(training).toEqual(['matmul_epilogue_pre', 'matmul_epilogue']);
+    expect(training).toEqual(['pre', 'plain']);
     const inference = epilogues(() => noGrad(() => scope(() => void mlp.forward(x))));
-    expect(inference).toEqual(['matmul_epilogue', 'matmul_epilogue']);
+    expect(inference).toEqual(['plain', 'plain']);
   });
 
   test.skipIf(!webgpu)('webgpu values and gradients match cpu', async () => {

@@ -229,10 +229,10 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
 }
 
 function randomTensor(
-  op: string,
+  op: 'rand' | 'randn' | 'randint',
   shape: readonly number[],
   options: CreateOptions,
-  params: Record<string, number>,
+  params: { low?: number; high?: number; mean?: number; std?: number },
   kind: 'uniform' | 'normal' | 'randint',
 ): Tensor {
   const backend = resolveBackend(options.backend);

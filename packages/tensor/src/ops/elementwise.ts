@@ -2,6 +2,7 @@ import type { BinaryOp, UnaryOp, UnaryParams } from '../backend.js';
 import { dispatch } from '../dispatch.js';
 import type { DType } from '../dtype.js';
 import { DTypeError, fmtShape } from '../errors.js';
+import type { OpAttrs, OpName } from '../op-table.js';
 import { Tensor } from '../tensor.js';
 import { empty, operand, requireFloat, sameDType, scalarTensor } from './util.js';
 import { broadcastAll } from './views.js';
@@ -16,7 +17,7 @@ const FLOAT_ONLY = new Set<UnaryOp>([
   'tanh',
   'sigmoid',
   'gelu',
-  'gelu_tanh',
+  'geluTanh',
   'silu',
   'reciprocal',
   'floor',
@@ -24,22 +25,34 @@ const FLOAT_ONLY = new Set<UnaryOp>([
   'round',
 ]);
 const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
-const LOGICAL = new Set<BinaryOp>(['logical_and', 'logical_or']);
+const LOGICAL = new Set<BinaryOp>(['logicalAnd', 'logicalOr']);
 
-function unary(op: UnaryOp, x: Tensor, params?: UnaryParams, attrs: Record<string, unknown> = {}): Tensor {
+/** Unary ops whose name is their backend kernel's and that report no attributes. */
+type PlainUnaryOp = Exclude<Extract<UnaryOp, OpName>, 'gelu' | 'clamp'>;
+
+/** Op `op` computed by the backend's unary kernel `kernel` (they differ only for gelu's tanh form). */
+function unaryOp<K extends OpName>(
+  op: K,
+  kernel: UnaryOp,
+  x: Tensor,
+  attrs: OpAttrs<K>,
+  params?: UnaryParams,
+): Tensor {
   if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
-  if (FLOAT_ONLY.has(op)) requireFloat(op, x);
-  if (op !== 'logical_not' && x.dtype === 'bool') {
+  if (FLOAT_ONLY.has(kernel)) requireFloat(op, x);
+  if (kernel !== 'logicalNot' && x.dtype === 'bool') {
     throw new DTypeError(
       `${op}: not defined for bool ${fmtShape(x.shape)}; cast with .cast('float32') or .cast('int32')`,
     );
   }
   return dispatch(op, [x], attrs, () => {
-    const out = empty(x.backend, x.shape, op === 'logical_not' ? 'bool' : x.dtype);
-    if (out.size > 0) x.backend.unary(op, x.view_(), out.view_(), params);
+    const out = empty(x.backend, x.shape, kernel === 'logicalNot' ? 'bool' : x.dtype);
+    if (out.size > 0) x.backend.unary(kernel, x.view_(), out.view_(), params);
     return out;
   });
 }
+
+const unary = (op: PlainUnaryOp, x: Tensor): Tensor => unaryOp(op, op, x, {});
 
 function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
   if (!(a instanceof Tensor) && !(b instanceof Tensor))
@@ -98,11 +111,11 @@ export const gt = (a: Tensor | number, b: Tensor | number): Tensor => binary('gt
 /** a >= b (bool). */
 export const ge = (a: Tensor | number, b: Tensor | number): Tensor => binary('ge', a, b);
 /** Logical and of truthiness (non-zero is true); any dtypes; bool result. */
-export const logicalAnd = (a: Tensor | number, b: Tensor | number): Tensor => binary('logical_and', a, b);
+export const logicalAnd = (a: Tensor | number, b: Tensor | number): Tensor => binary('logicalAnd', a, b);
 /** Logical or of truthiness; bool result. */
-export const logicalOr = (a: Tensor | number, b: Tensor | number): Tensor => binary('logical_or', a, b);
+export const logicalOr = (a: Tensor | number, b: Tensor | number): Tensor => binary('logicalOr', a, b);
 /** Logical not of truthiness; bool result. */
-export const logicalNot = (x: Tensor): Tensor => unary('logical_not', x);
+export const logicalNot = (x: Tensor): Tensor => unary('logicalNot', x);
 
 /** -x */
 export const neg = (x: Tensor): Tensor => unary('neg', x);
@@ -141,9 +154,13 @@ export const ceil = (x: Tensor): Tensor => unary('ceil', x);
 /** Round half to even. */
 export const round = (x: Tensor): Tensor => unary('round', x);
 
-/** GELU: exact (erf) form by default, `{ approximate: 'tanh' }` for the GPT-2 tanh form (op `gelu_tanh`). */
+/**
+ * GELU: exact (erf) form by default, `{ approximate: 'tanh' }` for the GPT-2 tanh form (one op,
+ * `gelu`, whose `approximate` attribute picks the backend kernel `gelu` or `geluTanh`).
+ */
 export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  return unary(options.approximate === 'tanh' ? 'gelu_tanh' : 'gelu', x);
+  const approximate = options.approximate === 'tanh' ? 'tanh' : 'none';
+  return unaryOp('gelu', approximate === 'tanh' ? 'geluTanh' : 'gelu', x, { approximate });
 }
 
 /** Limits values to [min, max] (either bound may be omitted). */
@@ -160,7 +177,7 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
       }
     }
   }
-  return unary('clamp', x, { min, max }, { min, max });
+  return unaryOp('clamp', 'clamp', x, { min, max }, { min, max });
 }
 
 /** cond ? a : b elementwise (cond is bool; a and b share a dtype; numbers allowed). */

@@ -14,13 +14,13 @@ import { broadcastBatch3, matmul } from './linalg.js';
 import { empty, makeView, requireFloat, sameDType, withTemps } from './util.js';
 import { contiguous } from './views.js';
 
-const ACTIVATIONS: readonly MatmulActivation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu'];
+const ACTIVATIONS: readonly MatmulActivation[] = ['none', 'relu', 'gelu', 'geluTanh', 'silu'];
 
 /** Options of {@link matmulEpilogue}. */
 export interface MatmulEpilogueOptions {
   /** 1-D `[N]` (the last dimension of the product), added to every row; default none. */
   bias?: Tensor | null;
-  /** Applied after the bias (default `'none'`); `gelu_tanh` is GPT-2's tanh approximation. */
+  /** Applied after the bias (default `'none'`); `geluTanh` is GPT-2's tanh approximation. */
   activation?: MatmulActivation;
   /**
    * Also write the value before the activation (`a @ b + bias`), for a backward pass to read
@@ -77,7 +77,7 @@ function activate(x: Tensor, activation: MatmulActivation): Tensor {
       return x.relu();
     case 'gelu':
       return x.gelu();
-    case 'gelu_tanh':
+    case 'geluTanh':
       return x.gelu({ approximate: 'tanh' });
     case 'silu':
       return x.silu();
@@ -90,7 +90,7 @@ function activate(x: Tensor, activation: MatmulActivation): Tensor {
  * through memory. Shapes as {@link matmul} (`[..., m, k] @ [..., k, n]`, batch dimensions
  * broadcast, transposed views read in place), both operands at least 2-D; `bias` is `[n]`.
  * For a PyTorch-style linear layer with weight `[out, in]`: `matmulEpilogue(x, w.T, { bias })`.
- * Differentiable through autograd's `matmul_epilogue` rules.
+ * Differentiable through autograd's `matmulEpilogue` rule.
  */
 export function matmulEpilogue(a: Tensor, b: Tensor, options: MatmulEpilogueOptions = {}): Tensor {
   const bias = options.bias ?? null;
@@ -104,9 +104,9 @@ export function matmulEpilogue(a: Tensor, b: Tensor, options: MatmulEpilogueOpti
   const batch = batchShape.reduce((x, y) => x * y, 1);
   const outShape = [...batchShape, m, n];
   const inputs = bias ? [a, b, bias] : [a, b];
-  // two op names so autograd's rule knows statically whether output 1 (the pre-activation) exists
-  const op = keep ? 'matmul_epilogue_pre' : 'matmul_epilogue';
-  const outs = dispatch(op, inputs, { activation, hasBias: !!bias }, (): Tensor[] =>
+  // keepPreActivation tells autograd's rule whether output 1 (the pre-activation) exists
+  const attrs = { activation, hasBias: !!bias, keepPreActivation: keep };
+  const outs = dispatch('matmulEpilogue', inputs, attrs, (): Tensor[] =>
     withTemps((tmp) => {
       const be = a.backend;
       if (be.matmulEpilogue && k > 0 && batch * m * n > 0) {
@@ -148,7 +148,7 @@ export function activationBackward(activation: MatmulActivation, pre: Tensor, gr
     throw new ShapeError(
       `activationBackward: pre ${fmtShape(pre.shape)} and gradOut ${fmtShape(gradOut.shape)} must have the same shape`,
     );
-  return dispatch('activation_backward', [pre, gradOut], { activation }, () =>
+  return dispatch('activationBackward', [pre, gradOut], { activation }, () =>
     withTemps((tmp) => {
       const be = pre.backend;
       if (!be.activationBackward) return activationBackwardComposite(activation, pre, gradOut);
@@ -204,7 +204,7 @@ export function activationBackwardComposite(
         const pdf = tmp(tmp(tmp(tmp(x.square()).mul(-0.5)).exp()).mul(1 / Math.sqrt(2 * Math.PI)));
         return g.mul(tmp(tmp(normalCdf(x)).add(tmp(x.mul(pdf)))));
       }
-      case 'gelu_tanh': {
+      case 'geluTanh': {
         // y = x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³)
         const c = Math.sqrt(2 / Math.PI);
         const x2 = tmp(x.square());

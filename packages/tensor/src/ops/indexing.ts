@@ -88,7 +88,7 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   if (index.ndim !== 1)
     throw new ShapeError(`indexSelect: index must be 1-D, got ${fmtShape(index.shape)}; flatten it first`);
   checkIndexRange('indexSelect', index, x.shape[ax]);
-  return dispatch('index_select', [x, index], { axis: ax }, () => {
+  return dispatch('indexSelect', [x, index], { axis: ax }, () => {
     const shape = [...x.shape];
     shape[ax] = index.shape[0];
     const out = empty(x.backend, shape, x.dtype);
@@ -102,16 +102,11 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
   requireIndex('embedding', 'ids', ids);
   if (weight.ndim !== 2)
     throw new ShapeError(`embedding: weight must be [vocab, dim], got ${fmtShape(weight.shape)}`);
-  return dispatch(
-    'embedding',
-    [ids, weight],
-    {},
-    () =>
-      withTemps((tmp) => {
-        const rows = tmp(indexSelect(weight, 0, tmp(reshape(ids, [ids.size]))));
-        return reshape(rows, [...ids.shape, weight.shape[1]]);
-      }),
-    { composite: true },
+  return dispatch('embedding', [ids, weight], {}, () =>
+    withTemps((tmp) => {
+      const rows = tmp(indexSelect(weight, 0, tmp(reshape(ids, [ids.size]))));
+      return reshape(rows, [...ids.shape, weight.shape[1]]);
+    }),
   );
 }
 
@@ -133,7 +128,7 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
     );
   }
   checkIndexRange('scatterAdd', index, x.shape[ax]);
-  return dispatch('scatter_add', [x, index, src], { axis: ax }, () => {
+  return dispatch('scatterAdd', [x, index, src], { axis: ax }, () => {
     const out = empty(x.backend, x.shape, x.dtype);
     if (out.size > 0) {
       x.backend.copy(x.view_(), out.view_());
@@ -205,38 +200,33 @@ export function multinomial(
       `multinomial: cannot draw ${numSamples} samples without replacement from ${C} categories; pass { replacement: true }`,
     );
   }
-  return dispatch(
-    'multinomial',
-    [probs],
-    {},
-    () =>
-      withTemps((tmp) => {
-        const P = probs.ndim === 1 ? tmp(reshape(probs, [1, C])) : probs;
-        const N = P.shape[0];
-        let idx: Tensor;
-        if (replacement) {
-          // inverse CDF: count how many cumulative weights lie at or below u·total
-          const cdf = tmp(red.cumsum(P, 1));
-          const total = tmp(cdf.slice(1, C - 1, C));
-          const u = tmp(el.mul(tmp(rand([N, numSamples], { backend: P.backend, dtype: P.dtype })), total));
-          const below = tmp(el.le(tmp(reshape(cdf, [N, 1, C])), tmp(reshape(u, [N, numSamples, 1]))));
-          const count = tmp(red.sum(tmp(below.cast('int32')), 2));
-          idx = el.minimum(count, C - 1);
-        } else {
-          const u = tmp(rand([N, C], { backend: P.backend, dtype: P.dtype, low: 2 ** -24 }));
-          const gumbel = tmp(el.neg(tmp(el.log(tmp(el.neg(tmp(el.log(u))))))));
-          const keys = tmp(el.add(tmp(el.log(P)), gumbel));
-          const [vals, ids] = topk(keys, numSamples, { axis: 1 });
-          tmp(vals);
-          idx = ids;
-        }
-        if (probs.ndim === 1) {
-          tmp(idx);
-          return reshape(idx, [numSamples]);
-        }
-        return idx;
-      }),
-    { composite: true },
+  return dispatch('multinomial', [probs], {}, () =>
+    withTemps((tmp) => {
+      const P = probs.ndim === 1 ? tmp(reshape(probs, [1, C])) : probs;
+      const N = P.shape[0];
+      let idx: Tensor;
+      if (replacement) {
+        // inverse CDF: count how many cumulative weights lie at or below u·total
+        const cdf = tmp(red.cumsum(P, 1));
+        const total = tmp(cdf.slice(1, C - 1, C));
+        const u = tmp(el.mul(tmp(rand([N, numSamples], { backend: P.backend, dtype: P.dtype })), total));
+        const below = tmp(el.le(tmp(reshape(cdf, [N, 1, C])), tmp(reshape(u, [N, numSamples, 1]))));
+        const count = tmp(red.sum(tmp(below.cast('int32')), 2));
+        idx = el.minimum(count, C - 1);
+      } else {
+        const u = tmp(rand([N, C], { backend: P.backend, dtype: P.dtype, low: 2 ** -24 }));
+        const gumbel = tmp(el.neg(tmp(el.log(tmp(el.neg(tmp(el.log(u))))))));
+        const keys = tmp(el.add(tmp(el.log(P)), gumbel));
+        const [vals, ids] = topk(keys, numSamples, { axis: 1 });
+        tmp(vals);
+        idx = ids;
+      }
+      if (probs.ndim === 1) {
+        tmp(idx);
+        return reshape(idx, [numSamples]);
+      }
+      return idx;
+    }),
   );
 }
 
@@ -246,16 +236,11 @@ export function oneHot(indices: Tensor, numClasses: number, options: { dtype?: D
   if (!Number.isInteger(numClasses) || numClasses < 1)
     throw new RangeError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
   checkIndexRange('oneHot', indices, numClasses);
-  return dispatch(
-    'one_hot',
-    [indices],
-    {},
-    () =>
-      withTemps((tmp) => {
-        const classes = tmp(arange(numClasses, undefined, 1, { backend: indices.backend, dtype: 'int32' }));
-        const hot = tmp(el.eq(tmp(reshape(indices, [...indices.shape, 1])), classes));
-        return hot.cast(options.dtype ?? 'int32');
-      }),
-    { composite: true },
+  return dispatch('oneHot', [indices], {}, () =>
+    withTemps((tmp) => {
+      const classes = tmp(arange(numClasses, undefined, 1, { backend: indices.backend, dtype: 'int32' }));
+      const hot = tmp(el.eq(tmp(reshape(indices, [...indices.shape, 1])), classes));
+      return hot.cast(options.dtype ?? 'int32');
+    }),
   );
 }

@@ -53,18 +53,13 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
       );
     }
   }
-  return dispatch(
-    'stack',
-    tensors,
-    {},
-    () =>
-      withTemps((tmp) =>
-        concat(
-          tensors.map((t) => tmp(unsqueeze(t, ax))),
-          ax,
-        ),
+  return dispatch('stack', tensors, {}, () =>
+    withTemps((tmp) =>
+      concat(
+        tensors.map((t) => tmp(unsqueeze(t, ax))),
+        ax,
       ),
-    { composite: true },
+    ),
   );
 }
 
@@ -86,20 +81,14 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
       );
     }
   }
-  return dispatch(
-    'split',
-    [x],
-    {},
-    () => {
-      let start = 0;
-      return list.map((s) => {
-        const piece = slice(x, ax, start, start + s);
-        start += s;
-        return piece;
-      });
-    },
-    { composite: true },
-  );
+  return dispatch('split', [x], {}, () => {
+    let start = 0;
+    return list.map((s) => {
+      const piece = slice(x, ax, start, start + s);
+      start += s;
+      return piece;
+    });
+  });
 }
 
 /** Splits into `chunks` nearly equal views along `axis` (like PyTorch: ceil-sized pieces). */
@@ -139,24 +128,19 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
   });
 }
 
-function triangle(x: Tensor, k: number, lower: boolean, op: string): Tensor {
+function triangle(x: Tensor, k: number, lower: boolean, op: 'tril' | 'triu'): Tensor {
   if (x.ndim < 2) throw new ShapeError(`${op}: needs at least 2 dimensions, got ${fmtShape(x.shape)}`);
   if (!Number.isInteger(k)) throw new RangeError(`${op}: diagonal offset must be an integer, got ${k}`);
   const rows = x.shape[x.ndim - 2];
   const cols = x.shape[x.ndim - 1];
-  return dispatch(
-    op,
-    [x],
-    { k },
-    () =>
-      withTemps((tmp) => {
-        const r = tmp(reshape(tmp(arange(rows, undefined, 1, { backend: x.backend })), [rows, 1]));
-        const c = tmp(arange(cols, undefined, 1, { backend: x.backend }));
-        const diff = tmp(el.sub(c, r)); // column - row
-        const keepMask = tmp(lower ? el.le(diff, k) : el.ge(diff, k));
-        return el.where(keepMask, x, 0);
-      }),
-    { composite: true },
+  return dispatch(op, [x], {}, () =>
+    withTemps((tmp) => {
+      const r = tmp(reshape(tmp(arange(rows, undefined, 1, { backend: x.backend })), [rows, 1]));
+      const c = tmp(arange(cols, undefined, 1, { backend: x.backend }));
+      const diff = tmp(el.sub(c, r)); // column - row
+      const keepMask = tmp(lower ? el.le(diff, k) : el.ge(diff, k));
+      return el.where(keepMask, x, 0);
+    }),
   );
 }
 

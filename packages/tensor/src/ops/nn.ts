@@ -54,7 +54,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
   const ax = normAxis(axis, x.ndim, 'logSoftmax');
-  return dispatch('log_softmax', [x], { axis: ax }, () => alongLastAxis(x, ax, (r) => softmaxImpl(r, true)));
+  return dispatch('logSoftmax', [x], { axis: ax }, () => alongLastAxis(x, ax, (r) => softmaxImpl(r, true)));
 }
 
 function checkNormParam(op: string, x: Tensor, p: Tensor | null | undefined, what: string): void {
@@ -90,7 +90,7 @@ export function layerNorm(
   checkNormParam('layerNorm', x, weight, 'weight');
   checkNormParam('layerNorm', x, bias, 'bias');
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return dispatch('layer_norm', inputs, { eps, hasWeight: !!weight, hasBias: !!bias }, () =>
+  return dispatch('layerNorm', inputs, { eps, hasWeight: !!weight, hasBias: !!bias }, () =>
     withTemps((tmp) => {
       const rows = tmp(contiguous(x));
       const be = x.backend;
@@ -118,7 +118,7 @@ export function rmsNorm(x: Tensor, weight?: Tensor | null, options: NormOptions 
   if (x.ndim === 0) throw new ShapeError('rmsNorm: input must have at least one dimension');
   checkNormParam('rmsNorm', x, weight, 'weight');
   const inputs = [x, ...(weight ? [weight] : [])];
-  return dispatch('rms_norm', inputs, { eps, hasWeight: !!weight }, () =>
+  return dispatch('rmsNorm', inputs, { eps, hasWeight: !!weight }, () =>
     withTemps((tmp) => {
       const rows = tmp(contiguous(x));
       const be = x.backend;
@@ -165,7 +165,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
     throw new RangeError(`crossEntropy: unknown reduction '${reduction}'`);
   const C = logits.shape[logits.ndim - 1];
   checkIndexRange('crossEntropy', targets, C, ignoreIndex);
-  return dispatch('cross_entropy', [logits, targets], { ignoreIndex, reduction }, () =>
+  return dispatch('crossEntropy', [logits, targets], { ignoreIndex, reduction }, () =>
     withTemps((tmp) => {
       const N = targets.size;
       const rows = tmp(contiguous(tmp(reshape(logits, [N, C]))));

@@ -85,19 +85,14 @@ export function variance(
   requireFloat('var', x);
   const ax = normAxes(axes, x.ndim, 'var');
   const n = ax.reduce((k, a) => k * x.shape[a], 1);
-  return dispatch(
-    'var',
-    [x],
-    {},
-    () =>
-      withTemps((tmp) => {
-        const m = tmp(mean(x, ax, true));
-        const d = tmp(el.sub(x, m));
-        const sq = tmp(el.square(d));
-        const s = tmp(sum(sq, ax, keepDim));
-        return el.div(s, Math.max(n - correction, 0));
-      }),
-    { composite: true },
+  return dispatch('var', [x], {}, () =>
+    withTemps((tmp) => {
+      const m = tmp(mean(x, ax, true));
+      const d = tmp(el.sub(x, m));
+      const sq = tmp(el.square(d));
+      const s = tmp(sum(sq, ax, keepDim));
+      return el.div(s, Math.max(n - correction, 0));
+    }),
   );
 }
 
@@ -105,24 +100,19 @@ export function variance(
 export function logsumexp(x: Tensor, axes?: Axes, keepDim = false): Tensor {
   requireFloat('logsumexp', x);
   const ax = normAxes(axes, x.ndim, 'logsumexp');
-  return dispatch(
-    'logsumexp',
-    [x],
-    {},
-    () =>
-      withTemps((tmp) => {
-        const rawMax = tmp(max(x, ax, true));
-        // rows that are all -inf would give NaN from (-inf) - (-inf): shift those by 0 instead
-        const finite = tmp(el.lt(tmp(el.abs(rawMax)), Number.POSITIVE_INFINITY));
-        const m = tmp(el.where(finite, rawMax, 0));
-        const shifted = tmp(el.sub(x, m));
-        const s = tmp(sum(tmp(el.exp(shifted)), ax, true));
-        const r = el.add(tmp(el.log(s)), m);
-        if (keepDim) return r;
-        tmp(r);
-        return r.reshape(x.shape.filter((_, i) => !ax.includes(i)));
-      }),
-    { composite: true },
+  return dispatch('logsumexp', [x], {}, () =>
+    withTemps((tmp) => {
+      const rawMax = tmp(max(x, ax, true));
+      // rows that are all -inf would give NaN from (-inf) - (-inf): shift those by 0 instead
+      const finite = tmp(el.lt(tmp(el.abs(rawMax)), Number.POSITIVE_INFINITY));
+      const m = tmp(el.where(finite, rawMax, 0));
+      const shifted = tmp(el.sub(x, m));
+      const s = tmp(sum(tmp(el.exp(shifted)), ax, true));
+      const r = el.add(tmp(el.log(s)), m);
+      if (keepDim) return r;
+      tmp(r);
+      return r.reshape(x.shape.filter((_, i) => !ax.includes(i)));
+    }),
   );
 }
 

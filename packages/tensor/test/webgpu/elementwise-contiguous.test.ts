@@ -52,7 +52,7 @@ describe.skipIf(!!skipReason)(suiteName('webgpu vec4 elementwise vs cpu'), () =>
     }
   });
 
-  it('unary gelu_tanh, neg, cast and logicalNot over sizes and offsets', async () => {
+  it('unary gelu (tanh), neg, cast and logicalNot over sizes and offsets', async () => {
     for (const n of SIZES) {
       for (const off of OFFSETS) {
         await compare(

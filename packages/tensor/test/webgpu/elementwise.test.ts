@@ -87,7 +87,7 @@ const UNARY: Record<UnaryOp, (x: Tensor) => Tensor> = {
   sigmoid: K.sigmoid,
   relu: K.relu,
   gelu: (x) => K.gelu(x),
-  gelu_tanh: (x) => K.gelu(x, { approximate: 'tanh' }),
+  geluTanh: (x) => K.gelu(x, { approximate: 'tanh' }),
   silu: K.silu,
   square: K.square,
   sign: K.sign,
@@ -95,7 +95,7 @@ const UNARY: Record<UnaryOp, (x: Tensor) => Tensor> = {
   floor: K.floor,
   ceil: K.ceil,
   round: K.round,
-  logical_not: K.logicalNot,
+  logicalNot: K.logicalNot,
   clamp: (x) => (x.dtype === 'int32' || x.dtype === 'uint32' ? K.clamp(x, -1, 2) : K.clamp(x, -0.5, 1.25)),
 };
 
@@ -114,7 +114,7 @@ const FLOAT_UNARY: UnaryOp[] = [
   'sigmoid',
   'relu',
   'gelu',
-  'gelu_tanh',
+  'geluTanh',
   'silu',
   'square',
   'sign',
@@ -122,10 +122,10 @@ const FLOAT_UNARY: UnaryOp[] = [
   'floor',
   'ceil',
   'round',
-  'logical_not',
+  'logicalNot',
   'clamp',
 ];
-const INT_UNARY: UnaryOp[] = ['neg', 'abs', 'relu', 'square', 'sign', 'clamp', 'logical_not'];
+const INT_UNARY: UnaryOp[] = ['neg', 'abs', 'relu', 'square', 'sign', 'clamp', 'logicalNot'];
 
 describe.skipIf(!!skipReason)(suiteName('webgpu unary vs cpu'), () => {
   for (const op of FLOAT_UNARY) {
@@ -182,7 +182,7 @@ describe.skipIf(!!skipReason)(suiteName('webgpu unary vs cpu'), () => {
     await compare((be) => [K.neg(make(be, i)), K.abs(make(be, i)), K.neg(make(be, u)), K.sign(make(be, u))]);
   });
 
-  it('logical_not of bool', async () => {
+  it('logicalNot of bool', async () => {
     const spec = randomSpec([7, 33], 'bool');
     await compare((be) => K.logicalNot(make(be, spec).T));
   });
@@ -223,8 +223,8 @@ function applyBinary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tens
     le: K.le,
     gt: K.gt,
     ge: K.ge,
-    logical_and: K.logicalAnd,
-    logical_or: K.logicalOr,
+    logicalAnd: K.logicalAnd,
+    logicalOr: K.logicalOr,
   };
   return fn[op](a, b);
 }

@@ -18,7 +18,7 @@ afterEach(() => {
   delete process.env.KILN_MATMUL_VARIANT;
 });
 
-const ACTIVATIONS: MatmulActivation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'silu'];
+const ACTIVATIONS: MatmulActivation[] = ['none', 'relu', 'gelu', 'geluTanh', 'silu'];
 
 /** One product: sizes, batch handling and operand layouts. */
 interface Case {

@@ -9,17 +9,8 @@
  */
 
 import type { Backend } from '@kiln/tensor';
-import {
-  layerNorm,
-  layerNormBackward,
-  logSoftmax,
-  rmsNorm,
-  rmsNormBackward,
-  scope,
-  softmax,
-  softmaxBackward,
-  type Tensor,
-} from '@kiln/tensor';
+import { layerNorm, logSoftmax, rmsNorm, scope, softmax, type Tensor } from '@kiln/tensor';
+import { layerNormBackward, rmsNormBackward, softmaxBackward } from '@kiln/tensor/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { View } from '../../src/backend.js';
 import { normLaunch } from '../../src/backends/webgpu/kernels/norm.js';

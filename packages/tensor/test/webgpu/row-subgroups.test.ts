@@ -10,21 +10,16 @@
  */
 
 import type { Backend } from '@kiln/tensor';
+import { crossEntropy, layerNorm, logSoftmax, rmsNorm, softmax, type Tensor } from '@kiln/tensor';
 import {
-  crossEntropy,
   crossEntropyBackward,
-  layerNorm,
   layerNormBackward,
-  logSoftmax,
-  rmsNorm,
   rmsNormBackward,
-  softmax,
   softmaxBackward,
-  type Tensor,
-} from '@kiln/tensor';
+} from '@kiln/tensor/internal';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { View } from '../../src/backend.js';
-import { adamwLaunch } from '../../src/backends/webgpu/kernels/adamw.js';
+import { adamwUpdateLaunch } from '../../src/backends/webgpu/kernels/adamw-update.js';
 import { reduceLaunch } from '../../src/backends/webgpu/kernels/reduce.js';
 import { rowLanes } from '../../src/backends/webgpu/kernels/rows.js';
 import { softmaxLaunch } from '../../src/backends/webgpu/kernels/softmax.js';
@@ -110,7 +105,7 @@ describe('row kernel variant selection', () => {
     };
     const key = (n: number, offset: number) => {
       const [p, g, m, v] = [view([n], offset), view([n]), view([n]), view([n])];
-      return adamwLaunch(p, g, m, v, s, 65535).kernel.key;
+      return adamwUpdateLaunch(p, g, m, v, s, 65535).kernel.key;
     };
     expect(key(1024, 0)).toBe('adamw:float32:v4');
     expect(key(1024, 2)).toBe('adamw:float32');

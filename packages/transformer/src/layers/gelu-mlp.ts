@@ -32,7 +32,7 @@ export class GeluMLP extends Module implements FeedForward {
   /** `x [..., dModel]` → `[..., dModel]`; it reports nothing, so the context is unused. */
   forward(x: Tensor, _context?: FeedForwardContext): Tensor {
     // the activation runs in fc's matmul epilogue
-    return scope(() => this.proj.forward(this.fc.forward(x, 'gelu_tanh')));
+    return scope(() => this.proj.forward(this.fc.forward(x, 'geluTanh')));
   }
 
   /** See {@link FeedForward.hfBindings}. */

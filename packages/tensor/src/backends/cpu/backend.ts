@@ -440,8 +440,8 @@ export class CpuBackend implements Backend<Buf> {
     fused.embeddingBackward(g, index, scratch, out);
   }
 
-  adamw(param: View<Buf>, grad: View<Buf>, m: View<Buf>, v: View<Buf>, s: AdamWScalars): void {
-    fused.adamw(param, grad, m, v, s);
+  adamwUpdate(param: View<Buf>, grad: View<Buf>, m: View<Buf>, v: View<Buf>, s: AdamWScalars): void {
+    fused.adamwUpdate(param, grad, m, v, s);
   }
 }
 

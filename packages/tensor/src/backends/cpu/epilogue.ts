@@ -42,7 +42,7 @@ export function activationDerivative(activation: MatmulActivation): (x: number) 
     case 'gelu':
       return (x) => 0.5 * (1 + erf(x / Math.SQRT2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
     // y = x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³)
-    case 'gelu_tanh':
+    case 'geluTanh':
       return (x) => {
         const th = Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
         const du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);

@@ -1,6 +1,7 @@
 /**
- * CPU reference kernels of the fused training ops (`ops/fused.ts`): plain loops in float64,
- * rounded only when stored. They define the semantics the WebGPU kernels are tested against.
+ * CPU reference kernels of the fused training ops (`ops/*-backward.ts`, `ops/attention.ts`,
+ * `ops/adamw-update.ts`): plain loops in float64, rounded only when stored. They define the
+ * semantics the WebGPU kernels are tested against.
  */
 import type {
   AdamWScalars,
@@ -161,7 +162,7 @@ export function attentionBackward(
  * ops in `adamwUpdate` stores (scalars included, which become tensors of the dtype), so the two
  * agree bit for bit.
  */
-export function adamw(p: V, g: V, m: V, v: V, s: AdamWScalars): void {
+export function adamwUpdate(p: V, g: V, m: V, v: V, s: AdamWScalars): void {
   const r = rounder(p);
   const [b1, omb1, b2, omb2] = [r(s.beta1), r(s.oneMinusBeta1), r(s.beta2), r(s.oneMinusBeta2)];
   const [decay, stepSize, sqrtC2, eps] = [r(s.decay), r(s.stepSize), r(s.sqrtC2), r(s.eps)];

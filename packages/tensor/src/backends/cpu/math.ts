@@ -63,7 +63,7 @@ export function unaryFn(
       return (x) => Math.max(x, 0);
     case 'gelu':
       return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-    case 'gelu_tanh':
+    case 'geluTanh':
       return (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
     case 'silu':
       return (x) => x / (1 + Math.exp(-x));
@@ -79,7 +79,7 @@ export function unaryFn(
       return Math.ceil;
     case 'round':
       return roundHalfEven;
-    case 'logical_not':
+    case 'logicalNot':
       return (x) => (x !== 0 ? 0 : 1); // NaN is true
     case 'clamp': {
       const lo = params?.min ?? Number.NEGATIVE_INFINITY;
@@ -119,9 +119,9 @@ export function binaryFn(op: BinaryOp, integer: boolean): (a: number, b: number)
       return (a, b) => (a > b ? 1 : 0);
     case 'ge':
       return (a, b) => (a >= b ? 1 : 0);
-    case 'logical_and':
+    case 'logicalAnd':
       return (a, b) => (a !== 0 && b !== 0 ? 1 : 0); // NaN is true
-    case 'logical_or':
+    case 'logicalOr':
       return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
   }
 }

@@ -25,7 +25,7 @@ import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
 import { DeviceErrors } from './errors.js';
 import { Executor, type Launch } from './executor.js';
 import { activationBackwardLaunch } from './kernels/activation-backward.js';
-import { adamwLaunch } from './kernels/adamw.js';
+import { adamwUpdateLaunch } from './kernels/adamw-update.js';
 import {
   attentionBackwardKeyLaunch,
   attentionBackwardQueryLaunch,
@@ -500,7 +500,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
-  // ---- fused training kernels (ops/fused.ts) ----------------------------------------------------
+  // ---- fused training kernels (ops/*-backward.ts, ops/attention.ts, ops/adamw-update.ts) --------
 
   crossEntropyBackward(logits: V, targets: V, scale: V, ignoreIndex: number, out: V): void {
     this.#check('crossEntropyBackward');
@@ -663,11 +663,18 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
-  adamw(param: V, grad: V, m: V, v: V, s: AdamWScalars): void {
-    this.#check('adamw');
+  adamwUpdate(param: V, grad: V, m: V, v: V, s: AdamWScalars): void {
+    this.#check('adamwUpdate');
     if (sizeOf(param.shape) === 0) return;
-    const launch = adamwLaunch(param, grad, m, v, s, this.#maxWorkgroups);
-    this.#run('adamw', launch, param.storage.buffer, m.storage.buffer, v.storage.buffer, grad.storage.buffer);
+    const launch = adamwUpdateLaunch(param, grad, m, v, s, this.#maxWorkgroups);
+    this.#run(
+      'adamwUpdate',
+      launch,
+      param.storage.buffer,
+      m.storage.buffer,
+      v.storage.buffer,
+      grad.storage.buffer,
+    );
   }
 
   activationBackward(activation: MatmulActivation, pre: V, gradOut: V, out: V): void {

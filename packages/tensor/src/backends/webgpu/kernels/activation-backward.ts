@@ -32,7 +32,7 @@ function derivative(activation: MatmulActivation): string {
   let d = g * (cdf + x * 0.3989422804014327 * exp(-0.5 * x * x));`;
     // y = x/2·(1 + tanh u) = x·σ(2u), u = √(2/π)(x + 0.044715x³): y' = s·(1 + 2x·(1 − s)·u'),
     // s = σ(2u). Written with σ, not 1 + tanh u, which cancels in the negative tail.
-    case 'gelu_tanh':
+    case 'geluTanh':
       return `let s = 1.0 / (1.0 + exp(-1.5957691216057308 * (x + 0.044715 * x * x * x)));
   let du = 0.7978845608028654 * (1.0 + 0.134145 * x * x);
   let d = g * (s * (1.0 + 2.0 * x * (1.0 - s) * du));`;

@@ -234,7 +234,7 @@ export function floatUnary(op: UnaryOp, v: string): string {
       return `select(select(0.0, ${v}, ${v} > 0.0), ${v}, is_nan(${v}))`;
     case 'gelu':
       return `gelu_erf(${v})`;
-    case 'gelu_tanh':
+    case 'geluTanh':
       return `gelu_tanh(${v})`;
     case 'silu':
       return `${v} / (1.0 + exp(-${v}))`;
@@ -253,7 +253,7 @@ export function floatUnary(op: UnaryOp, v: string): string {
     case 'clamp':
       // as the CPU: x < lo ? lo : Math.min(x, hi)
       return `select(min_nan(${v}, pf(2u)), pf(1u), f_lt(${v}, pf(1u)))`;
-    case 'logical_not':
+    case 'logicalNot':
       throw new Error('unreachable');
   }
 }
@@ -314,7 +314,7 @@ function intClampFn(dtype: 'int32' | 'uint32'): string {
 `;
 }
 
-/** out = op(x); out is contiguous with x's shape (bool for logical_not). */
+/** out = op(x); out is contiguous with x's shape (bool for logicalNot). */
 export function unaryLaunches(
   op: UnaryOp,
   x: View,
@@ -325,7 +325,7 @@ export function unaryLaunches(
   let expr: string;
   let extra: number[] = [];
   let helper = '';
-  if (op === 'logical_not') {
+  if (op === 'logicalNot') {
     expr = `select(1u, 0u, ${truthy(x.dtype, 'v')})`;
   } else if (isFloat(x.dtype)) {
     expr = floatUnary(op, 'v');
@@ -343,7 +343,7 @@ export function unaryLaunches(
       helper = intClampFn(dt);
     }
   }
-  const result = op === 'logical_not' ? expr : narrow(out.dtype, expr);
+  const result = op === 'logicalNot' ? expr : narrow(out.dtype, expr);
   const spec: ElementwiseSpec = {
     key: `unary:${op}:${x.dtype}>${out.dtype}`,
     operands: [
@@ -368,9 +368,9 @@ function binaryExpr(op: BinaryOp, a: DType, b: DType, va: string, vb: string): s
   const cmp = comparison[op];
   if (cmp) return isFloat(a) ? `select(0u, 1u, f_${op}(${va}, ${vb}))` : `select(0u, 1u, ${va} ${cmp} ${vb})`;
   switch (op) {
-    case 'logical_and':
+    case 'logicalAnd':
       return `select(0u, 1u, ${truthy(a, va)} && ${truthy(b, vb)})`;
-    case 'logical_or':
+    case 'logicalOr':
       return `select(0u, 1u, ${truthy(a, va)} || ${truthy(b, vb)})`;
     case 'add':
       return `${va} + ${vb}`;

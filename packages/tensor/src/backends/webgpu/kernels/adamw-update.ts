@@ -22,7 +22,7 @@ import {
  * length and offsets are multiples of 4 take the vec4 variant: one vec4 of each per invocation,
  * the same operations per component (so the same bits), a quarter of the gathers on lavapipe.
  */
-export function adamwLaunch(
+export function adamwUpdateLaunch(
   p: View,
   g: View,
   m: View,
@@ -40,7 +40,7 @@ export function adamwLaunch(
     kernel: {
       key: `adamw:${dt}`,
       access: ['read_write', 'read_write', 'read_write', 'read'],
-      // the operations and their order mirror the composite in ops/fused.ts
+      // the operations and their order mirror the composite in ops/adamw-update.ts
       build:
         () => `${enables([dt])}${uniforms(words.length)}${dtypeBuffer(1, 'param', 'read_write', dt)}${dtypeBuffer(2, 'm', 'read_write', dt)}${dtypeBuffer(3, 'v', 'read_write', dt)}${dtypeBuffer(4, 'grad', 'read', dt)}${mathPrelude(dt === 'float16')}
 ${flatMain(ELEMENTWISE_WORKGROUP)}
