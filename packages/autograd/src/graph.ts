@@ -180,11 +180,11 @@ function onAssign(record: OpRecord): void {
 
 // ---- tapes --------------------------------------------------------------------------------------
 
-/** The nodes recorded while one `grad`/`valueAndGrad`/`checkpoint` call runs (or outside any). */
+/** The nodes recorded while one `grad`/`valueAndGrad`/`recompute` call runs (or outside any). */
 export class Tape {
   nodes: Node[] = [];
   /**
-   * Record nodes without saving tensors (checkpoint's forward: only the graph's shape is
+   * Record nodes without saving tensors (recompute's forward: only the graph's shape is
    * needed, to learn which tracked tensors the function reads).
    */
   constructor(readonly saveTensors = true) {}
@@ -305,7 +305,7 @@ function save(role: SavedTensor['role'], index: number, t: Tensor): SavedTensor 
   return { role, index, tensor: alias, version: storageVersion(t) };
 }
 
-/** Saves `t` on `node` (for custom nodes such as checkpoint). */
+/** Saves `t` on `node` (for custom nodes such as recompute). */
 export function saveExtra(node: Node, index: number, t: Tensor): void {
   node.saved.push(save('extra', index, t));
 }
@@ -328,7 +328,7 @@ function fmt(t: Tensor): string {
   return `[${t.shape.join(',')}] ${t.dtype}`;
 }
 
-/** Adds a node for a custom backward (checkpoint) and maps its outputs. */
+/** Adds a node for a custom backward (recompute) and maps its outputs. */
 export function recordCustom(node: Node, outputs: readonly Tensor[]): void {
   for (const [i, t] of outputs.entries()) if (isFloat(t.dtype)) setRef(t, node, i);
   addToTape(node);

@@ -5,7 +5,7 @@ import { rand, scope, type Tensor } from '@kiln/tensor';
  * Inverted dropout: in training mode each element is zeroed with probability `p` and the rest
  * are scaled by 1/(1−p), so evaluation needs no rescaling; in eval mode (or with p = 0) it is
  * the identity. Masks come from the seeded generator (`manualSeed`), so runs are reproducible
- * and `checkpoint` can replay them.
+ * and `recompute` can replay them.
  */
 export class Dropout extends Module {
   constructor(readonly p: number) {
