@@ -7,10 +7,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { init, manualSeed } from '@kiln/tensor';
+import { writeFileAtomic } from '@kiln/tensor/node';
 import {
   bytesPerToken,
   formatDuration,
   formatRate,
+  readMetrics,
   resolveTrainConfig,
   TokenDataset,
   TRAINER_OUTPUT_FILES,
@@ -22,6 +24,7 @@ import { loadModel, saveModel } from '@kiln/transformer/node';
 import { parseFlags, USAGE } from './args.js';
 import { loadConfig, withSteps } from './config.js';
 import { loadMobyDick } from './corpus.js';
+import { tokensPerSecond } from './metrics-summary.js';
 import { prepareData, TOKENIZER_FILE } from './prepare-data.js';
 import { writeSamples } from './samples.js';
 
@@ -148,7 +151,24 @@ async function main(): Promise<void> {
     );
   }
 
-  // 4. Export and sample.
+  // 4. The headline numbers, for people and for the stages that build on this one.
+  const summary = {
+    backend: backend.name,
+    parameters: model.numParameters(),
+    steps: result.step,
+    tokens: result.tokens,
+    elapsedSeconds: result.elapsedSeconds,
+    trainingTokensPerSecond: Math.round(
+      tokensPerSecond(await readMetrics(join(outDir, TRAINER_OUTPUT_FILES.metrics))),
+    ),
+    unigramBaseline: baseline,
+    validation: val
+      ? { step: val.step, loss: val.loss, perplexity: val.perplexity, bitsPerByte: val.bitsPerByte }
+      : null,
+  };
+  await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+
+  // 5. Export and sample.
   await saveModel(model, join(outDir, 'model'));
   await writeSamples(model, tokenizer, config.sample, join(outDir, 'samples.txt'), (t) =>
     process.stdout.write(t),
@@ -162,6 +182,7 @@ async function main(): Promise<void> {
     [TRAINER_OUTPUT_FILES.metrics, 'metrics, one JSON record per logged step'],
     [TRAINER_OUTPUT_FILES.plot, 'the loss curves'],
     ['samples.txt', 'the samples above'],
+    ['summary.json', 'the headline numbers (validation loss, baseline, tokens/s)'],
   ]) {
     log(`  ${name.padEnd(16)} ${what}`);
   }
