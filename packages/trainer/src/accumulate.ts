@@ -17,7 +17,13 @@ import { type BatchInput, tokenBatchInput, uploadBatch } from './data/batch.js';
 import type { TokenBatch } from './data/batches.js';
 import { type LanguageModel, modelBackend } from './language-model.js';
 import { checkObjectiveOutput, languageModelObjective, type Objective } from './objective.js';
-import { WeightedMean, type WeightedMeanResult, weighted, weightTensor } from './weighted-mean.js';
+import {
+  disposeWeightedMean,
+  scalarFloat32,
+  WeightedMean,
+  type WeightedMeanResult,
+  weighted,
+} from './weighted-mean.js';
 
 /** Replaces each parameter's `.grad` by `grad × factor` or `grad / factor` (factor: a 0-d tensor). */
 function scaleGradients(params: readonly Parameter[], factor: Tensor, op: 'mul' | 'div'): void {
@@ -60,10 +66,10 @@ export function accumulateObjective<M extends Module>(
         const out = checkObjectiveOutput(objective(model, batch), where);
         if (index === 0) {
           backward(out.loss);
-          firstWeight = keep(noGrad(() => weightTensor(out.weight, out.loss)));
+          firstWeight = keep(noGrad(() => scalarFloat32(out.weight, out.loss)));
         } else {
           if (index === 1) scaleGradients(params, firstWeight!, 'mul');
-          backward(weighted(out.loss, weightTensor(out.weight, out.loss)));
+          backward(weighted(out.loss, scalarFloat32(out.weight, out.loss)));
         }
         mean.add(out, who);
       });
@@ -101,13 +107,8 @@ export function accumulateGradients(
   function* draw(): Generator<BatchInput> {
     for (let i = 0; i < microBatches; i++) yield tokenBatchInput(nextBatch(i));
   }
-  const { loss, weight, metrics } = accumulateObjective(
-    model,
-    draw(),
-    languageModelObjective(),
-    'accumulateGradients',
-  );
-  weight.dispose();
-  for (const m of Object.values(metrics)) m.dispose();
+  const result = accumulateObjective(model, draw(), languageModelObjective(), 'accumulateGradients');
+  const loss = result.loss.alias();
+  disposeWeightedMean(result);
   return loss;
 }

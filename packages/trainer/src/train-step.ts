@@ -18,6 +18,7 @@ import { clipGradNorm, gradNorm } from './clip.js';
 import type { BatchInput } from './data/batch.js';
 import type { Objective } from './objective.js';
 import type { Optimizer } from './optim/optimizer.js';
+import { disposeWeightedMean } from './weighted-mean.js';
 
 /** Options of {@link trainStep}. */
 export interface TrainStepOptions {
@@ -79,11 +80,7 @@ export function trainStep<M extends Module>(
     model.zeroGrad(); // gradients are not needed until the next step: free them now
     return { ...result, gradNorm: norm };
   } catch (error) {
-    if (result) {
-      result.loss.dispose();
-      result.weight.dispose();
-      for (const m of Object.values(result.metrics)) m.dispose();
-    }
+    if (result) disposeWeightedMean(result);
     norm?.dispose();
     model.zeroGrad();
     throw error;

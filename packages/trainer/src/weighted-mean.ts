@@ -18,10 +18,11 @@ export interface WeightedMeanResult {
   metrics: Record<string, Tensor>;
 }
 
-/** A weight as a 0-d float32 tensor on `like`'s backend. */
-export function weightTensor(weight: number | Tensor, like: Tensor): Tensor {
-  if (typeof weight === 'number') return full([], weight, { backend: like.backend });
-  return weight.dtype === 'float32' ? weight.alias() : weight.cast('float32');
+/** A number or single-number tensor (a weight, a loss, a metric) as a 0-d float32 tensor on `like`'s backend. */
+export function scalarFloat32(value: number | Tensor, like: Tensor): Tensor {
+  if (typeof value === 'number') return full([], value, { backend: like.backend });
+  const scalar = value.ndim === 0 ? value : value.reshape([]);
+  return scalar.dtype === 'float32' ? scalar.alias() : scalar.cast('float32');
 }
 
 /**
@@ -31,12 +32,6 @@ export function weightTensor(weight: number | Tensor, like: Tensor): Tensor {
 export function weighted(value: Tensor, weight: Tensor): Tensor {
   const w = weight.dtype === value.dtype ? weight : weight.cast(value.dtype);
   return where(weight.gt(0), value, 0).mul(w);
-}
-
-function asFloat32(value: Tensor | number, like: Tensor): Tensor {
-  if (typeof value === 'number') return full([], value, { backend: like.backend });
-  const scalar = value.ndim === 0 ? value : value.reshape([]);
-  return scalar.dtype === 'float32' ? scalar.alias() : scalar.cast('float32');
 }
 
 /** Accumulates {@link CheckedOutput}s; see the file comment. */
@@ -64,10 +59,10 @@ export class WeightedMean {
     this.#names = names;
     const values = noGrad(() =>
       scope(() => {
-        const loss = asFloat32(output.loss, output.loss);
-        const weight = weightTensor(output.weight, output.loss);
+        const loss = scalarFloat32(output.loss, output.loss);
+        const weight = scalarFloat32(output.weight, output.loss);
         const metrics: Record<string, Tensor> = {};
-        for (const [name, m] of Object.entries(output.metrics)) metrics[name] = asFloat32(m, output.loss);
+        for (const [name, m] of Object.entries(output.metrics)) metrics[name] = scalarFloat32(m, output.loss);
         return { loss, weight, metrics };
       }),
     );
@@ -79,12 +74,12 @@ export class WeightedMean {
     }
     if (this.#first) {
       this.#sums = this.#weightedSums(this.#first);
-      free(this.#first);
+      disposeWeightedMean(this.#first);
       this.#first = undefined;
     }
     const next = this.#weightedSums(values, this.#sums);
-    free(values);
-    free(this.#sums!);
+    disposeWeightedMean(values);
+    disposeWeightedMean(this.#sums!);
     this.#sums = next;
   }
 
@@ -127,7 +122,7 @@ export class WeightedMean {
           }),
         ),
       );
-      free(sums);
+      disposeWeightedMean(sums);
     }
     this.#first = undefined;
     this.#sums = undefined;
@@ -138,15 +133,16 @@ export class WeightedMean {
 
   /** Frees what was accumulated without computing the means. */
   dispose(): void {
-    if (this.#first) free(this.#first);
-    if (this.#sums) free(this.#sums);
+    if (this.#first) disposeWeightedMean(this.#first);
+    if (this.#sums) disposeWeightedMean(this.#sums);
     this.#first = undefined;
     this.#sums = undefined;
     this.#count = 0;
   }
 }
 
-function free(values: { loss: Tensor; weight: Tensor; metrics: Record<string, Tensor> }): void {
+/** Disposes a {@link WeightedMeanResult} (or the accumulator's own values of the same shape). */
+export function disposeWeightedMean(values: WeightedMeanResult): void {
   values.loss.dispose();
   values.weight.dispose();
   for (const m of Object.values(values.metrics)) m.dispose();
