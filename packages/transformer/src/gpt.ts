@@ -13,9 +13,8 @@ import {
   keep,
   ShapeError,
   scope,
-  stack,
   Tensor,
-  where,
+  zeros,
 } from '@kiln/tensor';
 import { AuxiliaryCollector } from './auxiliary-outputs.js';
 import type { CausalLM } from './causal-lm.js';
@@ -353,38 +352,21 @@ export class GPT extends Module implements CausalLM<KVCache> {
 
   /**
    * Positions and mask of `ids` at the cache's next positions. Without padding every row is at
-   * `cache.length …` and sees every cached key; a padded prefill records each row's first real
-   * position in the cache, and later steps mask the padding and count positions from there.
+   * `cache.length …` and sees every cached key; a padded prefill records where the padding is
+   * in the cache, and every step builds its mask from that record (the same `attentionMask` as
+   * a full forward), so the padding stays hidden and positions count from each row's first token.
    */
   #cachedContext(ids: Tensor, cache: KVCache, padding: Tensor | undefined): HiddenContext {
     const [B, T] = ids.shape;
     const P = cache.length;
     if (padding !== undefined) {
-      const mask = attentionMask({ causal: true, padding });
-      const { keys } = mask.ranges!;
-      // the last token of a row is real (left padding), so its first visible key is the row's start
-      cache.keyStart?.dispose();
-      cache.keyStart = keep(
-        keys
-          .slice(1, T - 1, T)
-          .slice(2, 0, 1)
-          .reshape([B])
-          .contiguous(),
-      );
-      return { position: P, positions: documentPositions(keys), mask, cache };
+      cache.padding?.dispose();
+      cache.padding = keep(zeros([B, cache.capacity], { dtype: 'bool', backend: ids.backend }));
+      cache.padding.slice(1, 0, T).assign(padding.dtype === 'bool' ? padding : padding.ne(0));
     }
-    if (!cache.keyStart) return { position: P, positions: null, mask: CAUSAL, cache };
-    const int = { dtype: 'int32' as const, backend: ids.backend };
-    const start = cache.keyStart.reshape([B, 1]);
-    const at = arange(P, P + T, 1, int).reshape([1, T]); // key positions of the queries
-    const keys = stack([start.expand([B, T]), at.add(1).expand([B, T])], -1);
-    // key j is seen by the queries at positions ≥ j once it is past the row's padding
-    const j = arange(0, P + T, 1, int).reshape([1, P + T]);
-    const first = j.sub(P).maximum(0);
-    const last = where(j.ge(start), T, first);
-    const queries = stack([first.expand([B, P + T]), last], -1);
-    const mask: AttentionMask<Tensor> = { causal: true, ranges: { keys, queries } };
-    return { position: P, positions: at.sub(start), mask, cache };
+    if (!cache.padding) return { position: P, positions: null, mask: CAUSAL, cache };
+    const mask = attentionMask({ causal: true, padding: cache.padding.slice(1, 0, P + T), queries: T });
+    return { position: P, positions: documentPositions(mask.ranges!.keys, P), mask, cache };
   }
 
   /** Checks the per-token tensors of a forward pass: each `[B, T]` like the ids, of its dtype. */
@@ -429,11 +411,12 @@ export class GPT extends Module implements CausalLM<KVCache> {
 
 /**
  * Positions that restart at each document: the distance of each query from the first key it
- * sees (its document's start, or itself for padding), from visible ranges [B, T, 2].
+ * sees (its document's start, or itself for padding), from visible ranges [B, Tq, 2] whose first
+ * query sits at key position `first` (0 without a cache).
  */
-function documentPositions(keys: Tensor): Tensor {
+function documentPositions(keys: Tensor, first = 0): Tensor {
   const [B, T] = keys.shape;
-  const at = arange(0, T, 1, { dtype: 'int32', backend: keys.backend }).reshape([1, T]);
+  const at = arange(first, first + T, 1, { dtype: 'int32', backend: keys.backend }).reshape([1, T]);
   return at.sub(keys.slice(2, 0, 1).reshape([B, T]));
 }
 

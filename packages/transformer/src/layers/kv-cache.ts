@@ -24,11 +24,11 @@ export class KVCache {
   /** Positions filled so far (the position of the next token). */
   length = 0;
   /**
-   * int32 [batch]: the first position each row attends to, past its left padding (set by a
-   * prefill with padding; null when no row is padded). Cached pad positions stay invisible, and
-   * a row's token positions count from here.
+   * bool [batch, capacity]: true at cached padding positions (written by a prefill with padding;
+   * null when no row is padded). Decode steps build their attention mask from it, so the padding
+   * stays invisible and each row's positions count from its first real token.
    */
-  keyStart: Tensor | null = null;
+  padding: Tensor | null = null;
 
   constructor(
     nLayers: number,
@@ -46,8 +46,8 @@ export class KVCache {
   /** Forgets every position (the buffers are reused). */
   reset(): void {
     this.length = 0;
-    this.keyStart?.dispose();
-    this.keyStart = null;
+    this.padding?.dispose();
+    this.padding = null;
   }
 
   /** Frees the buffers. */
