@@ -239,18 +239,17 @@ function compositeScores(
 }
 
 /**
- * Probabilities [B, Hkv, G·Tq, Tk] from masked scores and their row log-sum-exp; exactly 0 where
- * the mask hides a key, so a query that sees no key (padding) gets no NaN.
+ * softmax over the last axis of masked `scores` [B, Hkv, G·Tq, Tk] (one softmax op: its rule
+ * saves just the output), exactly 0 where `visible` hides a key, so a query that sees no key
+ * (padding, a row of NaN from the softmax) gets no probability at all.
  */
-function compositeProbabilities(scores: Tensor, lse: Tensor, visible: Tensor | null, q: Tensor): Tensor {
+function compositeProbabilities(scores: Tensor, visible: Tensor | null): Tensor {
+  if (!visible) return scores.softmax(-1);
+  const [B, Hkv, GTq, Tk] = scores.shape;
+  const Tq = visible.shape[3];
   return withTemps((tmp) => {
-    // no alias() of a result: under autograd recording an alias is an untracked handle
-    if (!visible) return tmp(scores.sub(lse)).exp();
-    const p = tmp(tmp(scores.sub(lse)).exp());
-    const [B, H, Tq] = q.shape;
-    const [, Hkv, , Tk] = scores.shape;
-    const shaped = tmp(p.reshape([B, Hkv, H / Hkv, Tq, Tk]));
-    return tmp(where(visible, shaped, 0)).reshape(scores.shape);
+    const p = tmp(tmp(scores.softmax(-1)).reshape([B, Hkv, GTq / Tq, Tq, Tk]));
+    return tmp(where(visible, p, 0)).reshape(scores.shape);
   });
 }
 
@@ -270,12 +269,8 @@ export function attentionWeights(q: Tensor, k: Tensor, options: AttentionOptions
   return withTemps((tmp) => {
     const { scores, visible } = compositeScores(q, k, mask, scale);
     tmp(scores);
-    // one softmax op (not logsumexp's parts): its rule saves just the output
-    if (!visible) return tmp(scores.softmax(-1)).reshape([B, H, Tq, Tk]);
-    tmp(visible);
-    // hidden keys have probability 0; a query that sees no key (a NaN row) gets none at all
-    const p = tmp(tmp(scores.softmax(-1)).reshape([B, k.shape[1], H / k.shape[1], Tq, Tk]));
-    return tmp(where(visible, p, 0)).reshape([B, H, Tq, Tk]);
+    if (visible) tmp(visible);
+    return tmp(compositeProbabilities(scores, visible)).reshape([B, H, Tq, Tk]);
   });
 }
 
@@ -321,7 +316,7 @@ export function attentionForward(
       if (visible) tmp(visible);
       // −∞ for a query that sees no key (logsumexp handles rows of −∞)
       const lse = tmp(logsumexp(scores, -1, true));
-      const p = tmp(compositeProbabilities(scores, lse, visible, q));
+      const p = tmp(compositeProbabilities(scores, visible));
       const out = tmp(p.matmul(v)).reshape(q.shape);
       return [out, lse.reshape([B, H, Tq])];
     }),
@@ -399,12 +394,7 @@ export function attentionBackwardComposite(
     const { scores, visible } = compositeScores(q, k, mask, scale);
     tmp(scores);
     if (visible) tmp(visible);
-    let p = tmp(scores.softmax(-1)); // [B, Hkv, G·Tq, Tk]
-    if (visible) {
-      // hidden keys have probability 0; a query that sees no key (a NaN row) gets none at all
-      const shaped = tmp(p.reshape([B, Hkv, G, Tq, -1]));
-      p = tmp(tmp(where(visible, shaped, 0)).reshape(scores.shape));
-    }
+    const p = tmp(compositeProbabilities(scores, visible)); // [B, Hkv, G·Tq, Tk]
     const gg = tmp(gradOut.reshape([B, Hkv, G * Tq, D]));
     const dv = tmp(p.transpose(-2, -1)).matmul(gg);
     const dp = tmp(gg.matmul(tmp(v.transpose(-2, -1))));
