@@ -30,12 +30,21 @@ function parse<T>(what: string, result: ReturnType<typeof spawnSync>): ChildOutc
   return { ok: true, value: JSON.parse(line) as T, loadAfter };
 }
 
-/** Runs a TypeScript child with this process's Node flags (tsx loader, source condition). */
-export function runNode<T>(script: string, args: string[], timeoutMs = 10 * 60_000): ChildOutcome<T> {
+/**
+ * Runs a TypeScript child with this process's Node flags (tsx loader, source condition); `env`
+ * is added to this process's environment.
+ */
+export function runNode<T>(
+  script: string,
+  args: string[],
+  timeoutMs = 10 * 60_000,
+  env: Record<string, string> = {},
+): ChildOutcome<T> {
   const result = spawnSync(process.execPath, [...process.execArgv, script, ...args], {
     encoding: 'utf8',
     maxBuffer: 1 << 26,
     timeout: timeoutMs,
+    env: { ...process.env, ...env },
   });
   return parse<T>(`${script.split('/').at(-1)} ${args.join(' ')}`, result);
 }

@@ -255,12 +255,26 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     this.#pool.trim();
   }
 
-  /** Compiled pipelines and command buffers submitted so far (diagnostics and tests). */
-  stats(): { pipelines: number; submits: number; pendingDispatches: number } {
+  /**
+   * Compiled pipelines and command buffers submitted so far, and how waits were paced: sleeps
+   * before asking the device, milliseconds slept, and sleeps that overshot the device
+   * (diagnostics, tests and benchmarks).
+   */
+  stats(): {
+    pipelines: number;
+    submits: number;
+    pendingDispatches: number;
+    sleeps: number;
+    sleptMs: number;
+    oversleeps: number;
+  } {
     return {
       pipelines: this.#pipelines.size,
       submits: this.#exec.submits,
       pendingDispatches: this.#exec.pending,
+      sleeps: this.#exec.sleeps.count,
+      sleptMs: this.#exec.sleeps.ms,
+      oversleeps: this.#exec.oversleeps,
     };
   }
 

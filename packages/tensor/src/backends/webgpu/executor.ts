@@ -3,6 +3,7 @@ import { envVar } from './env.js';
 import type { DeviceErrors } from './errors.js';
 import { ParamArena } from './params.js';
 import type { KernelSource, PipelineCache } from './pipelines.js';
+import { WaitPacer } from './wait-pacer.js';
 
 /** One kernel launch: what to run, its uniform words and its workgroup grid. */
 export interface Launch {
@@ -15,13 +16,6 @@ export interface Launch {
    */
   flops?: number;
 }
-
-/** Don't sleep for predicted waits shorter than this (timer granularity, wake-up cost). */
-const MIN_SLEEP_MS = 4;
-/** Sleep this fraction of the predicted time, then wait for the device: waking early is cheap. */
-const SLEEP_FRACTION = 0.85;
-/** Learn the device's speed only from waits on at least this much work. */
-const MIN_LEARN_FLOPS = 2e7;
 
 /** `KILN_WEBGPU_WAIT=plain` turns the sleeping off (to measure what it saves). */
 const PLAIN_WAIT = envVar('KILN_WEBGPU_WAIT') === 'plain';
@@ -57,13 +51,11 @@ export class Executor {
   #dispatches = 0;
   #ops = new Set<string>();
   #afterSubmit: GPUBuffer[] = [];
-  /** Known flops encoded in the open encoder. */
+  /** Known flops encoded in the open encoder, and whether encoding it compiled a pipeline. */
   #encodedFlops = 0;
-  /** Known flops submitted and not yet waited for, and when the first of them was submitted. */
-  #outstandingFlops = 0;
-  #outstandingSince = 0;
-  /** Learned device speed on known-flop work (flops per ms); 0 until the first long wait. */
-  #flopsPerMs = 0;
+  #encodedCold = false;
+  /** When to sleep instead of waiting on the device (see {@link Executor.wait}). */
+  readonly #pacer = new WaitPacer();
   /** Command buffers submitted so far (for tests and diagnostics). */
   submits = 0;
   /** Waits that slept before asking the device, and the milliseconds slept (diagnostics). */
@@ -97,7 +89,9 @@ export class Executor {
         `webgpu: ${op}: grid [${x},${y},${z}] exceeds ${max} workgroups per dimension (kernel ${launch.kernel.key})`,
       );
     }
+    const compiledBefore = this.#pipelines.size;
     const compiled = this.#pipelines.get(launch.kernel, op);
+    if (this.#pipelines.size !== compiledBefore) this.#encodedCold = true;
     let slice = this.#arena.push(launch.params);
     if (!slice) {
       this.flush();
@@ -176,58 +170,50 @@ export class Executor {
       this.#device.queue.submit([encoder.finish()]);
     });
     this.submits++;
-    if (this.#encodedFlops > 0) {
-      if (this.#outstandingFlops === 0) this.#outstandingSince = performance.now();
-      this.#outstandingFlops += this.#encodedFlops;
-      this.#encodedFlops = 0;
-    }
+    this.#pacer.submitted(this.#encodedFlops, this.#encodedCold, performance.now());
+    this.#encodedFlops = 0;
+    this.#encodedCold = false;
     for (const b of this.#afterSubmit) b.destroy();
     this.#afterSubmit = [];
   }
 
+  /** Sleeps that overshot the device and made the pacer forget the learned speed (diagnostics). */
+  get oversleeps(): number {
+    return this.#pacer.oversleeps;
+  }
+
   /**
    * Waits for `until` (a promise on the device: a buffer map, `onSubmittedWorkDone`), which must
-   * settle only after everything submitted so far has run.
+   * settle only after everything submitted so far has run. When the outstanding work is
+   * predictably long, first sleeps most of it, so the pending promise does not take the CPU
+   * from the kernels (why and how: {@link WaitPacer}). The work was submitted before (`flush`),
+   * so it runs during the sleep.
    *
-   * Waiting without stealing the CPU: while such a promise is pending, Dawn's Node binding keeps
-   * the main thread busy processing events. On a software adapter (lavapipe) that thread
-   * competes with the threads running the kernels: measured on 2 cores, a 16-matmul chain spent
-   * ~300 ms of main-thread CPU in a 1.5 s wait. So when the submitted work is predictably long
-   * (known flops over the speed learned from earlier waits) we first sleep most of it with a
-   * timer, which costs nothing, and only then create the promise. The work was submitted before
-   * (`flush`), so it runs during the sleep. Work without known flops only makes the prediction
-   * short, never long, and a wait that ends early makes the learned speed slower, so the
-   * estimate corrects itself.
+   * `paced: false` waits at once and teaches the pacer nothing: for timing measurements
+   * (autotuning), which a sleep would inflate and whose variants run at speeds the chosen
+   * kernels will not.
    */
-  async wait<T>(until: () => Promise<T>): Promise<T> {
-    const flops = this.#outstandingFlops;
-    if (flops > 0 && this.#flopsPerMs > 0 && !PLAIN_WAIT) {
-      const remaining = flops / this.#flopsPerMs - (performance.now() - this.#outstandingSince);
-      if (remaining >= MIN_SLEEP_MS) {
-        const ms = remaining * SLEEP_FRACTION;
-        this.sleeps.count++;
-        this.sleeps.ms += ms;
-        await sleep(ms);
-      }
+  async wait<T>(until: () => Promise<T>, { paced = true }: { paced?: boolean } = {}): Promise<T> {
+    const { flops, cold, sleepMs } = this.#pacer.begin(performance.now());
+    let slept = 0;
+    if (sleepMs > 0 && paced && !PLAIN_WAIT) {
+      const start = performance.now();
+      await sleep(sleepMs);
+      slept = performance.now() - start;
+      this.sleeps.count++;
+      this.sleeps.ms += slept;
     }
+    const woke = performance.now();
     try {
       return await until();
     } finally {
-      if (flops >= MIN_LEARN_FLOPS) {
-        const elapsed = Math.max(1e-3, performance.now() - this.#outstandingSince);
-        const rate = flops / elapsed;
-        // trust faster measurements at once (sleeping too little is cheap), slower ones halfway
-        this.#flopsPerMs = rate > this.#flopsPerMs ? rate : (this.#flopsPerMs + rate) / 2;
-      }
-      // everything submitted before the wait has run; work submitted meanwhile starts afresh
-      this.#outstandingFlops -= flops;
-      this.#outstandingSince = performance.now();
+      this.#pacer.finished({ flops, cold: cold || !paced, slept, woke, done: performance.now() });
     }
   }
 
-  /** Submits pending work and waits until the device finished everything submitted. */
-  async idle(): Promise<void> {
+  /** Submits pending work and waits until the device finished everything submitted (`paced`: see {@link wait}). */
+  async idle(options: { paced?: boolean } = {}): Promise<void> {
     this.flush();
-    await this.wait(() => this.#device.queue.onSubmittedWorkDone());
+    await this.wait(() => this.#device.queue.onSubmittedWorkDone(), options);
   }
 }
