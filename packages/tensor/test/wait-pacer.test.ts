@@ -4,11 +4,7 @@
  * accurate estimate keeps sleeping.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  MIN_LEARN_FLOPS,
-  SLEEP_FRACTION,
-  WaitPacer,
-} from '../src/backends/webgpu/wait-pacer.js';
+import { MIN_LEARN_FLOPS, SLEEP_FRACTION, WaitPacer } from '../src/backends/webgpu/wait-pacer.js';
 
 const FLOPS = 1e9; // one step's known flops, well above MIN_LEARN_FLOPS
 
