@@ -49,9 +49,14 @@ describe('packBestFitDecreasing', () => {
   it('holds its invariants on random lengths', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 64 }).chain((capacity) =>
-          fc.tuple(fc.constant(capacity), fc.array(fc.integer({ min: 1, max: capacity }), { minLength: 1, maxLength: 80 })),
-        ),
+        fc
+          .integer({ min: 1, max: 64 })
+          .chain((capacity) =>
+            fc.tuple(
+              fc.constant(capacity),
+              fc.array(fc.integer({ min: 1, max: capacity }), { minLength: 1, maxLength: 80 }),
+            ),
+          ),
         ([capacity, lengths]) => {
           const rows = packBestFitDecreasing(lengths, capacity);
           const placed = rows.flat().sort((a, b) => a - b);
@@ -69,7 +74,9 @@ describe('packBestFitDecreasing', () => {
   });
 
   it('rejects lengths that do not fit and bad contexts', () => {
-    expect(() => packBestFitDecreasing([3, 11], 10)).toThrow(/item 1 has length 11; lengths must be integers in \[1, contextLength = 10\]/);
+    expect(() => packBestFitDecreasing([3, 11], 10)).toThrow(
+      /item 1 has length 11; lengths must be integers in \[1, contextLength = 10\]/,
+    );
     expect(() => packBestFitDecreasing([0], 10)).toThrow(/item 0 has length 0/);
     expect(() => packBestFitDecreasing([1], 0)).toThrow(/contextLength must be a positive integer/);
     expect(packBestFitDecreasing([], 4)).toEqual([]);

@@ -35,7 +35,14 @@ describe('parseChatJsonl', () => {
   it("joins OpenAI's text content parts and ignores extra message keys", () => {
     const { examples } = parseChatJsonl(
       chat([
-        { role: 'user', content: [{ type: 'text', text: 'Hel' }, { type: 'text', text: 'lo' }], name: 'x' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Hel' },
+            { type: 'text', text: 'lo' },
+          ],
+          name: 'x',
+        },
         { role: 'assistant', content: 'Hi' },
       ]),
     );
@@ -50,21 +57,61 @@ describe('parseChatJsonl', () => {
   const bad: [string, string, RegExp][] = [
     ['invalid JSON', '{"messages": [', /invalid JSON .*\{"messages": \[/],
     ['not an object', '[1, 2]', /expected an object .* got an array/],
-    ['unknown role', chat([{ role: 'bot', content: 'x' }, { role: 'assistant', content: 'y' }]), /message 1 has unknown role "bot"; roles are system, user, assistant/],
+    [
+      'unknown role',
+      chat([
+        { role: 'bot', content: 'x' },
+        { role: 'assistant', content: 'y' },
+      ]),
+      /message 1 has unknown role "bot"; roles are system, user, assistant/,
+    ],
     ['no role', chat([{ content: 'x' }]), /message 1 has no "role"/],
     ['no assistant turn', chat([{ role: 'user', content: 'x' }]), /has no assistant turn/],
-    ['empty content', chat([{ role: 'user', content: 'x' }, { role: 'assistant', content: '  ' }]), /message 2 \(assistant\) has empty content/],
-    ['missing content', chat([{ role: 'user' }, { role: 'assistant', content: 'y' }]), /message 1 \(user\) has no "content"/],
-    ['content not text', chat([{ role: 'user', content: 3 }, { role: 'assistant', content: 'y' }]), /"content" must be a string, got a number/],
-    ['non-text part', chat([{ role: 'user', content: [{ type: 'image_url' }] }, { role: 'assistant', content: 'y' }]), /content part 1 is not \{ "type": "text"/],
+    [
+      'empty content',
+      chat([
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: '  ' },
+      ]),
+      /message 2 \(assistant\) has empty content/,
+    ],
+    [
+      'missing content',
+      chat([{ role: 'user' }, { role: 'assistant', content: 'y' }]),
+      /message 1 \(user\) has no "content"/,
+    ],
+    [
+      'content not text',
+      chat([
+        { role: 'user', content: 3 },
+        { role: 'assistant', content: 'y' },
+      ]),
+      /"content" must be a string, got a number/,
+    ],
+    [
+      'non-text part',
+      chat([
+        { role: 'user', content: [{ type: 'image_url' }] },
+        { role: 'assistant', content: 'y' },
+      ]),
+      /content part 1 is not \{ "type": "text"/,
+    ],
     ['messages not an array', '{"messages": "hi"}', /"messages" must be an array, got a string/],
     ['empty messages', '{"messages": []}', /"messages" is empty/],
     ['missing completion', '{"prompt": "q"}', /has "prompt" but no "completion"/],
     ['missing prompt', '{"completion": "a"}', /has "completion" but no "prompt"/],
     ['empty completion', '{"prompt": "q", "completion": ""}', /"completion" is empty/],
     ['prompt not a string', '{"prompt": 1, "completion": "a"}', /"prompt" must be a string, got a number/],
-    ['both formats', '{"messages": [], "prompt": "q", "completion": "a"}', /has both "messages" and "prompt"/],
-    ['neither format', '{"text": "hello"}', /has neither "messages" nor "prompt" \+ "completion" \(keys: text\)/],
+    [
+      'both formats',
+      '{"messages": [], "prompt": "q", "completion": "a"}',
+      /has both "messages" and "prompt"/,
+    ],
+    [
+      'neither format',
+      '{"text": "hello"}',
+      /has neither "messages" nor "prompt" \+ "completion" \(keys: text\)/,
+    ],
   ];
 
   it.each(bad)('names the file and line of a line with %s', (_kind, line, reason) => {
@@ -94,7 +141,9 @@ describe('parseChatJsonl', () => {
   });
 
   it('is an error when there is no valid example, even with skipInvalid', () => {
-    expect(() => parseChatJsonl('\n\n', { source: 'e.jsonl' })).toThrow(/^e\.jsonl: no examples: it is empty/);
+    expect(() => parseChatJsonl('\n\n', { source: 'e.jsonl' })).toThrow(
+      /^e\.jsonl: no examples: it is empty/,
+    );
     expect(() => parseChatJsonl('{x\n[1]', { source: 'b.jsonl', skipInvalid: true })).toThrow(
       /b\.jsonl: no examples: all 2 lines are invalid \(line 1: invalid JSON/,
     );
@@ -110,8 +159,13 @@ describe('parseChatJsonl', () => {
   });
 
   it('checkChatExample runs the same checks on examples built in code', () => {
-    expect(() => checkChatExample({ messages: [{ role: 'user', content: 'x' }] })).toThrow(/no assistant turn/);
-    expect(checkChatExample({ prompt: 'a', completion: 'b', extra: 1 })).toEqual({ prompt: 'a', completion: 'b' });
+    expect(() => checkChatExample({ messages: [{ role: 'user', content: 'x' }] })).toThrow(
+      /no assistant turn/,
+    );
+    expect(checkChatExample({ prompt: 'a', completion: 'b', extra: 1 })).toEqual({
+      prompt: 'a',
+      completion: 'b',
+    });
   });
 });
 

@@ -9,7 +9,12 @@ import { bytes, byteTokenizer, CHATML_SPECIALS, LLAMA3_SPECIALS } from './helper
 const chatml = await byteTokenizer([...CHATML_SPECIALS, '<|endoftext|>']); // 256, 257, 258
 const llama = await byteTokenizer(LLAMA3_SPECIALS); // 256 … 259
 const [IM_START, IM_END, EOT_TEXT] = [256, 257, 258];
-const hiOk = { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'ok' }] };
+const hiOk = {
+  messages: [
+    { role: 'user', content: 'hi' },
+    { role: 'assistant', content: 'ok' },
+  ],
+};
 const o = 111;
 const k = 107;
 
@@ -29,7 +34,10 @@ describe('nextTokenTargets', () => {
 
 describe('tokenizeChats', () => {
   it('ChatML: trains the assistant content and <|im_end|>, not the prompt, the header or the newline after', () => {
-    const { sequences, trainedTokens, tokens } = tokenizeChats([hiOk], chatml, { template: 'chatml', maxLength: 64 });
+    const { sequences, trainedTokens, tokens } = tokenizeChats([hiOk], chatml, {
+      template: 'chatml',
+      maxLength: 64,
+    });
     // <|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nok<|im_end|>\n
     //  0           1-5   6-7 8       9  10          11-20      21-22 23   24
     const ids = [IM_START, ...bytes('user\nhi'), IM_END, 10, IM_START, ...bytes('assistant\nok'), IM_END, 10];
@@ -51,14 +59,22 @@ describe('tokenizeChats', () => {
     };
     const [seq] = tokenizeChats([example], chatml, { maxLength: 128 }).sequences;
     const turn = (role: string, text: string) => [IM_START, ...bytes(`${role}\n${text}`), IM_END, 10];
-    const ids = [...turn('system', 's'), ...turn('user', 'a'), ...turn('assistant', 'b'), ...turn('user', 'c'), ...turn('assistant', 'd')];
+    const ids = [
+      ...turn('system', 's'),
+      ...turn('user', 'a'),
+      ...turn('assistant', 'b'),
+      ...turn('user', 'c'),
+      ...turn('assistant', 'd'),
+    ];
     expect(Array.from(seq.ids)).toEqual(ids);
     // turns are 11, 9, 14, 9, 14 tokens long; an assistant turn's content sits at offset 11 of it
     const b = 11 + 9 + 11;
     const d = 11 + 9 + 14 + 9 + 11;
     expect(ids[b]).toBe(98); // 'b'
     expect(ids[d]).toBe(100); // 'd'
-    expect(Array.from(seq.targets)).toEqual(targetsWith(ids.length, { [b - 1]: 98, [b]: IM_END, [d - 1]: 100, [d]: IM_END }));
+    expect(Array.from(seq.targets)).toEqual(
+      targetsWith(ids.length, { [b - 1]: 98, [b]: IM_END, [d - 1]: 100, [d]: IM_END }),
+    );
   });
 
   it('Llama 3: trains the assistant content and <|eot_id|>, not <|begin_of_text|> or the headers', () => {
@@ -75,9 +91,21 @@ describe('tokenizeChats', () => {
     // 23 SH 24-32 assistant 33 EH 34-35 \n\n 36 a 37 EOT
     const ids = [
       BOT,
-      SH, ...bytes('system'), EH, ...bytes('\n\ns'), EOT,
-      SH, ...bytes('user'), EH, ...bytes('\n\nq'), EOT,
-      SH, ...bytes('assistant'), EH, ...bytes('\n\na'), EOT,
+      SH,
+      ...bytes('system'),
+      EH,
+      ...bytes('\n\ns'),
+      EOT,
+      SH,
+      ...bytes('user'),
+      EH,
+      ...bytes('\n\nq'),
+      EOT,
+      SH,
+      ...bytes('assistant'),
+      EH,
+      ...bytes('\n\na'),
+      EOT,
     ];
     expect(Array.from(seq.ids)).toEqual(ids);
     expect(Array.from(seq.targets)).toEqual(targetsWith(38, { 35: 97, 36: EOT }));
@@ -116,21 +144,37 @@ describe('tokenizeChats', () => {
     const cut22 = at(22);
     expect(Array.from(cut22.sequences[0].ids)).toEqual(Array.from(at(64).sequences[0].ids.slice(0, 22)));
     expect(Array.from(cut22.sequences[0].targets)).toEqual(targetsWith(22, { 20: o, 21: k }));
-    expect(cut22).toMatchObject({ truncated: 1, truncatedTokens: 3, dropped: 0, tokens: 22, trainedTokens: 2 });
+    expect(cut22).toMatchObject({
+      truncated: 1,
+      truncatedTokens: 3,
+      dropped: 0,
+      tokens: 22,
+      trainedTokens: 2,
+    });
     expect(cut22.sequences[0].truncated).toBe(true);
     expect(at(21).trainedTokens).toBe(1); // only "o" is left, as the target of the header's newline
     expect(at(25)).toMatchObject({ truncated: 0, truncatedTokens: 0, trainedTokens: 3 });
   });
 
   it('drops and counts sequences whose trained tokens were all cut off', () => {
-    const long = { messages: [{ role: 'user', content: 'x'.repeat(40) }, { role: 'assistant', content: 'y' }] };
+    const long = {
+      messages: [
+        { role: 'user', content: 'x'.repeat(40) },
+        { role: 'assistant', content: 'y' },
+      ],
+    };
     const result = tokenizeChats([long, hiOk, long], chatml, { maxLength: 30 });
     expect(result).toMatchObject({ truncated: 2, dropped: 2, droppedExamples: [0, 2], trainedTokens: 3 });
     expect(result.sequences.map((s) => s.example)).toEqual([1]);
   });
 
   it('is an error, saying why, when every target is masked', () => {
-    const long = { messages: [{ role: 'user', content: 'x'.repeat(40) }, { role: 'assistant', content: 'y' }] };
+    const long = {
+      messages: [
+        { role: 'user', content: 'x'.repeat(40) },
+        { role: 'assistant', content: 'y' },
+      ],
+    };
     expect(() => tokenizeChats([long, long], chatml, { maxLength: 30 })).toThrow(
       /every target of all 2 examples is masked.*NaN.*beyond maxLength 30/,
     );
@@ -157,7 +201,10 @@ describe('generationPrompts', () => {
     const multi = {
       messages: [...hiOk.messages, { role: 'user', content: 'and?' }, { role: 'assistant', content: 'done' }],
     };
-    const { prompts, references } = generationPrompts([hiOk, multi, { prompt: 'hi', completion: 'ok' }], chatml);
+    const { prompts, references } = generationPrompts(
+      [hiOk, multi, { prompt: 'hi', completion: 'ok' }],
+      chatml,
+    );
     const [train] = tokenizeChats([hiOk], chatml, { maxLength: 64 }).sequences;
     // up to and including "<|im_start|>assistant\n" (index 20), where training's first trained target sits
     expect(prompts[0]).toEqual(Array.from(train.ids.slice(0, 21)));

@@ -6,7 +6,12 @@ import { Tokenizer } from '@kiln/tokenizer';
 /** The ChatML special tokens (ids 256, 257). */
 export const CHATML_SPECIALS = ['<|im_start|>', '<|im_end|>'];
 /** The Llama 3 special tokens (ids 256 … 259), and <|endoftext|> (260) for raw prompt–completion. */
-export const LLAMA3_SPECIALS = ['<|begin_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'];
+export const LLAMA3_SPECIALS = [
+  '<|begin_of_text|>',
+  '<|start_header_id|>',
+  '<|end_header_id|>',
+  '<|eot_id|>',
+];
 
 /** A tokenizer whose ids are the UTF-8 bytes of the text, plus `specials` from id 256. */
 export function byteTokenizer(specials: readonly string[]): Promise<Tokenizer> {
