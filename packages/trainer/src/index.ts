@@ -17,6 +17,10 @@
  *   embeddings).
  * - Data: `TokenDataset` (random training windows, a `BatchSource`) with a resumable
  *   `WindowSampler`; the binary token file format as bytes (`encodeTokenFile`/`decodeTokenFile`).
+ * - Fine-tuning data (SFT): `parseChatJsonl` (`messages` or `prompt`/`completion` JSONL, errors
+ *   with file and line), `tokenizeChats` (chat templates, loss on the assistant's tokens only,
+ *   counted truncation), `packBestFitDecreasing`, `SFTDataset` (packed or padded rows with
+ *   segments and positions, a `BatchSource`), `generationPrompts` and `exactMatchAccuracy`.
  * - Learning-rate schedules: `constantSchedule`, `cosineSchedule`, `linearSchedule`, `createSchedule`.
  * - Reporting: `ProgressReporter`, the JSONL metrics format (`formatMetricsLine`,
  *   `parseMetricsJsonl`), loss-curve SVGs (`renderLossCurveSvg`).
@@ -146,6 +150,53 @@ export {
   linearSchedule,
   type ScheduleConfig,
 } from './schedule.js';
+export {
+  type ChatExample,
+  ChatExampleError,
+  type ChatMessagesExample,
+  type CheckChatExampleOptions,
+  checkChatExample,
+  DEFAULT_CHAT_ROLES,
+  isPromptCompletion,
+  type PromptCompletionExample,
+} from './sft/chat-example.js';
+export type { ChatLayoutOptions, ChatTokenizer } from './sft/chat-layout.js';
+export {
+  type ExactMatchOptions,
+  type ExactMatchRecord,
+  type ExactMatchResult,
+  exactMatchAccuracy,
+  type GeneratedAnswer,
+  normalizeAnswer,
+} from './sft/exact-match.js';
+export {
+  type GenerationPrompts,
+  type GenerationPromptsOptions,
+  generationPrompts,
+} from './sft/generation-prompts.js';
+export { packBestFitDecreasing } from './sft/pack.js';
+export {
+  ChatDataError,
+  type ParseChatJsonlOptions,
+  type ParsedChatJsonl,
+  parseChatJsonl,
+  type SkippedLine,
+} from './sft/parse-jsonl.js';
+export { assembleRows, nonPaddingTokens, type PackedRow } from './sft/sft-batch.js';
+export {
+  SFTDataset,
+  type SFTDatasetOptions,
+  type SFTDatasetStats,
+  type SFTPacking,
+  type SFTSequence,
+} from './sft/sft-dataset.js';
+export {
+  nextTokenTargets,
+  type TokenizeChatsOptions,
+  type TokenizedChat,
+  type TokenizedChats,
+  tokenizeChats,
+} from './sft/tokenize-chats.js';
 export {
   firstNonFinite,
   nonFiniteStepError,

@@ -8,6 +8,7 @@
  * - Token files on disk: `writeTokenFile` (atomic), `readTokenFile`, `openTokenFile` (random access).
  * - Metrics files: `MetricsWriter`, `readMetrics`; loss-curve files: `writeLossCurve`,
  *   `writeLossCurveFromMetrics`.
+ * - Conversation files: `readChatJsonl` (JSONL for fine-tuning; see `parseChatJsonl`).
  * - Crash-safe writes come from `@kiln/tensor/node` (`writeFileAtomic`, …).
  *
  * ```ts
@@ -30,6 +31,7 @@ export * from './index.js';
 export { MetricsWriter, type MetricsWriterOptions, readMetrics } from './metrics.js';
 export { Trainer, type TrainerOptions } from './node-trainer.js';
 export { writeLossCurve, writeLossCurveFromMetrics } from './plot-file.js';
+export { readChatJsonl } from './sft/read-jsonl.js';
 export { TRAINER_OUTPUT_FILES, TrainerFiles, type TrainerFilesOptions } from './trainer-files.js';
 export {
   loadTrainingCheckpoint,
