@@ -48,7 +48,7 @@ export async function main(argv: readonly string[], io: ChatIO): Promise<number>
     manualSeed(seed);
     const tokenizer = await Tokenizer.load(tokenizerPath);
     model = await loadModel(modelDir);
-    if (args.adapter !== undefined) await applyAdapter(model, args.adapter);
+    if (args.adapter !== undefined) note(await applyAdapter(model, args.adapter));
     const layout = chooseLayout(args.template, tokenizer);
     const c = model.config;
     note(

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { noGrad } from '@kiln/autograd';
-import { init, manualSeed, scope, tensor } from '@kiln/tensor';
+import { init, manualSeed, randn, scope, tensor } from '@kiln/tensor';
 import { CHATML_TEMPLATE, type ChatMessage, LLAMA3_TEMPLATE, type Tokenizer } from '@kiln/tokenizer';
 import type { GenerateOptions, GPT } from '@kiln/transformer';
 import { loadModel } from '@kiln/transformer/node';
@@ -111,6 +111,50 @@ describe.each([
     expect(first.out).toBe(`${expected}\n`);
     expect((await chat([...argv.slice(0, -1), '8', ...flags])).out).not.toBe(first.out);
   });
+
+  test('--adapter: the answer is the one of the base model with the adapter merged into its weights', async () => {
+    const { applyLoRA, loraParameters, mergeLoRA } = await import('@kiln/transformer');
+    const { saveAdapter } = await import('@kiln/transformer/node');
+    const adapted = await loadModel(dir);
+    applyLoRA(adapted, { rank: 4, alpha: 8, targets: 'all-linear', seed: 3 });
+    // B starts at zero (an adapter that changes nothing): give it weights, as training would
+    manualSeed(11);
+    noGrad(() => {
+      for (const [name, p] of loraParameters(adapted))
+        if (name.endsWith('.B')) p.assign(randn(p.shape, { std: 0.5 }));
+    });
+    const adapterDir = await tempDir('adapter');
+    await saveAdapter(adapted, adapterDir);
+    mergeLoRA(adapted);
+    const prompt = 'Call me Ishmael';
+    const options = { temperature: 0, maxTokens: 12 } as const;
+    const merged = await reference(
+      adapted,
+      tokenizer,
+      template,
+      [{ role: 'user', content: prompt }],
+      options,
+    );
+    const base = await reference(model, tokenizer, template, [{ role: 'user', content: prompt }], options);
+    adapted.dispose();
+    expect(merged).not.toBe(base); // the adapter matters, so the comparison below means something
+    const flags = [
+      '--model',
+      dir,
+      '--adapter',
+      adapterDir,
+      '--prompt',
+      prompt,
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '12',
+    ];
+    const { code, out, err } = await chat(flags);
+    expect(code, err).toBe(0);
+    expect(err).toMatch(/adapter .*: LoRA rank 4/);
+    expect(out).toBe(`${merged}\n`);
+  });
 });
 
 test('the interactive loop keeps the conversation, /reset forgets it, /exit quits', async () => {
@@ -192,7 +236,7 @@ describe('errors', () => {
     );
     const adapter = await chat(['--model', dir, '--adapter', empty, '--prompt', 'x']);
     expect(adapter.code).toBe(1);
-    expect(adapter.err).toMatch(/--adapter .*: LoRA adapters are not available in this Kiln yet/);
+    expect(adapter.err).toMatch(/adapter_config\.json|adapter_model\.safetensors/);
   });
 
   test('a model vocabulary larger than the tokenizer: answers use the tokenizer ids only; a smaller one is an error', async () => {
