@@ -4,7 +4,7 @@
 // base frozen), on Kiln's CPU backend and on WebGPU: tokens/s, trainable parameters and the
 // bytes of AdamW's state. One process per run, the same random token batches for both.
 // Environment: BENCH_LORA_STEPS / BENCH_LORA_WARMUP (timed / untimed steps, default 3 / 1),
-// BENCH_LORA_BACKENDS (comma-separated: cpu,webgpu). Numbers: docs/finetuning-lora.md.
+// BENCH_LORA_BACKENDS (comma-separated: cpu,webgpu). Numbers: docs/finetuning.md (LoRA).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
