@@ -20,6 +20,10 @@
  * const again = await loadModel('out/model');
  * ```
  *
+ * LoRA fine-tuning: `applyLoRA(model, { rank, alpha, targets })` wraps linear layers in
+ * low-rank adapters and freezes the rest, `mergeLoRA` folds them in; `saveAdapter` /
+ * `loadAdapter` in `@kiln/transformer/node` read and write peft's adapter format.
+ *
  * The safetensors format itself is `@kiln/tensor/safetensors` (pure) and `@kiln/tensor/node`
  * (files).
  * @packageDocumentation
@@ -88,4 +92,27 @@ export { Linear, type LinearOptions } from './layers/linear.js';
 export { RMSNorm, type RMSNormOptions } from './layers/rms-norm.js';
 export { applyRope, type RopeTables, RotaryEmbedding } from './layers/rope.js';
 export { SwiGLU } from './layers/swiglu.js';
+export {
+  applyLoRA,
+  describeLoRA,
+  hasLoRA,
+  type LoRAAdapterInfo,
+  type LoRAInfo,
+  type LoRAOptions,
+  loraLayers,
+  loraParameters,
+  loraScale,
+  mergeLoRA,
+  trainableParameters,
+  unloadLoRA,
+} from './lora/apply.js';
+export { LoRAAdapter, type LoRAAdapterOptions, LoRAAdapters, LoRALinear } from './lora/lora-linear.js';
+export {
+  ADAPTER_FILES,
+  type PeftLoRAConfig,
+  parsePeftAdapterConfig,
+  parsePeftTensorName,
+  peftTensorNames,
+} from './lora/peft-format.js';
+export { type LoRASite, loraSites } from './lora/sites.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';

@@ -14,6 +14,7 @@ import { type ParsedSafetensors, tensorsFromSafetensors } from '@kiln/tensor/saf
 import { GPT } from './gpt.js';
 import { fromHFConfig, ModelFileError, toHFConfig } from './hf-config.js';
 import { hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
+import { hasLoRA } from './lora/apply.js';
 
 /** Options of {@link saveModel}. */
 export interface SaveModelOptions {
@@ -45,6 +46,12 @@ export async function saveModel(model: GPT, dir: string, options: SaveModelOptio
   const dtype = options.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float16') {
     throw new ModelFileError(`saveModel: dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`);
+  }
+  if (hasLoRA(model)) {
+    // the HF names cover the base weights only: writing them would silently drop the adapters
+    throw new ModelFileError(
+      'saveModel: the model has LoRA adapters; mergeLoRA(model) first to save the merged weights, or saveAdapter(model, dir) to save the adapters alone',
+    );
   }
   await mkdir(dir, { recursive: true });
   const views: Record<string, Tensor> = {};

@@ -8,6 +8,10 @@
  * directories (single file or sharded). Problems are `ModelFileError`s (from
  * `@kiln/transformer`) or `SafetensorsError`s (from `@kiln/tensor/safetensors`).
  *
+ * An adapter directory is what peft's `save_pretrained` writes for a LoRA adapter:
+ * `adapter_config.json` + `adapter_model.safetensors`; `saveAdapter` writes one from a model
+ * with `applyLoRA` adapters, `loadAdapter` reads ours and peft's onto a base model.
+ *
  * ```ts
  * import { loadModel, saveModel } from '@kiln/transformer/node';
  *
@@ -17,6 +21,7 @@
  * @packageDocumentation
  */
 
+export { loadAdapter, type SaveAdapterOptions, saveAdapter } from './lora/adapter-dir.js';
 export {
   type LoadModelOptions,
   loadModel,
