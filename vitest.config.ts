@@ -17,6 +17,7 @@ const candidates = [
   'packages/scaling',
   'examples/tensor-tour',
   'examples/pretrain',
+  'examples/chat',
 ];
 const projects = candidates
   .filter((dir) => existsSync(join(root, dir, 'test')))

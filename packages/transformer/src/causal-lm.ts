@@ -37,3 +37,23 @@ export interface CausalLM<Cache extends GenerationCache = GenerationCache> {
   /** Switches the model and its submodules to eval mode (generate restores each one's flag after). */
   eval(): unknown;
 }
+
+/** Options of a padded prefill (see {@link PaddedCausalLM}). */
+export interface CachedForwardOptions {
+  /**
+   * bool `[B, T]`, true at left padding; given with the prefill (the first call after
+   * `createCache` or `reset`) only. The cache remembers it, so later steps never see the
+   * padding either and each row counts its positions from its first real token.
+   */
+  padding?: Tensor;
+}
+
+/**
+ * A {@link CausalLM} that runs a batch of prompts of different lengths together: its
+ * `forwardCached` takes the left padding of the prefill (`GPT` is one). `generateBatch` needs
+ * it; a model that ignored the padding would let short prompts attend to pad tokens.
+ */
+export interface PaddedCausalLM<Cache extends GenerationCache = GenerationCache> extends CausalLM<Cache> {
+  /** As in {@link CausalLM}, plus the padding of a batched prefill. */
+  forwardCached(ids: Tensor, cache: Cache, options?: CachedForwardOptions): Tensor;
+}

@@ -2,42 +2,11 @@
  * Autoregressive generation with a KV cache: the prompt is run once (prefill), then each new
  * token costs one position. Tokens are streamed through an async iterator.
  */
-import { noGrad } from '@kiln/autograd';
-import {
-  getRngState,
-  keep,
-  manualSeed,
-  type RngState,
-  scope,
-  setRngState,
-  type Tensor,
-  tensor,
-} from '@kiln/tensor';
+import { keep, scope, type Tensor, tensor } from '@kiln/tensor';
 import type { CausalLM, GenerationCache } from './causal-lm.js';
-import { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';
+import { checkGenerateOptions, checkIds, type GenerateOptions, inference, sampler } from './inference.js';
 
-/** Options of {@link generate} and `GPT.generate`. */
-export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens to generate (default 128). */
-  maxTokens?: number;
-  /** Stop when one of these ids is sampled; the stop token itself is not yielded. */
-  stopTokens?: readonly number[];
-  /**
-   * Seed of a private generator for this call: the same seed gives the same tokens, and the
-   * global generator (`manualSeed`) is left untouched. Without it, draws come from the global
-   * generator, so `manualSeed(s)` before the call also makes it reproducible.
-   */
-  seed?: number;
-}
-
-function checkIds(what: string, ids: readonly number[], vocabSize: number): void {
-  if (!Array.isArray(ids)) throw new TypeError(`generate: ${what} must be an array of token ids`);
-  ids.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new RangeError(`generate: ${what}[${i}] = ${id} is not a token id in [0, ${vocabSize})`);
-    }
-  });
-}
+export type { GenerateOptions } from './inference.js';
 
 /**
  * Streams up to `maxTokens` sampled ids following `prompt` from any {@link CausalLM} (a `GPT`,
@@ -59,22 +28,13 @@ export function generate<Cache extends GenerationCache>(
 ): AsyncGenerator<number, void, undefined> {
   // Validate now, so mistakes throw at the call rather than at the first iteration.
   const { vocabSize } = model.config;
-  const { maxTokens = 128, stopTokens = [], seed } = options;
-  checkIds('prompt', prompt, vocabSize);
+  checkIds('generate', 'prompt', prompt, vocabSize);
   if (prompt.length === 0) {
     throw new RangeError(
       'generate: the prompt is empty; start it with at least one token (e.g. a BOS or end-of-text id)',
     );
   }
-  if (!Number.isInteger(maxTokens) || maxTokens < 0) {
-    throw new RangeError(`generate: maxTokens must be a non-negative integer, got ${maxTokens}`);
-  }
-  checkIds('stopTokens', stopTokens, vocabSize);
-  checkSamplingOptions(options, vocabSize);
-  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0)) {
-    throw new RangeError(`generate: seed must be a non-negative integer, got ${seed}`);
-  }
-  return run(model, [...prompt], { ...options, maxTokens, stopTokens });
+  return run(model, [...prompt], checkGenerateOptions('generate', options, vocabSize));
 }
 
 async function* run<Cache extends GenerationCache>(
@@ -83,44 +43,16 @@ async function* run<Cache extends GenerationCache>(
   options: GenerateOptions & { maxTokens: number; stopTokens: readonly number[] },
 ): AsyncGenerator<number, void, undefined> {
   const { vocabSize, contextLength } = model.config;
-  const { maxTokens, seed } = options;
+  const { maxTokens } = options;
   if (maxTokens === 0) return;
   const stops = new Set(options.stopTokens);
-  let privateRng: RngState | null = null;
-  if (seed !== undefined) {
-    const global = getRngState();
-    manualSeed(seed);
-    privateRng = getRngState();
-    setRngState(global);
-  }
-  // Every tensor op below runs synchronously between awaits, so swapping the grad mode, the
-  // module modes and the generator around it cannot leak into code running concurrently.
-  const inference = <R>(fn: () => R): R => {
-    const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
-    model.eval();
-    try {
-      return noGrad(fn);
-    } finally {
-      for (const [m, training] of modes) m.training = training;
-    }
-  };
-  const sample = (logits: Tensor): Tensor => {
-    if (!privateRng) return sampleToken(logits, options);
-    const global = getRngState();
-    setRngState(privateRng);
-    try {
-      return sampleToken(logits, options);
-    } finally {
-      privateRng = getRngState();
-      setRngState(global);
-    }
-  };
+  const sample = sampler(options);
 
   const cache = model.createCache(1);
   // Runs `ids` at the cache's next positions; returns the next-token logits [1, V] (kept: they
   // outlive any scope the caller iterates in).
   const advance = (ids: number[]): Tensor =>
-    inference(() => {
+    inference(model, () => {
       const t = tensor([ids], { dtype: 'int32', backend: model.backend });
       try {
         return keep(model.forwardCached(t, cache));

@@ -17,7 +17,7 @@ import {
   zeros,
 } from '@kiln/tensor';
 import { AuxiliaryCollector } from './auxiliary-outputs.js';
-import type { CausalLM } from './causal-lm.js';
+import type { PaddedCausalLM } from './causal-lm.js';
 import {
   feedForwardSpecs,
   GPT_PRESETS,
@@ -129,7 +129,7 @@ const CAUSAL: AttentionMask<Tensor> = { causal: true, ranges: null };
  * `head.weight` (the token embedding itself when tied). `saveModel` maps them to Hugging
  * Face names.
  */
-export class GPT extends Module implements CausalLM<KVCache> {
+export class GPT extends Module implements PaddedCausalLM<KVCache> {
   /** The resolved configuration (every default filled in). */
   readonly config: ResolvedGPTConfig;
   /** Token embedding `[vocabSize, dModel]`. */

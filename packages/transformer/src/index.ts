@@ -30,7 +30,7 @@
  */
 
 export type { AuxiliaryOutputs } from './auxiliary-outputs.js';
-export type { CausalLM, GenerationCache } from './causal-lm.js';
+export type { CachedForwardOptions, CausalLM, GenerationCache, PaddedCausalLM } from './causal-lm.js';
 export {
   ConfigError,
   defaultFeedForward,
@@ -54,6 +54,7 @@ export {
   registerFeedForward,
 } from './feed-forward-registry.js';
 export { type GenerateOptions, generate } from './generate.js';
+export { generateBatch } from './generate-batch.js';
 export {
   GPT,
   type GPTCachedOptions,
