@@ -254,6 +254,25 @@ describe.each(backends)('LoRALinear on %s', (name, backend) => {
   });
 });
 
+describe('generation', () => {
+  test('a LoRA model generates (KV cache) what its merged model generates', async () => {
+    manualSeed(0);
+    const model = new GPT(tiny('llama', { dropout: 0.1 }));
+    applyLoRA(model, { rank: 4, alpha: 16, dropout: 0.2, targets: 'all-linear', seed: 1 });
+    randomizeB(model, uniform(6, 0.5));
+    const prompt = randomTokens(4, 40, 9);
+    const run = async () => {
+      const out: number[] = [];
+      for await (const id of model.generate(prompt, { maxTokens: 8, temperature: 0 })) out.push(id);
+      return out;
+    };
+    const adapted = await run();
+    mergeLoRA(model);
+    expect(await run()).toEqual(adapted);
+    model.dispose();
+  });
+});
+
 describe('applyLoRA targets and bookkeeping', () => {
   test('gpt2 all-linear wraps qkv, o, fc and proj of every block, never the head; counts are r·(in + out) per adapter', () => {
     manualSeed(0);

@@ -2,7 +2,7 @@
  * The LoRA layer: a `Linear` whose frozen weight is corrected by low-rank adapters,
  * `y = act(x Wᵀ + b + s · (x Aᵀ) Bᵀ)` (Hu et al. 2021). The correction is two thin products
  * per adapter, never a materialised `W + s·BA`, so a step costs the base product plus
- * `2·r·(in + out)` multiply-adds per token and the optimizer sees only `A` and `B`.
+ * `r·(in + out)` multiply-adds per token and adapter, and the optimizer sees only `A` and `B`.
  */
 import { Module, Parameter } from '@kiln/autograd';
 import { concat, type MatmulActivation, rand, scope, type Tensor, zeros } from '@kiln/tensor';
