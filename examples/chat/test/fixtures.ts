@@ -18,6 +18,9 @@ export const CORPUS = [
   '鯨は海を泳ぐ。船乗りたちは見ていた。',
   'Numbers 12345 and 2026, emoji 🐋🌊 and a tab\there.',
   "It's the sea's way; they'll see what we've done.",
+  // a space before a character whose first UTF-8 byte is 0xC2 or 0xEF, often: merges such as
+  // 'Ġ' + 0xC2 are learned, so the split of U+0085 / U+FEFF (whitespace or not) shows in the ids
+  'Signs © ® ± and ！ ？ ： fullwidth © ！ ® ？ ± ：',
 ].join('\n');
 
 export type TemplateKind = 'chatml' | 'llama3';
