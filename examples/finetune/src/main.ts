@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const problem = await checkBase(base, cwd);
   if (problem && !args.pretrain) throw new Error(problem);
   if (problem) {
-    log(`${problem.split('.')[0]}: running examples/pretrain first (--pretrain)\n`);
+    log(`${problem}\n--pretrain: running examples/pretrain into ${base.dir} first\n`);
     await runPretrain(base.dir, args.backend);
     log();
   }
