@@ -17,6 +17,7 @@ const candidates = [
   'packages/scaling',
   'examples/tensor-tour',
   'examples/pretrain',
+  'examples/finetune',
   'examples/chat',
 ];
 const projects = candidates

@@ -8,7 +8,7 @@ import { MODEL_FILES } from '@kiln/transformer/node';
  * Default model directories, best first, relative to the repository root: what
  * examples/finetune and examples/pretrain write.
  */
-export const DEFAULT_MODELS = ['runs/finetune/model', 'runs/pretrain/model'] as const;
+export const DEFAULT_MODELS = ['runs/finetune/full/model', 'runs/pretrain/model'] as const;
 
 /** The tokenizer file name of a Hugging Face model directory (Kiln's examples use it too). */
 export const TOKENIZER_FILE = 'tokenizer.json';

@@ -10,7 +10,7 @@ const USAGE = `Write a float16 model directory (model.safetensors + config.json 
 
 usage: pnpm --filter @kiln/example-chat export -- [flags]
 
-  --model <dir>        model directory (default: runs/finetune/model, else runs/pretrain/model)
+  --model <dir>        model directory (default: runs/finetune/full/model, else runs/pretrain/model)
   --tokenizer <file>   tokenizer.json (default: in the model directory or its parent)
   --out <dir>          where to write it (default runs/chat-f16)`;
 

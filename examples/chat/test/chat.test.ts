@@ -195,24 +195,32 @@ describe('errors', () => {
   test('no checkpoint: says how to make one', async () => {
     const { code, err } = await chat([]);
     expect(code).toBe(1);
-    expect(err).toMatch(/no model to chat with: none of runs\/finetune\/model, runs\/pretrain\/model exists/);
+    expect(err).toMatch(
+      /no model to chat with: none of runs\/finetune\/full\/model, runs\/pretrain\/model exists/,
+    );
     expect(err).toMatch(/pnpm demo/);
   });
 
-  test('the default checkpoint: runs/finetune before runs/pretrain, tokenizer from the run directory', async () => {
+  test("the default checkpoint: runs/finetune before runs/pretrain, each in its example's layout", async () => {
     const root = await tempDir('defaults');
     const tokenizer = await trainTokenizer('chatml');
     const saved = randomModel(smallConfig('gpt2', tokenizer.vocabSize), 4);
     const { saveModel } = await import('@kiln/transformer/node');
-    for (const stage of ['pretrain', 'finetune']) {
-      await saveModel(saved, join(root, 'runs', stage, 'model'));
-      await tokenizer.save(join(root, 'runs', stage, 'tokenizer.json'));
-    }
+    // examples/pretrain: the tokenizer beside model/; examples/finetune: inside full/model/
+    await saveModel(saved, join(root, 'runs', 'pretrain', 'model'));
+    await tokenizer.save(join(root, 'runs', 'pretrain', 'tokenizer.json'));
+    const pretrained = await chat(['--prompt', 'hi', '--max-tokens', '2'], { root });
+    expect(pretrained.code, pretrained.err).toBe(0);
+    expect(pretrained.err).toContain(`model ${join(root, 'runs', 'pretrain', 'model')}`);
+    expect(pretrained.err).toContain(`tokenizer ${join(root, 'runs', 'pretrain', 'tokenizer.json')}`);
+    const finetuned = join(root, 'runs', 'finetune', 'full', 'model');
+    await saveModel(saved, finetuned);
+    await tokenizer.save(join(finetuned, 'tokenizer.json'));
     saved.dispose();
     const { code, err } = await chat(['--prompt', 'hi', '--max-tokens', '2'], { root });
     expect(code, err).toBe(0);
-    expect(err).toContain(`model ${join(root, 'runs', 'finetune', 'model')}`);
-    expect(err).toContain(`tokenizer ${join(root, 'runs', 'finetune', 'tokenizer.json')}`);
+    expect(err).toContain(`model ${finetuned}`);
+    expect(err).toContain(`tokenizer ${join(finetuned, 'tokenizer.json')}`);
   });
 
   test('a directory that is not a model, a missing tokenizer, a template without its tokens, an adapter', async () => {

@@ -1,6 +1,7 @@
 // Data preparation, done once per output directory: train a byte-level BPE tokenizer on the
 // corpus, tokenize the corpus into a token file, and reuse both on later runs (and on --resume,
-// which must see exactly the same tokens). A changed tokenizer config retrains both.
+// which must see exactly the same tokens). A changed tokenizer config (or special-token list)
+// retrains both.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@kiln/tokenizer';
@@ -9,8 +10,14 @@ import type { PretrainConfig } from './config.js';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENS_FILE = 'moby-dick.kilntok';
-/** Separates documents; reserved so chat/fine-tuning stages can reuse the tokenizer. */
+/** Separates documents. */
 export const END_OF_TEXT = '<|endoftext|>';
+/**
+ * The special tokens the tokenizer reserves: end-of-text, and ChatML's turn markers, so the
+ * pretrained base can be chat-fine-tuned with the standard template (as base models that ship
+ * reserved tokens can). The book never contains them; they cost two merges of the vocabulary.
+ */
+export const SPECIAL_TOKENS = [END_OF_TEXT, '<|im_start|>', '<|im_end|>'] as const;
 
 export interface PreparedData {
   tokenizer: Tokenizer;
@@ -48,7 +55,8 @@ export async function prepareData(
     if (
       meta.tokenizerHash === fingerprint(json) &&
       meta.vocabSize === data.vocabSize &&
-      meta.pattern === data.pattern
+      meta.pattern === data.pattern &&
+      JSON.stringify(meta.specialTokens) === JSON.stringify(SPECIAL_TOKENS)
     ) {
       log(`reusing ${tokenizerPath} and ${tokensPath}`);
       return { tokenizer: await Tokenizer.load(tokenizerPath), tokens, seconds: 0, reused: true };
@@ -58,7 +66,7 @@ export async function prepareData(
   const tokenizer = await Tokenizer.train(corpus.text, {
     vocabSize: data.vocabSize,
     pattern: data.pattern,
-    specialTokens: [END_OF_TEXT],
+    specialTokens: [...SPECIAL_TOKENS],
   });
   await tokenizer.save(tokenizerPath);
   const json = await readFile(tokenizerPath, 'utf8');
@@ -70,6 +78,7 @@ export async function prepareData(
       tokenizerHash: fingerprint(json),
       vocabSize: data.vocabSize,
       pattern: data.pattern,
+      specialTokens: [...SPECIAL_TOKENS],
       source: corpus.source,
       sourceBytes: new TextEncoder().encode(corpus.text).length,
     },
