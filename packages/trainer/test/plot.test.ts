@@ -112,8 +112,23 @@ describe('renderLineChartSvg for other plots', () => {
   });
 
   it('draws a series with line: false as a scatter of markers only', () => {
-    const scatter: PlotSeries = { name: 'runs', points: [[1, 2], [2, 3], [3, 1]], line: false };
-    const line: PlotSeries = { name: 'fit', points: [[1, 1], [3, 3]], markers: false };
+    const scatter: PlotSeries = {
+      name: 'runs',
+      points: [
+        [1, 2],
+        [2, 3],
+        [3, 1],
+      ],
+      line: false,
+    };
+    const line: PlotSeries = {
+      name: 'fit',
+      points: [
+        [1, 1],
+        [3, 3],
+      ],
+      markers: false,
+    };
     const svg = renderLineChartSvg([scatter, line]);
     expectWellFormed(svg);
     expect(svg.match(/<path /g)!.length).toBe(1); // only the fit is a line
