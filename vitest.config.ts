@@ -19,13 +19,18 @@ const candidates = [
   'examples/pretrain',
   'examples/finetune',
   'examples/chat',
+  'examples/scaling',
 ];
 const projects = candidates
   .filter((dir) => existsSync(join(root, dir, 'test')))
   .map((dir) => ({
     extends: true as const,
     test: {
-      name: dir.split('/')[1],
+      // an example named like a package (examples/scaling and packages/scaling) gets an `example-` prefix
+      name:
+        dir.startsWith('examples/') && candidates.includes(`packages/${dir.split('/')[1]}`)
+          ? `example-${dir.split('/')[1]}`
+          : dir.split('/')[1],
       root: join(root, dir),
       include: ['test/**/*.test.ts'],
     },

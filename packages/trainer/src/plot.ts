@@ -18,6 +18,8 @@ export interface PlotSeries {
   dashed?: boolean;
   /** Draw a dot at every point (default: only when the series has at most 50 points). */
   markers?: boolean;
+  /** Connect the points with a line (default true); false draws a scatter of markers only. */
+  line?: boolean;
 }
 
 /** Axis scale. */
@@ -325,9 +327,9 @@ export function renderLineChartSvg(series: readonly PlotSeries[], options: LineC
   );
   series.forEach((s, i) => {
     const color = escapeXml(s.color ?? PALETTE[i % PALETTE.length]);
-    const d = pathData(s, x, y);
+    const d = s.line === false ? '' : pathData(s, x, y);
     if (d) out.push(`<path d="${d}" stroke="${color}"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    if (s.markers ?? s.points.length <= 50) {
+    if (s.markers ?? (s.line === false || s.points.length <= 50)) {
       for (const [px, py] of s.points) {
         if (usable(px, xScale) && usable(py, yScale)) {
           out.push(
@@ -353,7 +355,9 @@ export function renderLineChartSvg(series: readonly PlotSeries[], options: LineC
       const color = escapeXml(s.color ?? PALETTE[i % PALETTE.length]);
       const rowY = ly + 4 + rowHeight * i + rowHeight / 2;
       out.push(
-        `<line x1="${lx + 8}" y1="${rowY}" x2="${lx + 28}" y2="${rowY}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+        s.line === false
+          ? `<circle cx="${lx + 18}" cy="${rowY}" r="3" fill="${color}"/>`
+          : `<line x1="${lx + 8}" y1="${rowY}" x2="${lx + 28}" y2="${rowY}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
       );
       out.push(
         `<text x="${lx + 34}" y="${rowY}" dominant-baseline="middle" fill="#333333">${escapeXml(s.name)}</text>`,

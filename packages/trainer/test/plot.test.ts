@@ -111,6 +111,31 @@ describe('renderLineChartSvg for other plots', () => {
     expect(svg).toContain('compute (FLOPs)');
   });
 
+  it('draws a series with line: false as a scatter of markers only', () => {
+    const scatter: PlotSeries = {
+      name: 'runs',
+      points: [
+        [1, 2],
+        [2, 3],
+        [3, 1],
+      ],
+      line: false,
+    };
+    const line: PlotSeries = {
+      name: 'fit',
+      points: [
+        [1, 1],
+        [3, 3],
+      ],
+      markers: false,
+    };
+    const svg = renderLineChartSvg([scatter, line]);
+    expectWellFormed(svg);
+    expect(svg.match(/<path /g)!.length).toBe(1); // only the fit is a line
+    // three data markers plus the scatter's legend marker
+    expect(svg.match(/<circle /g)!.length).toBe(4);
+  });
+
   it('rejects invalid options clearly', () => {
     expect(() => renderLineChartSvg([{ name: 'x', points: [] }], { yRange: [2, 1] })).toThrow(
       /yRange must be \[min, max\] with min < max, got \[2, 1\]/,
