@@ -22,9 +22,8 @@ export function ladderModel(dModel: number, nLayers: number): GPTConfig {
   };
 }
 
-/** The ladder: 5.6k to 84k parameters (see README for why these sizes). */
+/** The ladder: 13k to 84k parameters (see README for why these sizes). */
 export const LADDER: GPTConfig[] = [
-  ladderModel(8, 1),
   ladderModel(16, 1),
   ladderModel(24, 1),
   ladderModel(32, 1),
@@ -36,7 +35,7 @@ export const LADDER: GPTConfig[] = [
 export const VERIFY_MODELS: GPTConfig[] = [...LADDER, ladderModel(64, 2), ladderModel(80, 2)];
 
 /** Runs shorter than this sit on the unigram plateau of the first ~150 steps (README). */
-export const MIN_STEPS = 150;
+export const MIN_STEPS = 60;
 
 export async function sweep(args: SweepArgs, base: string, log: (line?: string) => void): Promise<void> {
   const outDir = join(base, args.out);
