@@ -34,7 +34,7 @@ export interface SweepArgs {
 export type Args = CostArgs | FitArgs | SweepArgs | 'help';
 
 /** The default sweep: sized to finish in about 15 minutes on the two-core machine (README). */
-export const SWEEP_DEFAULTS = { budgets: [5e9, 1.5e10, 4e10], verify: 1e11, batchSize: 2, bootstrap: 200 };
+export const SWEEP_DEFAULTS = { budgets: [1e9, 3e9, 1e10], verify: 3e10, batchSize: 2, bootstrap: 200 };
 
 export const USAGE = `Scaling laws: count, cost, fit and predict.
 
