@@ -53,6 +53,7 @@ export {
 } from './dtype.js';
 export { BackendError, DisposedError, DTypeError, IndexError, ShapeError } from './errors.js';
 export {
+  type AdapterOptions,
   type BackendChoice,
   backendInfo,
   destroyBackend,

@@ -6,6 +6,18 @@ import { BackendError } from './errors.js';
 /** Which backend `init` should select. */
 export type BackendChoice = 'webgpu' | 'cpu' | 'auto';
 
+/**
+ * What `requestAdapter` is asked for: the fields of WebGPU's `GPURequestAdapterOptions` that
+ * matter here, spelled out so that this package's types need neither the DOM lib nor
+ * `@webgpu/types` in a consumer's program.
+ */
+export interface AdapterOptions {
+  /** `'high-performance'` prefers a discrete GPU, `'low-power'` an integrated one. */
+  powerPreference?: 'low-power' | 'high-performance';
+  /** Ask for the implementation's fallback (software) adapter. */
+  forceFallbackAdapter?: boolean;
+}
+
 /** Options of {@link init}. */
 export interface InitOptions {
   /**
@@ -14,7 +26,7 @@ export interface InitOptions {
    */
   backend?: BackendChoice;
   /** Passed to `requestAdapter` (e.g. `{ powerPreference: 'high-performance' }`). */
-  adapter?: GPURequestAdapterOptions;
+  adapter?: AdapterOptions;
   /** Silences the warning printed when `auto` falls back to the CPU. */
   quiet?: boolean;
 }
