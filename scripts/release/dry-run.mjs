@@ -242,6 +242,25 @@ for (const moduleResolution of ['nodenext', 'bundler']) {
   );
 }
 
+// a second copy of @kiln/tensor (what npm nests on a version mismatch) is named at start-up
+const nested = join(app, 'node_modules', '@kiln', 'autograd', 'node_modules', '@kiln', 'tensor');
+cpSync(join(app, 'node_modules', '@kiln', 'tensor'), nested, { recursive: true });
+writeFileSync(
+  join(app, 'two-copies.mjs'),
+  `import { init } from '@kiln/tensor';
+import '@kiln/autograd';
+try {
+  await init({ backend: 'cpu' });
+  throw new Error('init started with two copies of @kiln/tensor loaded');
+} catch (error) {
+  if (!/loaded 2 times/.test(error.message)) throw error;
+  console.log('two copies of @kiln/tensor: ' + error.message.slice(0, 70) + '…');
+}
+`,
+);
+log(run('node', ['two-copies.mjs'], { cwd: app }).trim());
+rmSync(nested, { recursive: true });
+
 // 5. install sizes; the tokenizer alone pulls no binary
 const sizes = [];
 for (const name of args.has('--sizes') ? names : ['@kiln/tokenizer']) {

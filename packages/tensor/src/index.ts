@@ -40,6 +40,7 @@ export type {
 } from './backend.js';
 export { CpuBackend } from './backends/cpu/backend.js';
 export { initialisedBackends, resolveBackend } from './context.js';
+export { loadedTensorCopies, secondCopyHint } from './copies.js';
 export { addDispatchHook, type DispatchHook, type OpRecord } from './dispatch.js';
 export {
   DTYPES,

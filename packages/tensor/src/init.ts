@@ -1,6 +1,7 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { CpuBackend } from './backends/cpu/backend.js';
 import { registerBackend, resolveBackend, setDefaultBackend, unregisterBackend } from './context.js';
+import { assertSingleCopy } from './copies.js';
 import { BackendError } from './errors.js';
 
 /** Which backend `init` should select. */
@@ -52,6 +53,7 @@ export function initBackend(
   name: 'webgpu' | 'cpu',
   options: Pick<InitOptions, 'adapter'> = {},
 ): Promise<Backend> {
+  assertSingleCopy();
   let p = instances.get(name);
   if (!p) {
     p = (async () => {
@@ -74,6 +76,7 @@ export function initBackend(
  * CPU with one clear warning. Safe to call more than once.
  */
 export async function init(options: InitOptions = {}): Promise<BackendInfo> {
+  assertSingleCopy();
   const choice = envChoice() ?? options.backend ?? 'auto';
   if (choice === 'cpu') {
     const b = await initBackend('cpu');
