@@ -32,6 +32,8 @@ describe('a second copy of @kiln/tensor', () => {
     await init({ backend: 'cpu' });
     registry().add(FAKE);
     // what a tensor from the other copy looks like to this one: an object that is not a Tensor
-    expect(() => exp({ shape: [1] } as never)).toThrow(/expected a Tensor, got object \(@kiln\/tensor is loaded 2 times/);
+    expect(() => exp({ shape: [1] } as never)).toThrow(
+      /expected a Tensor, got object \(@kiln\/tensor is loaded 2 times/,
+    );
   });
 });
