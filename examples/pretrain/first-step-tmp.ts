@@ -1,0 +1,15 @@
+import { init, manualSeed, tensor } from '@kiln/tensor';
+import { GPT } from '@kiln/transformer';
+import { AdamW, languageModelObjective, trainStep } from '@kiln/trainer';
+const t0 = performance.now();
+await init({ backend: 'webgpu' });
+manualSeed(1);
+const model = new GPT({ family: 'gpt2', vocabSize: 512, contextLength: 128, nLayers: 4, nHeads: 4, dModel: 128 });
+const opt = new AdamW(model.parameters(), { lr: 1e-3 });
+const ids = new Int32Array(16 * 128).map((_, i) => (i * 7) % 512);
+const batch = { ids: tensor(ids, { shape: [16, 128], dtype: 'int32' }), targets: tensor(ids.map((x) => (x + 1) % 512), { shape: [16, 128], dtype: 'int32' }) };
+const t1 = performance.now();
+const r = trainStep(model, opt, [batch], languageModelObjective());
+const loss = await r.loss.item();
+console.log('first step', ((performance.now() - t1) / 1000).toFixed(1), 's; loss', loss, 'init', ((t1 - t0) / 1000).toFixed(1));
+process.exit(0);
