@@ -12,7 +12,11 @@ for (const { dir, manifest } of publishablePackages()) {
     if (subpath === './node' || subpath.endsWith('/node')) continue;
     const specifier = subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`;
     const result = await build({
-      stdin: { contents: `export * from '${manifest.exports[subpath]['@kiln/source']}';`, resolveDir: dir, loader: 'js' },
+      stdin: {
+        contents: `export * from '${manifest.exports[subpath]['@kiln/source']}';`,
+        resolveDir: dir,
+        loader: 'js',
+      },
       bundle: true,
       minify: true,
       format: 'esm',
