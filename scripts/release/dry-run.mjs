@@ -4,8 +4,8 @@
 //   node scripts/release/dry-run.mjs [--sizes] [--keep]
 //
 // 1. every packages/* manifest passes manifest.mjs's checks (publishConfig, files, peers,
-//    LICENSE, CHANGELOG, README install line, consumer/smoke.ts) and `changeset status` would
-//    release no package past 0.1.0 while it is unreleased (0.0.0);
+//    LICENSE, CHANGELOG, README install line, consumer/smoke.ts), and `changeset version`, run
+//    on a copy of the manifests and changesets, makes each unreleased (0.0.0) package 0.1.0;
 // 2. `pnpm pack` of each package (its prepack builds dist/), and each tarball is inspected: no
 //    src/, no source maps, no `@kiln/source` condition, no `workspace:` range, dist/ present;
 // 3. a scratch consumer outside the workspace installs the tarballs with plain npm, offline: the
@@ -30,6 +30,7 @@ import {
   realpathSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,16 +89,40 @@ for (const { manifest } of packages) {
     problems.push(`${manifest.name}: version '${manifest.version}' is not semver`);
   }
 }
-const statusFile = join(mkdtempSync(join(tmpdir(), 'kiln-changeset-')), 'status.json');
-run('pnpm', ['exec', 'changeset', 'status', `--output=${statusFile}`], { cwd: repoRoot });
-const status = JSON.parse(readFileSync(statusFile, 'utf8'));
-for (const release of status.releases ?? []) {
-  if (names.includes(release.name) && release.oldVersion === UNRELEASED && release.newVersion !== '0.1.0') {
+// what `changeset version` would do, run for real on a copy of the manifests and changesets
+const versionDir = mkdtempSync(join(tmpdir(), 'kiln-changeset-version-'));
+const tracked = run('git', ['ls-files', '-co', '--exclude-standard'], { cwd: repoRoot })
+  .split('\n')
+  .filter((f) => /(^|\/)(package\.json|CHANGELOG\.md)$|^\.changeset\/|^pnpm-workspace\.yaml$/.test(f));
+for (const file of tracked) {
+  if (!existsSync(join(repoRoot, file))) continue;
+  mkdirSync(dirname(join(versionDir, file)), { recursive: true });
+  cpSync(join(repoRoot, file), join(versionDir, file));
+}
+symlinkSync(join(repoRoot, 'node_modules'), join(versionDir, 'node_modules'));
+run(join(repoRoot, 'node_modules', '.bin', 'changeset'), ['version'], { cwd: versionDir });
+for (const { dir, manifest } of packages) {
+  const rel = dir.slice(repoRoot.length + 1);
+  const next = JSON.parse(readFileSync(join(versionDir, rel, 'package.json'), 'utf8')).version;
+  const changelog = readFileSync(join(versionDir, rel, 'CHANGELOG.md'), 'utf8');
+  // unreleased: CHANGELOG.md has no version section yet (only its heading)
+  const released = /^## /m.test(readFileSync(join(dir, 'CHANGELOG.md'), 'utf8'));
+  if (!released && manifest.version !== UNRELEASED) {
     problems.push(
-      `${release.name}: its first release would be ${release.newVersion}; an unreleased package stays at ${UNRELEASED} with minor changesets (first release 0.1.0)`,
+      `${manifest.name}: never released (no version in CHANGELOG.md) but at version ${manifest.version}; set it to ${UNRELEASED} so that \`changeset version\` makes the first release 0.1.0`,
+    );
+  } else if (!released && next !== UNRELEASED && next !== '0.1.0') {
+    problems.push(
+      `${manifest.name}: \`changeset version\` would make its first release ${next}, not 0.1.0 (use minor changesets before the first release)`,
+    );
+  }
+  if (!changelog.startsWith(`# ${manifest.name}\n`)) {
+    problems.push(
+      `${manifest.name}: after \`changeset version\`, CHANGELOG.md does not start with "# ${manifest.name}"`,
     );
   }
 }
+rmSync(versionDir, { recursive: true, force: true });
 if (problems.length) {
   console.error(`release dry run: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
   process.exit(1);
