@@ -26,6 +26,8 @@ const result = {
   steps,
   firstFiveSeconds: (warm - t0) / 1000,
   stepsPerSecondAfterFive: (steps - 5) / ((end - warm) / 1000),
+  // the page's own figure: tokens/s over the last ten trainStep calls, as steps/s
+  lastTenStepsPerSecond: session.tokensPerSecond / (options.batchSize * options.contextLength),
   finalLoss: session.losses.at(-1)?.loss,
 };
 console.log(JSON.stringify(result));
