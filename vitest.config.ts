@@ -41,6 +41,8 @@ export default defineConfig({
   resolve: { conditions: ['@kiln/source'] },
   test: {
     projects,
+    // matmul autotune results stay in memory: tests measure afresh and never write to ~/.cache
+    env: { KILN_AUTOTUNE_CACHE: '0' },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // WebGPU on a software adapter is CPU-bound: running many GPU test files at once only

@@ -3,7 +3,7 @@
  * is a leaf of the graph while `requiresGrad`, and has a `.grad` that `backward()` accumulates
  * into until it is zeroed.
  */
-import { isFloat, keep, Tensor, zeros } from '@kiln/tensor';
+import { isFloat, keep, secondCopyHint, Tensor, zeros } from '@kiln/tensor';
 import { AutogradError } from './errors.js';
 import { makeLeaf, type Ref, restoreRef } from './graph.js';
 import { noGrad } from './mode.js';
@@ -19,7 +19,7 @@ export interface ParameterOptions {
  * every activation; keeping them apart keeps the activation pool reusable). `data` is disposed.
  */
 function adopt(data: Tensor): Tensor {
-  if (!(data instanceof Tensor)) throw new TypeError('Parameter: expected a Tensor');
+  if (!(data instanceof Tensor)) throw new TypeError(`Parameter: expected a Tensor${secondCopyHint()}`);
   data.assertAlive('Parameter');
   const owned = zeros(data.shape, { dtype: data.dtype, backend: data.backend, usage: 'parameter' });
   noGrad(() => owned.assign(data));

@@ -1,4 +1,5 @@
 import type { Backend } from './backend.js';
+import { secondCopyHint } from './copies.js';
 
 const backends = new Map<string, Backend>();
 let current: Backend | null = null;
@@ -25,7 +26,7 @@ export function setDefaultBackend(backend: Backend): void {
 export function defaultBackend(): Backend {
   if (!current) {
     throw new Error(
-      "No backend initialised: call `await init({ backend: 'auto' })` from @kiln/tensor before creating tensors",
+      `No backend initialised: call \`await init({ backend: 'auto' })\` from @kiln/tensor before creating tensors${secondCopyHint()}`,
     );
   }
   return current;

@@ -40,6 +40,7 @@ export type {
 } from './backend.js';
 export { CpuBackend } from './backends/cpu/backend.js';
 export { initialisedBackends, resolveBackend } from './context.js';
+export { loadedTensorCopies, secondCopyHint } from './copies.js';
 export { addDispatchHook, type DispatchHook, type OpRecord } from './dispatch.js';
 export {
   DTYPES,
@@ -53,6 +54,7 @@ export {
 } from './dtype.js';
 export { BackendError, DisposedError, DTypeError, IndexError, ShapeError } from './errors.js';
 export {
+  type AdapterOptions,
   type BackendChoice,
   backendInfo,
   destroyBackend,

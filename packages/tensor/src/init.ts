@@ -1,10 +1,23 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { CpuBackend } from './backends/cpu/backend.js';
 import { registerBackend, resolveBackend, setDefaultBackend, unregisterBackend } from './context.js';
+import { assertSingleCopy } from './copies.js';
 import { BackendError } from './errors.js';
 
 /** Which backend `init` should select. */
 export type BackendChoice = 'webgpu' | 'cpu' | 'auto';
+
+/**
+ * What `requestAdapter` is asked for: the fields of WebGPU's `GPURequestAdapterOptions` that
+ * matter here, spelled out so that this package's types need neither the DOM lib nor
+ * `@webgpu/types` in a consumer's program.
+ */
+export interface AdapterOptions {
+  /** `'high-performance'` prefers a discrete GPU, `'low-power'` an integrated one. */
+  powerPreference?: 'low-power' | 'high-performance';
+  /** Ask for the implementation's fallback (software) adapter. */
+  forceFallbackAdapter?: boolean;
+}
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -14,7 +27,7 @@ export interface InitOptions {
    */
   backend?: BackendChoice;
   /** Passed to `requestAdapter` (e.g. `{ powerPreference: 'high-performance' }`). */
-  adapter?: GPURequestAdapterOptions;
+  adapter?: AdapterOptions;
   /** Silences the warning printed when `auto` falls back to the CPU. */
   quiet?: boolean;
 }
@@ -40,6 +53,7 @@ export function initBackend(
   name: 'webgpu' | 'cpu',
   options: Pick<InitOptions, 'adapter'> = {},
 ): Promise<Backend> {
+  assertSingleCopy();
   let p = instances.get(name);
   if (!p) {
     p = (async () => {
@@ -62,6 +76,7 @@ export function initBackend(
  * CPU with one clear warning. Safe to call more than once.
  */
 export async function init(options: InitOptions = {}): Promise<BackendInfo> {
+  assertSingleCopy();
   const choice = envChoice() ?? options.backend ?? 'auto';
   if (choice === 'cpu') {
     const b = await initBackend('cpu');

@@ -1,4 +1,5 @@
 import type { Backend, View } from './backend.js';
+import { registerCopy } from './copies.js';
 import type { DType, HostArray } from './dtype.js';
 import { DisposedError, fmtShape } from './errors.js';
 import { trackInScope, trackLeak, untrackLeak } from './lifetime.js';
@@ -10,6 +11,9 @@ import * as nn from './ops/nn.js';
 import * as red from './ops/reduce.js';
 import * as vw from './ops/views.js';
 import { contiguousStrides, isContiguous, type Shape, sizeOf } from './shape.js';
+
+// Every copy of this package records itself, so a second copy is reported at start-up (copies.ts).
+registerCopy(import.meta.url);
 
 /**
  * Device memory shared by a tensor and all its views. Freed (returned to the backend's pool)

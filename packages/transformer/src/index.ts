@@ -116,4 +116,13 @@ export {
   peftTensorNames,
 } from './lora/peft-format.js';
 export { type LoRASite, loraSites } from './lora/sites.js';
+export {
+  type LoadModelOptions,
+  MODEL_FILES,
+  type ModelFiles,
+  type ModelFilesInput,
+  modelFromFiles,
+  modelToFiles,
+  type SaveModelOptions,
+} from './model-files.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';

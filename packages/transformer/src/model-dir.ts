@@ -7,70 +7,32 @@
  */
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { noGrad } from '@kiln/autograd';
-import { type Backend, getRngState, setRngState, type Tensor } from '@kiln/tensor';
-import { readSafetensorsFile, saveSafetensors, writeFileAtomic } from '@kiln/tensor/node';
-import { type ParsedSafetensors, tensorsFromSafetensors } from '@kiln/tensor/safetensors';
-import { GPT } from './gpt.js';
-import { fromHFConfig, ModelFileError, toHFConfig } from './hf-config.js';
-import { hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
-import { hasLoRA } from './lora/apply.js';
+import { readSafetensorsFile, writeFileAtomic } from '@kiln/tensor/node';
+import type { ParsedSafetensors } from '@kiln/tensor/safetensors';
+import type { GPT } from './gpt.js';
+import { ModelFileError } from './hf-config.js';
+import {
+  type LoadModelOptions,
+  MODEL_FILES,
+  modelFromFiles,
+  modelToFiles,
+  parseModelConfig,
+  type SaveModelOptions,
+} from './model-files.js';
 
-/** Options of {@link saveModel}. */
-export interface SaveModelOptions {
-  /** Element type in the file (default float32; float16 halves it, values beyond ±65504 are an error). */
-  dtype?: 'float32' | 'float16';
-}
-
-/** Options of {@link loadModel}. */
-export interface LoadModelOptions {
-  /** Backend for the parameters (default: the default backend). */
-  backend?: Backend | string;
-  /** Parameter dtype after loading (default float32, whatever the file stores). */
-  dtype?: 'float32' | 'float16';
-}
-
-/** File names inside a model directory. */
-export const MODEL_FILES = {
-  weights: 'model.safetensors',
-  shardIndex: 'model.safetensors.index.json',
-  config: 'config.json',
-} as const;
+export { type LoadModelOptions, MODEL_FILES, type SaveModelOptions } from './model-files.js';
 
 /**
  * Writes `model` to `dir` (created if needed) as `model.safetensors` (Hugging Face names and
  * layouts) and `config.json` (Hugging Face keys plus `kiln_config`). Each file is replaced
  * atomically; the weights are written first. A tied head is stored once, as `save_pretrained` does.
+ * The bytes come from {@link modelToFiles} (which works in browsers too).
  */
 export async function saveModel(model: GPT, dir: string, options: SaveModelOptions = {}): Promise<void> {
-  const dtype = options.dtype ?? 'float32';
-  if (dtype !== 'float32' && dtype !== 'float16') {
-    throw new ModelFileError(`saveModel: dtype must be 'float32' or 'float16', got ${JSON.stringify(dtype)}`);
-  }
-  if (hasLoRA(model)) {
-    // the HF names cover the base weights only: writing them would silently drop the adapters
-    throw new ModelFileError(
-      'saveModel: the model has LoRA adapters; mergeLoRA(model) first to save the merged weights, or saveAdapter(model, dir) to save the adapters alone',
-    );
-  }
+  const files = await modelToFiles(model, options, 'saveModel');
   await mkdir(dir, { recursive: true });
-  const views: Record<string, Tensor> = {};
-  try {
-    for (const b of hfBindings(model)) {
-      const view = hfView(b);
-      // float16 parameters exported as float32 need a cast; float32 → float16 is done by the writer.
-      views[b.name] = view.dtype === 'float16' && dtype === 'float32' ? view.cast('float32') : view;
-      if (views[b.name] !== view) view.dispose();
-    }
-    await saveSafetensors(join(dir, MODEL_FILES.weights), views, {
-      dtype: dtype === 'float16' ? 'float16' : undefined,
-      metadata: { format: 'pt' },
-    });
-  } finally {
-    for (const t of Object.values(views)) t.dispose();
-  }
-  const config = `${JSON.stringify(toHFConfig(model.config, dtype), null, 2)}\n`;
-  await writeFileAtomic(join(dir, MODEL_FILES.config), [new TextEncoder().encode(config)]);
+  await writeFileAtomic(join(dir, MODEL_FILES.weights), [files[MODEL_FILES.weights]]);
+  await writeFileAtomic(join(dir, MODEL_FILES.config), [new TextEncoder().encode(files[MODEL_FILES.config])]);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -89,18 +51,7 @@ async function readJson(path: string, what: string): Promise<Record<string, unkn
   } catch (error) {
     throw new ModelFileError(`loadModel: cannot read ${what} ${path}: ${(error as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ModelFileError(
-      `loadModel: ${path} is not valid JSON (${(error as Error).message}); the model directory is corrupt`,
-    );
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new ModelFileError(`loadModel: ${path} must hold a JSON object`);
-  }
-  return json as Record<string, unknown>;
+  return parseModelConfig(text, `loadModel: ${path}`);
 }
 
 /** Every tensor of the model directory's safetensors file(s), by name, with the parsed file it lives in. */
@@ -137,7 +88,8 @@ async function readWeights(dir: string): Promise<Map<string, ParsedSafetensors>>
  * `save_pretrained` for `GPT2LMHeadModel` (also the bare `GPT2Model` names without
  * `transformer.`) or `LlamaForCausalLM`, single-file or sharded. F16/BF16/F64 weights are
  * converted to the parameter dtype. Every parameter must be present with the right shape and
- * no unknown tensor may be left over; errors list the offending names and shapes.
+ * no unknown tensor may be left over; errors list the offending names and shapes
+ * ({@link modelFromFiles} does the work, and works in browsers too).
  *
  * Loading does not disturb the global random generator.
  */
@@ -153,79 +105,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       `loadModel: ${dir} has no ${MODEL_FILES.config}; a model directory needs config.json and model.safetensors`,
     );
   }
-  const config = fromHFConfig(await readJson(configPath, 'config'), configPath);
+  const config = await readJson(configPath, 'config');
   const weights = await readWeights(dir);
-
-  // The random init is overwritten; keep the caller's random stream where it was.
-  const rng = getRngState();
-  let model: GPT;
-  try {
-    model = new GPT(config, { backend: options.backend });
-  } finally {
-    setRngState(rng);
-  }
-  try {
-    const gpt2Prefix =
-      config.family === 'gpt2' && !weights.has('transformer.wte.weight') && weights.has('wte.weight')
-        ? ''
-        : 'transformer.';
-    const bindings = hfBindings(model, gpt2Prefix);
-    const expected = new Set(bindings.map((b) => b.name));
-    const missing = bindings.filter((b) => !weights.has(b.name)).map((b) => b.name);
-    const unexpected = [...weights.keys()].filter(
-      (n) => !expected.has(n) && !isIgnoredHFBuffer(n) && !(n === 'lm_head.weight' && config.tieEmbeddings),
-    );
-    const misShaped = bindings
-      .filter((b) => weights.has(b.name))
-      .map((b) => ({ b, got: weights.get(b.name)!.tensors.get(b.name)!.shape }))
-      .filter(({ b, got }) => hfShape(b).join() !== got.join())
-      .map(({ b, got }) => `${b.name}: expected [${hfShape(b)}], file has [${got}]`);
-    const problems: string[] = [];
-    if (missing.length > 0) {
-      const hint = missing.includes('lm_head.weight')
-        ? ' (lm_head.weight: set tie_word_embeddings: true if the head is tied)'
-        : '';
-      problems.push(
-        `missing tensors (${missing.length}): ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}${hint}`,
-      );
-    }
-    if (unexpected.length > 0) {
-      problems.push(
-        `unexpected tensors (${unexpected.length}): ${unexpected.slice(0, 20).join(', ')}${unexpected.length > 20 ? ', …' : ''}`,
-      );
-    }
-    if (misShaped.length > 0)
-      problems.push(
-        `mis-shaped tensors (${misShaped.length}):\n    ${misShaped.slice(0, 20).join('\n    ')}`,
-      );
-    if (problems.length > 0) {
-      throw new ModelFileError(
-        `loadModel: the weights in ${dir} do not match its config.json (${config.family}, ${config.nLayers} layers, dModel ${config.dModel}, ${config.nHeads} heads / ${config.nKvHeads} kv heads, vocab ${config.vocabSize}):\n  ${problems.join('\n  ')}`,
-      );
-    }
-    // One tensor at a time, so loading needs memory for the model plus one tensor.
-    noGrad(() => {
-      for (const b of bindings) {
-        const [src] = Object.values(
-          tensorsFromSafetensors(weights.get(b.name)!, {
-            names: [b.name],
-            float16: 'float32',
-            backend: model.backend,
-          }),
-        );
-        const target = hfView(b);
-        try {
-          target.assign(src);
-        } finally {
-          target.dispose();
-          src.dispose();
-        }
-      }
-    });
-    if (options.dtype === 'float16') model.to('float16');
-    return model;
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
+  return modelFromFiles({ config, weights }, options, { dir, config: configPath });
 }

@@ -1,4 +1,5 @@
 import type { BinaryOp, UnaryOp, UnaryParams } from '../backend.js';
+import { secondCopyHint } from '../copies.js';
 import { dispatch } from '../dispatch.js';
 import type { DType } from '../dtype.js';
 import { DTypeError, fmtShape } from '../errors.js';
@@ -38,7 +39,8 @@ function unaryOp<K extends OpName>(
   attrs: OpAttrs<K>,
   params?: UnaryParams,
 ): Tensor {
-  if (!(x instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor, got ${typeof x}`);
+  if (!(x instanceof Tensor))
+    throw new TypeError(`${op}: expected a Tensor, got ${typeof x}${secondCopyHint()}`);
   if (FLOAT_ONLY.has(kernel)) requireFloat(op, x);
   if (kernel !== 'logicalNot' && x.dtype === 'bool') {
     throw new DTypeError(

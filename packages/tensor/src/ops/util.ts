@@ -1,4 +1,5 @@
 import type { Backend } from '../backend.js';
+import { secondCopyHint } from '../copies.js';
 import { type DType, isFloat, isInteger } from '../dtype.js';
 import { DTypeError, fmtShape } from '../errors.js';
 import { contiguousStrides, type Shape, sizeOf } from '../shape.js';
@@ -34,7 +35,8 @@ export function scalarTensor(backend: Backend, value: number, dtype: DType): Ten
  */
 export function operand(x: number | Tensor, like: Tensor, op: string): Tensor {
   if (x instanceof Tensor) return x;
-  if (typeof x !== 'number') throw new TypeError(`${op}: expected a Tensor or a number, got ${typeof x}`);
+  if (typeof x !== 'number')
+    throw new TypeError(`${op}: expected a Tensor or a number, got ${typeof x}${secondCopyHint()}`);
   if (isInteger(like.dtype) && !Number.isInteger(x) && Number.isFinite(x)) {
     throw new DTypeError(
       `${op}: scalar ${x} is not an integer but the tensor is ${like.dtype}; cast the tensor first with .cast('float32')`,

@@ -10,12 +10,19 @@
  * ranking in memory for the life of the backend. Later products of the class take the fastest
  * variant that applies to their operands.
  *
+ * Rankings persist across processes (autotune-cache.ts): {@link MatmulAutotune.restore} reads
+ * the ones stored for this adapter and driver when the backend opens, and every tuning run writes
+ * them back, so a class is measured once per machine. The first tuning run of a process prints
+ * one line saying what is measured, about how long it takes and where the results go.
+ *
  * Environment: `KILN_MATMUL_VARIANT=<name>` forces a variant wherever it applies (tests, sweeps);
- * `KILN_MATMUL_AUTOTUNE=0` keeps the heuristic choice and never measures.
+ * `KILN_MATMUL_AUTOTUNE=0` keeps the heuristic choice and never measures;
+ * `KILN_AUTOTUNE_CACHE=<dir>` moves the stored results (`0`: keep them in memory only).
  */
 import type { View } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { contiguousStrides } from '../../shape.js';
+import { autotuneCacheDir, loadRankings, saveRankings } from './autotune-cache.js';
 import { BufferUsage } from './constants.js';
 import { envVar } from './env.js';
 import type { Executor } from './executor.js';
@@ -51,6 +58,11 @@ interface Problem {
 
 const bucket = (x: number) => Math.round(Math.log2(Math.max(1, x)));
 
+/** Seconds one shape class takes to tune before any has been measured in this process (lavapipe: 2–5 s). */
+const GUESS_SECONDS_PER_CLASS = { software: 4, gpu: 0.5 };
+/** Whether this process has said that tuning is running (once, whichever backend tunes first). */
+let announced = false;
+
 /** The adapter kinds whose workgroups run as SIMD lanes on CPU threads. */
 export function isSoftwareAdapter(description: string): boolean {
   return /llvmpipe|lavapipe|swiftshader|software/i.test(description);
@@ -65,6 +77,8 @@ export class MatmulAutotune {
   /** Variants of each tuned class, fastest first, with their measured ms. */
   readonly #rankings = new Map<string, { variant: MatmulVariant; ms: number }[]>();
   readonly #pending = new Map<string, Problem>();
+  /** Measured seconds per tuned class in this backend, to estimate the next run. */
+  #secondsPerClass: number | undefined;
 
   constructor(adapter: string, subgroups: boolean, maxWorkgroups: number) {
     this.#adapter = adapter;
@@ -72,6 +86,30 @@ export class MatmulAutotune {
     this.#subgroups = subgroups;
     this.#maxWorkgroups = maxWorkgroups;
     this.#enabled = envVar('KILN_MATMUL_AUTOTUNE') !== '0';
+  }
+
+  /**
+   * The key the stored rankings are filed under: the adapter (vendor, architecture, device and
+   * the description that names the driver and its version), what the variants depend on, and
+   * the variant set itself, so new kernels or another driver tune afresh.
+   */
+  get cacheKey(): string {
+    return `${this.#adapter}|subgroups=${this.#subgroups}|maxWorkgroups=${this.#maxWorkgroups}|${MATMUL_VARIANTS.join(',')}`;
+  }
+
+  /** Adopts the rankings stored for this adapter by earlier processes (see autotune-cache.ts). */
+  async restore(): Promise<number> {
+    if (!this.#enabled) return 0;
+    const stored = await loadRankings(this.cacheKey);
+    let restored = 0;
+    for (const [key, ranking] of Object.entries(stored)) {
+      if (!key.startsWith(`${this.#adapter}|`) || !Array.isArray(ranking)) continue;
+      const known = ranking.filter((r) => isMatmulVariant(r.variant) && Number.isFinite(r.ms));
+      if (known.length === 0) continue;
+      this.#rankings.set(key, known as { variant: MatmulVariant; ms: number }[]);
+      restored++;
+    }
+    return restored;
   }
 
   /** Does `variant` handle these operands on this device? */
@@ -153,9 +191,30 @@ export class MatmulAutotune {
   async tunePending(device: GPUDevice, exec: Executor): Promise<void> {
     const problems = [...this.#pending];
     this.#pending.clear();
+    if (problems.length === 0) return;
+    await this.#announce(problems.length);
+    const start = performance.now();
     for (const [key, problem] of problems) {
       this.#rankings.set(key, await this.#measure(device, exec, problem));
     }
+    this.#secondsPerClass = (performance.now() - start) / 1000 / problems.length;
+    await saveRankings(this.cacheKey, this.rankings());
+  }
+
+  /** Says once per process that tuning runs, about how long it takes, and how to keep or skip it. */
+  async #announce(classes: number): Promise<void> {
+    if (announced) return;
+    announced = true;
+    const perClass = this.#secondsPerClass ?? GUESS_SECONDS_PER_CLASS[this.#software ? 'software' : 'gpu'];
+    const dir = await autotuneCacheDir();
+    console.warn(
+      `[kiln] tuning matmul kernels for ${this.#adapter}: ${classes} shape class${classes === 1 ? '' : 'es'} now, ` +
+        `about ${Math.max(1, Math.round(classes * perClass))} s (new shapes later add a few seconds each). ` +
+        (dir
+          ? `Results are kept in ${dir} (delete it to re-tune; KILN_AUTOTUNE_CACHE=<dir> moves it), so this runs once per adapter and driver. `
+          : 'Results are kept in memory only (KILN_AUTOTUNE_CACHE=0 or a browser). ') +
+        'KILN_MATMUL_AUTOTUNE=0 skips tuning.',
+    );
   }
 
   async #measure(

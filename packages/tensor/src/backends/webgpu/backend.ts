@@ -234,6 +234,11 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     await this.#errors.check('matmul autotune');
   }
 
+  /** Adopts the matmul rankings stored on disk for this adapter and driver (see autotune-cache.ts). */
+  restoreAutotune(): Promise<number> {
+    return this.#matmulTune.restore();
+  }
+
   /** @internal The measured matmul variant rankings per shape class (benchmarks, diagnostics). */
   matmulRankings(): ReturnType<MatmulAutotune['rankings']> {
     return this.#matmulTune.rankings();

@@ -38,9 +38,14 @@ export async function acquireGpu(): Promise<GpuHandle> {
   try {
     mod = await import(/* @vite-ignore */ specifier);
   } catch (err) {
+    const missing = /cannot find (package|module)|ERR_MODULE_NOT_FOUND/i.test(String((err as Error).message));
     throw new BackendError(
-      `webgpu: could not load the 'webgpu' package (Dawn for Node): ${(err as Error).message}. ` +
-        `Install it with 'pnpm add webgpu', and make sure a Vulkan/Metal/D3D driver exists: ${ADAPTER_HINT}`,
+      missing
+        ? "webgpu: the WebGPU backend in Node needs Dawn, the optional peer dependency 'webgpu' of @kiln/tensor, " +
+            "which is not installed. Install it with 'npm install webgpu' (pnpm add webgpu, yarn add webgpu), or use " +
+            `init({ backend: 'cpu' }). It also needs a Vulkan/Metal/D3D12 driver: ${ADAPTER_HINT}`
+        : `webgpu: the 'webgpu' package (Dawn for Node) is installed but failed to load: ${(err as Error).message}. ` +
+            `Reinstall it ('npm install webgpu') and make sure a Vulkan/Metal/D3D12 driver exists: ${ADAPTER_HINT}`,
     );
   }
   return { gpu: mod.create([]), source: 'webgpu (Dawn)' };

@@ -18,5 +18,7 @@ export async function createWebGpuBackend(
   options?: WebGpuBackendOptions,
 ): Promise<Backend> {
   const opened = await openDevice(adapterOptions);
-  return new WebGpuBackend(opened, options);
+  const backend = new WebGpuBackend(opened, options);
+  await backend.restoreAutotune();
+  return backend;
 }

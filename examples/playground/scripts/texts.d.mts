@@ -1,0 +1,2 @@
+/** `[{ name, text }]` for the page's picker (see texts.mjs). */
+export function loadTexts(): { name: string; text: string }[];
