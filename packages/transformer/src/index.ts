@@ -75,6 +75,8 @@ export {
   ModelFileError,
   toHFConfig,
 } from './hf-config.js';
+export { checkTokenArray, checkTokenTensor, TOKENIZER_MISMATCH_HINT } from './token-ids.js';
+export { type HFNameMapEntry, hfNameMap } from './hf-names.js';
 export { hfBindings, isIgnoredHFBuffer } from './hf-weights.js';
 export {
   Attention,
