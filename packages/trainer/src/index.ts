@@ -220,7 +220,15 @@ export {
   type TrainerOptions,
   type TrainResult,
 } from './trainer.js';
-export type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
+export { JsonFileError, parseJsonText } from './json-file.js';
+export { chooseResumePoint, describeRefused, ResumeError, type ResumeOptions, type ResumePoint } from './resume.js';
+export type {
+  CheckpointInfo,
+  CheckpointScan,
+  MetricsLog,
+  RefusedCheckpoint,
+  TrainerStorage,
+} from './trainer-storage.js';
 export {
   parseTrainerState,
   type RunCounters,

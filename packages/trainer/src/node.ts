@@ -19,6 +19,7 @@
 
 export {
   CHECKPOINT_MANIFEST,
+  CheckpointCorruptError,
   CheckpointDir,
   type CheckpointDirOptions,
   type CheckpointStage,

@@ -15,7 +15,7 @@ import { CheckpointDir } from './checkpoint-dir.js';
 import type { JsonValue } from './data/token-format.js';
 import { MetricsWriter } from './metrics.js';
 import { writeLossCurveFromMetrics } from './plot-file.js';
-import type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
+import type { CheckpointInfo, CheckpointScan, MetricsLog, TrainerStorage } from './trainer-storage.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint.js';
 import type { RunCounters, TrainerState, TrainingParts } from './training-state.js';
 
@@ -81,6 +81,11 @@ export class TrainerFiles implements TrainerStorage {
   /** The most recently saved complete checkpoint. */
   latestCheckpoint(): Promise<CheckpointInfo | undefined> {
     return this.checkpoints.latest();
+  }
+
+  /** Every checkpoint of `checkpoints/`, complete-looking and refused (see {@link CheckpointDir.scan}). */
+  scanCheckpoints(): Promise<CheckpointScan> {
+    return this.checkpoints.scan();
   }
 
   /** Restores a checkpoint of `checkpoints/` into `parts`. */

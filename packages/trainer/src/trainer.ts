@@ -47,6 +47,7 @@ import { SGD } from './optim/sgd.js';
 import { type ProgressOptions, ProgressReporter } from './progress.js';
 import { createSchedule, type LrSchedule } from './schedule.js';
 import { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
+import { chooseResumePoint, describeRefused, ResumeError, type ResumeOptions } from './resume.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './train-config.js';
 import { trainStep } from './train-step.js';
 import type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
@@ -222,6 +223,8 @@ export class Trainer<M extends Module = LanguageModel> {
   #lastLoss: number | undefined;
   #lastCheckpoint: CheckpointInfo | undefined;
   #sessionStart: number | undefined;
+  /** A resume that refused checkpoints, logged when the metrics log opens. */
+  #resumeEvent: MetricsRecord | undefined;
 
   /** Validates the options and the config and builds the default optimizer when none is given. */
   constructor(options: TrainerOptions<M>) {
@@ -340,16 +343,60 @@ export class Trainer<M extends Module = LanguageModel> {
   }
 
   /**
-   * Restores the most recently saved checkpoint of the storage (or `checkpoint`): weights,
-   * optimizer state, RNG, the source's position and counters. Returns it, or undefined when
-   * there is none (the run then starts from step 0).
+   * Restores the most recently saved usable checkpoint of the storage (or `checkpoint`):
+   * weights, optimizer state, RNG, the source's position and counters. Returns it, or undefined
+   * when there is none (the run then starts from step 0).
+   *
+   * A resume never silently starts over: a checkpoint that cannot be used (a file missing,
+   * truncated, failing its checksum or unparsable) is refused and the next older one is tried,
+   * with a warning (and a `resume-fallback` record in the metrics log) naming what was refused
+   * and why. When checkpoints exist but none is usable it throws a {@link ResumeError} naming
+   * each, unless `options.ifUnusable` is `'start-fresh'`. An explicit `checkpoint` that fails to
+   * load throws.
    */
-  async resume(checkpoint?: CheckpointInfo): Promise<CheckpointInfo | undefined> {
+  async resume(
+    checkpoint?: CheckpointInfo | ResumeOptions,
+    options: ResumeOptions = {},
+  ): Promise<CheckpointInfo | undefined> {
     if (!this.storage)
       throw new Error('Trainer.resume: there is no checkpoint storage; pass outDir or storage');
-    const info = checkpoint ?? (await this.storage.latestCheckpoint());
-    if (!info) return undefined;
-    const { state, config } = await this.storage.loadCheckpoint(info, this.#parts);
+    const storage = this.storage;
+    if (checkpoint !== undefined && !('path' in checkpoint)) {
+      options = checkpoint;
+      checkpoint = undefined;
+    }
+    const load = (info: CheckpointInfo) => storage.loadCheckpoint(info, this.#parts);
+    let info: CheckpointInfo | undefined;
+    let loaded: Awaited<ReturnType<typeof load>> | undefined;
+    if (checkpoint) {
+      try {
+        loaded = await load(checkpoint);
+      } catch (error) {
+        throw new ResumeError(
+          `Trainer.resume: cannot resume from step ${checkpoint.step} (${checkpoint.path}): ${(error as Error).message}`,
+          [{ step: checkpoint.step, path: checkpoint.path, reason: (error as Error).message }],
+        );
+      }
+      info = checkpoint;
+    } else {
+      const point = await chooseResumePoint(storage, load, options);
+      info = point.checkpoint;
+      loaded = point.loaded;
+      if (point.refused.length > 0) {
+        const then = info
+          ? `resuming from step ${info.step} (${info.path})`
+          : "starting fresh from step 0, as asked (ifUnusable: 'start-fresh')";
+        console.warn(`[kiln] Trainer.resume: ${describeRefused(point.refused)}; ${then}`);
+        this.#resumeEvent = {
+          step: info?.step ?? 0,
+          event: info ? 'resume-fallback' : 'resume-fresh',
+          resumedFrom: info?.path ?? null,
+          refused: point.refused.map((r) => ({ step: r.step, path: r.path, reason: r.reason })),
+        };
+      }
+    }
+    if (!info || !loaded) return undefined;
+    const { state, config } = loaded;
     this.#warnOnConfigChange(config, info);
     this.step = state.step;
     this.tokens = state.tokens;
@@ -459,6 +506,9 @@ export class Trainer<M extends Module = LanguageModel> {
     const c = this.config;
     const { progress } = this.#options;
     const metrics = await this.storage?.openMetrics({ resumed: this.#resumed, step: this.step });
+    // What the resume refused goes into the log the run continues, so it is not only a warning.
+    if (this.#resumeEvent) await metrics?.write(this.#resumeEvent);
+    this.#resumeEvent = undefined;
     this.#sessionStart = performance.now();
     return {
       metrics,
