@@ -66,6 +66,14 @@ export interface TrainerStorage {
    * storage without it resumes from `latestCheckpoint()` only, with no fallback.
    */
   scanCheckpoints?(): Promise<CheckpointScan>;
+  /**
+   * Takes the storage's lock, so that no other trainer writes it at the same time (idempotent;
+   * throws naming the owner when another trainer holds it). Optional: the trainer calls it
+   * before it reads or writes anything, and {@link unlock} when `train()` ends.
+   */
+  lock?(): Promise<void>;
+  /** Releases the lock taken by {@link lock}. */
+  unlock?(): Promise<void>;
   /** Restores `checkpoint` into `parts` (weights, optimizer, data position, RNG); returns its state and run config. */
   loadCheckpoint(
     checkpoint: CheckpointInfo,

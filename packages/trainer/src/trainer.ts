@@ -360,7 +360,31 @@ export class Trainer<M extends Module = LanguageModel> {
   ): Promise<CheckpointInfo | undefined> {
     if (!this.storage)
       throw new Error('Trainer.resume: there is no checkpoint storage; pass outDir or storage');
-    const storage = this.storage;
+    await this.lock();
+    try {
+      return await this.#resume(checkpoint, options);
+    } catch (error) {
+      await this.storage.unlock?.(); // a failed resume leaves the directory to whoever comes next
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the storage's lock now (with `outDir`: `outDir/run.lock`, naming this process), so no
+   * other trainer uses the run directory; throws naming the owner when one does. `train()`,
+   * `resume()` and `saveCheckpoint()` take it themselves, and `train()` releases it when it
+   * ends; call this first when you change the directory yourself (e.g. delete old checkpoints
+   * for a fresh start). Does nothing without storage or when the storage has no lock.
+   */
+  async lock(): Promise<void> {
+    await this.storage?.lock?.();
+  }
+
+  async #resume(
+    checkpoint: CheckpointInfo | ResumeOptions | undefined,
+    options: ResumeOptions,
+  ): Promise<CheckpointInfo | undefined> {
+    const storage = this.storage!;
     if (checkpoint !== undefined && !('path' in checkpoint)) {
       options = checkpoint;
       checkpoint = undefined;
@@ -410,7 +434,14 @@ export class Trainer<M extends Module = LanguageModel> {
   async train(): Promise<TrainResult> {
     const c = this.config;
     const { callbacks = {}, signal } = this.#options;
-    const run = await this.#openRun();
+    await this.lock();
+    let run: RunOutputs;
+    try {
+      run = await this.#openRun();
+    } catch (error) {
+      await this.storage?.unlock?.();
+      throw error;
+    }
     let stopped = false;
     try {
       this.model.train();
@@ -449,7 +480,11 @@ export class Trainer<M extends Module = LanguageModel> {
       run.progress?.finish();
       this.#elapsedBefore = this.elapsedSeconds;
       this.#sessionStart = undefined;
-      await run.metrics?.close();
+      try {
+        await run.metrics?.close();
+      } finally {
+        await this.storage?.unlock?.();
+      }
     }
     return {
       step: this.step,
@@ -487,6 +522,7 @@ export class Trainer<M extends Module = LanguageModel> {
     if (!this.storage) {
       throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
     }
+    await this.lock();
     const info = await this.storage.saveCheckpoint(
       this.#parts,
       {
