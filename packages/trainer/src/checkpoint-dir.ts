@@ -82,6 +82,36 @@ interface Manifest {
   files: Record<string, { bytes: number; sha256?: string }>;
 }
 
+/** Saving a checkpoint failed (a full disk, a directory that is not writable); earlier checkpoints are untouched. */
+export class CheckpointWriteError extends Error {
+  override name = 'CheckpointWriteError';
+  constructor(
+    message: string,
+    /** The file or directory whose write failed. */
+    readonly path: string,
+    /** The system error code (`ENOSPC`, `EROFS`, `EACCES`, …), when there is one. */
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** What a system error code means for someone whose checkpoint could not be written. */
+function describeWriteFailure(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const meaning: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exceeded',
+    EROFS: 'the file system is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EIO: 'an I/O error (a failing disk?)',
+  };
+  const what = e?.code && meaning[e.code] ? `${meaning[e.code]}: ` : '';
+  return `${what}${e?.message ?? String(error)}`;
+}
+
 /** A checkpoint file that does not match its manifest (size or checksum): the checkpoint is corrupt. */
 export class CheckpointCorruptError extends Error {
   override name = 'CheckpointCorruptError';
@@ -193,6 +223,15 @@ export class CheckpointDir {
       createdAt: new Date().toISOString(),
       files: {},
     };
+    // The file being written when something fails, for the error (a write error names no path).
+    let writing = tempPath;
+    const failed = (error: unknown): CheckpointWriteError =>
+      new CheckpointWriteError(
+        `could not save the checkpoint of step ${step} in ${this.dir}: writing ${writing} failed (${describeWriteFailure(error)})`,
+        writing,
+        (error as NodeJS.ErrnoException)?.code,
+        { cause: error },
+      );
     try {
       await mkdir(tempPath);
       const writer: CheckpointWriter = {
@@ -200,7 +239,12 @@ export class CheckpointDir {
           checkFileName(fileName);
           if (fileName in manifest.files) throw new Error(`checkpoint: file ${fileName} was written twice`);
           manifest.files[fileName] = { bytes: byteLength(content), sha256: sha256(content) };
-          await writeFileDurable(join(tempPath, fileName), content, 'wx');
+          writing = join(tempPath, fileName);
+          try {
+            await writeFileDurable(writing, content, 'wx');
+          } catch (error) {
+            throw failed(error);
+          }
         },
       };
       if (typeof files === 'function') {
@@ -209,23 +253,33 @@ export class CheckpointDir {
         for (const [fileName, content] of Object.entries(files)) await writer.write(fileName, content);
       }
       // The manifest goes last: a directory with a valid manifest has all its files.
-      await writeFileDurable(
-        join(tempPath, CHECKPOINT_MANIFEST),
-        `${JSON.stringify(manifest, null, 2)}\n`,
-        'wx',
-      );
-      await fsyncDirectory(tempPath);
+      writing = join(tempPath, CHECKPOINT_MANIFEST);
+      try {
+        await writeFileDurable(writing, `${JSON.stringify(manifest, null, 2)}\n`, 'wx');
+        writing = tempPath;
+        await fsyncDirectory(tempPath);
+      } catch (error) {
+        throw failed(error);
+      }
       await this.#onStage?.('files-written', step);
     } catch (error) {
-      await rm(tempPath, { recursive: true, force: true });
-      throw error;
+      // A failed save leaves nothing behind (best effort: on a full disk even this may fail).
+      await rm(tempPath, { recursive: true, force: true }).catch(() => {});
+      if (error instanceof CheckpointWriteError || (error as NodeJS.ErrnoException)?.code === undefined) throw error;
+      throw failed(error); // e.g. mkdir of the temporary directory
     }
 
     if (await exists(finalPath)) await this.#removeDir(finalPath); // only reachable with overwrite
     await rename(tempPath, finalPath);
     await fsyncDirectory(this.dir);
     await this.#onStage?.('renamed', step);
-    await writeFileAtomic(join(this.dir, LATEST_POINTER), `${name}\n`);
+    // The checkpoint is complete and found by its manifest; the pointer is for people.
+    writing = join(this.dir, LATEST_POINTER);
+    try {
+      await writeFileAtomic(writing, `${name}\n`);
+    } catch (error) {
+      throw failed(error);
+    }
     await this.#onStage?.('latest-updated', step);
     await this.#prune();
     return infoFrom(manifest, finalPath);

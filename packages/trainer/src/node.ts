@@ -20,6 +20,7 @@
 export {
   CHECKPOINT_MANIFEST,
   CheckpointCorruptError,
+  CheckpointWriteError,
   CheckpointDir,
   type CheckpointDirOptions,
   type CheckpointStage,

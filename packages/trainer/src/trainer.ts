@@ -523,16 +523,27 @@ export class Trainer<M extends Module = LanguageModel> {
       throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
     }
     await this.lock();
-    const info = await this.storage.saveCheckpoint(
-      this.#parts,
-      {
-        step: this.step,
-        tokens: this.tokens,
-        elapsedSeconds: this.elapsedSeconds,
-        valLoss: this.#lastValidation?.loss,
-      },
-      { train: this.config as unknown as JsonValue, ...this.#options.runConfig },
-    );
+    let info: CheckpointInfo;
+    try {
+      info = await this.storage.saveCheckpoint(
+        this.#parts,
+        {
+          step: this.step,
+          tokens: this.tokens,
+          elapsedSeconds: this.elapsedSeconds,
+          valLoss: this.#lastValidation?.loss,
+        },
+        { train: this.config as unknown as JsonValue, ...this.#options.runConfig },
+      );
+    } catch (error) {
+      // Say what survives: the last checkpoint on disk, and this step's state in memory.
+      const last = this.#lastCheckpoint;
+      const kept = last
+        ? `the last checkpoint, step ${last.step} (${last.path}), is intact`
+        : 'no earlier checkpoint of this run exists';
+      const message = `${(error as Error).message}. ${kept[0].toUpperCase()}${kept.slice(1)}; the training state of step ${this.step} is still in memory: free space or fix the directory and call trainer.saveCheckpoint() to save it${last ? `, or resume from step ${last.step} later` : ''}`;
+      throw Object.assign(new Error(message, { cause: error }), { name: (error as Error).name });
+    }
     this.#lastCheckpoint = info;
     return info;
   }
