@@ -475,6 +475,8 @@ export class Trainer<M extends Module = LanguageModel> {
         if (this.storage && this.#lastCheckpoint?.step !== this.step) await this.#checkpoint(run);
         run.progress?.log(`stopped at step ${this.step}`);
       }
+    } catch (error) {
+      throw this.#deviceFailure(error);
     } finally {
       run.stepLog.dispose();
       run.progress?.finish();
@@ -700,6 +702,25 @@ export class Trainer<M extends Module = LanguageModel> {
     const info = await this.saveCheckpoint();
     run.progress?.log(`step ${this.step} | saved checkpoint ${info.path}`);
     await this.#options.callbacks?.onCheckpoint?.(info);
+  }
+
+  /**
+   * A device failure (the backend's error: device lost, out of memory) gets the step and where
+   * the last checkpoint is, so the message says what to resume from; the error keeps its class.
+   * Device errors surface at the next sync point, which may be a few steps after their cause.
+   */
+  #deviceFailure(error: unknown): unknown {
+    if (!(error instanceof Error) || error.name !== 'BackendError' || error.message.startsWith('training stopped'))
+      return error;
+    const last = this.#lastCheckpoint;
+    const where = last
+      ? `The last checkpoint is step ${last.step} (${last.path}); it and the metrics logged so far are intact. Restart the process (or re-create the backend) and resume from it with trainer.resume().`
+      : this.storage
+        ? 'No checkpoint was saved before it (lower checkpointInterval to lose less); the metrics logged so far are intact.'
+        : 'Nothing was saved (no outDir or storage).';
+    const oom = /out of memory/i.test(error.message) ? ' For out of memory, use a smaller batchSize (raise gradAccum to keep the tokens per step) or a smaller model.' : '';
+    error.message = `training stopped at step ${this.step + 1} (${this.step} steps completed): ${error.message}. ${where}${oom}`;
+    return error;
   }
 
   #lastGoodHint(): string {
