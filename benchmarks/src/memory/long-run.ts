@@ -28,7 +28,8 @@ const { values } = parseArgs({
 const backendChoice = values.backend as 'cpu' | 'webgpu';
 const steps = Number(values.steps);
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('long-run: run node with --expose-gc (the heap is measured after a full collection)');
+if (!gc)
+  throw new Error('long-run: run node with --expose-gc (the heap is measured after a full collection)');
 
 /** One memory sample. */
 interface Sample {

@@ -36,7 +36,17 @@ const suite: Suite = {
       console.log(`${backend}: ${steps} steps…`);
       const r = spawnSync(
         process.execPath,
-        ['--expose-gc', '--conditions=@kiln/source', '--import', 'tsx', SCRIPT, '--backend', backend, '--steps', steps],
+        [
+          '--expose-gc',
+          '--conditions=@kiln/source',
+          '--import',
+          'tsx',
+          SCRIPT,
+          '--backend',
+          backend,
+          '--steps',
+          steps,
+        ],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 },
       );
       const line = r.stdout.split('\n').find((l) => l.startsWith('LONG_RUN_JSON '));
@@ -52,7 +62,13 @@ const suite: Suite = {
       String(run.samples.find((s) => s.step === step)?.[key] ?? '–');
     const last = (run: LongRun) => run.samples.at(-1)!.step;
     printTable(
-      ['backend', 'RSS MiB @1 / 1000 / last', 'heap MiB @1 / 1000 / last', 'growth 1000→last (RSS, heap)', 'verdict'],
+      [
+        'backend',
+        'RSS MiB @1 / 1000 / last',
+        'heap MiB @1 / 1000 / last',
+        'growth 1000→last (RSS, heap)',
+        'verdict',
+      ],
       results.map((run) => {
         const g = run.growth1000toEnd;
         const ok = g !== undefined && g.rss < LIMIT && g.heapUsed < LIMIT;

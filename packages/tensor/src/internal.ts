@@ -41,8 +41,8 @@ export {
   type RmsNormAttrs,
 } from './op-table.js';
 export { adamwScalars } from './ops/adamw-update.js';
-export { hostOutOfRange } from './ops/create.js';
 export { attentionBackward, attentionBackwardComposite, attentionForward } from './ops/attention.js';
+export { hostOutOfRange } from './ops/create.js';
 export {
   type CrossEntropyBackwardOptions,
   crossEntropyBackward,

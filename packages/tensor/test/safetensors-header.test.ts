@@ -39,7 +39,10 @@ describe('parseSafetensors: names given twice', () => {
   });
 
   it('refuses a field given twice inside an entry, and a metadata key given twice', () => {
-    const twiceDtype = rawFile('{"a":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}', f32([1]));
+    const twiceDtype = rawFile(
+      '{"a":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}',
+      f32([1]),
+    );
     expect(parse(twiceDtype)).toThrow(/tensor 'a' gives 'dtype' twice/);
     const twiceMeta = rawFile('{"__metadata__":{"format":"pt","format":"np"}}');
     expect(parse(twiceMeta)).toThrow(/__metadata__ gives 'format' twice/);

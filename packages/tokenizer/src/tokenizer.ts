@@ -140,7 +140,8 @@ export class Tokenizer {
         return Tokenizer.fromHuggingFace(utf8Decode(bytes));
       } catch (error) {
         // name the file: a run directory holds several JSON files, and the message alone says "tokenizer.json"
-        if (error instanceof TokenizerFormatError) throw new TokenizerFormatError(`${String(path)}: ${error.message}`);
+        if (error instanceof TokenizerFormatError)
+          throw new TokenizerFormatError(`${String(path)}: ${error.message}`);
         throw error;
       }
     }

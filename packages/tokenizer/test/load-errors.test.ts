@@ -24,6 +24,8 @@ describe('Tokenizer.load errors', () => {
   it('names the file when the JSON is valid but not a byte-level BPE tokenizer', async () => {
     const path = join(root, 'other.json');
     writeFileSync(path, '{"model": {"type": "WordPiece"}}');
-    await expect(Tokenizer.load(path)).rejects.toThrow(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    await expect(Tokenizer.load(path)).rejects.toThrow(
+      new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `),
+    );
   });
 });

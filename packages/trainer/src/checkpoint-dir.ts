@@ -265,7 +265,8 @@ export class CheckpointDir {
     } catch (error) {
       // A failed save leaves nothing behind (best effort: on a full disk even this may fail).
       await rm(tempPath, { recursive: true, force: true }).catch(() => {});
-      if (error instanceof CheckpointWriteError || (error as NodeJS.ErrnoException)?.code === undefined) throw error;
+      if (error instanceof CheckpointWriteError || (error as NodeJS.ErrnoException)?.code === undefined)
+        throw error;
       throw failed(error); // e.g. mkdir of the temporary directory
     }
 
@@ -388,9 +389,12 @@ export class CheckpointDir {
       try {
         size = (await stat(join(path, name))).size;
       } catch (error) {
-        return refuse(`${name} is missing (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        return refuse(
+          `${name} is missing (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        );
       }
-      if (size !== bytes) return refuse(`${name} is ${size} bytes but the manifest says ${bytes} (truncated or changed)`);
+      if (size !== bytes)
+        return refuse(`${name} is ${size} bytes but the manifest says ${bytes} (truncated or changed)`);
     }
     return infoFrom(manifest, path);
   }
@@ -414,7 +418,13 @@ export class CheckpointDir {
 function infoFrom(manifest: Manifest, path: string): CheckpointInfo {
   const entries = Object.entries(manifest.files);
   const files = Object.fromEntries(entries.map(([name, { bytes }]) => [name, bytes]));
-  const info: CheckpointInfo = { step: manifest.step, path, files, sequence: manifest.sequence, createdAt: manifest.createdAt };
+  const info: CheckpointInfo = {
+    step: manifest.step,
+    path,
+    files,
+    sequence: manifest.sequence,
+    createdAt: manifest.createdAt,
+  };
   if (entries.every(([, f]) => typeof f.sha256 === 'string'))
     info.sha256 = Object.fromEntries(entries.map(([name, f]) => [name, f.sha256!]));
   return info;

@@ -20,10 +20,10 @@
 export {
   CHECKPOINT_MANIFEST,
   CheckpointCorruptError,
-  CheckpointWriteError,
   CheckpointDir,
   type CheckpointDirOptions,
   type CheckpointStage,
+  CheckpointWriteError,
   type CheckpointWriter,
   checkpointDirName,
   LATEST_POINTER,

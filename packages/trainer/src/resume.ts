@@ -71,7 +71,9 @@ export async function chooseResumePoint<T>(
 ): Promise<ResumePoint<T>> {
   const ifUnusable = options.ifUnusable ?? 'error';
   if (ifUnusable !== 'error' && ifUnusable !== 'start-fresh') {
-    throw new TypeError(`Trainer.resume: ifUnusable must be 'error' or 'start-fresh', got ${JSON.stringify(ifUnusable)}`);
+    throw new TypeError(
+      `Trainer.resume: ifUnusable must be 'error' or 'start-fresh', got ${JSON.stringify(ifUnusable)}`,
+    );
   }
   let candidates: CheckpointInfo[];
   let refusedInScan: RefusedCheckpoint[];

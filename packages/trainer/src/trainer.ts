@@ -45,9 +45,9 @@ import type { Optimizer } from './optim/optimizer.js';
 import { defaultParamGroups } from './optim/param-groups.js';
 import { SGD } from './optim/sgd.js';
 import { type ProgressOptions, ProgressReporter } from './progress.js';
+import { chooseResumePoint, describeRefused, ResumeError, type ResumeOptions } from './resume.js';
 import { createSchedule, type LrSchedule } from './schedule.js';
 import { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
-import { chooseResumePoint, describeRefused, ResumeError, type ResumeOptions } from './resume.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './train-config.js';
 import { trainStep } from './train-step.js';
 import type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
@@ -710,7 +710,11 @@ export class Trainer<M extends Module = LanguageModel> {
    * Device errors surface at the next sync point, which may be a few steps after their cause.
    */
   #deviceFailure(error: unknown): unknown {
-    if (!(error instanceof Error) || error.name !== 'BackendError' || error.message.startsWith('training stopped'))
+    if (
+      !(error instanceof Error) ||
+      error.name !== 'BackendError' ||
+      error.message.startsWith('training stopped')
+    )
       return error;
     const last = this.#lastCheckpoint;
     const where = last
@@ -718,7 +722,9 @@ export class Trainer<M extends Module = LanguageModel> {
       : this.storage
         ? 'No checkpoint was saved before it (lower checkpointInterval to lose less); the metrics logged so far are intact.'
         : 'Nothing was saved (no outDir or storage).';
-    const oom = /out of memory/i.test(error.message) ? ' For out of memory, use a smaller batchSize (raise gradAccum to keep the tokens per step) or a smaller model.' : '';
+    const oom = /out of memory/i.test(error.message)
+      ? ' For out of memory, use a smaller batchSize (raise gradAccum to keep the tokens per step) or a smaller model.'
+      : '';
     error.message = `training stopped at step ${this.step + 1} (${this.step} steps completed): ${error.message}. ${where}${oom}`;
     return error;
   }

@@ -90,7 +90,11 @@ export async function loadTrainingCheckpoint(
   const F = TRAINING_CHECKPOINT_FILES;
   const statePath = `${where}/${F.state}`;
   const state = parseTrainerState(
-    parseJsonText(await dir.readText(checkpoint, F.state), statePath, 'a Kiln trainer state ({ "format": "kiln-trainer-state", "step", … })'),
+    parseJsonText(
+      await dir.readText(checkpoint, F.state),
+      statePath,
+      'a Kiln trainer state ({ "format": "kiln-trainer-state", "step", … })',
+    ),
     statePath,
   );
   const config = parseJsonText(

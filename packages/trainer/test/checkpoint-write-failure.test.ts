@@ -17,11 +17,19 @@ vi.mock('@kiln/tensor/node', async (importOriginal) => {
   const { open } = await import('node:fs/promises');
   return {
     ...real,
-    writeFileDurable: async (path: string, content: Parameters<typeof real.writeFileDurable>[1], flag?: 'w' | 'wx') => {
+    writeFileDurable: async (
+      path: string,
+      content: Parameters<typeof real.writeFileDurable>[1],
+      flag?: 'w' | 'wx',
+    ) => {
       if (!fault.file?.test(path)) return real.writeFileDurable(path, content, flag);
       fault.file = null;
       const bytes =
-        typeof content === 'string' ? Buffer.from(content) : content instanceof Uint8Array ? content : Buffer.concat(content);
+        typeof content === 'string'
+          ? Buffer.from(content)
+          : content instanceof Uint8Array
+            ? content
+            : Buffer.concat(content);
       const handle = await open(path, flag ?? 'w');
       try {
         await handle.write(bytes, 0, Math.floor(bytes.byteLength / 2)); // half of it reaches the disk
@@ -29,7 +37,10 @@ vi.mock('@kiln/tensor/node', async (importOriginal) => {
         await handle.close();
       }
       const message = fault.code === 'ENOSPC' ? 'no space left on device' : 'read-only file system';
-      throw Object.assign(new Error(`${fault.code}: ${message}, write`), { code: fault.code, syscall: 'write' });
+      throw Object.assign(new Error(`${fault.code}: ${message}, write`), {
+        code: fault.code,
+        syscall: 'write',
+      });
     },
   };
 });
@@ -76,7 +87,10 @@ describe('a checkpoint write that fails part-way', () => {
       fault.code = code;
       const outDir = join(root, code);
       const t = trainer(outDir);
-      const error = await t.train().then(() => undefined, (e: unknown) => e as Error);
+      const error = await t.train().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       expect(error).toBeInstanceOf(Error);
       const checkpoints = join(outDir, 'checkpoints');
       expect(error!.message).toMatch(new RegExp(`could not save the checkpoint of step 4 in ${checkpoints}`));
@@ -101,7 +115,9 @@ describe('a checkpoint write that fails part-way', () => {
       expect(t.step).toBe(4);
       const saved = await t.saveCheckpoint();
       expect(saved.step).toBe(4);
-      expect(statSync(join(saved.path, 'optimizer.safetensors')).size).toBe(saved.files['optimizer.safetensors']);
+      expect(statSync(join(saved.path, 'optimizer.safetensors')).size).toBe(
+        saved.files['optimizer.safetensors'],
+      );
       expect((await dir.latest())!.step).toBe(4);
     });
   }

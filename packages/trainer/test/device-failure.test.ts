@@ -5,7 +5,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BackendError, type Backend, destroyBackend, init, initBackend, manualSeed, type Tensor } from '@kiln/tensor';
+import {
+  type Backend,
+  BackendError,
+  destroyBackend,
+  init,
+  initBackend,
+  manualSeed,
+  type Tensor,
+} from '@kiln/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointDir, readMetrics, TokenDataset, Trainer } from '../src/node.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
@@ -37,7 +45,9 @@ class FailingLM extends TinyLM {
   calls = 0;
   override forward(ids: Tensor, targets: Tensor) {
     if (this.training && ++this.calls === this.failAt) {
-      throw new BackendError('webgpu: matmul failed (out of memory): Failed to allocate a buffer of 2147483648 bytes');
+      throw new BackendError(
+        'webgpu: matmul failed (out of memory): Failed to allocate a buffer of 2147483648 bytes',
+      );
     }
     return super.forward(ids, targets);
   }
@@ -50,12 +60,15 @@ describe('device failure mid-run', () => {
     const model = new FailingLM(vocabSize);
     model.failAt = 5;
     const outDir = join(root, 'oom');
-    const error = await new Trainer({ model, data, outDir, progress: false, config })
-      .train()
-      .then(() => undefined, (e: unknown) => e as Error);
+    const error = await new Trainer({ model, data, outDir, progress: false, config }).train().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error).toBeInstanceOf(BackendError);
     const checkpoint = join(outDir, 'checkpoints', 'step-00000004');
-    expect(error!.message).toMatch(/^training stopped at step 5 \(4 steps completed\): webgpu: matmul failed \(out of memory\)/);
+    expect(error!.message).toMatch(
+      /^training stopped at step 5 \(4 steps completed\): webgpu: matmul failed \(out of memory\)/,
+    );
     expect(error!.message).toContain(`The last checkpoint is step 4 (${checkpoint})`);
     expect(error!.message).toMatch(/resume/);
     expect((await new CheckpointDir(join(outDir, 'checkpoints')).latest())!.step).toBe(4);
@@ -63,32 +76,42 @@ describe('device failure mid-run', () => {
     expect(logged).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it.skipIf(!gpu)('device lost on WebGPU: says the device was lost and where the last checkpoint is', async () => {
-    await init({ backend: 'webgpu', quiet: true });
-    try {
-      manualSeed(7);
-      const outDir = join(root, 'lost');
-      const error = await new Trainer({
-        model: new TinyLM(vocabSize),
-        data,
-        outDir,
-        progress: false,
-        config,
-        callbacks: {
-          onStep: ({ step }) => {
-            if (step === 3) (gpu as unknown as { debugLoseDevice(): void }).debugLoseDevice();
+  it.skipIf(!gpu)(
+    'device lost on WebGPU: says the device was lost and where the last checkpoint is',
+    async () => {
+      await init({ backend: 'webgpu', quiet: true });
+      try {
+        manualSeed(7);
+        const outDir = join(root, 'lost');
+        const error = await new Trainer({
+          model: new TinyLM(vocabSize),
+          data,
+          outDir,
+          progress: false,
+          config,
+          callbacks: {
+            onStep: ({ step }) => {
+              if (step === 3) (gpu as unknown as { debugLoseDevice(): void }).debugLoseDevice();
+            },
           },
-        },
-      })
-        .train()
-        .then(() => undefined, (e: unknown) => e as Error);
-      expect(error).toBeInstanceOf(BackendError);
-      expect(error!.message).toMatch(/^training stopped at step \d+ \(\d+ steps completed\): .*the GPU device was lost/);
-      expect(error!.message).toContain(`The last checkpoint is step 2 (${join(outDir, 'checkpoints', 'step-00000002')})`);
-      expect((await new CheckpointDir(join(outDir, 'checkpoints')).latest())!.step).toBe(2);
-    } finally {
-      await destroyBackend('webgpu');
-      await init({ backend: 'cpu', quiet: true });
-    }
-  });
+        })
+          .train()
+          .then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
+        expect(error).toBeInstanceOf(BackendError);
+        expect(error!.message).toMatch(
+          /^training stopped at step \d+ \(\d+ steps completed\): .*the GPU device was lost/,
+        );
+        expect(error!.message).toContain(
+          `The last checkpoint is step 2 (${join(outDir, 'checkpoints', 'step-00000002')})`,
+        );
+        expect((await new CheckpointDir(join(outDir, 'checkpoints')).latest())!.step).toBe(2);
+      } finally {
+        await destroyBackend('webgpu');
+        await init({ backend: 'cpu', quiet: true });
+      }
+    },
+  );
 });

@@ -38,7 +38,10 @@ function rewrite(checkpointPath: string, name: string, text: string): void {
   writeFileSync(join(checkpointPath, name), text);
   const manifestPath = join(checkpointPath, 'manifest.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  manifest.files[name] = { bytes: Buffer.byteLength(text), sha256: createHash('sha256').update(text).digest('hex') };
+  manifest.files[name] = {
+    bytes: Buffer.byteLength(text),
+    sha256: createHash('sha256').update(text).digest('hex'),
+  };
   writeFileSync(manifestPath, JSON.stringify(manifest));
 }
 
@@ -64,7 +67,9 @@ describe('garbled JSON files name the file', () => {
     let error = await caught(loadTrainingCheckpoint(dir, (await dir.latest())!, parts));
     expect(error.name).not.toBe('SyntaxError');
     expect(error.message).toContain(join(checkpoint.path, 'trainer-state.json'));
-    expect(error.message).toMatch(/trainer-state\.json: not valid JSON \(.*\); expected a Kiln trainer state/);
+    expect(error.message).toMatch(
+      /trainer-state\.json: not valid JSON \(.*\); expected a Kiln trainer state/,
+    );
 
     await trainer(join(root, 'config')).train();
     const dir2 = new CheckpointDir(join(root, 'config', 'checkpoints'));

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { init, manualSeed } from '@kiln/tensor';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CheckpointDir, readMetrics, ResumeError, TokenDataset, type TrainConfigInput, Trainer } from '../src/node.js';
+import {
+  CheckpointDir,
+  ResumeError,
+  readMetrics,
+  TokenDataset,
+  type TrainConfigInput,
+  Trainer,
+} from '../src/node.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
 import { TinyLM } from './helpers/tiny-lm.js';
 
@@ -33,7 +40,13 @@ afterEach(() => vi.restoreAllMocks());
 
 function trainer(outDir: string, steps = 4): Trainer<TinyLM> {
   manualSeed(1);
-  return new Trainer({ model: new TinyLM(vocabSize), data, outDir, progress: false, config: { ...config, steps } });
+  return new Trainer({
+    model: new TinyLM(vocabSize),
+    data,
+    outDir,
+    progress: false,
+    config: { ...config, steps },
+  });
 }
 
 /** A run with checkpoints at steps 2 and 4 (or only 4 when `keep` is 1). */
@@ -63,7 +76,10 @@ describe('resume with unusable checkpoints', () => {
     const { outDir, step4 } = await run('truncated', 1);
     truncateSync(join(step4, 'model.safetensors'), 100);
     const t = trainer(outDir);
-    const error = await t.resume().then(() => undefined, (e: unknown) => e);
+    const error = await t.resume().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ResumeError);
     const message = (error as Error).message;
     expect(message).toMatch(/^Trainer\.resume: no usable checkpoint in .*checkpoints; tried 1:/);
@@ -72,13 +88,20 @@ describe('resume with unusable checkpoints', () => {
     expect(message).toMatch(/ifUnusable: 'start-fresh'/);
     expect(t.step).toBe(0);
     // nothing was overwritten
-    expect((await new CheckpointDir(join(outDir, 'checkpoints')).scan()).refused.map((r) => r.step)).toEqual([4]);
+    expect((await new CheckpointDir(join(outDir, 'checkpoints')).scan()).refused.map((r) => r.step)).toEqual([
+      4,
+    ]);
   });
 
   it('refuses weights corrupted in place (same size) by their checksum', async () => {
     const { outDir, step4 } = await run('flipped', 1);
     corrupt(join(step4, 'model.safetensors'));
-    const error = await trainer(outDir).resume().then(() => undefined, (e: unknown) => e);
+    const error = await trainer(outDir)
+      .resume()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(ResumeError);
     expect((error as Error).message).toMatch(/model\.safetensors does not match its sha256 in the manifest/);
   });
@@ -86,8 +109,15 @@ describe('resume with unusable checkpoints', () => {
   it('refuses corrupt optimizer state the same way', async () => {
     const { outDir, step4 } = await run('optimizer', 1);
     corrupt(join(step4, 'optimizer.safetensors'));
-    const error = await trainer(outDir).resume().then(() => undefined, (e: unknown) => e);
-    expect((error as Error).message).toMatch(/step-00000004.*optimizer\.safetensors does not match its sha256/s);
+    const error = await trainer(outDir)
+      .resume()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect((error as Error).message).toMatch(
+      /step-00000004.*optimizer\.safetensors does not match its sha256/s,
+    );
   });
 
   it('starts fresh only when asked, and says so', async () => {

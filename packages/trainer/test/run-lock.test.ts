@@ -38,7 +38,10 @@ function trainer(outDir: string): Trainer<TinyLM> {
 function writeLock(outDir: string, pid: number): string {
   mkdirSync(outDir, { recursive: true });
   const path = join(outDir, RUN_LOCK_FILE);
-  writeFileSync(path, JSON.stringify({ pid, hostname: hostname(), startedAt: new Date().toISOString(), command: 'pnpm demo' }));
+  writeFileSync(
+    path,
+    JSON.stringify({ pid, hostname: hostname(), startedAt: new Date().toISOString(), command: 'pnpm demo' }),
+  );
   return path;
 }
 
@@ -46,7 +49,12 @@ describe('run-directory lock', () => {
   it('refuses a second trainer on a directory another live process holds, naming its pid', async () => {
     const outDir = join(root, 'held');
     const lock = writeLock(outDir, process.ppid); // a live process that is not this one
-    const error = await trainer(outDir).train().then(() => undefined, (e: unknown) => e as Error);
+    const error = await trainer(outDir)
+      .train()
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
     expect(error).toBeInstanceOf(RunLockedError);
     expect(error!.message).toContain(outDir);
     expect(error!.message).toContain(`pid ${process.ppid}`);

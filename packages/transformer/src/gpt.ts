@@ -32,12 +32,12 @@ import type { AttentionContext } from './layers/attention.js';
 import { Block } from './layers/block.js';
 import { Dropout } from './layers/dropout.js';
 import { Embedding } from './layers/embedding.js';
-import { checkTokenTensor } from './token-ids.js';
 import { KVCache } from './layers/kv-cache.js';
 import { LayerNorm } from './layers/layer-norm.js';
 import { Linear } from './layers/linear.js';
 import { RMSNorm } from './layers/rms-norm.js';
 import { RotaryEmbedding } from './layers/rope.js';
+import { checkTokenTensor } from './token-ids.js';
 
 /** Options of the {@link GPT} constructor. */
 export interface GPTOptions {
@@ -220,7 +220,8 @@ export class GPT extends Module implements PaddedCausalLM<KVCache> {
       options instanceof Tensor ? { targets: options } : options;
     this.#checkIds('GPT.forward', ids, 0);
     this.#checkPerToken(ids, { targets, segments, positions, padding });
-    if (targets !== undefined) checkTokenTensor('GPT.forward', 'targets', targets, this.config.vocabSize, IGNORE_INDEX);
+    if (targets !== undefined)
+      checkTokenTensor('GPT.forward', 'targets', targets, this.config.vocabSize, IGNORE_INDEX);
     return scope(() => {
       const reports = new AuxiliaryCollector();
       try {
@@ -392,7 +393,9 @@ export class GPT extends Module implements PaddedCausalLM<KVCache> {
 
   #checkIds(who: string, ids: Tensor, position: number): void {
     if (ids.dtype !== 'int32' || ids.shape.length !== 2) {
-      throw new ShapeError(`${who}: ids must be an int32 tensor [batch, time], got ${ids.dtype} [${ids.shape}]`);
+      throw new ShapeError(
+        `${who}: ids must be an int32 tensor [batch, time], got ${ids.dtype} [${ids.shape}]`,
+      );
     }
     const T = ids.shape[1];
     if (T < 1) throw new ShapeError(`${who}: ids must hold at least one token per row`);

@@ -47,7 +47,8 @@ export function hfNameMap(model: GPT, prefix?: string): HFNameMapEntry[] {
   for (const [name, p] of model.namedParameters()) if (!names.has(p)) names.set(p, name);
   return hfBindings(model, prefix).map((b) => {
     const kiln = names.get(b.param);
-    if (kiln === undefined) throw new Error(`hfNameMap: ${b.name} maps to a tensor that is not a parameter of the model`);
+    if (kiln === undefined)
+      throw new Error(`hfNameMap: ${b.name} maps to a tensor that is not a parameter of the model`);
     return {
       hf: b.name,
       kiln,

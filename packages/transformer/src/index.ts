@@ -75,7 +75,6 @@ export {
   ModelFileError,
   toHFConfig,
 } from './hf-config.js';
-export { checkTokenArray, checkTokenTensor, TOKENIZER_MISMATCH_HINT } from './token-ids.js';
 export { type HFNameMapEntry, hfNameMap } from './hf-names.js';
 export { hfBindings, isIgnoredHFBuffer } from './hf-weights.js';
 export {
@@ -119,3 +118,4 @@ export {
 } from './lora/peft-format.js';
 export { type LoRASite, loraSites } from './lora/sites.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';
+export { checkTokenArray, checkTokenTensor, TOKENIZER_MISMATCH_HINT } from './token-ids.js';

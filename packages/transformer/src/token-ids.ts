@@ -14,7 +14,13 @@ import { hostOutOfRange } from '@kiln/tensor/internal';
 export const TOKENIZER_MISMATCH_HINT =
   "The usual cause is a tokenizer that does not match the model: check that the tokenizer's vocabulary (special tokens included) fits the model's vocabSize, and that the ids were made by this model's tokenizer.";
 
-function vocabularyError(who: string, where: string, value: number, vocabSize: number, extra = ''): RangeError {
+function vocabularyError(
+  who: string,
+  where: string,
+  value: number,
+  vocabSize: number,
+  extra = '',
+): RangeError {
   return new RangeError(
     `${who}: ${where} = ${value} is not a token id in [0, ${vocabSize}) (the model's vocabSize is ${vocabSize}${extra}). ${TOKENIZER_MISMATCH_HINT}`,
   );
@@ -43,7 +49,8 @@ export function checkTokenArray(who: string, what: string, ids: readonly number[
   if (!Array.isArray(ids)) throw new TypeError(`${who}: ${what} must be an array of token ids`);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw vocabularyError(who, `${what}[${i}]`, id, vocabSize);
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+      throw vocabularyError(who, `${what}[${i}]`, id, vocabSize);
   }
 }
 

@@ -8,7 +8,16 @@ await initCpu();
 
 describe('hfNameMap', () => {
   it('maps Llama q/k/v_proj to row blocks of the fused qkv, in q, k, v order', () => {
-    const model = new GPT({ family: 'llama', vocabSize: 16, contextLength: 8, nLayers: 1, nHeads: 4, nKvHeads: 2, dModel: 16, tieEmbeddings: true });
+    const model = new GPT({
+      family: 'llama',
+      vocabSize: 16,
+      contextLength: 8,
+      nLayers: 1,
+      nHeads: 4,
+      nKvHeads: 2,
+      dModel: 16,
+      tieEmbeddings: true,
+    });
     const map = hfNameMap(model);
     const byHf = Object.fromEntries(map.map((e) => [e.hf, e]));
     const hd = 4;
@@ -29,8 +38,21 @@ describe('hfNameMap', () => {
   });
 
   it('maps GPT-2 c_attn to the whole qkv, transposed', () => {
-    const model = new GPT({ family: 'gpt2', vocabSize: 16, contextLength: 8, nLayers: 1, nHeads: 2, dModel: 8 });
+    const model = new GPT({
+      family: 'gpt2',
+      vocabSize: 16,
+      contextLength: 8,
+      nLayers: 1,
+      nHeads: 2,
+      dModel: 8,
+    });
     const cAttn = hfNameMap(model).find((e) => e.hf === 'transformer.h.0.attn.c_attn.weight')!;
-    expect(cAttn).toEqual({ hf: cAttn.hf, kiln: 'blocks.0.attn.qkv.weight', hfShape: [8, 24], kilnShape: [24, 8], transpose: true });
+    expect(cAttn).toEqual({
+      hf: cAttn.hf,
+      kiln: 'blocks.0.attn.qkv.weight',
+      hfShape: [8, 24],
+      kilnShape: [24, 8],
+      transpose: true,
+    });
   });
 });

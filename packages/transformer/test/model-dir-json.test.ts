@@ -14,9 +14,15 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 describe('loadModel with a garbled config.json', () => {
   test('names the file and says the directory is corrupt', async () => {
     const dir = join(root, 'model');
-    await saveModel(new GPT({ family: 'gpt2', vocabSize: 16, contextLength: 8, nLayers: 1, nHeads: 2, dModel: 8 }), dir);
+    await saveModel(
+      new GPT({ family: 'gpt2', vocabSize: 16, contextLength: 8, nLayers: 1, nHeads: 2, dModel: 8 }),
+      dir,
+    );
     await writeFile(join(dir, 'config.json'), '{"model_type": "gpt2", ');
-    const error = await loadModel(dir).then(() => undefined, (e: unknown) => e as Error);
+    const error = await loadModel(dir).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error?.name).not.toBe('SyntaxError');
     expect(error?.message).toContain(`${join(dir, 'config.json')} is not valid JSON`);
   });

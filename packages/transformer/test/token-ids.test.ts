@@ -8,20 +8,39 @@ import { ids, initCpu } from './helpers.js';
 
 await initCpu();
 
-const model = new GPT({ family: 'gpt2', vocabSize: 32, contextLength: 16, nLayers: 1, nHeads: 2, dModel: 16 });
+const model = new GPT({
+  family: 'gpt2',
+  vocabSize: 32,
+  contextLength: 16,
+  nLayers: 1,
+  nHeads: 2,
+  dModel: 16,
+});
 
 describe('token ids out of range', () => {
   it('GPT.forward names the id, its [row, column] and vocabSize, and the tokenizer mismatch', () => {
-    const call = () => model.forward(ids([[1, 2, 3, 4], [5, 6, 7, 40]]));
+    const call = () =>
+      model.forward(
+        ids([
+          [1, 2, 3, 4],
+          [5, 6, 7, 40],
+        ]),
+      );
     expect(call).toThrow(RangeError);
-    expect(call).toThrow(/^GPT\.forward: ids\[1, 3\] = 40 is not a token id in \[0, 32\) \(the model's vocabSize is 32/);
+    expect(call).toThrow(
+      /^GPT\.forward: ids\[1, 3\] = 40 is not a token id in \[0, 32\) \(the model's vocabSize is 32/,
+    );
     expect(call).toThrow(/tokenizer/);
     expect(call).not.toThrow(/indexSelect/);
   });
 
   it('GPT.forward refuses a negative id and float ids at the call', () => {
-    expect(() => model.forward(ids([[0, -3, 1]]))).toThrow(/GPT\.forward: ids\[0, 1\] = -3 is not a token id/);
-    expect(() => model.forward(tensor([[1, 2.5]]))).toThrow(/GPT\.forward: ids must be an int32 tensor \[batch, time\], got float32/);
+    expect(() => model.forward(ids([[0, -3, 1]]))).toThrow(
+      /GPT\.forward: ids\[0, 1\] = -3 is not a token id/,
+    );
+    expect(() => model.forward(tensor([[1, 2.5]]))).toThrow(
+      /GPT\.forward: ids must be an int32 tensor \[batch, time\], got float32/,
+    );
   });
 
   it('GPT.forward refuses targets outside the vocabulary but allows the ignore index', () => {
@@ -42,9 +61,17 @@ describe('token ids out of range', () => {
 
   it('the embedding layer names the id, its position and the table size', () => {
     const table = new Embedding(8, 4);
-    expect(() => table.forward(tensor([[0, 1], [2, 8]], { dtype: 'int32' }))).toThrow(
-      /^Embedding: ids\[1, 1\] = 8 is outside the table of 8 rows/,
-    );
+    expect(() =>
+      table.forward(
+        tensor(
+          [
+            [0, 1],
+            [2, 8],
+          ],
+          { dtype: 'int32' },
+        ),
+      ),
+    ).toThrow(/^Embedding: ids\[1, 1\] = 8 is outside the table of 8 rows/);
   });
 
   it('generate and generateBatch name the prompt, the position and vocabSize', () => {

@@ -212,7 +212,8 @@ export function parseSafetensors(
 
 /** What a name given twice means, in the header's own terms. */
 function describeDuplicate({ path, key }: DuplicateKey): string {
-  const refused = '; a name may appear once (a file that names something twice is refused rather than keeping one of them)';
+  const refused =
+    '; a name may appear once (a file that names something twice is refused rather than keeping one of them)';
   if (path.length === 0) {
     return key === METADATA_KEY
       ? `the header gives ${METADATA_KEY} twice${refused}`

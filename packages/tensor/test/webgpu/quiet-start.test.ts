@@ -26,13 +26,17 @@ function start(env: Record<string, string> = {}): { stdout: string; stderr: stri
   const errPath = join(dir, 'stderr.txt');
   const errFd = openSync(errPath, 'w');
   try {
-    const r = spawnSync(process.execPath, ['--conditions=@kiln/source', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: join(root, 'packages', 'tensor'),
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', errFd],
-      timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--conditions=@kiln/source', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: join(root, 'packages', 'tensor'),
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', errFd],
+        timeout: 60_000,
+      },
+    );
     return { stdout: r.stdout, stderr: readFileSync(errPath, 'utf8') };
   } finally {
     closeSync(errFd);

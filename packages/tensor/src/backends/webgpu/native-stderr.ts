@@ -20,7 +20,8 @@
  */
 
 /** The lines dropped: Dawn clamping limits Kiln does not use. */
-export const DAWN_LIMIT_NOISE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+export const DAWN_LIMIT_NOISE =
+  /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 
 interface NodeFs {
   openSync(path: string, flags: string): number;
