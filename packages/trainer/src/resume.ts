@@ -18,8 +18,8 @@ import type { CheckpointInfo, RefusedCheckpoint, TrainerStorage } from './traine
 export interface ResumeOptions {
   /**
    * What to do when the run has checkpoints but none can be used: `'error'` (default) throws a
-   * {@link ResumeError} naming each; `'start-fresh'` starts from step 0 with a warning (new
-   * checkpoints are saved beside the refused ones, which are left for inspection).
+   * {@link ResumeError} naming each; `'start-fresh'` starts from step 0 with a warning (the
+   * refused checkpoints stay until the new run saves one of the same step, or prunes them).
    */
   ifUnusable?: 'error' | 'start-fresh';
 }
@@ -102,7 +102,7 @@ export async function chooseResumePoint<T>(
   if (ifUnusable === 'start-fresh') return { checkpoint: undefined, loaded: undefined, refused };
   throw new ResumeError(
     `Trainer.resume: no usable checkpoint in ${parentOf(refused[0].path)}; tried ${refused.length}:\n${list(refused)}\n` +
-      "Nothing was changed. Restore the damaged files (or copy a good checkpoint in), or pass { ifUnusable: 'start-fresh' } to train from step 0 instead (the refused checkpoints are left in place).",
+      "Nothing was changed. Restore the damaged files (or copy a good checkpoint in), or pass { ifUnusable: 'start-fresh' } to train from step 0 instead (the refused checkpoints stay until the new run replaces or prunes them).",
     refused,
   );
 }
