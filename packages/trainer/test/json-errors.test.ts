@@ -99,6 +99,8 @@ describe('garbled JSON files name the file', () => {
     await t.resume();
     const error = await caught(t.train());
     expect(error.message).toContain(path);
-    expect(error.message).toMatch(/line 1 is not valid JSON .*expected one JSON object with an integer 'step' per line/);
+    expect(error.message).toMatch(
+      /line 1 is not valid JSON .*expected one JSON object with an integer 'step' per line/,
+    );
   });
 });
