@@ -123,6 +123,7 @@ async function main(): Promise<void> {
       from ? `resumed from ${from.path} (step ${from.step})` : 'no checkpoint to resume from: starting fresh',
     );
   } else {
+    await trainer.lock(); // before touching the directory: another run may be using it
     const old = await trainer.checkpoints!.list();
     if (old.length > 0) {
       await rm(trainer.checkpoints!.dir, { recursive: true, force: true });

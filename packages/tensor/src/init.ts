@@ -106,13 +106,21 @@ export function backendInfo(): BackendInfo {
   return resolveBackend().info;
 }
 
-/** Destroys a backend instance; its tensors become unusable. Mostly for tests and shutdown. */
+/** Destroys a backend instance; its tensors become unusable. Mostly for tests, shutdown and replacing a lost device. */
 export async function destroyBackend(name: 'webgpu' | 'cpu'): Promise<void> {
   const p = instances.get(name);
   if (!p) return;
   instances.delete(name);
   const b = await p;
-  await b.sync();
+  // Destroy even when the last work failed, so a lost device can be replaced (its error says to
+  // call this); a pending error of a working device is still thrown, after the teardown.
+  let failure: unknown;
+  try {
+    await b.sync();
+  } catch (error) {
+    failure = error;
+  }
   b.destroy();
   unregisterBackend(name);
+  if (failure && !/device was lost/.test((failure as Error).message)) throw failure;
 }

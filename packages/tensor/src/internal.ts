@@ -14,6 +14,9 @@
  *   both the fallback and what autograd records when backward is itself differentiated. Each
  *   derivative is written once, there.
  *
+ * - {@link hostOutOfRange}: the first int32 value uploaded from the host outside `[0, n)`, with
+ *   its position, without a readback (how a model names a bad token id at its own call).
+ *
  * Nothing here is needed to use tensors; these names may change between minor versions.
  * @packageDocumentation
  */
@@ -39,6 +42,7 @@ export {
 } from './op-table.js';
 export { adamwScalars } from './ops/adamw-update.js';
 export { attentionBackward, attentionBackwardComposite, attentionForward } from './ops/attention.js';
+export { hostOutOfRange } from './ops/create.js';
 export {
   type CrossEntropyBackwardOptions,
   crossEntropyBackward,

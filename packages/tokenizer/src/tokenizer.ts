@@ -135,7 +135,16 @@ export class Tokenizer {
     const first = bytes.find(
       (b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09 && b !== 0xef && b !== 0xbb && b !== 0xbf,
     );
-    if (first === 0x7b /* { */) return Tokenizer.fromHuggingFace(utf8Decode(bytes));
+    if (first === 0x7b /* { */) {
+      try {
+        return Tokenizer.fromHuggingFace(utf8Decode(bytes));
+      } catch (error) {
+        // name the file: a run directory holds several JSON files, and the message alone says "tokenizer.json"
+        if (error instanceof TokenizerFormatError)
+          throw new TokenizerFormatError(`${String(path)}: ${error.message}`);
+        throw error;
+      }
+    }
     if (options === undefined) {
       throw new TokenizerFormatError(
         `${String(path)} is not a tokenizer.json; to load it as a .tiktoken file pass { pattern } as the second argument.`,

@@ -24,6 +24,7 @@
  * The `latest` file is for people and other tools (`cat checkpoints/latest`); readers here go by
  * the manifests. One process writes a checkpoint directory at a time.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -33,9 +34,10 @@ import {
   writeFileAtomic,
   writeFileDurable,
 } from '@kiln/tensor/node';
-import type { CheckpointInfo } from './trainer-storage.js';
+import { parseJsonText } from './json-file.js';
+import type { CheckpointInfo, CheckpointScan, RefusedCheckpoint } from './trainer-storage.js';
 
-export type { CheckpointInfo };
+export type { CheckpointInfo, CheckpointScan, RefusedCheckpoint };
 
 /** Name of the manifest file inside each checkpoint (reserved). */
 export const CHECKPOINT_MANIFEST = 'manifest.json';
@@ -66,13 +68,53 @@ export interface CheckpointDirOptions {
   onStage?: (stage: CheckpointStage, step: number) => void | Promise<void>;
 }
 
+/**
+ * Version 2 adds each file's SHA-256, checked on every read, so a file corrupted in place (same
+ * size, different bytes: a bad disk, a bad copy) is refused instead of loaded. Version 1
+ * manifests (sizes only) are still read.
+ */
 interface Manifest {
   format: 'kiln-checkpoint';
-  version: 1;
+  version: 1 | 2;
   step: number;
   sequence: number;
   createdAt: string;
-  files: Record<string, { bytes: number }>;
+  files: Record<string, { bytes: number; sha256?: string }>;
+}
+
+/** Saving a checkpoint failed (a full disk, a directory that is not writable); earlier checkpoints are untouched. */
+export class CheckpointWriteError extends Error {
+  override name = 'CheckpointWriteError';
+  constructor(
+    message: string,
+    /** The file or directory whose write failed. */
+    readonly path: string,
+    /** The system error code (`ENOSPC`, `EROFS`, `EACCES`, …), when there is one. */
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** What a system error code means for someone whose checkpoint could not be written. */
+function describeWriteFailure(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const meaning: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exceeded',
+    EROFS: 'the file system is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EIO: 'an I/O error (a failing disk?)',
+  };
+  const what = e?.code && meaning[e.code] ? `${meaning[e.code]}: ` : '';
+  return `${what}${e?.message ?? String(error)}`;
+}
+
+/** A checkpoint file that does not match its manifest (size or checksum): the checkpoint is corrupt. */
+export class CheckpointCorruptError extends Error {
+  override name = 'CheckpointCorruptError';
 }
 
 /** The directory name of the checkpoint for `step`: `step-00000042` (8 digits, more when needed). */
@@ -102,6 +144,13 @@ function byteLength(content: FileContent): number {
   if (typeof content === 'string') return Buffer.byteLength(content, 'utf8');
   if (content instanceof Uint8Array) return content.byteLength;
   return content.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+}
+
+function sha256(content: FileContent): string {
+  const hash = createHash('sha256');
+  if (typeof content === 'string' || content instanceof Uint8Array) hash.update(content);
+  else for (const chunk of content) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -168,20 +217,34 @@ export class CheckpointDir {
     const tempPath = join(this.dir, `.tmp-step-${step}-${randomSuffix()}`);
     const manifest: Manifest = {
       format: 'kiln-checkpoint',
-      version: 1,
+      version: 2,
       step,
       sequence,
       createdAt: new Date().toISOString(),
       files: {},
     };
+    // The file being written when something fails, for the error (a write error names no path).
+    let writing = tempPath;
+    const failed = (error: unknown): CheckpointWriteError =>
+      new CheckpointWriteError(
+        `could not save the checkpoint of step ${step} in ${this.dir}: writing ${writing} failed (${describeWriteFailure(error)})`,
+        writing,
+        (error as NodeJS.ErrnoException)?.code,
+        { cause: error },
+      );
     try {
       await mkdir(tempPath);
       const writer: CheckpointWriter = {
         write: async (fileName, content) => {
           checkFileName(fileName);
           if (fileName in manifest.files) throw new Error(`checkpoint: file ${fileName} was written twice`);
-          manifest.files[fileName] = { bytes: byteLength(content) };
-          await writeFileDurable(join(tempPath, fileName), content, 'wx');
+          manifest.files[fileName] = { bytes: byteLength(content), sha256: sha256(content) };
+          writing = join(tempPath, fileName);
+          try {
+            await writeFileDurable(writing, content, 'wx');
+          } catch (error) {
+            throw failed(error);
+          }
         },
       };
       if (typeof files === 'function') {
@@ -190,38 +253,63 @@ export class CheckpointDir {
         for (const [fileName, content] of Object.entries(files)) await writer.write(fileName, content);
       }
       // The manifest goes last: a directory with a valid manifest has all its files.
-      await writeFileDurable(
-        join(tempPath, CHECKPOINT_MANIFEST),
-        `${JSON.stringify(manifest, null, 2)}\n`,
-        'wx',
-      );
-      await fsyncDirectory(tempPath);
+      writing = join(tempPath, CHECKPOINT_MANIFEST);
+      try {
+        await writeFileDurable(writing, `${JSON.stringify(manifest, null, 2)}\n`, 'wx');
+        writing = tempPath;
+        await fsyncDirectory(tempPath);
+      } catch (error) {
+        throw failed(error);
+      }
       await this.#onStage?.('files-written', step);
     } catch (error) {
-      await rm(tempPath, { recursive: true, force: true });
-      throw error;
+      // A failed save leaves nothing behind (best effort: on a full disk even this may fail).
+      await rm(tempPath, { recursive: true, force: true }).catch(() => {});
+      if (error instanceof CheckpointWriteError || (error as NodeJS.ErrnoException)?.code === undefined)
+        throw error;
+      throw failed(error); // e.g. mkdir of the temporary directory
     }
 
     if (await exists(finalPath)) await this.#removeDir(finalPath); // only reachable with overwrite
     await rename(tempPath, finalPath);
     await fsyncDirectory(this.dir);
     await this.#onStage?.('renamed', step);
-    await writeFileAtomic(join(this.dir, LATEST_POINTER), `${name}\n`);
+    // The checkpoint is complete and found by its manifest; the pointer is for people.
+    writing = join(this.dir, LATEST_POINTER);
+    try {
+      await writeFileAtomic(writing, `${name}\n`);
+    } catch (error) {
+      throw failed(error);
+    }
     await this.#onStage?.('latest-updated', step);
     await this.#prune();
     return infoFrom(manifest, finalPath);
   }
 
-  /** All complete checkpoints, in the order they were saved. Incomplete or foreign directories are ignored. */
+  /** All complete checkpoints, in the order they were saved. Incomplete or foreign directories are ignored (see {@link scan}). */
   async list(): Promise<CheckpointInfo[]> {
+    return (await this.scan()).checkpoints;
+  }
+
+  /**
+   * Every `step-N` directory: the complete checkpoints in the order they were saved, and those
+   * refused with the reason (no manifest, an unreadable or foreign one, a file missing or of
+   * the wrong size). A resume uses this to say which checkpoints it could not use, instead of
+   * silently treating a run whose checkpoints are all broken as a run without checkpoints.
+   * (Checksums are checked when a file is read, not here, so a scan stays cheap.)
+   */
+  async scan(): Promise<CheckpointScan> {
     const entries = await readdirOrEmpty(this.dir);
-    const found: CheckpointInfo[] = [];
-    for (const entry of entries) {
+    const checkpoints: CheckpointInfo[] = [];
+    const refused: RefusedCheckpoint[] = [];
+    for (const entry of entries.sort()) {
       if (!STEP_DIR.test(entry)) continue;
-      const info = await this.#readComplete(entry);
-      if (info) found.push(info);
+      const result = await this.#readComplete(entry);
+      if ('reason' in result) refused.push(result);
+      else checkpoints.push(result);
     }
-    return found.sort((a, b) => a.sequence - b.sequence || a.step - b.step);
+    checkpoints.sort((a, b) => a.sequence - b.sequence || a.step - b.step);
+    return { checkpoints, refused };
   }
 
   /** The checkpoint to resume from: the most recently saved complete one, or `undefined` when there is none. */
@@ -237,8 +325,24 @@ export class CheckpointDir {
         `checkpoint ${checkpoint.path} has no file ${name}; it has ${Object.keys(checkpoint.files).join(', ') || 'no files'}`,
       );
     }
-    const buffer = await readFile(join(checkpoint.path, name));
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    const path = join(checkpoint.path, name);
+    const buffer = await readFile(path);
+    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    if (bytes.byteLength !== checkpoint.files[name]) {
+      throw new CheckpointCorruptError(
+        `checkpoint ${checkpoint.path}: ${name} is ${bytes.byteLength} bytes but the manifest says ${checkpoint.files[name]}; the file was changed or truncated after the checkpoint was written`,
+      );
+    }
+    const expected = checkpoint.sha256?.[name];
+    if (expected !== undefined) {
+      const actual = sha256(bytes);
+      if (actual !== expected) {
+        throw new CheckpointCorruptError(
+          `checkpoint ${checkpoint.path}: ${name} does not match its sha256 in the manifest (expected ${expected.slice(0, 12)}…, found ${actual.slice(0, 12)}…); the file is corrupt (changed in place after it was written)`,
+        );
+      }
+    }
+    return bytes;
   }
 
   /** Reads one file of a checkpoint as UTF-8 text. */
@@ -254,15 +358,20 @@ export class CheckpointDir {
     return stale;
   }
 
-  /** The checkpoint in directory `entry` if it is complete (valid manifest, every file present with its size). */
-  async #readComplete(entry: string): Promise<CheckpointInfo | undefined> {
+  /** The checkpoint in directory `entry` if it is complete (valid manifest, every file present with its size), else why not. */
+  async #readComplete(entry: string): Promise<CheckpointInfo | RefusedCheckpoint> {
     const path = join(this.dir, entry);
     const step = Number(STEP_DIR.exec(entry)![1]);
+    const manifestPath = join(path, CHECKPOINT_MANIFEST);
+    const refuse = (reason: string): RefusedCheckpoint => ({ step, path, reason });
     let manifest: Manifest;
     try {
-      manifest = JSON.parse(await readFile(join(path, CHECKPOINT_MANIFEST), 'utf8'));
-    } catch {
-      return undefined;
+      const text = await readFile(manifestPath, 'utf8');
+      manifest = parseJsonText(text, manifestPath, 'a Kiln checkpoint manifest') as Manifest;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        return refuse(`it has no ${CHECKPOINT_MANIFEST} (an incomplete or foreign directory)`);
+      return refuse((error as Error).message);
     }
     if (
       manifest?.format !== 'kiln-checkpoint' ||
@@ -270,14 +379,22 @@ export class CheckpointDir {
       !Number.isSafeInteger(manifest.sequence) ||
       typeof manifest.files !== 'object' ||
       manifest.files === null
-    )
-      return undefined;
+    ) {
+      return refuse(
+        `${manifestPath} is not a Kiln checkpoint manifest for step ${step} (expected { "format": "kiln-checkpoint", "step": ${step}, "sequence", "files" })`,
+      );
+    }
     for (const [name, { bytes }] of Object.entries(manifest.files)) {
+      let size: number;
       try {
-        if ((await stat(join(path, name))).size !== bytes) return undefined;
-      } catch {
-        return undefined;
+        size = (await stat(join(path, name))).size;
+      } catch (error) {
+        return refuse(
+          `${name} is missing (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        );
       }
+      if (size !== bytes)
+        return refuse(`${name} is ${size} bytes but the manifest says ${bytes} (truncated or changed)`);
     }
     return infoFrom(manifest, path);
   }
@@ -299,6 +416,16 @@ export class CheckpointDir {
 }
 
 function infoFrom(manifest: Manifest, path: string): CheckpointInfo {
-  const files = Object.fromEntries(Object.entries(manifest.files).map(([name, { bytes }]) => [name, bytes]));
-  return { step: manifest.step, path, files, sequence: manifest.sequence, createdAt: manifest.createdAt };
+  const entries = Object.entries(manifest.files);
+  const files = Object.fromEntries(entries.map(([name, { bytes }]) => [name, bytes]));
+  const info: CheckpointInfo = {
+    step: manifest.step,
+    path,
+    files,
+    sequence: manifest.sequence,
+    createdAt: manifest.createdAt,
+  };
+  if (entries.every(([, f]) => typeof f.sha256 === 'string'))
+    info.sha256 = Object.fromEntries(entries.map(([name, f]) => [name, f.sha256!]));
+  return info;
 }

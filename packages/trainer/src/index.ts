@@ -90,6 +90,7 @@ export {
 export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
 export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
+export { JsonFileError, parseJsonText } from './json-file.js';
 export {
   forwardLoss,
   type LanguageModel,
@@ -139,6 +140,13 @@ export {
   type ProgressStream,
   type ProgressUpdate,
 } from './progress.js';
+export {
+  chooseResumePoint,
+  describeRefused,
+  ResumeError,
+  type ResumeOptions,
+  type ResumePoint,
+} from './resume.js';
 export {
   type ConstantScheduleConfig,
   type CosineScheduleConfig,
@@ -220,7 +228,13 @@ export {
   type TrainerOptions,
   type TrainResult,
 } from './trainer.js';
-export type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
+export type {
+  CheckpointInfo,
+  CheckpointScan,
+  MetricsLog,
+  RefusedCheckpoint,
+  TrainerStorage,
+} from './trainer-storage.js';
 export {
   parseTrainerState,
   type RunCounters,

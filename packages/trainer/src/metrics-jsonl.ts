@@ -46,7 +46,7 @@ export function parseMetricsJsonl(text: string, source = 'metrics'): MetricsReco
     } catch (error) {
       if (isTornTail) break;
       throw new SyntaxError(
-        `${source}: line ${i + 1} is not valid JSON (${(error as Error).message}): ${line.slice(0, 80)}`,
+        `${source}: line ${i + 1} is not valid JSON (${(error as Error).message}); expected one JSON object with an integer 'step' per line: ${line.slice(0, 80)}`,
       );
     }
     if (

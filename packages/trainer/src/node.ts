@@ -19,9 +19,11 @@
 
 export {
   CHECKPOINT_MANIFEST,
+  CheckpointCorruptError,
   CheckpointDir,
   type CheckpointDirOptions,
   type CheckpointStage,
+  CheckpointWriteError,
   type CheckpointWriter,
   checkpointDirName,
   LATEST_POINTER,
@@ -31,6 +33,7 @@ export * from './index.js';
 export { MetricsWriter, type MetricsWriterOptions, readMetrics } from './metrics.js';
 export { Trainer, type TrainerOptions } from './node-trainer.js';
 export { writeLossCurve, writeLossCurveFromMetrics } from './plot-file.js';
+export { RUN_LOCK_FILE, RunLock, RunLockedError, type RunLockOwner } from './run-lock.js';
 export { readChatJsonl } from './sft/read-jsonl.js';
 export { TRAINER_OUTPUT_FILES, TrainerFiles, type TrainerFilesOptions } from './trainer-files.js';
 export {

@@ -7,6 +7,7 @@
  *   metrics.jsonl     one JSON record per logged step and per validation
  *   loss.svg          train/validation loss curves, redrawn after each validation
  *   checkpoints/      a CheckpointDir of training checkpoints (see training-checkpoint.ts)
+ *   run.lock          while a trainer uses the directory: its pid (see run-lock.ts)
  * ```
  */
 import { mkdir, rm } from 'node:fs/promises';
@@ -15,7 +16,8 @@ import { CheckpointDir } from './checkpoint-dir.js';
 import type { JsonValue } from './data/token-format.js';
 import { MetricsWriter } from './metrics.js';
 import { writeLossCurveFromMetrics } from './plot-file.js';
-import type { CheckpointInfo, MetricsLog, TrainerStorage } from './trainer-storage.js';
+import { RunLock } from './run-lock.js';
+import type { CheckpointInfo, CheckpointScan, MetricsLog, TrainerStorage } from './trainer-storage.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint.js';
 import type { RunCounters, TrainerState, TrainingParts } from './training-state.js';
 
@@ -42,6 +44,8 @@ export class TrainerFiles implements TrainerStorage {
   readonly metricsPath: string;
   /** The loss-curve plot, `outDir/loss.svg`. */
   readonly plotPath: string;
+  /** The directory's lock, `outDir/run.lock`. */
+  readonly runLock: RunLock;
 
   /** Files in `outDir` (created on the first write). */
   constructor(outDir: string, options: TrainerFilesOptions = {}) {
@@ -54,6 +58,17 @@ export class TrainerFiles implements TrainerStorage {
     });
     this.metricsPath = join(outDir, TRAINER_OUTPUT_FILES.metrics);
     this.plotPath = join(outDir, TRAINER_OUTPUT_FILES.plot);
+    this.runLock = new RunLock(outDir);
+  }
+
+  /** Locks `outDir` against other trainers (see {@link RunLock}). */
+  lock(): Promise<void> {
+    return this.runLock.acquire();
+  }
+
+  /** Releases `outDir`. */
+  unlock(): Promise<void> {
+    return this.runLock.release();
   }
 
   /** Opens `metrics.jsonl` for appending: a fresh run replaces an old log, a resumed one keeps it up to `step`. */
@@ -81,6 +96,11 @@ export class TrainerFiles implements TrainerStorage {
   /** The most recently saved complete checkpoint. */
   latestCheckpoint(): Promise<CheckpointInfo | undefined> {
     return this.checkpoints.latest();
+  }
+
+  /** Every checkpoint of `checkpoints/`, complete-looking and refused (see {@link CheckpointDir.scan}). */
+  scanCheckpoints(): Promise<CheckpointScan> {
+    return this.checkpoints.scan();
   }
 
   /** Restores a checkpoint of `checkpoints/` into `parts`. */

@@ -20,6 +20,24 @@ export interface CheckpointInfo {
   sequence: number;
   /** When it was written (ISO 8601). */
   createdAt: string;
+  /** SHA-256 (hex) of each file, checked when it is read (checkpoints written before checksums have none). */
+  sha256?: Record<string, string>;
+}
+
+/** A checkpoint that cannot be used, and why (named in resume errors and warnings). */
+export interface RefusedCheckpoint {
+  /** The step its directory name says. */
+  step: number;
+  /** Where it is. */
+  path: string;
+  /** Why it was refused: the file and what is wrong with it. */
+  reason: string;
+}
+
+/** The checkpoints of a storage: those that look complete (in save order) and those refused. */
+export interface CheckpointScan {
+  checkpoints: CheckpointInfo[];
+  refused: RefusedCheckpoint[];
 }
 
 /** An open metrics log. */
@@ -43,6 +61,19 @@ export interface TrainerStorage {
   saveCheckpoint(parts: TrainingParts, run: RunCounters, config: JsonValue): Promise<CheckpointInfo>;
   /** The checkpoint to resume from (the most recently saved), or undefined when there is none. */
   latestCheckpoint(): Promise<CheckpointInfo | undefined>;
+  /**
+   * Every checkpoint, usable-looking (in save order) and refused with the reason. Optional: a
+   * storage without it resumes from `latestCheckpoint()` only, with no fallback.
+   */
+  scanCheckpoints?(): Promise<CheckpointScan>;
+  /**
+   * Takes the storage's lock, so that no other trainer writes it at the same time (idempotent;
+   * throws naming the owner when another trainer holds it). Optional: the trainer calls it
+   * before it reads or writes anything, and {@link unlock} when `train()` ends.
+   */
+  lock?(): Promise<void>;
+  /** Releases the lock taken by {@link lock}. */
+  unlock?(): Promise<void>;
   /** Restores `checkpoint` into `parts` (weights, optimizer, data position, RNG); returns its state and run config. */
   loadCheckpoint(
     checkpoint: CheckpointInfo,

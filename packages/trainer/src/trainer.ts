@@ -45,6 +45,7 @@ import type { Optimizer } from './optim/optimizer.js';
 import { defaultParamGroups } from './optim/param-groups.js';
 import { SGD } from './optim/sgd.js';
 import { type ProgressOptions, ProgressReporter } from './progress.js';
+import { chooseResumePoint, describeRefused, ResumeError, type ResumeOptions } from './resume.js';
 import { createSchedule, type LrSchedule } from './schedule.js';
 import { firstNonFinite, nonFiniteStepError, StepLog, type StepValues } from './step-log.js';
 import { resolveTrainConfig, type TrainConfig, type TrainConfigInput } from './train-config.js';
@@ -222,6 +223,8 @@ export class Trainer<M extends Module = LanguageModel> {
   #lastLoss: number | undefined;
   #lastCheckpoint: CheckpointInfo | undefined;
   #sessionStart: number | undefined;
+  /** A resume that refused checkpoints, logged when the metrics log opens. */
+  #resumeEvent: MetricsRecord | undefined;
 
   /** Validates the options and the config and builds the default optimizer when none is given. */
   constructor(options: TrainerOptions<M>) {
@@ -340,16 +343,84 @@ export class Trainer<M extends Module = LanguageModel> {
   }
 
   /**
-   * Restores the most recently saved checkpoint of the storage (or `checkpoint`): weights,
-   * optimizer state, RNG, the source's position and counters. Returns it, or undefined when
-   * there is none (the run then starts from step 0).
+   * Restores the most recently saved usable checkpoint of the storage (or `checkpoint`):
+   * weights, optimizer state, RNG, the source's position and counters. Returns it, or undefined
+   * when there is none (the run then starts from step 0).
+   *
+   * A resume never silently starts over: a checkpoint that cannot be used (a file missing,
+   * truncated, failing its checksum or unparsable) is refused and the next older one is tried,
+   * with a warning (and a `resume-fallback` record in the metrics log) naming what was refused
+   * and why. When checkpoints exist but none is usable it throws a {@link ResumeError} naming
+   * each, unless `options.ifUnusable` is `'start-fresh'`. An explicit `checkpoint` that fails to
+   * load throws.
    */
-  async resume(checkpoint?: CheckpointInfo): Promise<CheckpointInfo | undefined> {
+  async resume(
+    checkpoint?: CheckpointInfo | ResumeOptions,
+    options: ResumeOptions = {},
+  ): Promise<CheckpointInfo | undefined> {
     if (!this.storage)
       throw new Error('Trainer.resume: there is no checkpoint storage; pass outDir or storage');
-    const info = checkpoint ?? (await this.storage.latestCheckpoint());
-    if (!info) return undefined;
-    const { state, config } = await this.storage.loadCheckpoint(info, this.#parts);
+    await this.lock();
+    try {
+      return await this.#resume(checkpoint, options);
+    } catch (error) {
+      await this.storage.unlock?.(); // a failed resume leaves the directory to whoever comes next
+      throw error;
+    }
+  }
+
+  /**
+   * Takes the storage's lock now (with `outDir`: `outDir/run.lock`, naming this process), so no
+   * other trainer uses the run directory; throws naming the owner when one does. `train()`,
+   * `resume()` and `saveCheckpoint()` take it themselves, and `train()` releases it when it
+   * ends; call this first when you change the directory yourself (e.g. delete old checkpoints
+   * for a fresh start). Does nothing without storage or when the storage has no lock.
+   */
+  async lock(): Promise<void> {
+    await this.storage?.lock?.();
+  }
+
+  async #resume(
+    checkpoint: CheckpointInfo | ResumeOptions | undefined,
+    options: ResumeOptions,
+  ): Promise<CheckpointInfo | undefined> {
+    const storage = this.storage!;
+    if (checkpoint !== undefined && !('path' in checkpoint)) {
+      options = checkpoint;
+      checkpoint = undefined;
+    }
+    const load = (info: CheckpointInfo) => storage.loadCheckpoint(info, this.#parts);
+    let info: CheckpointInfo | undefined;
+    let loaded: Awaited<ReturnType<typeof load>> | undefined;
+    if (checkpoint) {
+      try {
+        loaded = await load(checkpoint);
+      } catch (error) {
+        throw new ResumeError(
+          `Trainer.resume: cannot resume from step ${checkpoint.step} (${checkpoint.path}): ${(error as Error).message}`,
+          [{ step: checkpoint.step, path: checkpoint.path, reason: (error as Error).message }],
+        );
+      }
+      info = checkpoint;
+    } else {
+      const point = await chooseResumePoint(storage, load, options);
+      info = point.checkpoint;
+      loaded = point.loaded;
+      if (point.refused.length > 0) {
+        const then = info
+          ? `resuming from step ${info.step} (${info.path})`
+          : "starting fresh from step 0, as asked (ifUnusable: 'start-fresh')";
+        console.warn(`[kiln] Trainer.resume: ${describeRefused(point.refused)}; ${then}`);
+        this.#resumeEvent = {
+          step: info?.step ?? 0,
+          event: info ? 'resume-fallback' : 'resume-fresh',
+          resumedFrom: info?.path ?? null,
+          refused: point.refused.map((r) => ({ step: r.step, path: r.path, reason: r.reason })),
+        };
+      }
+    }
+    if (!info || !loaded) return undefined;
+    const { state, config } = loaded;
     this.#warnOnConfigChange(config, info);
     this.step = state.step;
     this.tokens = state.tokens;
@@ -363,7 +434,14 @@ export class Trainer<M extends Module = LanguageModel> {
   async train(): Promise<TrainResult> {
     const c = this.config;
     const { callbacks = {}, signal } = this.#options;
-    const run = await this.#openRun();
+    await this.lock();
+    let run: RunOutputs;
+    try {
+      run = await this.#openRun();
+    } catch (error) {
+      await this.storage?.unlock?.();
+      throw error;
+    }
     let stopped = false;
     try {
       this.model.train();
@@ -397,12 +475,18 @@ export class Trainer<M extends Module = LanguageModel> {
         if (this.storage && this.#lastCheckpoint?.step !== this.step) await this.#checkpoint(run);
         run.progress?.log(`stopped at step ${this.step}`);
       }
+    } catch (error) {
+      throw this.#deviceFailure(error);
     } finally {
       run.stepLog.dispose();
       run.progress?.finish();
       this.#elapsedBefore = this.elapsedSeconds;
       this.#sessionStart = undefined;
-      await run.metrics?.close();
+      try {
+        await run.metrics?.close();
+      } finally {
+        await this.storage?.unlock?.();
+      }
     }
     return {
       step: this.step,
@@ -440,16 +524,28 @@ export class Trainer<M extends Module = LanguageModel> {
     if (!this.storage) {
       throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
     }
-    const info = await this.storage.saveCheckpoint(
-      this.#parts,
-      {
-        step: this.step,
-        tokens: this.tokens,
-        elapsedSeconds: this.elapsedSeconds,
-        valLoss: this.#lastValidation?.loss,
-      },
-      { train: this.config as unknown as JsonValue, ...this.#options.runConfig },
-    );
+    await this.lock();
+    let info: CheckpointInfo;
+    try {
+      info = await this.storage.saveCheckpoint(
+        this.#parts,
+        {
+          step: this.step,
+          tokens: this.tokens,
+          elapsedSeconds: this.elapsedSeconds,
+          valLoss: this.#lastValidation?.loss,
+        },
+        { train: this.config as unknown as JsonValue, ...this.#options.runConfig },
+      );
+    } catch (error) {
+      // Say what survives: the last checkpoint on disk, and this step's state in memory.
+      const last = this.#lastCheckpoint;
+      const kept = last
+        ? `the last checkpoint, step ${last.step} (${last.path}), is intact`
+        : 'no earlier checkpoint of this run exists';
+      const message = `${(error as Error).message}. ${kept[0].toUpperCase()}${kept.slice(1)}; the training state of step ${this.step} is still in memory: free space or fix the directory and call trainer.saveCheckpoint() to save it${last ? `, or resume from step ${last.step} later` : ''}`;
+      throw Object.assign(new Error(message, { cause: error }), { name: (error as Error).name });
+    }
     this.#lastCheckpoint = info;
     return info;
   }
@@ -459,6 +555,9 @@ export class Trainer<M extends Module = LanguageModel> {
     const c = this.config;
     const { progress } = this.#options;
     const metrics = await this.storage?.openMetrics({ resumed: this.#resumed, step: this.step });
+    // What the resume refused goes into the log the run continues, so it is not only a warning.
+    if (this.#resumeEvent) await metrics?.write(this.#resumeEvent);
+    this.#resumeEvent = undefined;
     this.#sessionStart = performance.now();
     return {
       metrics,
@@ -603,6 +702,31 @@ export class Trainer<M extends Module = LanguageModel> {
     const info = await this.saveCheckpoint();
     run.progress?.log(`step ${this.step} | saved checkpoint ${info.path}`);
     await this.#options.callbacks?.onCheckpoint?.(info);
+  }
+
+  /**
+   * A device failure (the backend's error: device lost, out of memory) gets the step and where
+   * the last checkpoint is, so the message says what to resume from; the error keeps its class.
+   * Device errors surface at the next sync point, which may be a few steps after their cause.
+   */
+  #deviceFailure(error: unknown): unknown {
+    if (
+      !(error instanceof Error) ||
+      error.name !== 'BackendError' ||
+      error.message.startsWith('training stopped')
+    )
+      return error;
+    const last = this.#lastCheckpoint;
+    const where = last
+      ? `The last checkpoint is step ${last.step} (${last.path}); it and the metrics logged so far are intact. Restart the process (or re-create the backend) and resume from it with trainer.resume().`
+      : this.storage
+        ? 'No checkpoint was saved before it (lower checkpointInterval to lose less); the metrics logged so far are intact.'
+        : 'Nothing was saved (no outDir or storage).';
+    const oom = /out of memory/i.test(error.message)
+      ? ' For out of memory, use a smaller batchSize (raise gradAccum to keep the tokens per step) or a smaller model.'
+      : '';
+    error.message = `training stopped at step ${this.step + 1} (${this.step} steps completed): ${error.message}. ${where}${oom}`;
+    return error;
   }
 
   #lastGoodHint(): string {

@@ -16,6 +16,7 @@ import { getRngState, setRngState } from '@kiln/tensor';
 import { parseSafetensors, tensorsFromSafetensors, tensorsToSafetensors } from '@kiln/tensor/safetensors';
 import type { CheckpointDir, CheckpointInfo } from './checkpoint-dir.js';
 import type { JsonValue } from './data/token-format.js';
+import { parseJsonText } from './json-file.js';
 import { modelBackend } from './language-model.js';
 import {
   parseTrainerState,
@@ -74,6 +75,10 @@ export async function saveTrainingCheckpoint(
  * match), the optimizer's state, the data source's position (`data.restore`; a version-1
  * checkpoint's sampler state), and the global tensor RNG. Returns the trainer
  * state and the saved run config.
+ *
+ * Every file is read, checked (size and checksum against the manifest) and parsed before
+ * anything is restored, so a corrupt checkpoint throws — naming the file and the problem —
+ * with the model and optimizer untouched, and a caller can fall back to another checkpoint.
  */
 export async function loadTrainingCheckpoint(
   dir: CheckpointDir,
@@ -82,34 +87,38 @@ export async function loadTrainingCheckpoint(
 ): Promise<{ state: TrainerState; config: JsonValue }> {
   const { model, optimizer, data } = parts;
   const where = checkpoint.path;
+  const F = TRAINING_CHECKPOINT_FILES;
+  const statePath = `${where}/${F.state}`;
   const state = parseTrainerState(
-    JSON.parse(await dir.readText(checkpoint, TRAINING_CHECKPOINT_FILES.state)),
-    `${where}/${TRAINING_CHECKPOINT_FILES.state}`,
+    parseJsonText(
+      await dir.readText(checkpoint, F.state),
+      statePath,
+      'a Kiln trainer state ({ "format": "kiln-trainer-state", "step", … })',
+    ),
+    statePath,
   );
-  const config = JSON.parse(await dir.readText(checkpoint, TRAINING_CHECKPOINT_FILES.config)) as JsonValue;
+  const config = parseJsonText(
+    await dir.readText(checkpoint, F.config),
+    `${where}/${F.config}`,
+    'the run config (a JSON object with "train")',
+  ) as JsonValue;
   if (state.optimizer.kind !== optimizer.kind) {
     throw new Error(
       `${where}: the checkpoint was trained with optimizer '${state.optimizer.kind}', but this run uses '${optimizer.kind}'`,
     );
   }
+  const modelFile = parseSafetensors(await dir.read(checkpoint, F.model), { source: `${where}/${F.model}` });
+  const optimizerFile = parseSafetensors(await dir.read(checkpoint, F.optimizer), {
+    source: `${where}/${F.optimizer}`,
+  });
   const backend = modelBackend(model);
-  const weights = tensorsFromSafetensors(
-    parseSafetensors(await dir.read(checkpoint, TRAINING_CHECKPOINT_FILES.model), {
-      source: `${where}/${TRAINING_CHECKPOINT_FILES.model}`,
-    }),
-    { backend, float16: 'float32' },
-  );
+  const weights = tensorsFromSafetensors(modelFile, { backend, float16: 'float32' });
   try {
     model.loadStateDict(weights);
   } finally {
     for (const t of Object.values(weights)) t.dispose();
   }
-  const moments = tensorsFromSafetensors(
-    parseSafetensors(await dir.read(checkpoint, TRAINING_CHECKPOINT_FILES.optimizer), {
-      source: `${where}/${TRAINING_CHECKPOINT_FILES.optimizer}`,
-    }),
-    { backend, float16: 'float32' },
-  );
+  const moments = tensorsFromSafetensors(optimizerFile, { backend, float16: 'float32' });
   try {
     optimizer.loadStateDict({ ...state.optimizer, tensors: moments });
   } finally {

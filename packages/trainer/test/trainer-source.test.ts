@@ -263,7 +263,7 @@ describe('checkpoints from before generic sources', () => {
     const stop = new AbortController();
     const first = run(join(root, 'v1'), stop.signal, (step) => (step === 3 ? stop.abort() : undefined));
     await first.t.train();
-    // Rewrite the step-3 state as version 1 wrote it, and its manifest's size for the file.
+    // Rewrite the step-3 state as version 1 wrote it, and its manifest as version 1 wrote it.
     const dir = new CheckpointDir(join(root, 'v1', 'checkpoints'));
     const checkpoint = (await dir.latest())!;
     const statePath = join(checkpoint.path, 'trainer-state.json');
@@ -273,6 +273,9 @@ describe('checkpoints from before generic sources', () => {
     const manifestPath = join(checkpoint.path, 'manifest.json');
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
     manifest.files['trainer-state.json'].bytes = statSync(statePath).size;
+    // a version-1 manifest, as written then: sizes only, no checksums
+    manifest.version = 1;
+    for (const file of Object.values(manifest.files) as { sha256?: string }[]) delete file.sha256;
     writeFileSync(manifestPath, JSON.stringify(manifest));
 
     const second = run(join(root, 'v1'));

@@ -37,6 +37,7 @@ import { LayerNorm } from './layers/layer-norm.js';
 import { Linear } from './layers/linear.js';
 import { RMSNorm } from './layers/rms-norm.js';
 import { RotaryEmbedding } from './layers/rope.js';
+import { checkTokenTensor } from './token-ids.js';
 
 /** Options of the {@link GPT} constructor. */
 export interface GPTOptions {
@@ -217,8 +218,10 @@ export class GPT extends Module implements PaddedCausalLM<KVCache> {
   forward(ids: Tensor, options: Tensor | GPTForwardOptions = {}): GPTOutput {
     const { targets, segments, positions, padding } =
       options instanceof Tensor ? { targets: options } : options;
-    this.#checkIds(ids, 0);
+    this.#checkIds('GPT.forward', ids, 0);
     this.#checkPerToken(ids, { targets, segments, positions, padding });
+    if (targets !== undefined)
+      checkTokenTensor('GPT.forward', 'targets', targets, this.config.vocabSize, IGNORE_INDEX);
     return scope(() => {
       const reports = new AuxiliaryCollector();
       try {
@@ -245,7 +248,7 @@ export class GPT extends Module implements PaddedCausalLM<KVCache> {
    * feed-forward modules get no context here, so nothing is reported.
    */
   forwardCached(ids: Tensor, cache: KVCache, options: GPTCachedOptions = {}): Tensor {
-    this.#checkIds(ids, cache.length);
+    this.#checkIds('GPT.forwardCached', ids, cache.length);
     if (cache.layers.length !== this.blocks.length || cache.capacity > this.config.contextLength) {
       throw new RangeError(
         'GPT.forwardCached: the cache was not made for this model; create it with model.createCache()',
@@ -388,24 +391,27 @@ export class GPT extends Module implements PaddedCausalLM<KVCache> {
     }
   }
 
-  #checkIds(ids: Tensor, position: number): void {
+  #checkIds(who: string, ids: Tensor, position: number): void {
     if (ids.dtype !== 'int32' || ids.shape.length !== 2) {
-      throw new ShapeError(`GPT: ids must be an int32 tensor [batch, time], got ${ids.dtype} [${ids.shape}]`);
+      throw new ShapeError(
+        `${who}: ids must be an int32 tensor [batch, time], got ${ids.dtype} [${ids.shape}]`,
+      );
     }
     const T = ids.shape[1];
-    if (T < 1) throw new ShapeError('GPT: ids must hold at least one token per row');
+    if (T < 1) throw new ShapeError(`${who}: ids must hold at least one token per row`);
     if (position + T > this.config.contextLength) {
       throw new ShapeError(
         position === 0
-          ? `GPT: ${T} tokens exceed contextLength ${this.config.contextLength}; split the sequence into windows of at most ${this.config.contextLength}`
-          : `GPT: positions ${position}…${position + T - 1} exceed contextLength ${this.config.contextLength}; reset the cache`,
+          ? `${who}: ${T} tokens exceed contextLength ${this.config.contextLength}; split the sequence into windows of at most ${this.config.contextLength}`
+          : `${who}: positions ${position}…${position + T - 1} exceed contextLength ${this.config.contextLength}; reset the cache`,
       );
     }
     if (ids.backend !== this.backend) {
       throw new ShapeError(
-        `GPT: ids are on backend '${ids.backend.name}' but the model is on '${this.backend.name}'; create ids with { backend: model.backend }`,
+        `${who}: ids are on backend '${ids.backend.name}' but the model is on '${this.backend.name}'; create ids with { backend: model.backend }`,
       );
     }
+    checkTokenTensor(who, 'ids', ids, this.config.vocabSize);
   }
 }
 

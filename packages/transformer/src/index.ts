@@ -75,6 +75,7 @@ export {
   ModelFileError,
   toHFConfig,
 } from './hf-config.js';
+export { type HFNameMapEntry, hfNameMap } from './hf-names.js';
 export { hfBindings, isIgnoredHFBuffer } from './hf-weights.js';
 export {
   Attention,
@@ -126,3 +127,4 @@ export {
   type SaveModelOptions,
 } from './model-files.js';
 export { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';
+export { checkTokenArray, checkTokenTensor, TOKENIZER_MISMATCH_HINT } from './token-ids.js';

@@ -7,6 +7,7 @@ import { noGrad } from '@kiln/autograd';
 import { getRngState, manualSeed, type RngState, setRngState, type Tensor } from '@kiln/tensor';
 import type { CausalLM } from './causal-lm.js';
 import { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling.js';
+import { checkTokenArray } from './token-ids.js';
 
 /** Options of {@link generate} and `GPT.generate` (and of `generateBatch`). */
 export interface GenerateOptions extends SamplingOptions {
@@ -24,12 +25,7 @@ export interface GenerateOptions extends SamplingOptions {
 
 /** Throws unless `ids` is an array of integers in [0, vocabSize); `who` and `what` name the call and the argument. */
 export function checkIds(who: string, what: string, ids: readonly number[], vocabSize: number): void {
-  if (!Array.isArray(ids)) throw new TypeError(`${who}: ${what} must be an array of token ids`);
-  ids.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new RangeError(`${who}: ${what}[${i}] = ${id} is not a token id in [0, ${vocabSize})`);
-    }
-  });
+  checkTokenArray(who, what, ids, vocabSize);
 }
 
 /**

@@ -15,6 +15,8 @@
  * gaps, no overlaps). Data is little-endian and row-major.
  */
 
+import { type DuplicateKey, findDuplicateKey } from './safetensors-header.js';
+
 /** Element types defined by the safetensors format. */
 export type SafetensorsDType =
   | 'F64'
@@ -109,7 +111,8 @@ function elementCount(shape: unknown, where: string): number {
  * Parses and validates a safetensors file held in memory: header length bounded and within the
  * file, valid UTF-8 JSON object, string-to-string metadata, known dtypes, valid shapes, offsets
  * in bounds, `shape × itemsize` equal to each tensor's byte length, and tensors covering the
- * data buffer without gaps or overlaps. Errors name the tensor and the problem.
+ * data buffer without gaps or overlaps; as the reference implementation, the header starts with
+ * '{' and no name is given twice (a tensor, a metadata key or an entry's field). Errors name the tensor and the problem.
  */
 export function parseSafetensors(
   bytes: Uint8Array,
@@ -136,8 +139,10 @@ export function parseSafetensors(
     );
   }
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    header = JSON.parse(text);
   } catch (error) {
     throw new SafetensorsError(
       `${file}: header is not valid UTF-8 JSON (${(error as Error).message}); the file is corrupt`,
@@ -148,6 +153,15 @@ export function parseSafetensors(
       `${file}: header must be a JSON object, found ${Array.isArray(header) ? 'an array' : String(header)}`,
     );
   }
+  // As the reference implementation: the header is the JSON object itself, from its first byte
+  // (trailing spaces pad it to alignment; leading ones are not allowed).
+  if (bytes[8] !== 0x7b) {
+    throw new SafetensorsError(
+      `${file}: the header must start with '{' (byte 8 is 0x${bytes[8].toString(16).padStart(2, '0')}); the file is corrupt or not safetensors`,
+    );
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) throw new SafetensorsError(`${file}: ${describeDuplicate(duplicate)}`);
   const data = bytes.subarray(8 + n);
   const metadata = parseMetadata((header as Record<string, unknown>)[METADATA_KEY], file);
 
@@ -194,6 +208,20 @@ export function parseSafetensors(
   }
   checkCoverage(spans, data.length, file);
   return { metadata, tensors };
+}
+
+/** What a name given twice means, in the header's own terms. */
+function describeDuplicate({ path, key }: DuplicateKey): string {
+  const refused =
+    '; a name may appear once (a file that names something twice is refused rather than keeping one of them)';
+  if (path.length === 0) {
+    return key === METADATA_KEY
+      ? `the header gives ${METADATA_KEY} twice${refused}`
+      : `the header names tensor '${key}' twice${refused}`;
+  }
+  const [owner, ...rest] = path;
+  const within = owner === METADATA_KEY ? METADATA_KEY : `tensor '${owner}'`;
+  return `${within} gives '${[...rest, key].join('.')}' twice${refused}`;
 }
 
 function parseMetadata(value: unknown, file: string): Record<string, string> {

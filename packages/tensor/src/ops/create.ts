@@ -91,22 +91,83 @@ export function fromHost(
 ): Tensor {
   const t = empty(backend, shape, dtype, usage);
   if (host.length > 0) backend.upload(t.storage.handle, dtype, host);
-  if (dtype === 'int32' && host.length > 0) {
-    // Remember the range of host-supplied ids so index ops can reject bad ids synchronously.
-    let lo = host[0];
-    let hi = host[0];
-    for (let i = 1; i < host.length; i++) {
-      const v = host[i];
-      if (v < lo) lo = v;
-      else if (v > hi) hi = v;
-    }
-    hostRanges.set(t.storage, { lo, hi });
-  }
+  if (dtype === 'int32' && host.length > 0) hostRanges.set(t.storage, hostRange(host));
   return t;
 }
 
+/**
+ * What index ops and public callers (a model checking token ids) know about int32 values that
+ * came from the host, without reading the device: the smallest and largest value, the smallest
+ * value other than the smallest (so an ignore index such as −100 cannot hide another negative
+ * id), and the flat position of the first occurrence of each.
+ */
+export interface HostRange {
+  lo: number;
+  loAt: number;
+  /** The smallest value greater than `lo` (Infinity when every value equals `lo`). */
+  lo2: number;
+  lo2At: number;
+  hi: number;
+  hiAt: number;
+}
+
+function hostRange(host: HostArray): HostRange {
+  const r: HostRange = { lo: host[0], loAt: 0, lo2: Infinity, lo2At: -1, hi: host[0], hiAt: 0 };
+  for (let i = 1; i < host.length; i++) {
+    const v = host[i];
+    if (v < r.lo) {
+      r.lo2 = r.lo;
+      r.lo2At = r.loAt;
+      r.lo = v;
+      r.loAt = i;
+    } else if (v > r.lo && v < r.lo2) {
+      r.lo2 = v;
+      r.lo2At = i;
+    }
+    if (v > r.hi) {
+      r.hi = v;
+      r.hiAt = i;
+    }
+  }
+  return r;
+}
+
 /** Ranges of int32 storages whose contents came from the host and have not been overwritten since. */
-export const hostRanges = new WeakMap<object, { lo: number; hi: number }>();
+export const hostRanges = new WeakMap<object, HostRange>();
+
+/**
+ * The first value of an int32 tensor uploaded from the host that lies outside `[0, n)` (other
+ * than `allowed`, e.g. an ignore index), with its position, found without a readback. Returns
+ * null when every value is in range, and undefined when the values are not known on the host
+ * (computed on the device, overwritten since, or a view of part of the storage). The position
+ * is a multi-index into `t` when `t` covers its storage in order, else undefined.
+ */
+export function hostOutOfRange(
+  t: Tensor,
+  n: number,
+  allowed?: number,
+): { value: number; position: number[] | undefined } | null | undefined {
+  if (t.dtype !== 'int32' || t.size !== t.storage.size) return undefined;
+  const r = hostRanges.get(t.storage);
+  if (!r) return undefined;
+  let value: number;
+  let at: number;
+  if (r.hi >= n) [value, at] = [r.hi, r.hiAt];
+  else if (r.lo < 0 && r.lo !== allowed) [value, at] = [r.lo, r.loAt];
+  else if (r.lo === allowed && r.lo2 < 0) [value, at] = [r.lo2, r.lo2At];
+  else return null;
+  const inOrder = t.offset === 0 && t.isContiguous;
+  return { value, position: inOrder ? unravel(at, t.shape) : undefined };
+}
+
+function unravel(flat: number, shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out[d] = flat % shape[d];
+    flat = Math.floor(flat / shape[d]);
+  }
+  return out;
+}
 
 /**
  * Creates a tensor from a number, nested arrays or a typed array. Numbers default to float32

@@ -4,7 +4,7 @@ import { DTypeError, fmtShape, IndexError, ShapeError } from '../errors.js';
 import { keep } from '../lifetime.js';
 import { normAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { arange, hostRanges, rand } from './create.js';
+import { arange, hostOutOfRange, rand } from './create.js';
 import * as el from './elementwise.js';
 import * as red from './reduce.js';
 import { empty, makeView, requireIndex, withTemps } from './util.js';
@@ -42,17 +42,13 @@ export async function flushIndexChecks(): Promise<void> {
 
 /** @internal Validates ids against [0, n) (allowing `allowed`, e.g. an ignore index). */
 export function checkIndexRange(op: string, index: Tensor, n: number, allowed?: number): void {
-  const range = index.size === index.storage.size ? hostRanges.get(index.storage) : undefined;
-  if (range) {
-    const badLo = range.lo < 0 && range.lo !== allowed;
-    if (range.hi >= n || badLo) {
-      const v = range.hi >= n ? range.hi : range.lo;
-      throw new IndexError(
-        `${op}: index ${v} is out of range [0, ${n}) for an index tensor ${fmtShape(index.shape)}`,
-      );
-    }
-    return;
+  const bad = hostOutOfRange(index, n, allowed);
+  if (bad) {
+    throw new IndexError(
+      `${op}: index ${bad.value} is out of range [0, ${n}) for an index tensor ${fmtShape(index.shape)}`,
+    );
   }
+  if (bad === null) return;
   if (!deviceIndexChecking || index.size === 0) return;
   withTemps((tmp) => {
     const low = tmp(el.lt(index, 0));

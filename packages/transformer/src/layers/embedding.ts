@@ -1,5 +1,6 @@
 import { Module, type Parameter } from '@kiln/autograd';
 import { embedding, type Tensor } from '@kiln/tensor';
+import { checkTableIds } from '../token-ids.js';
 import { type LayerOptions, normalParameter } from './init.js';
 
 /** Options of {@link Embedding}. */
@@ -22,8 +23,9 @@ export class Embedding extends Module {
     this.weight = normalParameter([numEmbeddings, dim], options.std ?? 0.02, options);
   }
 
-  /** Rows of the table for int32 `ids` of any shape. Out-of-range ids are an error. */
+  /** Rows of the table for int32 `ids` of any shape. An id outside the table is an error naming it and its position. */
   forward(ids: Tensor): Tensor {
+    checkTableIds('Embedding', ids, this.numEmbeddings);
     return embedding(ids, this.weight);
   }
 }

@@ -1,5 +1,6 @@
 import { BackendError } from '../../errors.js';
 import { ADAPTER_HINT, acquireGpu, type GpuHandle } from './gpu.js';
+import { withNativeStderrFiltered } from './native-stderr.js';
 
 /** Optional features the backend turns on whenever the adapter offers them. */
 const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -61,7 +62,8 @@ function describeAdapter(adapter: GPUAdapter): string {
  */
 export async function openDevice(options: GPURequestAdapterOptions = {}): Promise<OpenedDevice> {
   const handle = await acquireGpu();
-  const adapter = await handle.gpu.requestAdapter(options);
+  // Dawn prints two warnings about limits Kiln does not use while it lists adapters (see native-stderr.ts).
+  const adapter = await withNativeStderrFiltered(() => handle.gpu.requestAdapter(options));
   if (!adapter) {
     throw new BackendError(
       `webgpu: no WebGPU adapter found (${handle.source} returned none); ${ADAPTER_HINT}`,
