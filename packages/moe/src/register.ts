@@ -22,8 +22,9 @@ export const MOE_KIND = 'moe';
 /** The factory behind `{ kind: 'moe' }` (the block's dFF is the default expert width). */
 export const moeFactory: FeedForwardFactory = {
   create(spec, dims) {
-    const options = resolveMoEOptions(spec, 'feedForward', dims.dFF);
-    return new MoE(dims.dModel, options, { outputStd: dims.outputStd, backend: dims.backend });
+    const { kind: _kind, ...options } = spec;
+    const moe = { ...options, expertDFF: options.expertDFF ?? dims.dFF } as unknown as MoEOptions;
+    return new MoE(dims.dModel, moe, { outputStd: dims.outputStd, backend: dims.backend });
   },
   validate(spec, field) {
     // the block's dFF is not known here; 1 stands in for an absent expertDFF
