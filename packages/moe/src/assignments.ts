@@ -41,5 +41,10 @@ export function planAssignments(experts: Tensor, E: number): Assignments {
 /** `x [N, d]` repeated once per choice, in the pairs' slot-major order: `[N·k, d]`. */
 export function pairRows(x: Tensor, topK: number): Tensor {
   const [N, d] = x.shape;
-  return topK === 1 ? x : x.unsqueeze(0).expand([topK, N, d]).reshape([topK * N, d]);
+  return topK === 1
+    ? x
+    : x
+        .unsqueeze(0)
+        .expand([topK, N, d])
+        .reshape([topK * N, d]);
 }

@@ -32,7 +32,10 @@ export function switchAuxLoss(
   const real = mask ? mask.sum() : N;
   const meanProb = (mask ? probs.mul(mask.unsqueeze(1)) : probs).sum(0).div(real);
   const fraction = noGrad(() => counts.div(typeof real === 'number' ? real * topK : real.mul(topK)));
-  return meanProb.mul(fraction).sum().mul(coefficient * E);
+  return meanProb
+    .mul(fraction)
+    .sum()
+    .mul(coefficient * E);
 }
 
 /** ST-MoE's router z-loss: `coefficient · mean over real tokens of logsumexp(logits)²` (0-d). */

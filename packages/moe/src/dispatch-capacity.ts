@@ -26,7 +26,12 @@ export function expertCapacity(pairs: number, experts: number, capacityFactor: n
 }
 
 /** Runs `x [N, d]` through its experts with fixed capacity. */
-export function dispatchCapacity(x: Tensor, plan: Assignments, experts: Experts, capacityFactor: number): CapacityResult {
+export function dispatchCapacity(
+  x: Tensor,
+  plan: Assignments,
+  experts: Experts,
+  capacityFactor: number,
+): CapacityResult {
   const { tokens: N, topK: k, experts: E } = plan;
   const d = x.shape[1];
   const C = expertCapacity(N * k, E, capacityFactor);
@@ -39,7 +44,12 @@ export function dispatchCapacity(x: Tensor, plan: Assignments, experts: Experts,
     return { dest, dropped };
   });
   const index = dest.unsqueeze(1).expand([N * k, d]);
-  const slots = scatterAdd(zeros([E * C + 1, d], { backend: x.backend, dtype: x.dtype }), 0, index, pairRows(x, k));
+  const slots = scatterAdd(
+    zeros([E * C + 1, d], { backend: x.backend, dtype: x.dtype }),
+    0,
+    index,
+    pairRows(x, k),
+  );
   const out = experts.forwardSlabs(slots.slice(0, 0, E * C).reshape([E, C, d])).reshape([E * C, d]);
   const withOverflow = concat([out, zeros([1, d], { backend: x.backend, dtype: x.dtype })], 0);
   return { pairs: withOverflow.indexSelect(0, dest), dropped, capacity: C };

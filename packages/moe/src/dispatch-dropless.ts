@@ -38,7 +38,13 @@ export function droplessLayout(plan: Assignments, blockSize: number): DroplessLa
     const dest = starts.indexSelect(0, plan.expert).add(plan.rank).cast('int32');
     // block i starts at row i·b; its expert is the number of experts that end at or before it
     const blockStart = arange(0, nb * b, b, { backend: plan.counts.backend, dtype: 'float32' });
-    const owner = ends.unsqueeze(0).le(blockStart.unsqueeze(1)).cast('float32').sum(1).clamp(0, E - 1).cast('int32');
+    const owner = ends
+      .unsqueeze(0)
+      .le(blockStart.unsqueeze(1))
+      .cast('float32')
+      .sum(1)
+      .clamp(0, E - 1)
+      .cast('int32');
     return { dest, owner, blocks: nb };
   });
 }
@@ -50,7 +56,12 @@ export function dispatchDropless(x: Tensor, plan: Assignments, experts: Experts,
   const { dest, owner, blocks } = droplessLayout(plan, blockSize);
   const rows = blocks * blockSize;
   const index = dest.unsqueeze(1).expand([N * k, d]);
-  const sorted = scatterAdd(zeros([rows, d], { backend: x.backend, dtype: x.dtype }), 0, index, pairRows(x, k));
+  const sorted = scatterAdd(
+    zeros([rows, d], { backend: x.backend, dtype: x.dtype }),
+    0,
+    index,
+    pairRows(x, k),
+  );
   const out = experts.forwardBlocks(sorted.reshape([blocks, blockSize, d]), owner).reshape([rows, d]);
   return out.indexSelect(0, dest);
 }

@@ -39,7 +39,10 @@ export class Experts extends Module {
     super();
     const { backend } = options;
     this.w1 = new Parameter(randn([count * dFF, dModel], { std: 0.02, backend }));
-    this.w3 = options.activation === 'swiglu' ? new Parameter(randn([count * dFF, dModel], { std: 0.02, backend })) : null;
+    this.w3 =
+      options.activation === 'swiglu'
+        ? new Parameter(randn([count * dFF, dModel], { std: 0.02, backend }))
+        : null;
     this.w2 = new Parameter(randn([count * dModel, dFF], { std: options.outputStd, backend }));
   }
 
@@ -55,7 +58,12 @@ export class Experts extends Module {
   forwardSlabs(x: Tensor): Tensor {
     const E = this.count;
     const w = (p: Parameter, out: number, inner: number) => p.reshape([E, out, inner]).permute([0, 2, 1]);
-    return this.#mlp(x, w(this.w1, this.dFF, this.dModel), this.w3 && w(this.w3, this.dFF, this.dModel), w(this.w2, this.dModel, this.dFF));
+    return this.#mlp(
+      x,
+      w(this.w1, this.dFF, this.dModel),
+      this.w3 && w(this.w3, this.dFF, this.dModel),
+      w(this.w2, this.dModel, this.dFF),
+    );
   }
 
   /**
@@ -68,7 +76,12 @@ export class Experts extends Module {
     const E = this.count;
     const w = (p: Parameter, out: number, inner: number) =>
       indexSelect(p.reshape([E, out, inner]), 0, owner).permute([0, 2, 1]);
-    return this.#mlp(x, w(this.w1, this.dFF, this.dModel), this.w3 && w(this.w3, this.dFF, this.dModel), w(this.w2, this.dModel, this.dFF));
+    return this.#mlp(
+      x,
+      w(this.w1, this.dFF, this.dModel),
+      this.w3 && w(this.w3, this.dFF, this.dModel),
+      w(this.w2, this.dModel, this.dFF),
+    );
   }
 
   /** The MLP over batched `[G, rows, in]` with `[G, in, out]` weights. */

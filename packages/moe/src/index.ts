@@ -29,8 +29,14 @@ export { type Assignments, pairRows, planAssignments } from './assignments.js';
 export { routerZLoss, switchAuxLoss, updateSelectionBias } from './balancing.js';
 export { combinePairs } from './combine.js';
 export { type CapacityResult, dispatchCapacity, expertCapacity } from './dispatch-capacity.js';
-export { type DroplessLayout, dispatchDropless, droplessBlocks, droplessLayout } from './dispatch-dropless.js';
+export {
+  type DroplessLayout,
+  dispatchDropless,
+  droplessBlocks,
+  droplessLayout,
+} from './dispatch-dropless.js';
 export { Experts, type ExpertsOptions } from './experts.js';
+export { fromMixtralConfig, toMixtralConfig } from './hf-mixtral.js';
 export { type MoEModelReport, moeLayers, moeModelReport, updateBalancingBias } from './model.js';
 export { MoE, type MoELayerOptions } from './moe-layer.js';
 export {
@@ -43,4 +49,9 @@ export {
   resolveMoEOptions,
 } from './options.js';
 export { MOE_KIND, type MoEPlacement, moeFactory, moeFeedForward } from './register.js';
+
+// registers the 'moe' feed-forward kind and the 'mixtral' config.json format on import
+import './register.js';
+import './hf-mixtral.js';
+
 export { Router, type RouterOptions, type Routing } from './router.js';

@@ -37,11 +37,14 @@ export interface MoEModelReport {
  * Total and active parameters and training FLOPs per token of a model with MoE layers (a
  * `GPT`: `numParameters()`, `numActiveParameters()`, `flopsPerToken()`), for `countModel`.
  */
-export function moeModelReport(model: {
-  numParameters(): number;
-  numActiveParameters(): number;
-  flopsPerToken(seqLen?: number): number;
-}, seqLen?: number): MoEModelReport {
+export function moeModelReport(
+  model: {
+    numParameters(): number;
+    numActiveParameters(): number;
+    flopsPerToken(seqLen?: number): number;
+  },
+  seqLen?: number,
+): MoEModelReport {
   return {
     totalParams: model.numParameters(),
     activeParams: model.numActiveParameters(),

@@ -78,7 +78,11 @@ export class MoE extends Module implements FeedForward {
       selectionBias: o.balancing.biasUpdateRate > 0,
       backend,
     });
-    this.experts = new Experts(o.experts, dModel, o.expertDFF, { activation: o.activation, outputStd, backend });
+    this.experts = new Experts(o.experts, dModel, o.expertDFF, {
+      activation: o.activation,
+      outputStd,
+      backend,
+    });
     const sharedDFF = o.sharedExperts * o.expertDFF;
     const dense = { bias: false, outputStd, backend };
     this.shared =
@@ -109,9 +113,17 @@ export class MoE extends Module implements FeedForward {
       let out = combinePairs(pairs, routing.gates);
       if (this.shared) out = out.add(this.shared.forward(flat));
 
-      const mask = context?.tokenMask ? noGrad(() => context.tokenMask!.reshape([flat.shape[0]]).cast(x.dtype)) : null;
+      const mask = context?.tokenMask
+        ? noGrad(() => context.tokenMask!.reshape([flat.shape[0]]).cast(x.dtype))
+        : null;
       // pairs per expert over real tokens (padding is routed but not counted)
-      const counts = mask ? noGrad(() => plan.oneHot.mul(mask.unsqueeze(0).expand([o.topK, mask.size]).reshape([plan.expert.size, 1])).sum(0)) : plan.counts;
+      const counts = mask
+        ? noGrad(() =>
+            plan.oneHot
+              .mul(mask.unsqueeze(0).expand([o.topK, mask.size]).reshape([plan.expert.size, 1]))
+              .sum(0),
+          )
+        : plan.counts;
       if (this.router.selectionBias && this.training && isGradEnabled()) this.#accumulateLoad(counts);
       if (context) this.#report(context, routing.scores, routing.logits, counts, mask, dropped);
       return out.reshape(shape);
@@ -134,7 +146,11 @@ export class MoE extends Module implements FeedForward {
   /** Parameters one token uses: the router, k routed experts and the shared experts (the selection bias is not a weight). */
   activeParameters(): number {
     const o = this.options;
-    return this.numParameters() - (o.experts - o.topK) * this.experts.perExpert - (this.router.selectionBias?.size ?? 0);
+    return (
+      this.numParameters() -
+      (o.experts - o.topK) * this.experts.perExpert -
+      (this.router.selectionBias?.size ?? 0)
+    );
   }
 
   /**
@@ -148,11 +164,13 @@ export class MoE extends Module implements FeedForward {
     const { expertDFF: f, experts: E } = this.options;
     const d = this.dModel;
     const out: HFBinding[] = [{ name: `${p}gate.weight`, param: this.router.weight }];
-    if (this.router.selectionBias) out.push({ name: `${p}gate.e_score_correction_bias`, param: this.router.selectionBias });
+    if (this.router.selectionBias)
+      out.push({ name: `${p}gate.e_score_correction_bias`, param: this.router.selectionBias });
     for (let i = 0; i < E; i++) {
       out.push({ name: `${p}experts.${i}.w1.weight`, param: this.experts.w1, rows: [i * f, (i + 1) * f] });
       out.push({ name: `${p}experts.${i}.w2.weight`, param: this.experts.w2, rows: [i * d, (i + 1) * d] });
-      if (this.experts.w3) out.push({ name: `${p}experts.${i}.w3.weight`, param: this.experts.w3, rows: [i * f, (i + 1) * f] });
+      if (this.experts.w3)
+        out.push({ name: `${p}experts.${i}.w3.weight`, param: this.experts.w3, rows: [i * f, (i + 1) * f] });
     }
     const s = this.shared;
     if (s instanceof SwiGLU) {
@@ -192,16 +210,21 @@ export class MoE extends Module implements FeedForward {
     const o = this.options;
     const { auxLoss, zLoss } = o.balancing;
     if (auxLoss > 0) {
-      context.reportAuxLoss('balance', switchAuxLoss(scores, counts, mask, o.topK, auxLoss, o.scoring === 'sigmoid'));
+      context.reportAuxLoss(
+        'balance',
+        switchAuxLoss(scores, counts, mask, o.topK, auxLoss, o.scoring === 'sigmoid'),
+      );
     }
     if (zLoss > 0) context.reportAuxLoss('zloss', routerZLoss(logits, mask, zLoss));
     noGrad(() => {
       const total = counts.sum();
       const fraction = counts.div(total);
-      for (let i = 0; i < o.experts; i++) context.reportMetric(`load.${i}`, fraction.slice(0, i, i + 1).reshape([]));
+      for (let i = 0; i < o.experts; i++)
+        context.reportMetric(`load.${i}`, fraction.slice(0, i, i + 1).reshape([]));
       if (dropped) {
         context.reportMetric('dropped', dropped.sum().div(total));
-        for (let i = 0; i < o.experts; i++) context.reportMetric(`dropped.${i}`, dropped.slice(0, i, i + 1).reshape([]));
+        for (let i = 0; i < o.experts; i++)
+          context.reportMetric(`dropped.${i}`, dropped.slice(0, i, i + 1).reshape([]));
       }
     });
   }

@@ -128,7 +128,9 @@ function nonNegative(v: unknown, field: string, hint: string): number {
 
 function oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[]): T {
   if (!allowed.includes(v as T)) {
-    throw new ConfigError(`${field} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(
+      `${field} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`,
+    );
   }
   return v as T;
 }
@@ -144,11 +146,17 @@ export function resolveMoEOptions(
   dFF?: number,
 ): ResolvedMoEOptions {
   if (options === null || typeof options !== 'object') {
-    throw new ConfigError(`${field} must be an object such as { experts: 8, topK: 2 }, got ${JSON.stringify(options)}`);
+    throw new ConfigError(
+      `${field} must be an object such as { experts: 8, topK: 2 }, got ${JSON.stringify(options)}`,
+    );
   }
-  const unknown = Object.keys(options).filter((k) => k !== 'kind' && !(KEYS as readonly string[]).includes(k));
+  const unknown = Object.keys(options).filter(
+    (k) => k !== 'kind' && !(KEYS as readonly string[]).includes(k),
+  );
   if (unknown.length > 0) {
-    throw new ConfigError(`${field} has unknown option(s) ${unknown.join(', ')}; MoE options are ${KEYS.join(', ')}`);
+    throw new ConfigError(
+      `${field} has unknown option(s) ${unknown.join(', ')}; MoE options are ${KEYS.join(', ')}`,
+    );
   }
   const o = options as unknown as MoEOptions;
   const experts = integer(o.experts, `${field}.experts`, 1, 'the number of routed experts');
@@ -161,35 +169,61 @@ export function resolveMoEOptions(
   const expertDFF =
     o.expertDFF === undefined
       ? dFF
-      : integer(o.expertDFF, `${field}.expertDFF`, 1, "each expert's hidden width; leave it out for the block's dFF");
+      : integer(
+          o.expertDFF,
+          `${field}.expertDFF`,
+          1,
+          "each expert's hidden width; leave it out for the block's dFF",
+        );
   if (expertDFF === undefined) {
     throw new ConfigError(`${field}.expertDFF is required outside a GPT (each expert's hidden width)`);
   }
   const sharedExperts =
-    o.sharedExperts === undefined ? 0 : integer(o.sharedExperts, `${field}.sharedExperts`, 0, 'always-on experts');
-  const activation = o.activation === undefined ? 'swiglu' : oneOf(o.activation, `${field}.activation`, ['swiglu', 'gelu']);
-  const scoring = o.scoring === undefined ? 'softmax' : oneOf(o.scoring, `${field}.scoring`, ['softmax', 'sigmoid']);
+    o.sharedExperts === undefined
+      ? 0
+      : integer(o.sharedExperts, `${field}.sharedExperts`, 0, 'always-on experts');
+  const activation =
+    o.activation === undefined ? 'swiglu' : oneOf(o.activation, `${field}.activation`, ['swiglu', 'gelu']);
+  const scoring =
+    o.scoring === undefined ? 'softmax' : oneOf(o.scoring, `${field}.scoring`, ['softmax', 'sigmoid']);
   if (o.normalizeTopK !== undefined && typeof o.normalizeTopK !== 'boolean') {
-    throw new ConfigError(`${field}.normalizeTopK must be true or false, got ${JSON.stringify(o.normalizeTopK)}`);
+    throw new ConfigError(
+      `${field}.normalizeTopK must be true or false, got ${JSON.stringify(o.normalizeTopK)}`,
+    );
   }
   const normalizeTopK = o.normalizeTopK ?? (scoring === 'sigmoid' || topK > 1);
-  const jitter = o.jitter === undefined ? 0 : nonNegative(o.jitter, `${field}.jitter`, 'router input noise; Switch uses 0.01');
-  if (jitter >= 1) throw new ConfigError(`${field}.jitter must be below 1 (noise is U(1−ε, 1+ε)), got ${jitter}`);
-  const dispatch = o.dispatch === undefined ? 'dropless' : oneOf(o.dispatch, `${field}.dispatch`, ['dropless', 'capacity']);
+  const jitter =
+    o.jitter === undefined
+      ? 0
+      : nonNegative(o.jitter, `${field}.jitter`, 'router input noise; Switch uses 0.01');
+  if (jitter >= 1)
+    throw new ConfigError(`${field}.jitter must be below 1 (noise is U(1−ε, 1+ε)), got ${jitter}`);
+  const dispatch =
+    o.dispatch === undefined ? 'dropless' : oneOf(o.dispatch, `${field}.dispatch`, ['dropless', 'capacity']);
   const capacityFactor =
     o.capacityFactor === undefined
       ? 1.25
-      : nonNegative(o.capacityFactor, `${field}.capacityFactor`, 'slots per expert relative to an even split; Switch uses 1.0–1.25');
-  if (capacityFactor <= 0) throw new ConfigError(`${field}.capacityFactor must be above 0, got ${capacityFactor}`);
+      : nonNegative(
+          o.capacityFactor,
+          `${field}.capacityFactor`,
+          'slots per expert relative to an even split; Switch uses 1.0–1.25',
+        );
+  if (capacityFactor <= 0)
+    throw new ConfigError(`${field}.capacityFactor must be above 0, got ${capacityFactor}`);
   if (o.capacityFactor !== undefined && dispatch !== 'capacity') {
     throw new ConfigError(
       `${field}.capacityFactor is set but ${field}.dispatch is '${dispatch}'; set dispatch: 'capacity' to use it, or remove capacityFactor`,
     );
   }
-  const blockSize = o.blockSize === undefined ? 16 : integer(o.blockSize, `${field}.blockSize`, 1, 'rows per block of the grouped product');
+  const blockSize =
+    o.blockSize === undefined
+      ? 16
+      : integer(o.blockSize, `${field}.blockSize`, 1, 'rows per block of the grouped product');
   const b = (o.balancing ?? {}) as Record<string, unknown>;
   if (b === null || typeof b !== 'object' || Array.isArray(b)) {
-    throw new ConfigError(`${field}.balancing must be an object such as { auxLoss: 0.01 }, got ${JSON.stringify(o.balancing)}`);
+    throw new ConfigError(
+      `${field}.balancing must be an object such as { auxLoss: 0.01 }, got ${JSON.stringify(o.balancing)}`,
+    );
   }
   const unknownB = Object.keys(b).filter((k) => !(BALANCING_KEYS as readonly string[]).includes(k));
   if (unknownB.length > 0) {
@@ -198,12 +232,22 @@ export function resolveMoEOptions(
     );
   }
   const balancing = {
-    auxLoss: b.auxLoss === undefined ? 0.01 : nonNegative(b.auxLoss, `${field}.balancing.auxLoss`, 'Switch aux-loss coefficient, 0 = off'),
-    zLoss: b.zLoss === undefined ? 0 : nonNegative(b.zLoss, `${field}.balancing.zLoss`, 'router z-loss coefficient, 0 = off'),
+    auxLoss:
+      b.auxLoss === undefined
+        ? 0.01
+        : nonNegative(b.auxLoss, `${field}.balancing.auxLoss`, 'Switch aux-loss coefficient, 0 = off'),
+    zLoss:
+      b.zLoss === undefined
+        ? 0
+        : nonNegative(b.zLoss, `${field}.balancing.zLoss`, 'router z-loss coefficient, 0 = off'),
     biasUpdateRate:
       b.biasUpdateRate === undefined
         ? 0
-        : nonNegative(b.biasUpdateRate, `${field}.balancing.biasUpdateRate`, 'bias step γ per optimizer step, 0 = off'),
+        : nonNegative(
+            b.biasUpdateRate,
+            `${field}.balancing.biasUpdateRate`,
+            'bias step γ per optimizer step, 0 = off',
+          ),
   };
   return {
     experts,

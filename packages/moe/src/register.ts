@@ -58,7 +58,9 @@ export function moeFeedForward(
 ): FeedForwardSpec | FeedForwardSpec[] {
   const every = placement.everyNLayers ?? 1;
   if (!Number.isInteger(every) || every < 1) {
-    throw new ConfigError(`moeFeedForward: everyNLayers must be a positive integer, got ${JSON.stringify(every)}`);
+    throw new ConfigError(
+      `moeFeedForward: everyNLayers must be a positive integer, got ${JSON.stringify(every)}`,
+    );
   }
   const first = placement.firstLayer ?? every - 1;
   if (!Number.isInteger(first) || first < 0 || first >= config.nLayers) {
@@ -66,7 +68,10 @@ export function moeFeedForward(
       `moeFeedForward: firstLayer must be a block index in [0, ${config.nLayers}) (nLayers), got ${JSON.stringify(first)}`,
     );
   }
-  const spec: FeedForwardSpec = { ...(JSON.parse(JSON.stringify(moe)) as Record<string, JsonValue>), kind: MOE_KIND };
+  const spec: FeedForwardSpec = {
+    ...(JSON.parse(JSON.stringify(moe)) as Record<string, JsonValue>),
+    kind: MOE_KIND,
+  };
   if (every === 1 && first === 0) return spec;
   const dense = defaultFeedForward(config.family);
   return Array.from({ length: config.nLayers }, (_, i) =>

@@ -4,30 +4,50 @@
  * aux loss does not reach the router), KV-cache generation, model directories with Mixtral's
  * tensor names, and a trainer step with bias balancing.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backward, noGrad } from '@kiln/autograd';
 import { manualSeed, randn, tensor } from '@kiln/tensor';
 import { readSafetensorsFile } from '@kiln/tensor/node';
 import { AdamW, languageModelObjective, trainStep } from '@kiln/trainer';
-import { GPT, type GPTConfig } from '@kiln/transformer';
+import { GPT, type GPTConfig, toHFConfig } from '@kiln/transformer';
+
+const toHFConfigOf = (model: GPT) => toHFConfig(model.config);
+
 import { loadModel, saveModel } from '@kiln/transformer/node';
 import { expect, test } from 'vitest';
-import { MoE, type MoEOptions, moeFeedForward, moeLayers, moeModelReport, updateBalancingBias } from '../src/index.js';
+import {
+  MoE,
+  type MoEOptions,
+  moeFeedForward,
+  moeLayers,
+  moeModelReport,
+  updateBalancingBias,
+} from '../src/index.js';
 import { initCpu, maxAbsDiff } from './helpers.js';
 
 await initCpu();
 
 function config(moe: MoEOptions, everyNLayers = 1): GPTConfig {
-  const c: GPTConfig = { family: 'llama', vocabSize: 32, contextLength: 16, nLayers: 2, nHeads: 2, dModel: 16, dFF: 32 };
+  const c: GPTConfig = {
+    family: 'llama',
+    vocabSize: 32,
+    contextLength: 16,
+    nLayers: 2,
+    nHeads: 2,
+    dModel: 16,
+    dFF: 32,
+  };
   c.feedForward = moeFeedForward(c, moe, { everyNLayers });
   return c;
 }
 
 function batch(seed: number, B = 2, T = 8) {
   manualSeed(seed);
-  const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b * 7 + t * 3 + seed) % 32));
+  const ids = Array.from({ length: B }, (_, b) =>
+    Array.from({ length: T }, (_, t) => (b * 7 + t * 3 + seed) % 32),
+  );
   const targets = ids.map((row) => row.map((v) => (v + 1) % 32));
   return { ids: tensor(ids, { dtype: 'int32' }), targets: tensor(targets, { dtype: 'int32' }) };
 }
@@ -48,14 +68,16 @@ test('moeFeedForward places MoE blocks; total and active parameters and FLOPs', 
     activeParams: model.numActiveParameters(),
     flopsPerToken: model.flopsPerToken(),
   });
-  expect(() => new GPT({ ...config({ experts: 2, topK: 1 }), feedForward: { kind: 'moe', experts: 2, topK: 4 } })).toThrow(
-    /GPTConfig\.feedForward\.topK \(4\) is larger than GPTConfig\.feedForward\.experts \(2\)/,
-  );
+  expect(
+    () => new GPT({ ...config({ experts: 2, topK: 1 }), feedForward: { kind: 'moe', experts: 2, topK: 4 } }),
+  ).toThrow(/GPTConfig\.feedForward\.topK \(4\) is larger than GPTConfig\.feedForward\.experts \(2\)/);
 });
 
 test('the output carries each layer’s aux losses and load metrics; the aux loss reaches the router’s gradient', async () => {
   manualSeed(1);
-  const model = new GPT(config({ experts: 4, topK: 2, expertDFF: 8, balancing: { auxLoss: 0.5, zLoss: 0.01 } }));
+  const model = new GPT(
+    config({ experts: 4, topK: 2, expertDFF: 8, balancing: { auxLoss: 0.5, zLoss: 0.01 } }),
+  );
   const { ids, targets } = batch(1);
   const out = model.forward(ids, targets);
   expect(Object.keys(out.auxLosses).sort()).toEqual([
@@ -101,13 +123,18 @@ test('padding tokens are routed but not counted in the load', async () => {
   const real = model.forward(ids.slice(1, 4, 8), { targets: targets.slice(1, 4, 8) });
   for (let i = 0; i < 4; i++) {
     // the real tokens' routing in the first block does not depend on the padding (it is masked out of attention)
-    expect(await padded.metrics[`blocks.0.mlp.load.${i}`].item()).toBeCloseTo(await real.metrics[`blocks.0.mlp.load.${i}`].item(), 5);
+    expect(await padded.metrics[`blocks.0.mlp.load.${i}`].item()).toBeCloseTo(
+      await real.metrics[`blocks.0.mlp.load.${i}`].item(),
+      5,
+    );
   }
 });
 
 test('KV-cache generation equals the full forward', async () => {
   manualSeed(3);
-  const model = new GPT(config({ experts: 4, topK: 2, expertDFF: 8, dispatch: 'capacity', capacityFactor: 4 }));
+  const model = new GPT(
+    config({ experts: 4, topK: 2, expertDFF: 8, dispatch: 'capacity', capacityFactor: 4 }),
+  );
   model.eval();
   const prompt = [3, 1, 4, 1, 5];
   const generated: number[] = [];
@@ -116,7 +143,10 @@ test('KV-cache generation equals the full forward', async () => {
   const seq = [...prompt];
   for (let s = 0; s < 6; s++) {
     const logits = noGrad(() => model.forward(tensor([seq], { dtype: 'int32' })).logits);
-    const last = (await logits.slice(1, seq.length - 1, seq.length).reshape([32]).toArray()) as number[];
+    const last = (await logits
+      .slice(1, seq.length - 1, seq.length)
+      .reshape([32])
+      .toArray()) as number[];
     seq.push(last.indexOf(Math.max(...last)));
   }
   expect(generated).toEqual(seq.slice(prompt.length));
@@ -148,12 +178,19 @@ test('saveModel/loadModel: Mixtral tensor names, same logits', async () => {
 
 test('bias balancing: a trainer step then updateBalancingBias moves the bias against the load', async () => {
   manualSeed(5);
-  const model = new GPT(config({ experts: 4, topK: 1, expertDFF: 8, balancing: { auxLoss: 0, biasUpdateRate: 0.1 } }));
+  const model = new GPT(
+    config({ experts: 4, topK: 1, expertDFF: 8, balancing: { auxLoss: 0, biasUpdateRate: 0.1 } }),
+  );
   // a collapsed router: every token prefers expert 2
   for (const [, layer] of moeLayers(model)) {
-    noGrad(() => layer.router.weight.assign(randn([4, 16], { std: 0.01 }).add(tensor([0, 0, 1, 0]).unsqueeze(1))));
+    noGrad(() =>
+      layer.router.weight.assign(randn([4, 16], { std: 0.01 }).add(tensor([0, 0, 1, 0]).unsqueeze(1))),
+    );
   }
-  const optimizer = new AdamW(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
+  const optimizer = new AdamW(
+    model.parameters().filter((p) => p.requiresGrad),
+    { lr: 1e-3 },
+  );
   const step = trainStep(model, optimizer, [batch(5)], languageModelObjective());
   expect(await step.metrics['blocks.0.mlp.load.2'].item()).toBeGreaterThan(0.5);
   // evaluation forwards (no gradient) do not count toward the load
@@ -169,4 +206,59 @@ test('bias balancing: a trainer step then updateBalancingBias moves the bias aga
   const before = await (moeLayers(model)[0][1].router.selectionBias!.toArray() as Promise<number[]>);
   updateBalancingBias(model);
   expect(await moeLayers(model)[0][1].router.selectionBias!.toArray()).toEqual(before);
+});
+
+test('Mixtral config.json: written for a Mixtral-shaped model, read back without kiln_config', async () => {
+  manualSeed(7);
+  const c: GPTConfig = {
+    family: 'llama',
+    vocabSize: 32,
+    contextLength: 16,
+    nLayers: 2,
+    nHeads: 2,
+    nKvHeads: 1,
+    dModel: 16,
+  };
+  c.feedForward = { kind: 'moe', experts: 4, topK: 2, expertDFF: 8, balancing: { auxLoss: 0.04 } };
+  const model = new GPT(c);
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-mixtral-'));
+  try {
+    await saveModel(model, dir);
+    const path = join(dir, 'config.json');
+    const json = JSON.parse(await readFile(path, 'utf8'));
+    expect(json).toMatchObject({
+      model_type: 'mixtral',
+      architectures: ['MixtralForCausalLM'],
+      num_local_experts: 4,
+      num_experts_per_tok: 2,
+      intermediate_size: 8,
+      router_aux_loss_coef: 0.02,
+      num_key_value_heads: 1,
+    });
+    // what transformers' save_pretrained would write: no kiln_config
+    delete json.kiln_config;
+    await writeFile(path, JSON.stringify(json));
+    const again = await loadModel(dir);
+    expect(again.config.feedForward).toMatchObject({
+      kind: 'moe',
+      experts: 4,
+      topK: 2,
+      expertDFF: 8,
+      balancing: { auxLoss: 0.04 },
+    });
+    const { ids } = batch(7);
+    const a = noGrad(() => model.forward(ids).logits);
+    const b = noGrad(() => again.forward(ids).logits);
+    expect(maxAbsDiff(await a.data(), await b.data())).toBeLessThan(1e-6);
+    await writeFile(path, JSON.stringify({ ...json, sliding_window: 4 }));
+    await expect(loadModel(dir)).rejects.toThrow(/sliding_window 4 is below max_position_embeddings 16/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  // a model Mixtral cannot express (shared experts) is written as a Llama with kiln_config
+  const shared = new GPT({
+    ...c,
+    feedForward: { kind: 'moe', experts: 2, topK: 1, expertDFF: 8, sharedExperts: 1 },
+  });
+  expect(toHFConfigOf(shared).model_type).toBe('llama');
 });

@@ -20,9 +20,18 @@ const backends: [string, Backend | null][] = [
 const CASES: [string, MoEOptions][] = [
   ['softmax top-2 swiglu dropless', { experts: 4, topK: 2, expertDFF: 8, blockSize: 4 }],
   ['softmax top-1 gelu dropless', { experts: 3, topK: 1, expertDFF: 6, activation: 'gelu', blockSize: 8 }],
-  ['sigmoid top-2 fine-grained + shared', { experts: 6, topK: 2, expertDFF: 4, sharedExperts: 1, scoring: 'sigmoid', blockSize: 2 }],
-  ['capacity top-2, factor 0.5 (drops)', { experts: 4, topK: 2, expertDFF: 8, dispatch: 'capacity', capacityFactor: 0.5 }],
-  ['capacity top-1, factor 2', { experts: 4, topK: 1, expertDFF: 8, dispatch: 'capacity', capacityFactor: 2 }],
+  [
+    'sigmoid top-2 fine-grained + shared',
+    { experts: 6, topK: 2, expertDFF: 4, sharedExperts: 1, scoring: 'sigmoid', blockSize: 2 },
+  ],
+  [
+    'capacity top-2, factor 0.5 (drops)',
+    { experts: 4, topK: 2, expertDFF: 8, dispatch: 'capacity', capacityFactor: 0.5 },
+  ],
+  [
+    'capacity top-1, factor 2',
+    { experts: 4, topK: 1, expertDFF: 8, dispatch: 'capacity', capacityFactor: 2 },
+  ],
 ];
 
 function build(options: MoEOptions, backend: Backend, seed = 1): { moe: MoE; x: Tensor } {
@@ -47,20 +56,24 @@ function denseMoE(moe: MoE, x: Tensor, keptMask?: Tensor): Tensor {
   return out;
 }
 
-describe.each(backends)('MoE on %s', (name, backend) => {
-  test.skipIf(!backend).each(CASES)('%s: forward equals the token-by-token reference', async (_label, options) => {
-    const { moe, x } = build(options, backend!);
-    const ref = await referenceMoE(moe, x);
-    let expected = ref.out;
-    if (moe.shared) {
-      const s = Float64Array.from(await noGrad(() => moe.shared!.forward(x)).data());
-      expected = expected.map((v, i) => v + s[i]);
-    }
-    const out = noGrad(() => moe.forward(x));
-    expect(maxAbsDiff(await out.data(), expected)).toBeLessThan(2e-5);
-    if (options.dispatch === 'capacity' && options.capacityFactor! < 1) expect(ref.dropped.reduce((a, b) => a + b)).toBeGreaterThan(0);
-    moe.dispose();
-  });
+describe.each(backends)('MoE on %s', (_name, backend) => {
+  test.skipIf(!backend).each(CASES)(
+    '%s: forward equals the token-by-token reference',
+    async (_label, options) => {
+      const { moe, x } = build(options, backend!);
+      const ref = await referenceMoE(moe, x);
+      let expected = ref.out;
+      if (moe.shared) {
+        const s = Float64Array.from(await noGrad(() => moe.shared!.forward(x)).data());
+        expected = expected.map((v, i) => v + s[i]);
+      }
+      const out = noGrad(() => moe.forward(x));
+      expect(maxAbsDiff(await out.data(), expected)).toBeLessThan(2e-5);
+      if (options.dispatch === 'capacity' && options.capacityFactor! < 1)
+        expect(ref.dropped.reduce((a, b) => a + b)).toBeGreaterThan(0);
+      moe.dispose();
+    },
+  );
 
   test.skipIf(!backend).each(CASES)('%s: gradients equal the dense formulation', async (_label, options) => {
     const { moe, x: x0 } = build(options, backend!, 2);
@@ -82,7 +95,9 @@ describe.each(backends)('MoE on %s', (name, backend) => {
           if (counts[e]++ < C) m[n][e] = 1;
         }
       kept = tensor(m, { backend: backend! });
-      expect(ref.dropped.reduce((a, b) => a + b)).toBe(m.flat().filter((v, i) => v === 0).length - N * (E - options.topK));
+      expect(ref.dropped.reduce((a, b) => a + b)).toBe(
+        m.flat().filter((v) => v === 0).length - N * (E - options.topK),
+      );
     }
     const w = randn([x.shape[0], 8], { backend: backend! });
     const params = [x, ...moe.parameters().filter((p) => p.requiresGrad)];
@@ -126,7 +141,14 @@ test('the router gradient matches finite differences (cpu)', async () => {
 });
 
 test('pairs are ranked slot-major: every first choice before any second choice', async () => {
-  const experts = tensor([[0, 1], [1, 0], [0, 2]], { dtype: 'int32' });
+  const experts = tensor(
+    [
+      [0, 1],
+      [1, 0],
+      [0, 2],
+    ],
+    { dtype: 'int32' },
+  );
   const plan = planAssignments(experts, 3);
   expect(await plan.expert.toArray()).toEqual([0, 1, 0, 1, 0, 2]);
   expect(await plan.rank.toArray()).toEqual([0, 0, 1, 1, 2, 0]);
@@ -135,9 +157,17 @@ test('pairs are ranked slot-major: every first choice before any second choice',
 
 test('bad options are ConfigErrors naming the field and the fix', () => {
   expect(() => new MoE(8, { experts: 2, topK: 3, expertDFF: 4 })).toThrow(ConfigError);
-  expect(() => new MoE(8, { experts: 2, topK: 3, expertDFF: 4 })).toThrow(/topK \(3\) is larger than .*experts \(2\)/);
+  expect(() => new MoE(8, { experts: 2, topK: 3, expertDFF: 4 })).toThrow(
+    /topK \(3\) is larger than .*experts \(2\)/,
+  );
   expect(() => new MoE(8, { experts: 2, topK: 1 })).toThrow(/expertDFF/);
-  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, capacityFactor: 1 })).toThrow(/dispatch: 'capacity'/);
-  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, scoring: 'relu' as never })).toThrow(/scoring must be one of/);
-  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, balancing: { aux: 1 } as never })).toThrow(/unknown option\(s\) aux/);
+  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, capacityFactor: 1 })).toThrow(
+    /dispatch: 'capacity'/,
+  );
+  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, scoring: 'relu' as never })).toThrow(
+    /scoring must be one of/,
+  );
+  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, balancing: { aux: 1 } as never })).toThrow(
+    /unknown option\(s\) aux/,
+  );
 });
