@@ -20,7 +20,7 @@
  * const config = GPT.config('llama-tiny');
  * config.feedForward = moeFeedForward(config, { experts: 8, topK: 2, expertDFF: 64 });
  * const model = new GPT(config);
- * model.numParameters(); model.numActiveParameters();
+ * model.numParameters(); model.activeParameters();
  * ```
  * @packageDocumentation
  */

@@ -35,19 +35,19 @@ export interface MoEModelReport {
 
 /**
  * Total and active parameters and training FLOPs per token of a model with MoE layers (a
- * `GPT`: `numParameters()`, `numActiveParameters()`, `flopsPerToken()`), for `countModel`.
+ * `GPT`: `numParameters()`, `activeParameters()`, `flopsPerToken()`), for `countModel`.
  */
 export function moeModelReport(
   model: {
     numParameters(): number;
-    numActiveParameters(): number;
+    activeParameters(): number;
     flopsPerToken(seqLen?: number): number;
   },
   seqLen?: number,
 ): MoEModelReport {
   return {
     totalParams: model.numParameters(),
-    activeParams: model.numActiveParameters(),
+    activeParams: model.activeParameters(),
     flopsPerToken: model.flopsPerToken(seqLen),
   };
 }

@@ -61,11 +61,11 @@ test('moeFeedForward places MoE blocks; total and active parameters and FLOPs', 
   const dense = new GPT({ ...config({ experts: 4, topK: 1, expertDFF: 8 }), feedForward: undefined });
   const expectedTotal = dense.numParameters() - 3 * 16 * 32 + (16 * 4 + 4 * perExpert + perExpert);
   expect(model.numParameters()).toBe(expectedTotal);
-  expect(model.numActiveParameters()).toBe(expectedTotal - 3 * perExpert);
-  expect(model.flopsPerToken(16)).toBe(6 * (model.numActiveParameters() - 32 * 16) + 12 * 2 * 16 * 16);
+  expect(model.activeParameters()).toBe(expectedTotal - 3 * perExpert);
+  expect(model.flopsPerToken(16)).toBe(6 * (model.activeParameters() - 32 * 16) + 12 * 2 * 16 * 16);
   expect(moeModelReport(model)).toEqual({
     totalParams: model.numParameters(),
-    activeParams: model.numActiveParameters(),
+    activeParams: model.activeParameters(),
     flopsPerToken: model.flopsPerToken(),
   });
   expect(

@@ -54,7 +54,7 @@ export interface FeedForward extends Module {
   /**
    * Parameters one token takes part in (optional; default: all of them, `numParameters()`). A
    * sparse module (a mixture of experts, whose token uses k of its E experts) returns fewer, and
-   * `GPT.numActiveParameters()` / `GPT.flopsPerToken()` count those.
+   * `GPT.activeParameters()` / `GPT.flopsPerToken()` count those.
    */
   activeParameters?(): number;
 }
