@@ -196,11 +196,13 @@ test('bias balancing: a trainer step then updateBalancingBias moves the bias aga
   // evaluation forwards (no gradient) do not count toward the load
   noGrad(() => model.forward(batch(6).ids));
   updateBalancingBias(model);
-  for (const [, layer] of moeLayers(model)) {
+  for (const [path, layer] of moeLayers(model)) {
+    // the overloaded expert's bias goes down by γ, every expert below the mean load goes up by γ
     const bias = (await layer.router.selectionBias!.toArray()) as number[];
-    const load = (await step.metrics['blocks.0.mlp.load.2'].item()) > 0.99 ? [-1, -1, 1, -1] : null;
     expect(bias[2]).toBeCloseTo(-0.1, 6);
-    if (load) expect(bias).toEqual([0.1, 0.1, -0.1, 0.1].map((v) => Math.fround(v)));
+    for (let e = 0; e < 4; e++) {
+      if ((await step.metrics[`${path}.load.${e}`].item()) < 0.25) expect(bias[e]).toBeCloseTo(0.1, 6);
+    }
   }
   // a second update without new training forwards does nothing
   const before = await (moeLayers(model)[0][1].router.selectionBias!.toArray() as Promise<number[]>);
