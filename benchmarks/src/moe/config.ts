@@ -1,6 +1,6 @@
 // The MoE benchmark's shapes, shared by the suite and its child process.
 
-/** Tokens per forward (batch 8 × context 128), width, experts, top-k, expert width. */
+/** Tokens per forward (batch 8 × context 128), width, experts, top-k, expert width, dropless block size. */
 export const MOE_BENCH = {
   tokens: 1024,
   dModel: 128,
