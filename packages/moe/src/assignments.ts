@@ -18,20 +18,25 @@ export interface Assignments {
   experts: number;
   /** int32 `[R]`: the expert of pair `a = j·N + n` (token n's j-th choice). */
   expert: Tensor;
-  /** float `[R, E]`: one-hot of `expert`. */
+  /** float `[R, E]`: one-hot of `expert` (zero rows for padding pairs). */
   oneHot: Tensor;
-  /** float `[R]`: how many earlier pairs (in slot-major order) chose the same expert. */
+  /** float `[R]`: how many earlier pairs (in slot-major order) chose the same expert (−1 for padding pairs). */
   rank: Tensor;
-  /** float `[E]`: pairs per expert. */
+  /** float `[E]`: pairs per expert (real tokens only). */
   counts: Tensor;
 }
 
-/** Plans the pairs of `experts [N, k]` (int32, from the router) over `E` experts. */
-export function planAssignments(experts: Tensor, E: number): Assignments {
+/**
+ * Plans the pairs of `experts [N, k]` (int32, from the router) over `E` experts. With `mask`
+ * (float `[N]`, 1 = real token), padding pairs get a zero one-hot row: they are not counted and
+ * take no rank (capacity dispatch then drops them instead of giving them slots).
+ */
+export function planAssignments(experts: Tensor, E: number, mask?: Tensor | null): Assignments {
   return noGrad(() => {
     const [N, k] = experts.shape;
     const expert = experts.T.contiguous().reshape([N * k]);
-    const hot = oneHot(expert, E, { dtype: 'float32' });
+    let hot = oneHot(expert, E, { dtype: 'float32' });
+    if (mask) hot = hot.mul(pairRows(mask.reshape([N, 1]), k));
     // inclusive running count of each expert, read at the pair's own expert, minus itself
     const rank = hot.cumsum(0).mul(hot).sum(1).sub(1);
     return { tokens: N, topK: k, experts: E, expert, oneHot: hot, rank, counts: hot.sum(0) };

@@ -6,7 +6,7 @@
  * `[E, C, d]` slabs.
  */
 import { noGrad } from '@kiln/autograd';
-import { concat, scatterAdd, type Tensor, where, zeros } from '@kiln/tensor';
+import { concat, logicalAnd, scatterAdd, type Tensor, where, zeros } from '@kiln/tensor';
 import { type Assignments, pairRows } from './assignments.js';
 import type { Experts } from './experts.js';
 
@@ -36,7 +36,9 @@ export function dispatchCapacity(
   const d = x.shape[1];
   const C = expertCapacity(N * k, E, capacityFactor);
   const { dest, dropped } = noGrad(() => {
-    const kept = plan.rank.lt(C);
+    // a padding pair has rank −1 (no one-hot row): it is dropped, and not counted as dropped
+    const real = plan.oneHot.sum(1).gt(0);
+    const kept = logicalAnd(plan.rank.lt(C), real);
     // slot e·C + rank for kept pairs; the overflow row E·C for dropped ones
     const slot = plan.expert.cast('float32').mul(C).add(plan.rank);
     const dest = where(kept, slot, E * C).cast('int32');

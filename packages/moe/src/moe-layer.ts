@@ -100,7 +100,12 @@ export class MoE extends Module implements FeedForward {
       const shape = x.shape;
       const flat = x.reshape([x.size / this.dModel, this.dModel]);
       const routing = this.router.route(flat);
-      const plan = planAssignments(routing.experts, o.experts);
+      const mask = context?.tokenMask
+        ? noGrad(() => context.tokenMask!.reshape([flat.shape[0]]).cast(x.dtype))
+        : null;
+      // capacity gives padding pairs no slot; dropless computes them like real ones (every pair
+      // needs its own sorted row, and their output is never used)
+      const plan = planAssignments(routing.experts, o.experts, o.dispatch === 'capacity' ? mask : null);
       let pairs: Tensor;
       let dropped: Tensor | null = null;
       if (o.dispatch === 'capacity') {
@@ -113,17 +118,15 @@ export class MoE extends Module implements FeedForward {
       let out = combinePairs(pairs, routing.gates);
       if (this.shared) out = out.add(this.shared.forward(flat));
 
-      const mask = context?.tokenMask
-        ? noGrad(() => context.tokenMask!.reshape([flat.shape[0]]).cast(x.dtype))
-        : null;
       // pairs per expert over real tokens (padding is routed but not counted)
-      const counts = mask
-        ? noGrad(() =>
-            plan.oneHot
-              .mul(mask.unsqueeze(0).expand([o.topK, mask.size]).reshape([plan.expert.size, 1]))
-              .sum(0),
-          )
-        : plan.counts;
+      const counts =
+        mask && o.dispatch !== 'capacity'
+          ? noGrad(() =>
+              plan.oneHot
+                .mul(mask.unsqueeze(0).expand([o.topK, mask.size]).reshape([plan.expert.size, 1]))
+                .sum(0),
+            )
+          : plan.counts;
       if (this.router.selectionBias && this.training && isGradEnabled()) this.#accumulateLoad(counts);
       if (context) this.#report(context, routing.scores, routing.logits, counts, mask, dropped);
       return out.reshape(shape);

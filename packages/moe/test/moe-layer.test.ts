@@ -171,3 +171,47 @@ test('bad options are ConfigErrors naming the field and the fix', () => {
     /unknown option\(s\) aux/,
   );
 });
+
+test('capacity: padding pairs take no slots and are not counted', async () => {
+  const options: MoEOptions = {
+    experts: 4,
+    topK: 2,
+    expertDFF: 8,
+    dispatch: 'capacity',
+    capacityFactor: 0.75,
+  };
+  const { moe, x } = build(options, cpu, 4);
+  const N = x.shape[0];
+  const pad = 5; // the first 5 tokens are padding: unmasked, they would fill slots first
+  const maskValues = Array.from({ length: N }, (_, n) => (n < pad ? 0 : 1));
+  const reports: Record<string, number> = {};
+  const pending: [string, Promise<number>][] = [];
+  const out = noGrad(() =>
+    moe.forward(x, {
+      reportAuxLoss: () => {},
+      reportMetric: (name, t) => {
+        pending.push([name, t.item()]);
+      },
+      tokenMask: tensor(maskValues),
+    }),
+  );
+  for (const [name, value] of pending) reports[name] = await value;
+  // the reference on the real tokens alone, with the slots the full batch gets
+  const C = Math.ceil((0.75 * N * 2) / 4);
+  const real = x.slice(0, pad, N);
+  const ref = await referenceMoE(
+    new Proxy(moe, {
+      get: (m, k) =>
+        k === 'options'
+          ? { ...m.options, capacityFactor: ((C - 0.5) * 4) / ((N - pad) * 2) }
+          : Reflect.get(m, k),
+    }),
+    real,
+  );
+  const got = (await out.data()).slice(pad * 8);
+  expect(maxAbsDiff(got, ref.out)).toBeLessThan(2e-5);
+  expect(reports.dropped * ref.counts.reduce((a, b) => a + b)).toBeCloseTo(
+    ref.dropped.reduce((a, b) => a + b),
+    5,
+  );
+});
