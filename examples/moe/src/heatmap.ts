@@ -25,6 +25,7 @@ export function renderLoadHeatmapSvg(title: string, layers: readonly LoadHistory
   const max = Math.max(1e-9, ...layers.flatMap((l) => l.load.flat()));
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="20" font-size="14">${esc(title)}</text>`,
   ];

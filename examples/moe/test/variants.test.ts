@@ -46,6 +46,7 @@ test('heatmap: one panel per layer, one cell per expert and step', () => {
     },
   ]);
   expect(svg.match(/<rect x=/g)?.length).toBe(8);
+  expect(svg).toContain('<title>t</title>');
   expect(svg).toContain('blocks.1.mlp');
   expect(loadCv([0.25, 0.25, 0.25, 0.25])).toBe(0);
   expect(loadCv([1, 0, 0, 0])).toBeCloseTo(Math.sqrt(3), 6);
