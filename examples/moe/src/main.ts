@@ -38,6 +38,8 @@ function lmLoss(loss: number, metrics: Record<string, number>): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // `pnpm start -- --steps 20` passes the `--` on
+    args: process.argv.slice(2).filter((a) => a !== '--'),
     options: {
       steps: { type: 'string' },
       batch: { type: 'string' },

@@ -12,9 +12,11 @@ import type { ExpertActivation } from './options.js';
 
 /** Options of {@link Experts}. */
 export interface ExpertsOptions {
+  /** SwiGLU (w1, w3, w2) or GELU (w1, w2) experts. */
   activation: ExpertActivation;
   /** Init std of the output projection `w2` (the residual-stream writer). */
   outputStd: number;
+  /** Where the parameters are created. */
   backend?: Backend | string;
 }
 

@@ -53,7 +53,9 @@ export interface MoELayerOptions {
 export class MoE extends Module implements FeedForward {
   /** The options with defaults filled in. */
   readonly options: ResolvedMoEOptions;
+  /** The router (`router.weight`, and `router.selectionBias` with bias balancing). */
   router: Router;
+  /** The routed experts' stacked weights. */
   experts: Experts;
   /** The always-on shared experts, fused into one MLP, or null. */
   shared: SwiGLU | GeluMLP | null;

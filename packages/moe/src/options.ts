@@ -82,17 +82,29 @@ export interface MoEOptions {
 
 /** Options with every default filled in. */
 export interface ResolvedMoEOptions {
+  /** See {@link MoEOptions.experts}. */
   experts: number;
+  /** See {@link MoEOptions.topK}. */
   topK: number;
+  /** See {@link MoEOptions.expertDFF}. */
   expertDFF: number;
+  /** See {@link MoEOptions.sharedExperts}. */
   sharedExperts: number;
+  /** See {@link MoEOptions.activation}. */
   activation: ExpertActivation;
+  /** See {@link MoEOptions.scoring}. */
   scoring: RouterScoring;
+  /** See {@link MoEOptions.normalizeTopK}. */
   normalizeTopK: boolean;
+  /** See {@link MoEOptions.jitter}. */
   jitter: number;
+  /** See {@link MoEOptions.dispatch}. */
   dispatch: DispatchMode;
+  /** See {@link MoEOptions.capacityFactor} (filled in for dropless too, unused there). */
   capacityFactor: number;
+  /** See {@link MoEOptions.blockSize}. */
   blockSize: number;
+  /** Every balancing coefficient (0 = off). */
   balancing: Required<BalancingOptions>;
 }
 

@@ -22,8 +22,11 @@ export interface Routing {
 
 /** Options of {@link Router}. */
 export interface RouterOptions {
+  /** `softmax` over experts or per-expert `sigmoid`. */
   scoring: RouterScoring;
+  /** Experts per token. */
   topK: number;
+  /** Divide the chosen scores by their sum. */
   normalizeTopK: boolean;
   /** Multiplicative input noise ε in training (0 = none). */
   jitter: number;

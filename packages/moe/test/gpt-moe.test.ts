@@ -25,9 +25,9 @@ import {
   moeModelReport,
   updateBalancingBias,
 } from '../src/index.js';
-import { initCpu, maxAbsDiff } from './helpers.js';
+import { initCpu, maxAbsDiff, tryWebgpu } from './helpers.js';
 
-await initCpu();
+const cpu = await initCpu();
 
 function config(moe: MoEOptions, everyNLayers = 1): GPTConfig {
   const c: GPTConfig = {
@@ -130,11 +130,18 @@ test('padding tokens are routed but not counted in the load', async () => {
   }
 });
 
-test('KV-cache generation equals the full forward', async () => {
+test.each([
+  ['cpu', 'capacity'],
+  ['webgpu', 'dropless'],
+] as const)('KV-cache generation equals the full forward (%s, %s)', async (name, dispatch) => {
+  const backend = name === 'cpu' ? cpu : await tryWebgpu();
+  if (!backend) return;
   manualSeed(3);
-  const model = new GPT(
-    config({ experts: 4, topK: 2, expertDFF: 8, dispatch: 'capacity', capacityFactor: 4 }),
-  );
+  const moe: MoEOptions =
+    dispatch === 'capacity'
+      ? { experts: 4, topK: 2, expertDFF: 8, dispatch, capacityFactor: 4 }
+      : { experts: 4, topK: 2, expertDFF: 8 };
+  const model = new GPT(config(moe), { backend });
   model.eval();
   const prompt = [3, 1, 4, 1, 5];
   const generated: number[] = [];
@@ -142,7 +149,7 @@ test('KV-cache generation equals the full forward', async () => {
   // greedy without the cache: run the whole sequence each step
   const seq = [...prompt];
   for (let s = 0; s < 6; s++) {
-    const logits = noGrad(() => model.forward(tensor([seq], { dtype: 'int32' })).logits);
+    const logits = noGrad(() => model.forward(tensor([seq], { dtype: 'int32', backend })).logits);
     const last = (await logits
       .slice(1, seq.length - 1, seq.length)
       .reshape([32])
