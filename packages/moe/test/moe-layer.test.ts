@@ -215,3 +215,19 @@ test('capacity: padding pairs take no slots and are not counted', async () => {
     5,
   );
 });
+
+test('router jitter: noisy routing in training mode only', async () => {
+  manualSeed(5);
+  const moe = new MoE(8, { experts: 4, topK: 1, expertDFF: 4, jitter: 0.5 });
+  const x = randn([16, 8]);
+  const logitsOf = async () => Float64Array.from(await noGrad(() => moe.router.route(x).logits).data());
+  const a = await logitsOf();
+  const b = await logitsOf();
+  expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-4);
+  moe.eval();
+  const exact = Float64Array.from(await noGrad(() => x.matmul(moe.router.weight.T)).data());
+  expect(maxAbsDiff(await logitsOf(), exact)).toBe(0);
+  expect(() => new MoE(8, { experts: 4, topK: 1, expertDFF: 4, jitter: 1 })).toThrow(
+    /jitter must be below 1/,
+  );
+});
