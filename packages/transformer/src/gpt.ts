@@ -309,15 +309,30 @@ export class GPT extends Module implements PaddedCausalLM<KVCache> {
    * not tied to the head); 6 = 2 (multiply-add) × 3 (forward + backward). The second term is the
    * attention scores and weighted sum (2·2·dModel·seqLen per layer forward, ×3), counted over the
    * full sequence as in the PaLM paper's MFU formula (not halved for the causal mask). A forward
-   * pass alone is a third of this.
+   * pass alone is a third of this. N counts active parameters ({@link activeParameters}):
+   * for a mixture of experts, the experts a token is routed to, not all of them.
    */
   flopsPerToken(seqLen = this.config.contextLength): number {
     const c = this.config;
     const tables =
       (c.tieEmbeddings ? 0 : c.vocabSize * c.dModel) +
       (this.positionEmbedding ? c.contextLength * c.dModel : 0);
-    const n = this.numParameters() - tables;
+    const n = this.activeParameters() - tables;
     return 6 * n + 12 * c.nLayers * c.dModel * seqLen;
+  }
+
+  /**
+   * Parameters one token takes part in: {@link numParameters} less what each block's
+   * feed-forward module leaves out (`FeedForward.activeParameters`; a mixture of experts counts
+   * only the k experts a token is routed to). Equal to `numParameters()` for dense models; the
+   * name is the one `@kiln/scaling`'s `countModel` reads.
+   */
+  activeParameters(): number {
+    let n = this.numParameters();
+    for (const block of this.blocks) {
+      if (block.mlp.activeParameters) n -= block.mlp.numParameters() - block.mlp.activeParameters();
+    }
+    return n;
   }
 
   /**

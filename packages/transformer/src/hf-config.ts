@@ -14,6 +14,46 @@ export class ModelFileError extends Error {
   override name = 'ModelFileError';
 }
 
+/**
+ * A Hugging Face `config.json` dialect added by another package (e.g. `@kiln/moe`'s Mixtral),
+ * registered with {@link registerHFConfigFormat}: how to read its `model_type`, and optionally how
+ * to write a config it can express.
+ */
+export interface HFConfigFormat {
+  /** The `model_type` it reads (`mixtral`). */
+  modelType: string;
+  /** Our config from a `config.json` of that type (without `kiln_config`); throw a `ConfigError` for what Kiln cannot express. */
+  fromHF(json: Record<string, unknown>): GPTConfig;
+  /**
+   * The Hugging Face keys for `config` (the common keys and `kiln_config` are added), or
+   * undefined when this format does not describe it; the first format that answers wins over
+   * the built-in GPT-2/Llama keys.
+   */
+  toHF?(config: ResolvedGPTConfig): Record<string, unknown> | undefined;
+}
+
+const formats = new Map<string, HFConfigFormat>();
+
+/**
+ * Adds a `config.json` dialect (a `model_type`) that {@link fromHFConfig} reads and
+ * {@link toHFConfig} may write. Registering the same object again is a no-op; another format
+ * under a taken `model_type` (or a built-in one: gpt2, llama) is an error.
+ */
+export function registerHFConfigFormat(format: HFConfigFormat): void {
+  const { modelType } = format;
+  if (modelType === 'gpt2' || modelType === 'llama') {
+    throw new Error(`registerHFConfigFormat: model_type '${modelType}' is built in`);
+  }
+  const existing = formats.get(modelType);
+  if (existing === format) return;
+  if (existing) {
+    throw new Error(
+      `registerHFConfigFormat: model_type '${modelType}' is already registered with another format`,
+    );
+  }
+  formats.set(modelType, format);
+}
+
 /** The `config.json` object for a model config; `dtype` is recorded as `torch_dtype`. */
 export function toHFConfig(
   c: ResolvedGPTConfig,
@@ -25,6 +65,10 @@ export function toHFConfig(
     torch_dtype: dtype,
     kiln_config: { ...c },
   };
+  for (const format of formats.values()) {
+    const keys = format.toHF?.(c);
+    if (keys) return { ...keys, ...common };
+  }
   if (c.family === 'gpt2') {
     return {
       architectures: ['GPT2LMHeadModel'],
@@ -80,8 +124,11 @@ export function fromHFConfig(json: Record<string, unknown>, source = 'config.jso
     const type = json.model_type ?? (Array.isArray(json.architectures) ? json.architectures[0] : undefined);
     if (type === 'gpt2' || type === 'GPT2LMHeadModel') return fromGpt2(json, fail);
     if (type === 'llama' || type === 'LlamaForCausalLM') return fromLlama(json, fail);
+    const format = typeof type === 'string' ? formats.get(type) : undefined;
+    if (format) return resolveConfig(format.fromHF(json));
+    const added = [...formats.keys()].map((t) => `, '${t}'`).join('');
     return fail(
-      `model_type ${JSON.stringify(type)} is not supported; Kiln loads 'gpt2' (GPT2LMHeadModel) and 'llama' (LlamaForCausalLM)`,
+      `model_type ${JSON.stringify(type)} is not supported; Kiln loads 'gpt2' (GPT2LMHeadModel) and 'llama' (LlamaForCausalLM)${added}${added ? '' : " (a package such as @kiln/moe adds more when imported: 'mixtral')"}`,
     );
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);

@@ -72,7 +72,9 @@ export {
 } from './hf-binding.js';
 export {
   fromHFConfig,
+  type HFConfigFormat,
   ModelFileError,
+  registerHFConfigFormat,
   toHFConfig,
 } from './hf-config.js';
 export { type HFNameMapEntry, hfNameMap } from './hf-names.js';

@@ -51,6 +51,12 @@ export interface FeedForward extends Module {
    * names (`mlp.c_fc.weight`, `block_sparse_moe.gate.weight`, …) in the layout of `naming`.
    */
   hfBindings(prefix: string, naming: HFNaming): HFBinding[];
+  /**
+   * Parameters one token takes part in (optional; default: all of them, `numParameters()`). A
+   * sparse module (a mixture of experts, whose token uses k of its E experts) returns fewer, and
+   * `GPT.activeParameters()` / `GPT.flopsPerToken()` count those.
+   */
+  activeParameters?(): number;
 }
 
 /** Options of the built-in feed-forward modules {@link GeluMLP} and {@link SwiGLU}. */
