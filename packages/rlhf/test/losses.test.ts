@@ -35,7 +35,9 @@ const random = () => {
 const randoms = (n: number, scale = 1) => Array.from({ length: n }, () => (random() * 2 - 1) * scale);
 const near = (got: number[], want: number[], tol = 2e-5) => {
   expect(got.length).toBe(want.length);
-  got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThan(tol * Math.max(1, Math.abs(want[i]))));
+  got.forEach((g, i) => {
+    expect(Math.abs(g - want[i])).toBeLessThan(tol * Math.max(1, Math.abs(want[i])));
+  });
 };
 const values = async (t: { data(): Promise<ArrayLike<number>> }) => Array.from(await t.data(), Number);
 // biome-ignore lint/suspicious/noExplicitAny: gradCheck takes functions of any arity
