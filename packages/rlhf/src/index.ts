@@ -17,6 +17,8 @@
  * @packageDocumentation
  */
 
+export { GRPO_DEFAULTS, type GRPOConfig, resolveGRPOConfig } from './grpo-config.js';
+export { type GRPOStepResult, GRPOTrainer, type GRPOTrainerOptions } from './grpo-trainer.js';
 export {
   type LogprobModel,
   type SequenceLogprobOptions,
@@ -46,3 +48,22 @@ export { type KLEstimator, klPenalty } from './losses/kl.js';
 export { logSigmoid } from './losses/log-sigmoid.js';
 export { maskedMean, maskedVariance, maskedWhiten } from './losses/masked.js';
 export { type PPOLossInputs, type PPOLossOptions, type PPOLossOutput, ppoLosses } from './losses/ppo.js';
+export { PromptOrder } from './prompt-order.js';
+export { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
+export {
+  checkRewardFunctions,
+  RewardError,
+  type RewardFn,
+  type RewardFunction,
+  type RLPrompt,
+  type ScoredRewards,
+  scoreCompletions,
+} from './rewards.js';
+export {
+  checkPromptBudget,
+  type RolloutOptions,
+  type RolloutRows,
+  type Rollouts,
+  rollout,
+  rolloutRows,
+} from './rollout.js';
