@@ -184,7 +184,14 @@ export class GRPOTrainer<E = unknown> {
       const rows = (t: Tensor, [s, e]: [number, number]) => t.slice(0, s, e);
       const refLogps = reference
         ? chunks.map((ch) =>
-            referenceLogprobs(reference, policy, rows(ids, ch), rows(mask, ch), rows(padding, ch)),
+            referenceLogprobs(
+              reference,
+              policy,
+              rows(ids, ch),
+              rows(mask, ch),
+              rows(padding, ch),
+              c.temperature,
+            ),
           )
         : undefined;
       // π_old: the policy before this step's updates (only needed for μ > 1; with μ = 1 the
@@ -193,12 +200,18 @@ export class GRPOTrainer<E = unknown> {
         c.iterations > 1
           ? chunks.map((ch) =>
               noGrad(() =>
-                sequenceLogprobs(policy, rows(ids, ch), rows(mask, ch), { padding: rows(padding, ch) }),
+                sequenceLogprobs(policy, rows(ids, ch), rows(mask, ch), {
+                  padding: rows(padding, ch),
+                  temperature: c.temperature,
+                }),
               ),
             )
           : undefined;
       const objective: Objective<GPT> = (model, batch) => {
-        const logps = sequenceLogprobs(model, batch.ids, batch.mask, { padding: batch.padding });
+        const logps = sequenceLogprobs(model, batch.ids, batch.mask, {
+          padding: batch.padding,
+          temperature: c.temperature,
+        });
         const out = grpoLoss(
           {
             logps,

@@ -17,6 +17,13 @@
  * @packageDocumentation
  */
 
+export {
+  DPO_DEFAULTS,
+  type DPOConfig,
+  dpoObjective,
+  precomputeReferenceLogps,
+  type ReferenceLogps,
+} from './dpo.js';
 export { GRPO_DEFAULTS, type GRPOConfig, resolveGRPOConfig } from './grpo-config.js';
 export { type GRPOStepResult, GRPOTrainer, type GRPOTrainerOptions } from './grpo-trainer.js';
 export {
@@ -47,9 +54,36 @@ export {
 export { type KLEstimator, klPenalty } from './losses/kl.js';
 export { logSigmoid } from './losses/log-sigmoid.js';
 export { maskedMean, maskedVariance, maskedWhiten } from './losses/masked.js';
-export { type PPOLossInputs, type PPOLossOptions, type PPOLossOutput, ppoLosses } from './losses/ppo.js';
+export {
+  type PPOLossInputs,
+  type PPOLossOptions,
+  type PPOLossOutput,
+  ppoLosses,
+  ppoValueLoss,
+} from './losses/ppo.js';
+export { PPO_DEFAULTS, type PPOConfig, resolvePPOConfig } from './ppo-config.js';
+export { type PPOStepResult, PPOTrainer, type PPOTrainerOptions } from './ppo-trainer.js';
+export {
+  checkPair,
+  PreferenceError,
+  type PreferencePair,
+  PreferenceSource,
+  type PreferenceSourceOptions,
+  type PreferenceTokenizeOptions,
+  parsePreferenceJsonl,
+  preferenceRows,
+  type TokenizedPair,
+  tokenizePreferencePairs,
+} from './preferences.js';
 export { PromptOrder } from './prompt-order.js';
 export { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
+export {
+  gatherLast,
+  pairRewards,
+  RewardModel,
+  type RewardModelOptions,
+  rewardModelObjective,
+} from './reward-model.js';
 export {
   checkRewardFunctions,
   RewardError,

@@ -29,10 +29,12 @@ export function referenceLogprobs(
   ids: Tensor,
   mask: Tensor,
   padding?: Tensor,
+  temperature = 1,
 ): Tensor {
+  const options = { padding, temperature };
   return noGrad(() =>
     reference === 'base'
-      ? withAdaptersDisabled(policy, () => sequenceLogprobs(policy, ids, mask, { padding }))
-      : sequenceLogprobs(reference, ids, mask, { padding }),
+      ? withAdaptersDisabled(policy, () => sequenceLogprobs(policy, ids, mask, options))
+      : sequenceLogprobs(reference, ids, mask, options),
   );
 }

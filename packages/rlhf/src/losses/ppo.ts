@@ -79,11 +79,35 @@ export function ppoLosses(inputs: PPOLossInputs, options: PPOLossOptions = {}): 
     if (!values || !oldValues || !returns) {
       throw new TypeError(`${who}: the value loss needs values, oldValues and returns together`);
     }
-    const valueClipped = oldValues.add(values.sub(oldValues).clamp(-clipRangeValue, clipRangeValue));
-    const lossUnclipped = values.sub(returns).square();
-    const lossClipped = valueClipped.sub(returns).square();
-    out.valueLoss = maskedMean(lossUnclipped.maximum(lossClipped), m).mul(0.5);
-    out.valueClipFraction = noGrad(() => maskedMean(lossClipped.gt(lossUnclipped).cast('float32'), m));
+    const v = ppoValueLoss(values, oldValues, returns, m, clipRangeValue);
+    out.valueLoss = v.valueLoss;
+    out.valueClipFraction = v.valueClipFraction;
   }
   return out;
+}
+
+/**
+ * PPO's clipped value loss alone (for a separate value model), over the masked tokens:
+ * `½ mean_t max((V − R)², (V_old + clip(V − V_old, ±ε_v) − R)²)`, and the fraction of tokens
+ * where the clipped term was the larger (no gradient).
+ */
+export function ppoValueLoss(
+  values: Tensor,
+  oldValues: Tensor,
+  returns: Tensor,
+  mask: Tensor,
+  clipRangeValue = 0.2,
+): { valueLoss: Tensor; valueClipFraction: Tensor } {
+  const who = 'ppoValueLoss';
+  for (const [name, t] of Object.entries({ values, oldValues, returns })) requireFloat(who, name, t);
+  requireSameShape(who, { values, oldValues, returns, mask });
+  requireNumber(who, 'clipRangeValue', clipRangeValue, (v) => v > 0, 'a number > 0');
+  const m = floatMask(mask);
+  const valueClipped = oldValues.add(values.sub(oldValues).clamp(-clipRangeValue, clipRangeValue));
+  const lossUnclipped = values.sub(returns).square();
+  const lossClipped = valueClipped.sub(returns).square();
+  return {
+    valueLoss: maskedMean(lossUnclipped.maximum(lossClipped), m).mul(0.5),
+    valueClipFraction: noGrad(() => maskedMean(lossClipped.gt(lossUnclipped).cast('float32'), m)),
+  };
 }
