@@ -40,7 +40,6 @@ const near = (got: number[], want: number[], tol = 2e-5) => {
   });
 };
 const values = async (t: { data(): Promise<ArrayLike<number>> }) => Array.from(await t.data(), Number);
-// biome-ignore lint/suspicious/noExplicitAny: gradCheck takes functions of any arity
 const check = async (f: (...xs: any[]) => Tensor, xs: Tensor[], argnums?: number[]) => {
   const result = await gradCheck(f, xs, { eps: 1e-6, atol: 1e-6, rtol: 1e-4, raise: false, argnums });
   expect(result.ok, result.message).toBe(true);
