@@ -2,6 +2,7 @@
 // prompts, a program checks each answer (1 right, 0 wrong), and the policy is pushed towards
 // the answers that beat their group's mean. Held-out accuracy before and after, reward and KL
 // curves, sample answers.
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GRPOTrainer, type RLPrompt } from '@kiln/rlhf';
 import { manualSeed } from '@kiln/tensor';
@@ -96,6 +97,8 @@ export async function runGRPOStage(options: {
   const assessment = await assess(policy, tokenizer, heldOut, config.eval);
   const modelDir = join(dir, 'model');
   await saveModel(policy, modelDir);
+  // a model directory with its tokenizer is all examples/chat needs
+  await copyFile(join(sftDir, 'tokenizer.json'), join(modelDir, 'tokenizer.json'));
   const result: GRPOStageResult = {
     ...assessment,
     steps,
