@@ -20,6 +20,7 @@ const candidates = [
   'examples/finetune',
   'examples/chat',
   'examples/scaling',
+  'examples/rlhf',
 ];
 const projects = candidates
   .filter((dir) => existsSync(join(root, dir, 'test')))
