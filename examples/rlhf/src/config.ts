@@ -40,12 +40,13 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
   data: { trainPrompts: 4000, heldOut: 240 },
   eval: { maxTokens: 8, batchSize: 60, samples: 6 },
   grpo: {
-    steps: 60,
+    steps: 40,
     promptsPerStep: 8,
     groupSize: 8,
     maxCompletionTokens: 3,
+    temperature: 0.7,
     schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 5 },
-    beta: 0.02,
+    beta: 0.04,
     lossType: 'grpo',
     scaleRewards: 'group',
     seed: 1,
@@ -55,7 +56,7 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
     pairsPerBatch: 32,
     train: {
       seed: 3,
-      steps: 150,
+      steps: 100,
       schedule: { kind: 'cosine', maxLr: 3e-3, minLr: 3e-4, warmupSteps: 10 },
       weightDecay: 0,
       gradClip: 1,
@@ -65,7 +66,7 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
     },
   },
   ppo: {
-    steps: 40,
+    steps: 25,
     promptsPerStep: 32,
     maxCompletionTokens: 3,
     temperature: 1,
@@ -82,7 +83,7 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
     pairsPerBatch: 32,
     train: {
       seed: 5,
-      steps: 100,
+      steps: 80,
       schedule: { kind: 'cosine', maxLr: 1e-3, minLr: 1e-4, warmupSteps: 10 },
       weightDecay: 0,
       gradClip: 1,
@@ -114,7 +115,14 @@ export async function loadConfig(path: string | undefined): Promise<RLHFExampleC
         `--config ${path}: unknown section '${section}'; the sections are ${SECTIONS.join(', ')}`,
       );
     }
-    Object.assign(config[section], values);
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      throw new Error(`--config ${path}: section '${section}' must be an object`);
+    }
+    for (const [key, value] of Object.entries(values)) {
+      // a `train` section (the Trainer's settings) is merged one level deeper
+      const merge = key === 'train' && typeof value === 'object' && value !== null;
+      config[section][key] = merge ? { ...(config[section][key] as object), ...value } : value;
+    }
   }
   return config as unknown as RLHFExampleConfig;
 }
