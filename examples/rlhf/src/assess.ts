@@ -12,6 +12,8 @@ export interface Assessment {
   byTask: Record<string, number>;
   /** Each held-out prompt's greedy answer, in order. */
   outputs: string[];
+  /** Mean exact-answer accuracy of sampled answers (the rollouts' temperature), when measured. */
+  sampledAccuracy?: number;
 }
 
 /** Scores `model` on `prompts` (greedy, at most `maxTokens` tokens per answer). */
@@ -19,7 +21,7 @@ export async function assess(
   model: GPT,
   tokenizer: Tokenizer,
   prompts: readonly RLPrompt<TaskRecord>[],
-  options: { maxTokens: number; batchSize: number },
+  options: { maxTokens: number; batchSize: number; sampled?: { temperature: number; samples: number } },
 ): Promise<Assessment> {
   const imEnd = tokenizer.tokenToId('<|im_end|>')!;
   const result = await exactMatchAccuracy({
@@ -36,11 +38,39 @@ export async function assess(
     const records = result.records.filter((r) => prompts[r.index].example.task === task);
     byTask[task] = records.filter((r) => r.correct).length / records.length;
   }
-  return { accuracy: result.accuracy, byTask, outputs: result.records.map((r) => r.output) };
+  const outputs = result.records.map((r) => r.output);
+  if (!options.sampled) return { accuracy: result.accuracy, byTask, outputs };
+  // the policy as RL trains it: sampled answers, `samples` per prompt, a fixed seed
+  const { temperature, samples } = options.sampled;
+  let correct = 0;
+  for (let s = 0; s < samples; s++) {
+    const sampled = await exactMatchAccuracy({
+      prompts: prompts.map((p) => p.ids),
+      references: prompts.map((p) => p.example.answer),
+      generate: (batch) =>
+        generateBatch(model, batch, {
+          maxTokens: options.maxTokens,
+          temperature,
+          seed: 1000 + s,
+          stopTokens: [imEnd],
+        }),
+      decode: (ids) => tokenizer.decode(ids),
+      stopTokens: [imEnd],
+      batchSize: options.batchSize,
+    });
+    correct += sampled.correct;
+  }
+  return {
+    accuracy: result.accuracy,
+    byTask,
+    outputs,
+    sampledAccuracy: correct / (samples * prompts.length),
+  };
 }
 
 /** `accuracy 41.2% (count 50%, initial 40%, final 34%)`. */
-export function describeAssessment(a: Pick<Assessment, 'accuracy' | 'byTask'>): string {
+export function describeAssessment(a: Pick<Assessment, 'accuracy' | 'byTask' | 'sampledAccuracy'>): string {
   const parts = Object.entries(a.byTask).map(([t, v]) => `${t} ${(v * 100).toFixed(0)}%`);
-  return `held-out accuracy ${(a.accuracy * 100).toFixed(1)}% (${parts.join(', ')})`;
+  const sampled = a.sampledAccuracy === undefined ? '' : `; sampled ${(a.sampledAccuracy * 100).toFixed(1)}%`;
+  return `held-out accuracy ${(a.accuracy * 100).toFixed(1)}% (${parts.join(', ')})${sampled}`;
 }

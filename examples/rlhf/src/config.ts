@@ -15,7 +15,11 @@ export interface RLHFExampleConfig {
   };
   eval: { maxTokens: number; batchSize: number; samples: number };
   /** Step 1: GRPO with the programmatic reward. */
-  grpo: { steps: number } & Partial<GRPOConfig>;
+  grpo: {
+    steps: number;
+    /** The reward functions by name (`correct`, `close`; see task.ts) and their weights. */
+    rewards: Record<string, number>;
+  } & Partial<GRPOConfig>;
   /** Step 2: preference pairs, sampled from the SFT model and ranked by the judge. */
   prefs: {
     /** Prompts sampled (each gives at most one pair). */
@@ -41,6 +45,7 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
   eval: { maxTokens: 8, batchSize: 60, samples: 6 },
   grpo: {
     steps: 40,
+    rewards: { correct: 1 },
     promptsPerStep: 8,
     groupSize: 8,
     maxCompletionTokens: 3,

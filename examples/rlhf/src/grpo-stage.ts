@@ -13,7 +13,9 @@ import { type Assessment, assess, describeAssessment } from './assess.js';
 import type { RLHFExampleConfig } from './config.js';
 import { writeCurves } from './curves.js';
 import { finishStage, openStage } from './stage.js';
-import { correctness, fitting, type TaskRecord } from './task.js';
+import { closeness, correctness, fitting, type TaskRecord } from './task.js';
+
+const REWARDS = { correct: correctness, close: closeness } as Record<string, typeof correctness>;
 
 /** What the GRPO stage records. */
 export interface GRPOStageResult extends Assessment {
@@ -49,7 +51,7 @@ export async function runGRPOStage(options: {
     log(`grpo: reusing ${dir} (finished before; --fresh redoes it): ${describeAssessment(done)}`);
     return { result: done, reused: true };
   }
-  const { steps, ...grpo } = config.grpo;
+  const { steps, rewards, ...grpo } = config.grpo;
   manualSeed(grpo.seed ?? 0);
   const policy = await loadModel(sftDir);
   const reference = await loadModel(sftDir);
@@ -59,7 +61,14 @@ export async function runGRPOStage(options: {
     policy,
     reference,
     prompts,
-    rewards: [correctness],
+    rewards: Object.entries(rewards).map(([name, weight]) => {
+      const fn = REWARDS[name];
+      if (!fn)
+        throw new Error(
+          `grpo.rewards: unknown reward '${name}'; the rewards are ${Object.keys(REWARDS).join(', ')}`,
+        );
+      return { ...fn, weight };
+    }),
     decode: (ids) => tokenizer.decode(ids),
     stopTokens: [imEnd],
     padId: tokenizer.tokenToId('<|endoftext|>') ?? 0,
@@ -67,7 +76,7 @@ export async function runGRPOStage(options: {
   });
   const c = trainer.config;
   log(
-    `grpo: ${steps} steps × ${c.promptsPerStep} prompts × ${c.groupSize} completions (≤ ${c.maxCompletionTokens} tokens, temperature ${c.temperature}), reward = exact answer, β ${c.beta}, loss ${c.lossType}, lr ${JSON.stringify(c.schedule)}`,
+    `grpo: ${steps} steps × ${c.promptsPerStep} prompts × ${c.groupSize} completions (≤ ${c.maxCompletionTokens} tokens, temperature ${c.temperature}), rewards ${JSON.stringify(rewards)}, β ${c.beta}, loss ${c.lossType}, lr ${JSON.stringify(c.schedule)}`,
   );
   const records: MetricsRecord[] = [];
   const start = performance.now();
@@ -94,7 +103,10 @@ export async function runGRPOStage(options: {
   const total = (key: string) => records.reduce((a, r) => a + (r[key] as number), 0);
   const timeAll = total('generationSeconds') + total('rewardSeconds') + total('optimisationSeconds');
   const rates = records.map((r) => r.rolloutTokensPerSecond as number).sort((a, b) => a - b);
-  const assessment = await assess(policy, tokenizer, heldOut, config.eval);
+  const assessment = await assess(policy, tokenizer, heldOut, {
+    ...config.eval,
+    sampled: { temperature: c.temperature, samples: 4 },
+  });
   const modelDir = join(dir, 'model');
   await saveModel(policy, modelDir);
   // a model directory with its tokenizer is all examples/chat needs

@@ -67,10 +67,17 @@ async function main(): Promise<void> {
 
   // The SFT model's held-out scores: the "before" of every method.
   const sftStage = join(outDir, 'sft');
-  let sft = await openStage<Assessment>(sftStage, { sft: sftId, data: config.data, eval: config.eval });
+  let sft = await openStage<Assessment>(sftStage, {
+    sft: sftId,
+    data: config.data,
+    eval: config.eval,
+    temperature: config.grpo.temperature,
+  });
   if (!sft) {
     const model = await loadModel(sftDir);
-    sft = await assess(model, tokenizer, heldOut, config.eval);
+    // sampled as GRPO samples its rollouts, to compare with GRPO's sampled accuracy
+    const sampled = { temperature: config.grpo.temperature ?? 1, samples: 4 };
+    sft = await assess(model, tokenizer, heldOut, { ...config.eval, sampled });
     model.dispose();
     await finishStage(sftStage, sft);
   }

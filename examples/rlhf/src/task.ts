@@ -49,6 +49,28 @@ export const correctness: RewardFunction<TaskRecord> = {
 };
 
 /**
+ * A shaped reward for GRPO beside {@link correctness}: partial credit that points towards the
+ * answer when it is wrong — for counting, 1 − |n − want| / 2 (at least 0); for the letter tasks,
+ * 1 when the letter occurs in the word it must come from (the first word for `First letter`,
+ * the last for `Last letter`). Exact answers get 1 here too.
+ */
+export const closeness: RewardFunction<TaskRecord> = {
+  name: 'close',
+  fn: (prompt, completion, example) => {
+    const got = normalizeAnswer(completion);
+    const want = normalizeAnswer(example.answer);
+    if (got === want) return 1;
+    if (example.task === 'count') {
+      return /^\d+$/.test(got) ? Math.max(0, 1 - Math.abs(Number(got) - Number(want)) / 2) : 0;
+    }
+    if (!/^[a-z]$/.test(got)) return 0;
+    const words = normalizeAnswer(prompt.slice(prompt.indexOf(':') + 1)).split(' ');
+    const word = example.task === 'initial' ? words[0] : words.at(-1);
+    return word?.includes(got) ? 0.5 : 0;
+  },
+};
+
+/**
  * The judge of step 2, standing in for human raters: a graded score, so two wrong answers can
  * still be ranked. 1 for the right answer; otherwise partial credit for the right form (a
  * single letter for the letter tasks, a number for counting, closer counts better) minus a
