@@ -102,7 +102,7 @@ run('3. RLHF (GRPO; reward model, PPO, DPO)', [
 ]);
 const rl = readJson(join(runs, 'rlhf', 'summary.json'));
 headlines.push(
-  `RLHF: held-out accuracy ${pct(rl.sft.accuracy)} (SFT) → ${pct(rl.grpo.accuracy)} (GRPO), ${pct(rl.ppo.accuracy)} (PPO), ${pct(rl.dpo.accuracy)} (DPO); reward model pair accuracy ${pct(rl.rewardModel.pairAccuracy)}`,
+  `RLHF: held-out accuracy ${pct(rl.sft.accuracy)} (SFT) → ${pct(rl.grpo.accuracy)} (GRPO; sampled ${pct(rl.sft.sampledAccuracy)} → ${pct(rl.grpo.sampledAccuracy)}), ${pct(rl.ppo.accuracy)} (PPO), ${pct(rl.dpo.accuracy)} (DPO); reward model pair accuracy ${pct(rl.rewardModel.pairAccuracy)}`,
 );
 
 // 4. A sample chat with the RLHF'd assistant.
