@@ -95,7 +95,8 @@ export async function runGRPOStage(options: {
   }
   const seconds = (performance.now() - start) / 1000;
   await writeCurves(dir, 'GRPO', records, [
-    { file: 'reward.svg', key: 'reward', label: 'mean reward (exact answers)' },
+    { file: 'reward.svg', key: 'reward', label: 'mean reward (weighted sum of the functions)' },
+    { file: 'correct.svg', key: 'reward/correct', label: 'fraction of exact answers' },
     { file: 'kl.svg', key: 'kl', label: 'KL to the SFT model (k3)' },
   ]);
   const meanOf = (key: string, part: MetricsRecord[]) =>
