@@ -21,6 +21,7 @@ const candidates = [
   'examples/chat',
   'examples/scaling',
   'examples/moe',
+  'examples/rlhf',
 ];
 const projects = candidates
   .filter((dir) => existsSync(join(root, dir, 'test')))

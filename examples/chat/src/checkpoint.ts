@@ -75,7 +75,7 @@ export async function findCheckpoint(query: CheckpointQuery): Promise<Checkpoint
     if (!modelDir) {
       throw new Error(
         `no model to chat with: none of ${DEFAULT_MODELS.join(', ')} exists under ${root}.\n` +
-          'Make one with `pnpm demo` (examples/pretrain, about a minute; a base model that continues text)\n' +
+          'Make one with `pnpm demo` (the whole pipeline; `pnpm demo -- --only pretrain` for a base model that continues text, about a minute)\n' +
           'or run examples/finetune (an assistant, in runs/finetune), or pass --model <dir> with any\n' +
           'Kiln or Hugging Face GPT-2/Llama model directory.',
       );

@@ -36,7 +36,7 @@ async function exists(path: string): Promise<boolean> {
 export function pretrainCommand(dir: string, cwd: string): string {
   const out = relative(cwd, dir) || '.';
   return out === 'runs/pretrain'
-    ? 'pnpm demo'
+    ? 'pnpm demo -- --only pretrain'
     : `pnpm --filter @kiln/example-pretrain start -- --out ${JSON.stringify(resolve(dir))}`;
 }
 

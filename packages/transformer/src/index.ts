@@ -109,6 +109,7 @@ export {
   mergeLoRA,
   trainableParameters,
   unloadLoRA,
+  withAdaptersDisabled,
 } from './lora/apply.js';
 export { LoRAAdapter, type LoRAAdapterOptions, LoRAAdapters, LoRALinear } from './lora/lora-linear.js';
 export {

@@ -133,6 +133,41 @@ export function loraLayers(model: GPT): [string, LoRALinear][] {
   return model.namedModules().filter((e): e is [string, LoRALinear] => e[1] instanceof LoRALinear);
 }
 
+/**
+ * Runs `fn` with every LoRA adapter of `model` switched off, so the model computes its frozen
+ * base (the reference model of preference and RL training, without a second copy in memory),
+ * and switches them back on after, also when `fn` throws. `fn` must be synchronous (tensor ops
+ * are): the switch must not leak into code that runs between the caller's awaits. Throws when
+ * the model has no adapters, since the "reference" would then be the policy itself.
+ *
+ * ```ts
+ * const refLogps = withAdaptersDisabled(policy, () => noGrad(() => sequenceLogprobs(policy, ids, mask)));
+ * ```
+ */
+export function withAdaptersDisabled<R>(model: GPT, fn: () => R): R {
+  const layers = loraLayers(model).map(([, layer]) => layer);
+  if (layers.length === 0) {
+    throw new Error(
+      'withAdaptersDisabled: the model has no LoRA adapters (applyLoRA first), so there is no base to fall back to',
+    );
+  }
+  const before = layers.map((layer) => layer.adaptersDisabled);
+  for (const layer of layers) layer.adaptersDisabled = true;
+  try {
+    const result = fn();
+    if (result instanceof Promise) {
+      throw new TypeError(
+        'withAdaptersDisabled: fn returned a promise; pass a synchronous function (tensor ops are synchronous)',
+      );
+    }
+    return result;
+  } finally {
+    layers.forEach((layer, i) => {
+      layer.adaptersDisabled = before[i];
+    });
+  }
+}
+
 /** Whether `model` has LoRA adapters (call `mergeLoRA` or `unloadLoRA` to remove them). */
 export function hasLoRA(model: GPT): boolean {
   return loraLayers(model).length > 0;

@@ -96,6 +96,12 @@ function activate(x: Tensor, activation: MatmulActivation): Tensor {
 export class LoRALinear extends Linear {
   /** The adapters, by target name (`lora.q`, `lora.fc`, …). */
   lora: LoRAAdapters;
+  /**
+   * When true the layer computes the base layer alone (the adapters are skipped, not removed):
+   * the frozen reference of DPO/PPO/GRPO without a second copy of the model. Set it through
+   * `withAdaptersDisabled`.
+   */
+  adaptersDisabled = false;
 
   constructor(base: Linear, adapters: ReadonlyMap<string, LoRAAdapter>) {
     super(base.inFeatures, base.outFeatures, { weight: base.weight, bias: false });
@@ -123,8 +129,9 @@ export class LoRALinear extends Linear {
       .sort((a, b) => a[1].rows[0] - b[1].rows[0]);
   }
 
-  /** `x [..., in]` → `activation(x Wᵀ + b + Σ adapters)` `[..., out]`. */
+  /** `x [..., in]` → `activation(x Wᵀ + b + Σ adapters)` `[..., out]` (the base alone while `adaptersDisabled`). */
   override forward(x: Tensor, activation: MatmulActivation = 'none'): Tensor {
+    if (this.adaptersDisabled) return super.forward(x, activation);
     return scope(() => {
       const base = super.forward(x); // x Wᵀ + b, the bias fused into the product's store
       const adapters = this.adapters();
