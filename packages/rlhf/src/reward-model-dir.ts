@@ -4,11 +4,10 @@
 // `AutoModelForSequenceClassification.from_pretrained(dir)` loads it.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { noGrad } from '@kiln/autograd';
 import { type Backend, getRngState, setRngState, type Tensor } from '@kiln/tensor';
 import { readSafetensorsFile, saveSafetensors, writeFileAtomic } from '@kiln/tensor/node';
-import { tensorsFromSafetensors } from '@kiln/tensor/safetensors';
 import {
+  assignHFTensors,
   fromHFConfig,
   GPT,
   type HFBinding,
@@ -97,20 +96,7 @@ export async function loadRewardModel(
         `loadRewardModel: ${dir} does not hold a reward model of its config: ${[...missing.map((m) => `missing ${m}`), ...wrong].join('; ')}`,
       );
     }
-    noGrad(() => {
-      for (const b of bindings) {
-        const [src] = Object.values(
-          tensorsFromSafetensors(parsed, { names: [b.name], float16: 'float32', backend: model.backend }),
-        );
-        const target = hfView(b);
-        try {
-          target.assign(src);
-        } finally {
-          target.dispose();
-          src.dispose();
-        }
-      }
-    });
+    assignHFTensors(bindings, () => parsed, model.backend);
     return model;
   } catch (error) {
     model.dispose();

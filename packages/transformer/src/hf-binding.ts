@@ -3,8 +3,9 @@
  * parameters. Layers build the bindings of their own parameters (a block's feed-forward module
  * names its part), and `hf-weights.ts` assembles a model's list from them.
  */
-import type { Parameter } from '@kiln/autograd';
-import type { Tensor } from '@kiln/tensor';
+import { noGrad, type Parameter } from '@kiln/autograd';
+import type { Backend, Tensor } from '@kiln/tensor';
+import { type ParsedSafetensors, tensorsFromSafetensors } from '@kiln/tensor/safetensors';
 import type { Linear } from './layers/linear.js';
 
 /**
@@ -23,6 +24,33 @@ export interface HFBinding {
   rows?: [number, number];
   /** The HF tensor is stored transposed ([in, out], GPT-2 Conv1D). */
   transpose?: boolean;
+}
+
+/**
+ * Copies each binding's tensor from parsed safetensors into its parameter (float16 files become
+ * float32), one tensor at a time so that loading needs memory for the model plus one tensor.
+ * `fileOf(name)` is the parsed file holding `name` (a sharded checkpoint has several); the caller
+ * has checked that every name is there with its {@link hfShape}.
+ */
+export function assignHFTensors(
+  bindings: readonly HFBinding[],
+  fileOf: (name: string) => ParsedSafetensors,
+  backend: Backend,
+): void {
+  noGrad(() => {
+    for (const b of bindings) {
+      const [src] = Object.values(
+        tensorsFromSafetensors(fileOf(b.name), { names: [b.name], float16: 'float32', backend }),
+      );
+      const target = hfView(b);
+      try {
+        target.assign(src);
+      } finally {
+        target.dispose();
+        src.dispose();
+      }
+    }
+  });
 }
 
 /** The shape of a binding's tensor in the Hugging Face layout. */

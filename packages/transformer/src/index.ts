@@ -64,6 +64,7 @@ export {
   IGNORE_INDEX,
 } from './gpt.js';
 export {
+  assignHFTensors,
   type HFBinding,
   type HFNaming,
   hfShape,

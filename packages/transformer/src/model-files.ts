@@ -4,17 +4,12 @@
  * `modelFromFiles` builds a `GPT` from them. `saveModel` / `loadModel` (`@kiln/transformer/node`)
  * are these plus the file system; a web page hands the bytes to a `Blob`, a download or OPFS.
  */
-import { noGrad } from '@kiln/autograd';
 import { type Backend, getRngState, setRngState, type Tensor } from '@kiln/tensor';
-import {
-  type ParsedSafetensors,
-  parseSafetensors,
-  tensorsFromSafetensors,
-  tensorsToSafetensors,
-} from '@kiln/tensor/safetensors';
+import { type ParsedSafetensors, parseSafetensors, tensorsToSafetensors } from '@kiln/tensor/safetensors';
 import { GPT } from './gpt.js';
+import { assignHFTensors, hfView } from './hf-binding.js';
 import { fromHFConfig, ModelFileError, toHFConfig } from './hf-config.js';
-import { hfBindings, hfShape, hfView, isIgnoredHFBuffer } from './hf-weights.js';
+import { hfBindings, hfShape, isIgnoredHFBuffer } from './hf-weights.js';
 import { hasLoRA } from './lora/apply.js';
 
 /** File names inside a model directory. */
@@ -179,25 +174,7 @@ export function modelFromFiles(
         `loadModel: the weights in ${dir} do not match its config.json (${config.family}, ${config.nLayers} layers, dModel ${config.dModel}, ${config.nHeads} heads / ${config.nKvHeads} kv heads, vocab ${config.vocabSize}):\n  ${problems.join('\n  ')}`,
       );
     }
-    // One tensor at a time, so loading needs memory for the model plus one tensor.
-    noGrad(() => {
-      for (const b of bindings) {
-        const [src] = Object.values(
-          tensorsFromSafetensors(weights.get(b.name)!, {
-            names: [b.name],
-            float16: 'float32',
-            backend: model.backend,
-          }),
-        );
-        const target = hfView(b);
-        try {
-          target.assign(src);
-        } finally {
-          target.dispose();
-          src.dispose();
-        }
-      }
-    });
+    assignHFTensors(bindings, (name) => weights.get(name)!, model.backend);
     if (options.dtype === 'float16') model.to('float16');
     return model;
   } catch (error) {
