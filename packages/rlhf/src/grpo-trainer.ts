@@ -21,7 +21,7 @@ import { grpoAdvantages, grpoLoss, rlooAdvantages } from './losses/grpo.js';
 import { PromptOrder } from './prompt-order.js';
 import { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
 import { checkRewardFunctions, type RewardFunction, type RLPrompt, scoreCompletions } from './rewards.js';
-import { checkPromptBudget, rollout, rolloutRows } from './rollout.js';
+import { checkRolloutInputs, rollout, rolloutRows } from './rollout.js';
 
 /** Options of {@link GRPOTrainer}. */
 export interface GRPOTrainerOptions<E> {
@@ -101,15 +101,13 @@ export class GRPOTrainer<E = unknown> {
     this.#options = options;
     this.#rewards = checkRewardFunctions(options.rewards, who);
     checkReference(options.reference, options.policy, who);
-    if (!Array.isArray(options.prompts) || options.prompts.length === 0)
-      throw new TypeError(`${who}: give at least one prompt`);
-    checkPromptBudget(
+    checkRolloutInputs(
       options.prompts,
+      options.stopTokens,
       options.policy.config.contextLength,
       this.config.maxCompletionTokens,
       who,
     );
-    if (!options.stopTokens?.length) throw new TypeError(`${who}: give the end-of-turn id(s) in stopTokens`);
     this.#order = new PromptOrder(options.prompts.length, this.config.seed);
     this.#schedule = createSchedule(this.config.schedule);
     this.optimizer =

@@ -25,7 +25,7 @@ import { PromptOrder } from './prompt-order.js';
 import { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
 import type { RewardModel } from './reward-model.js';
 import { checkRewardFunctions, type RewardFunction, type RLPrompt, scoreCompletions } from './rewards.js';
-import { checkPromptBudget, rollout, rolloutRows } from './rollout.js';
+import { checkRolloutInputs, rollout, rolloutRows } from './rollout.js';
 
 /** Options of {@link PPOTrainer}. */
 export interface PPOTrainerOptions<E> {
@@ -100,15 +100,13 @@ export class PPOTrainer<E = unknown> {
       throw new TypeError(
         `${who}: give a valueModel (e.g. RewardModel.fromCausalLM of the reward model's weights)`,
       );
-    if (!Array.isArray(options.prompts) || options.prompts.length === 0)
-      throw new TypeError(`${who}: give at least one prompt`);
-    checkPromptBudget(
+    checkRolloutInputs(
       options.prompts,
+      options.stopTokens,
       options.policy.config.contextLength,
       this.config.maxCompletionTokens,
       who,
     );
-    if (!options.stopTokens?.length) throw new TypeError(`${who}: give the end-of-turn id(s) in stopTokens`);
     this.#order = new PromptOrder(options.prompts.length, this.config.seed);
     this.#schedule = createSchedule(this.config.schedule);
     this.#valueSchedule = createSchedule(this.config.valueSchedule ?? this.config.schedule);

@@ -58,6 +58,23 @@ export function checkPromptBudget(
   }
 }
 
+/**
+ * The rollout inputs both RL trainers take, checked once: at least one prompt, each within the
+ * context budget ({@link checkPromptBudget}), and the end-of-turn ids.
+ */
+export function checkRolloutInputs(
+  prompts: readonly RLPrompt[],
+  stopTokens: readonly number[] | undefined,
+  contextLength: number,
+  maxTokens: number,
+  who: string,
+): void {
+  if (!Array.isArray(prompts) || prompts.length === 0)
+    throw new TypeError(`${who}: give at least one prompt`);
+  checkPromptBudget(prompts, contextLength, maxTokens, who);
+  if (!stopTokens?.length) throw new TypeError(`${who}: give the end-of-turn id(s) in stopTokens`);
+}
+
 /** Generates a completion for each of `prompts` (repeat a prompt G times for a group) in one batched pass. */
 export async function rollout(
   policy: PaddedCausalLM,
