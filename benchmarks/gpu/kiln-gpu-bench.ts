@@ -18,7 +18,9 @@ function flag(name: string, fallback: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 const small = process.argv.includes('--small');
-const sizes = flag('sizes', small ? '256,512' : '256,512,1024,2048,4096').split(',').map(Number);
+const sizes = flag('sizes', small ? '256,512' : '256,512,1024,2048,4096')
+  .split(',')
+  .map(Number);
 const batch = Number(flag('batch', small ? '2' : '8'));
 const context = Number(flag('context', small ? '64' : '1024'));
 const steps = Number(flag('steps', small ? '3' : '10'));
@@ -55,7 +57,11 @@ async function matmulRow(n: number, layout: Layout): Promise<MatmulRow> {
   const a = randn([n, n]);
   const b = randn([n, n]);
   const product = () =>
-    layout === 'A·B' ? a.matmul(b) : layout === 'A·Bᵀ' ? a.matmul(b.transpose(0, 1)) : a.transpose(0, 1).matmul(b);
+    layout === 'A·B'
+      ? a.matmul(b)
+      : layout === 'A·Bᵀ'
+        ? a.matmul(b.transpose(0, 1))
+        : a.transpose(0, 1).matmul(b);
   const reps = Math.max(2, Math.min(200, Math.round(flopsPerSample / (2 * n ** 3))));
   const sample = async () => {
     let last: Tensor | null = null;
@@ -144,6 +150,8 @@ const train = {
   flopsPerToken,
   achievedTflops: (flopsPerToken * tokensPerStep) / (msMedian / 1000) / 1e12,
 };
-log(`GPT step: ${train.tokensPerSecond.toFixed(0)} tokens/s (${msMedian.toFixed(0)} ms per ${tokensPerStep} tokens)`);
+log(
+  `GPT step: ${train.tokensPerSecond.toFixed(0)} tokens/s (${msMedian.toFixed(0)} ms per ${tokensPerStep} tokens)`,
+);
 console.log(JSON.stringify({ adapter: `${info.name}: ${info.device}`, matmul, train }));
 process.exit(0);

@@ -31,7 +31,10 @@ async function writeLogits(model: GPT, name: string): Promise<void> {
   const ids = tensor(Int32Array.from(IDS), { shape: [2, 16], dtype: 'int32' });
   const logits = noGrad(() => model.forward(ids).logits);
   const values = Array.from(await logits.data());
-  writeFileSync(join(dir, `${name}.kiln-logits.json`), JSON.stringify({ ids: IDS, shape: logits.shape, logits: values }));
+  writeFileSync(
+    join(dir, `${name}.kiln-logits.json`),
+    JSON.stringify({ ids: IDS, shape: logits.shape, logits: values }),
+  );
   ids.dispose();
   logits.dispose();
   console.error(`[kiln-interop] ${name}: logits ${logits.shape.join('×')} written`);
@@ -51,7 +54,15 @@ function perturb(named: Iterable<[string, Tensor]>, std: number): void {
 const CONFIGS: Record<string, GPTConfig> = {
   gpt2: { family: 'gpt2', vocabSize: 1000, contextLength: 64, nLayers: 2, nHeads: 4, dModel: 64 },
   // grouped-query attention (2 key/value heads for 4 query heads) and RoPE
-  llama: { family: 'llama', vocabSize: 1000, contextLength: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dModel: 64 },
+  llama: {
+    family: 'llama',
+    vocabSize: 1000,
+    contextLength: 64,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    dModel: 64,
+  },
 };
 
 if (mode === 'export') {
