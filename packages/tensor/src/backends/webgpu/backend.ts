@@ -56,6 +56,8 @@ import {
   embeddingSumLaunch,
   SORT_BLOCK,
 } from './kernels/embedding-backward.js';
+import { groupedMatmulLaunch } from './kernels/grouped-matmul.js';
+import { groupedOuterLaunch } from './kernels/grouped-outer.js';
 import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
 import { matmulVariantLaunches } from './kernels/matmul.js';
 import { epilogueViews } from './kernels/matmul-epilogue.js';
@@ -64,6 +66,7 @@ import { normBackwardColumnsLaunch, normBackwardRowsLaunch } from './kernels/nor
 import { randomLaunch } from './kernels/random.js';
 import { cumsumLaunch, reduceLaunch } from './kernels/reduce.js';
 import { rowLanes } from './kernels/rows.js';
+import { combineRowsLaunch, dispatchRowsLaunch, slotDotsLaunch } from './kernels/slot-rows.js';
 import { softmaxLaunch } from './kernels/softmax.js';
 import { softmaxBackwardLaunch } from './kernels/softmax-backward.js';
 import { topkLaunch } from './kernels/topk.js';
@@ -449,6 +452,50 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       index.storage.buffer,
       src.storage.buffer,
     );
+  }
+
+  groupedMatmul(x: V, w: V, ends: V, out: V): void {
+    this.#check('groupedMatmul');
+    if (sizeOf(out.shape) === 0) return;
+    // rows in no group stay zero: the kernel writes only the rows of its groups
+    this.fill(out, 0);
+    if (x.shape[0] === 0) return;
+    const launch = groupedMatmulLaunch(x, w, ends, out, this.#maxWorkgroups);
+    const buffers = [out, x, w, ends].map((v) => v.storage.buffer);
+    this.#run('groupedMatmul', launch, ...buffers);
+  }
+
+  groupedOuter(x: V, y: V, ends: V, out: V): void {
+    this.#check('groupedOuter');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = groupedOuterLaunch(x, y, ends, out, this.#maxWorkgroups);
+    this.#run('groupedOuter', launch, ...[out, x, y, ends].map((v) => v.storage.buffer));
+  }
+
+  dispatchRows(x: V, slots: V, gates: V | null, out: V): void {
+    this.#check('dispatchRows');
+    if (sizeOf(out.shape) === 0) return;
+    // rows no slot names are zero; the kernel writes only named rows
+    this.fill(out, 0);
+    if (sizeOf(x.shape) === 0 || sizeOf(slots.shape) === 0) return;
+    const launch = dispatchRowsLaunch(x, slots, gates, out, this.#maxWorkgroups);
+    const views = gates ? [out, x, slots, gates] : [out, x, slots];
+    this.#run('dispatchRows', launch, ...views.map((v) => v.storage.buffer));
+  }
+
+  combineRows(y: V, slots: V, gates: V | null, out: V): void {
+    this.#check('combineRows');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = combineRowsLaunch(y, slots, gates, out, this.#maxWorkgroups);
+    const views = gates ? [out, y, slots, gates] : [out, y, slots];
+    this.#run('combineRows', launch, ...views.map((v) => v.storage.buffer));
+  }
+
+  slotDots(x: V, y: V, slots: V, out: V): void {
+    this.#check('slotDots');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = slotDotsLaunch(x, y, slots, out, this.#maxWorkgroups);
+    this.#run('slotDots', launch, ...[out, x, slots, y].map((v) => v.storage.buffer));
   }
 
   random(out: V, params: RandomParams): void {
