@@ -18,10 +18,10 @@ async function runSuite(): Promise<void> {
   const steps = process.env.BENCH_MOE_STEPS ?? '5';
   const warmup = process.env.BENCH_MOE_WARMUP ?? '1';
   const loadStart = loadavg()[0];
-  const { tokens, dModel, experts, topK, expertDFF, blockSize } = MOE_BENCH;
+  const { tokens, dModel, experts, topK, expertDFF } = MOE_BENCH;
   console.log(
     `MoE layer: ${tokens} tokens, d ${dModel}, ${experts} SwiGLU experts of width ${expertDFF}, top-${topK}, ` +
-      `dropless blocks of ${blockSize}; capacity factor 1.25. Dense reference: SwiGLU of width ${topK * expertDFF} (equal active parameters).\n`,
+      `dropless (grouped kernel); capacity factor 1.25. Dense reference: SwiGLU of width ${topK * expertDFF} (equal active parameters).\n`,
   );
   const errors: string[] = [];
   const rows: string[][] = [];
@@ -41,6 +41,8 @@ async function runSuite(): Promise<void> {
       permuteOverDense: median('permute') / median('dense'),
       expertsOverDense: median('experts') / median('dense'),
       combineOverDense: median('combine') / median('dense'),
+      blocksOverDense: median('blocks') / median('dense'),
+      expertsOverBlocks: median('experts') / median('blocks'),
     };
     results[backend] = { device, ms, ratios };
     for (const name of Object.keys(ms)) {

@@ -11,6 +11,7 @@ import { combineRows, dispatchRows, groupedMatmul, groupedOuter, slotDots } from
 import { afterAll, describe, it } from 'vitest';
 import {
   compare,
+  gpu,
   type HostSpec,
   make,
   randomSpec,
@@ -24,6 +25,21 @@ import {
 afterAll(shutdown);
 
 const PRODUCT = { rtol: 1e-5, atol: 1e-5 };
+
+/** Both variants of the grouped kernels (`band` where the adapter has subgroups). */
+const VARIANTS = ['tiled', ...(gpu?.info.features.includes('subgroups') ? ['band'] : [])];
+
+/** Runs `fn` with the grouped kernels' variant forced. */
+async function withVariant(variant: string, fn: () => Promise<void>): Promise<void> {
+  const before = process.env.KILN_GROUPED_VARIANT;
+  process.env.KILN_GROUPED_VARIANT = variant;
+  try {
+    await fn();
+  } finally {
+    if (before === undefined) delete process.env.KILN_GROUPED_VARIANT;
+    else process.env.KILN_GROUPED_VARIANT = before;
+  }
+}
 
 /** Random group sizes summing to at most `rows` (some empty), as inclusive ends. */
 function randomEnds(groups: number, rows: number, seed: number, fill = true): HostSpec {
@@ -53,69 +69,78 @@ function randomSlots(tokens: number, k: number, rows: number, seed: number, drop
 }
 
 describe.skipIf(!!skipReason)(suiteName('webgpu mixture-of-experts kernels vs cpu'), () => {
-  it('groupedMatmul: random sizes, empty and uneven groups, trailing rows, transposed weights', async () => {
-    const cases = [
-      { R: 1, K: 3, M: 2, E: 1 },
-      { R: 37, K: 19, M: 45, E: 5 },
-      { R: 130, K: 64, M: 33, E: 8 },
-      { R: 64, K: 17, M: 70, E: 3 },
-    ];
-    for (const [i, { R, K, M, E }] of cases.entries()) {
-      const x = randomSpec([R, K], 'float32', { seed: i + 1 });
-      const w = randomSpec([E, K, M], 'float32', { seed: i + 11 });
-      const wt = randomSpec([E, M, K], 'float32', { seed: i + 21 });
-      for (const fill of [true, false]) {
-        const ends = randomEnds(E, R, i * 7 + (fill ? 1 : 2), fill);
+  for (const variant of VARIANTS) {
+    it(`${'groupedMatmul: random sizes, empty and uneven groups, trailing rows, transposed weights'} (${variant})`, () =>
+      withVariant(variant, async () => {
+        const cases = [
+          { R: 1, K: 3, M: 2, E: 1 },
+          { R: 37, K: 19, M: 45, E: 5 },
+          { R: 130, K: 64, M: 33, E: 8 },
+          { R: 64, K: 17, M: 70, E: 3 },
+        ];
+        for (const [i, { R, K, M, E }] of cases.entries()) {
+          const x = randomSpec([R, K], 'float32', { seed: i + 1 });
+          const w = randomSpec([E, K, M], 'float32', { seed: i + 11 });
+          const wt = randomSpec([E, M, K], 'float32', { seed: i + 21 });
+          for (const fill of [true, false]) {
+            const ends = randomEnds(E, R, i * 7 + (fill ? 1 : 2), fill);
+            await compare(
+              (be) => [
+                groupedMatmul(make(be, x), make(be, w), make(be, ends)),
+                groupedMatmul(make(be, x), make(be, wt).permute([0, 2, 1]), make(be, ends)),
+              ],
+              PRODUCT,
+              `groupedMatmul R${R} K${K} M${M} E${E} fill ${fill}`,
+            );
+          }
+        }
+      }));
+  }
+
+  for (const variant of VARIANTS) {
+    it(`${'groupedMatmul: every row in one group, all groups empty, float16'} (${variant})`, () =>
+      withVariant(variant, async () => {
+        const [R, K, M, E] = [40, 24, 36, 4];
+        const x = randomSpec([R, K], 'float32', { seed: 3 });
+        const w = randomSpec([E, K, M], 'float32', { seed: 4 });
+        const one: HostSpec = { data: [0, 0, R, R], shape: [E], dtype: 'int32' };
+        const none: HostSpec = { data: [0, 0, 0, 0], shape: [E], dtype: 'int32' };
         await compare(
-          (be) => [
-            groupedMatmul(make(be, x), make(be, w), make(be, ends)),
-            groupedMatmul(make(be, x), make(be, wt).permute([0, 2, 1]), make(be, ends)),
-          ],
+          (be) => [one, none].map((e) => groupedMatmul(make(be, x), make(be, w), make(be, e))),
           PRODUCT,
-          `groupedMatmul R${R} K${K} M${M} E${E} fill ${fill}`,
         );
-      }
-    }
-  });
+        const xh = randomSpec([R, K], 'float16', { seed: 5 });
+        const wh = randomSpec([E, K, M], 'float16', { seed: 6 });
+        const ends = randomEnds(E, R, 9);
+        await compare((be) => groupedMatmul(make(be, xh), make(be, wh), make(be, ends)), {
+          rtol: 2e-3,
+          atol: 2e-2,
+        });
+      }));
+  }
 
-  it('groupedMatmul: every row in one group, all groups empty, float16', async () => {
-    const [R, K, M, E] = [40, 24, 36, 4];
-    const x = randomSpec([R, K], 'float32', { seed: 3 });
-    const w = randomSpec([E, K, M], 'float32', { seed: 4 });
-    const one: HostSpec = { data: [0, 0, R, R], shape: [E], dtype: 'int32' };
-    const none: HostSpec = { data: [0, 0, 0, 0], shape: [E], dtype: 'int32' };
-    await compare(
-      (be) => [one, none].map((e) => groupedMatmul(make(be, x), make(be, w), make(be, e))),
-      PRODUCT,
-    );
-    const xh = randomSpec([R, K], 'float16', { seed: 5 });
-    const wh = randomSpec([E, K, M], 'float16', { seed: 6 });
-    const ends = randomEnds(E, R, 9);
-    await compare((be) => groupedMatmul(make(be, xh), make(be, wh), make(be, ends)), {
-      rtol: 2e-3,
-      atol: 2e-2,
-    });
-  });
-
-  it('groupedOuter: random sizes with empty groups and trailing rows', async () => {
-    const cases = [
-      { R: 5, K: 3, M: 2, E: 2 },
-      { R: 77, K: 40, M: 33, E: 6 },
-      { R: 200, K: 16, M: 64, E: 8 },
-    ];
-    for (const [i, { R, K, M, E }] of cases.entries()) {
-      const x = randomSpec([R, K], 'float32', { seed: i + 31 });
-      const y = randomSpec([R, M], 'float32', { seed: i + 41 });
-      for (const fill of [true, false]) {
-        const ends = randomEnds(E, R, i * 5 + (fill ? 3 : 4), fill);
-        await compare(
-          (be) => groupedOuter(make(be, x), make(be, y), make(be, ends)),
-          { rtol: 1e-5, atol: 5e-5 },
-          `groupedOuter R${R} K${K} M${M} E${E} fill ${fill}`,
-        );
-      }
-    }
-  });
+  for (const variant of VARIANTS) {
+    it(`${'groupedOuter: random sizes with empty groups and trailing rows'} (${variant})`, () =>
+      withVariant(variant, async () => {
+        const cases = [
+          { R: 5, K: 3, M: 2, E: 2 },
+          { R: 77, K: 40, M: 33, E: 6 },
+          { R: 200, K: 16, M: 64, E: 8 },
+        ];
+        for (const [i, { R, K, M, E }] of cases.entries()) {
+          const x = randomSpec([R, K], 'float32', { seed: i + 31 });
+          const y = randomSpec([R, M], 'float32', { seed: i + 41 });
+          for (const fill of [true, false]) {
+            const ends = randomEnds(E, R, i * 5 + (fill ? 3 : 4), fill);
+            await compare(
+              (be) => groupedOuter(make(be, x), make(be, y), make(be, ends)),
+              { rtol: 1e-5, atol: 5e-5 },
+              `groupedOuter R${R} K${K} M${M} E${E} fill ${fill}`,
+            );
+          }
+        }
+      }));
+  }
 
   it('dispatchRows, combineRows, slotDots: permutations, dropped slots, gates', async () => {
     const cases = [

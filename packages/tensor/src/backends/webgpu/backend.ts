@@ -22,6 +22,7 @@ import { isSoftwareAdapter, MatmulAutotune } from './autotune.js';
 import { BufferUsage, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, MAP_MODE_READ } from './constants.js';
 import type { OpenedDevice } from './device.js';
 import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
+import { envVar } from './env.js';
 import { DeviceErrors } from './errors.js';
 import { Executor, type Launch } from './executor.js';
 import { activationBackwardLaunch } from './kernels/activation-backward.js';
@@ -56,6 +57,7 @@ import {
   embeddingSumLaunch,
   SORT_BLOCK,
 } from './kernels/embedding-backward.js';
+import { groupedMatmulBandLaunch, groupedOuterBandLaunch } from './kernels/grouped-band.js';
 import { groupedMatmulLaunch } from './kernels/grouped-matmul.js';
 import { groupedOuterLaunch } from './kernels/grouped-outer.js';
 import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
@@ -109,6 +111,8 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   readonly #maxWorkgroups: number;
   readonly #f16: boolean;
   readonly #matmulTune: MatmulAutotune;
+  /** Whether the grouped product uses its subgroup-band variant (see #groupedBand). */
+  readonly #groupedBandDefault: boolean;
 
   constructor(opened: OpenedDevice, options: WebGpuBackendOptions = {}) {
     this.#opened = opened;
@@ -137,6 +141,12 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       opened.features.includes('subgroups') && opened.subgroupMinSize >= 8,
       this.#maxWorkgroups,
     );
+    // lavapipe runs the subgroup-band layout 2–5× faster than tiles (kernels/grouped-band.ts);
+    // GPUs keep the tiled kernel
+    this.#groupedBandDefault =
+      isSoftwareAdapter(opened.description) &&
+      opened.features.includes('subgroups') &&
+      opened.subgroupMinSize >= 8;
     this.info = {
       name: 'webgpu',
       device: opened.description,
@@ -460,7 +470,9 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     // rows in no group stay zero: the kernel writes only the rows of its groups
     this.fill(out, 0);
     if (x.shape[0] === 0) return;
-    const launch = groupedMatmulLaunch(x, w, ends, out, this.#maxWorkgroups);
+    const launch = this.#groupedBand()
+      ? groupedMatmulBandLaunch(x, w, ends, out, this.#maxWorkgroups)
+      : groupedMatmulLaunch(x, w, ends, out, this.#maxWorkgroups);
     const buffers = [out, x, w, ends].map((v) => v.storage.buffer);
     this.#run('groupedMatmul', launch, ...buffers);
   }
@@ -468,8 +480,27 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   groupedOuter(x: V, y: V, ends: V, out: V): void {
     this.#check('groupedOuter');
     if (sizeOf(out.shape) === 0) return;
-    const launch = groupedOuterLaunch(x, y, ends, out, this.#maxWorkgroups);
+    const launch = this.#groupedBand()
+      ? groupedOuterBandLaunch(x, y, ends, out, this.#maxWorkgroups)
+      : groupedOuterLaunch(x, y, ends, out, this.#maxWorkgroups);
     this.#run('groupedOuter', launch, ...[out, x, y, ends].map((v) => v.storage.buffer));
+  }
+
+  /**
+   * The grouped kernels' variant: `KILN_GROUPED_VARIANT=band|tiled` forces one (tests run both;
+   * `band` needs subgroups of 8+ lanes), else band on software adapters with subgroups.
+   */
+  #groupedBand(): boolean {
+    const forced = envVar('KILN_GROUPED_VARIANT');
+    if (forced === 'tiled') return false;
+    if (forced === 'band') {
+      if (!this.info.features.includes('subgroups'))
+        throw new BackendError(
+          'KILN_GROUPED_VARIANT=band needs the subgroups feature, which this adapter lacks; unset it',
+        );
+      return true;
+    }
+    return this.#groupedBandDefault;
   }
 
   dispatchRows(x: V, slots: V, gates: V | null, out: V): void {
