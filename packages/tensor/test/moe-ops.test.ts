@@ -69,6 +69,9 @@ describe('groupedMatmul / groupedOuter (cpu semantics)', () => {
     expect(() => groupedMatmul(x, randn([E, K + 1, M]), ends)).toThrow(/x \[R, K\], w \[E, K, M\]/);
     expect(() => groupedMatmul(x, randn([E, K, M]), ends.cast('float32'))).toThrow(/ends must be int32/);
     expect(() => groupedOuter(x, randn([R + 1, M]), ends)).toThrow(/same rows/);
+    expect(() => groupedMatmul(x, randn([E, K, M]), ints([3, 3, 7, R + 1]))).toThrow(
+      /index 11 is out of range \[0, 11\)/,
+    );
   });
 });
 
@@ -121,5 +124,9 @@ describe('dispatchRows / combineRows / slotDots (cpu semantics)', () => {
     expect(() => combineRows(randn([6, D]), slots, randn([3, 1]))).toThrow(/gates must be shaped like slots/);
     expect(() => dispatchRows(x, slots, -1)).toThrow(/non-negative integer/);
     expect(() => slotDots(x, randn([6, D + 1]), slots)).toThrow(/same row width/);
+    expect(() => dispatchRows(x, slots, 5)).toThrow(/index 5 is out of range \[0, 5\)/);
+    expect(() => combineRows(randn([6, D]), ints([0, -2, 1, 2, 3, 4], [3, 2]))).toThrow(
+      /index -2 is out of range/,
+    );
   });
 });

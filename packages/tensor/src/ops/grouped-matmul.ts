@@ -9,15 +9,18 @@
 import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
+import { checkIndexRange } from './indexing.js';
 import { empty, requireFloat, requireIndex, sameDType, withTemps } from './util.js';
 import { contiguous } from './views.js';
 
-function checkEnds(op: string, ends: Tensor): void {
+/** Shape, and end values in [0, rows] (checked like every index op's: see `setIndexChecking`). */
+function checkEnds(op: string, ends: Tensor, rows: number): void {
   requireIndex(op, 'ends', ends);
   if (ends.ndim !== 1)
     throw new ShapeError(
       `${op}: ends must be 1-D [experts] (the inclusive running count of rows per group), got ${fmtShape(ends.shape)}`,
     );
+  checkIndexRange(op, ends, rows + 1);
 }
 
 /**
@@ -32,19 +35,20 @@ function checkEnds(op: string, ends: Tensor): void {
  * const y = groupedMatmul(sortedTokens, w1.reshape([E, f, d]).permute([0, 2, 1]), ends);
  * ```
  *
- * Ends are not checked on the device: values outside [0, R] are clamped, decreasing ends give
- * empty groups.
+ * Ends from the host must lie in [0, R] (an error names the bad one); ends computed on the
+ * device are checked with `setIndexChecking(true)`, else kernels clamp them to [0, R].
+ * Decreasing ends give empty groups.
  */
 export function groupedMatmul(x: Tensor, w: Tensor, ends: Tensor): Tensor {
   requireFloat('groupedMatmul', x);
   sameDType('groupedMatmul', x, w);
-  checkEnds('groupedMatmul', ends);
   if (x.ndim !== 2 || w.ndim !== 3 || w.shape[1] !== x.shape[1] || w.shape[0] !== ends.shape[0])
     throw new ShapeError(
       `groupedMatmul: expects x [R, K], w [E, K, M] and ends [E], got x ${fmtShape(x.shape)}, w ${fmtShape(w.shape)}, ends ${fmtShape(ends.shape)}`,
     );
   const [R, K] = x.shape;
   const M = w.shape[2];
+  checkEnds('groupedMatmul', ends, R);
   return dispatch('groupedMatmul', [x, w, ends], {}, () =>
     withTemps((tmp) => {
       const be = x.backend;
@@ -71,13 +75,14 @@ export function groupedMatmul(x: Tensor, w: Tensor, ends: Tensor): Tensor {
 export function groupedOuter(x: Tensor, y: Tensor, ends: Tensor): Tensor {
   requireFloat('groupedOuter', x);
   sameDType('groupedOuter', x, y);
-  checkEnds('groupedOuter', ends);
+  requireIndex('groupedOuter', 'ends', ends);
   if (x.ndim !== 2 || y.ndim !== 2 || x.shape[0] !== y.shape[0])
     throw new ShapeError(
       `groupedOuter: expects x [R, K] and y [R, M] with the same rows, got x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)}`,
     );
   const [R, K] = x.shape;
   const M = y.shape[1];
+  checkEnds('groupedOuter', ends, R);
   const E = ends.shape[0];
   return dispatch('groupedOuter', [x, y, ends], {}, () =>
     withTemps((tmp) => {

@@ -16,10 +16,18 @@
 import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
+import { checkIndexRange } from './indexing.js';
 import { empty, requireFloat, requireIndex, sameDType, withTemps } from './util.js';
 import { contiguous } from './views.js';
 
-function checkSlots(op: string, slots: Tensor, tokens: number, gates: Tensor | null | undefined): void {
+/** Shapes, and slot values in [0, rows) or −1 (checked like every index op's: see `setIndexChecking`). */
+function checkSlots(
+  op: string,
+  slots: Tensor,
+  tokens: number,
+  gates: Tensor | null | undefined,
+  rows: number,
+): void {
   requireIndex(op, 'slots', slots);
   if (slots.ndim !== 2 || slots.shape[0] !== tokens)
     throw new ShapeError(
@@ -29,6 +37,7 @@ function checkSlots(op: string, slots: Tensor, tokens: number, gates: Tensor | n
     throw new ShapeError(
       `${op}: gates must be shaped like slots ${fmtShape(slots.shape)}, got ${fmtShape(gates.shape)}`,
     );
+  checkIndexRange(op, slots, rows, -1);
 }
 
 function check2d(op: string, what: string, t: Tensor): void {
@@ -47,10 +56,10 @@ function check2d(op: string, what: string, t: Tensor): void {
  */
 export function dispatchRows(x: Tensor, slots: Tensor, rows: number, gates?: Tensor | null): Tensor {
   check2d('dispatchRows', 'x', x);
-  checkSlots('dispatchRows', slots, x.shape[0], gates);
-  if (gates) sameDType('dispatchRows', x, gates);
   if (!Number.isInteger(rows) || rows < 0)
     throw new RangeError(`dispatchRows: rows must be a non-negative integer, got ${rows}`);
+  checkSlots('dispatchRows', slots, x.shape[0], gates, rows);
+  if (gates) sameDType('dispatchRows', x, gates);
   const gated = !!gates;
   const inputs = gates ? [x, slots, gates] : [x, slots];
   return dispatch('dispatchRows', inputs, { rows, gated }, () =>
@@ -74,7 +83,7 @@ export function dispatchRows(x: Tensor, slots: Tensor, rows: number, gates?: Ten
  */
 export function combineRows(y: Tensor, slots: Tensor, gates?: Tensor | null): Tensor {
   check2d('combineRows', 'y', y);
-  checkSlots('combineRows', slots, slots.shape[0], gates);
+  checkSlots('combineRows', slots, slots.shape[0], gates, y.shape[0]);
   if (gates) sameDType('combineRows', y, gates);
   const gated = !!gates;
   const inputs = gates ? [y, slots, gates] : [y, slots];
@@ -100,7 +109,7 @@ export function slotDots(x: Tensor, y: Tensor, slots: Tensor): Tensor {
   check2d('slotDots', 'x', x);
   check2d('slotDots', 'y', y);
   sameDType('slotDots', x, y);
-  checkSlots('slotDots', slots, x.shape[0], null);
+  checkSlots('slotDots', slots, x.shape[0], null, y.shape[0]);
   if (x.shape[1] !== y.shape[1])
     throw new ShapeError(
       `slotDots: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} need the same row width`,
