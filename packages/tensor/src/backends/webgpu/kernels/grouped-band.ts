@@ -76,12 +76,14 @@ const ROWS = Array.from({ length: RM }, (_, i) => i);
 
 function productSource(dtype: DType): string {
   // words: 0 R, 1 K, 2 M, 3 E, 4 x offset, 5 w offset, 6-8 w strides (E, K, M), 9 ends offset,
-  // 10 out offset, 11 row bands
-  return `${header(dtype, 12, 'b')}
+  // 10 out offset, 11 row bands, 12 column tiles
+  return `${header(dtype, 13, 'b')}
   let R = p(0u);
   let K = p(1u);
   let N = p(2u);
   let band = tile % p(11u);
+  // a folded grid (over 65535 workgroups) has a few workgroups past the last tile
+  if (tile / p(11u) >= p(12u)) { return; }
   let col = (tile / p(11u)) * ${WG * CN}u + lid;
   var t = band;
   var e = p(3u);
@@ -142,7 +144,7 @@ export function groupedMatmulBandLaunch(
   const [E, , M] = w.shape;
   const bands = Math.ceil(R / RM) + E;
   const colTiles = Math.ceil(M / (WG * CN));
-  const words = [R, K, M, E, x.offset, w.offset, ...w.strides, ends.offset, out.offset, bands];
+  const words = [R, K, M, E, x.offset, w.offset, ...w.strides, ends.offset, out.offset, bands, colTiles];
   return {
     kernel: {
       key: `grouped_matmul_band:${x.dtype}`,
