@@ -3,7 +3,8 @@
 // same backend and batch, and the time of its parts (routing, permutation, grouped expert
 // product, combine), each timed alone with its own backward. One process per backend.
 // Environment: BENCH_MOE_STEPS / BENCH_MOE_WARMUP (default 5 / 1), BENCH_MOE_BACKENDS
-// (default cpu,webgpu). Numbers: docs/moe.md.
+// (default cpu,webgpu); shapes: BENCH_MOE_TOKENS, _DMODEL, _EXPERTS, _TOPK, _DFF (src/moe/config.ts).
+// Numbers: docs/moe.md.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { formatSummary, printErrorsAndLoad, printTable, summarize, writeResults } from '../harness.js';

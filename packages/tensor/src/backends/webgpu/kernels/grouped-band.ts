@@ -3,8 +3,8 @@
  * (lavapipe), where matmul-subgroup.ts explains the layout: a workgroup is 64 lanes along the
  * output columns sharing RM output rows, no workgroup memory, A shared across 8 lanes by
  * `subgroupBroadcast` (one A load serves 8 reduction steps), B one scalar load per lane, column
- * and step. On lavapipe this layout runs 2–5× faster than the tiled kernel of
- * grouped-matmul.ts, which real GPUs keep.
+ * and step. On lavapipe this layout ran the MoE bench's grouped product about 2.5× faster than
+ * the tiled kernel of grouped-matmul.ts, which real GPUs keep.
  *
  * - product (`groupedMatmulBandLaunch`): RM-row bands that never straddle two groups (at most
  *   ⌈R / RM⌉ + E of them), found by walking the ends as the tiled kernel does; reduction over K.
@@ -24,9 +24,16 @@ import { buffer, dtypeBuffer, enables, grid2d, load, mathPrelude, store, uniform
 const WG = 64;
 /** Reduction steps per broadcast block. */
 const KB = 8;
-/** Output rows per band and columns per lane (8 × 2: 128 columns per workgroup). */
+/** Output rows per band. */
 const RM = 8;
-const CN = 2;
+
+/**
+ * Columns per lane: 2 (128 columns per workgroup) unless the output has at most 64 columns, where
+ * the second column would be masked work on every lane (measured 2× slower at 64 columns).
+ */
+function columnsPerLane(columns: number): number {
+  return columns <= WG ? 1 : 2;
+}
 
 /**
  * The shared body. The caller's prologue defines `red0`, `red1` (the reduction range), `aR{i}`
@@ -34,9 +41,9 @@ const CN = 2;
  * stride), `bCol`, `N` (output columns), `col`, `outRow{i}` (output element base of row i, or
  * masked by `rowOk{i}`).
  */
-function body(dtype: DType): string {
+function body(dtype: DType, cn: number): string {
   const rows = Array.from({ length: RM }, (_, i) => i);
-  const cols = Array.from({ length: CN }, (_, j) => j);
+  const cols = Array.from({ length: cn }, (_, j) => j);
   const ks = Array.from({ length: KB }, (_, t) => t);
   const step = (k: string, a: (i: number) => string, pad: string) =>
     `${cols.map((j) => `${pad}let bv${j} = ${load(dtype, 'b', `bC${j} + (${k}) * bRow`)};`).join('\n')}
@@ -74,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 const ROWS = Array.from({ length: RM }, (_, i) => i);
 
-function productSource(dtype: DType): string {
+function productSource(dtype: DType, cn: number): string {
   // words: 0 R, 1 K, 2 M, 3 E, 4 x offset, 5 w offset, 6-8 w strides (E, K, M), 9 ends offset,
   // 10 out offset, 11 row bands, 12 column tiles
   return `${header(dtype, 13, 'b')}
@@ -84,7 +91,7 @@ function productSource(dtype: DType): string {
   let band = tile % p(11u);
   // a folded grid (over 65535 workgroups) has a few workgroups past the last tile
   if (tile / p(11u) >= p(12u)) { return; }
-  let col = (tile / p(11u)) * ${WG * CN}u + lid;
+  let col = (tile / p(11u)) * ${WG * cn}u + lid;
   var t = band;
   var e = p(3u);
   var rows = vec2<u32>(0u, 0u);
@@ -106,10 +113,10 @@ function productSource(dtype: DType): string {
   let bRow = p(7u);
   let bCol = p(8u);
 ${ROWS.map((i) => `  let aR${i} = p(4u) + min(rows.x + ${i}u, rows.y - 1u) * K;\n  let rowOk${i} = rows.x + ${i}u < rows.y;\n  let outRow${i} = p(10u) + (rows.x + ${i}u) * N;`).join('\n')}
-${body(dtype)}`;
+${body(dtype, cn)}`;
 }
 
-function outerSource(dtype: DType): string {
+function outerSource(dtype: DType, cn: number): string {
   // words: 0 R, 1 K, 2 M, 3 E, 4 x offset, 5 y offset, 6 ends offset, 7 out offset, 8 K bands,
   // 9 column tiles
   return `${header(dtype, 10, 'b')}
@@ -120,7 +127,7 @@ function outerSource(dtype: DType): string {
   let e = tile / perGroup;
   if (e >= p(3u)) { return; }
   let row0 = (tile % p(8u)) * ${RM}u;
-  let col = ((tile % perGroup) / p(8u)) * ${WG * CN}u + lid;
+  let col = ((tile % perGroup) / p(8u)) * ${WG * cn}u + lid;
   let range = groupRange(e, R, p(6u));
   let red0 = range.x;
   let red1 = range.y;
@@ -129,7 +136,7 @@ function outerSource(dtype: DType): string {
   let bRow = N;
   let bCol = 1u;
 ${ROWS.map((i) => `  let aR${i} = p(4u) + min(row0 + ${i}u, K - 1u);\n  let rowOk${i} = row0 + ${i}u < K;\n  let outRow${i} = p(7u) + e * K * N + (row0 + ${i}u) * N;`).join('\n')}
-${body(dtype)}`;
+${body(dtype, cn)}`;
 }
 
 /** The grouped product, band layout: out [R, M] zero-filled by the caller. */
@@ -143,13 +150,14 @@ export function groupedMatmulBandLaunch(
   const [R, K] = x.shape;
   const [E, , M] = w.shape;
   const bands = Math.ceil(R / RM) + E;
-  const colTiles = Math.ceil(M / (WG * CN));
+  const cn = columnsPerLane(M);
+  const colTiles = Math.ceil(M / (WG * cn));
   const words = [R, K, M, E, x.offset, w.offset, ...w.strides, ends.offset, out.offset, bands, colTiles];
   return {
     kernel: {
-      key: `grouped_matmul_band:${x.dtype}`,
+      key: `grouped_matmul_band:${x.dtype}:c${cn}`,
       access: ['read_write', 'read', 'read', 'read'],
-      build: () => productSource(x.dtype),
+      build: () => productSource(x.dtype, cn),
     },
     params: words,
     grid: grid2d(bands * colTiles, maxWorkgroups),
@@ -169,13 +177,14 @@ export function groupedOuterBandLaunch(
   const M = y.shape[1];
   const E = out.shape[0];
   const kBands = Math.ceil(K / RM);
-  const colTiles = Math.ceil(M / (WG * CN));
+  const cn = columnsPerLane(M);
+  const colTiles = Math.ceil(M / (WG * cn));
   const words = [R, K, M, E, x.offset, y.offset, ends.offset, out.offset, kBands, colTiles];
   return {
     kernel: {
-      key: `grouped_outer_band:${x.dtype}`,
+      key: `grouped_outer_band:${x.dtype}:c${cn}`,
       access: ['read_write', 'read', 'read', 'read'],
-      build: () => outerSource(x.dtype),
+      build: () => outerSource(x.dtype, cn),
     },
     params: words,
     grid: grid2d(E * kBands * colTiles, maxWorkgroups),
