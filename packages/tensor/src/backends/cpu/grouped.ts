@@ -28,12 +28,23 @@ export function groupedMatmul(x: V, w: V, ends: V, out: V): void {
     const [start, end] = groupRows(ends, e, R);
     const wBase = w.offset + e * sE;
     for (let r = start; r < end; r++) {
-      acc.fill(0);
-      for (let k = 0; k < K; k++) {
-        const xv = x.storage[x.offset + r * K + k];
-        if (xv === 0) continue;
-        const wk = wBase + k * sK;
-        for (let m = 0; m < M; m++) acc[m] += xv * w.storage[wk + m * sM];
+      const xr = x.offset + r * K;
+      if (sK === 1 && sM !== 1) {
+        // a transposed nn.Linear stack: each output is a dot product over contiguous memory
+        for (let m = 0; m < M; m++) {
+          let dot = 0;
+          const wm = wBase + m * sM;
+          for (let k = 0; k < K; k++) dot += x.storage[xr + k] * w.storage[wm + k];
+          acc[m] = dot;
+        }
+      } else {
+        acc.fill(0);
+        for (let k = 0; k < K; k++) {
+          const xv = x.storage[xr + k];
+          if (xv === 0) continue;
+          const wk = wBase + k * sK;
+          for (let m = 0; m < M; m++) acc[m] += xv * w.storage[wk + m * sM];
+        }
       }
       const o = out.offset + r * M;
       for (let m = 0; m < M; m++) out.storage[o + m] = r16(acc[m]);
