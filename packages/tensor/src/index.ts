@@ -130,6 +130,7 @@ export {
   where,
 } from './ops/elementwise.js';
 export { type MatmulEpilogueOptions, matmulEpilogue } from './ops/epilogue.js';
+export { groupedMatmul, groupedOuter } from './ops/grouped-matmul.js';
 export {
   embedding,
   gather,
@@ -152,6 +153,7 @@ export {
   softmax,
 } from './ops/nn.js';
 export { argmax, argmin, cumsum, logsumexp, max, mean, min, prod, sum, variance } from './ops/reduce.js';
+export { combineRows, dispatchRows, slotDots } from './ops/slot-rows.js';
 export {
   cast,
   contiguous,
