@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Backend, init, manualSeed } from '@kiln/tensor';
+import { type Backend, destroyBackend, init, initBackend, manualSeed } from '@kiln/tensor';
 import { GPT } from '@kiln/transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -25,9 +25,46 @@ const contextLength = 16;
 const data = new TokenDataset(tokens, { contextLength });
 const root = mkdtempSync(join(tmpdir(), 'kiln-mixed-'));
 
-function makeModel(seed: number, dropout = 0): GPT {
+let gpu: Backend | undefined;
+let skipReason = '';
+try {
+  gpu = await initBackend('webgpu');
+} catch (error) {
+  skipReason = `no WebGPU adapter (${(error as Error).message.split('\n')[0]})`;
+}
+
+function makeModel(seed: number, dropout = 0, backend?: Backend): GPT {
   manualSeed(seed);
-  return new GPT({ family: 'gpt2', vocabSize, contextLength, nLayers: 1, nHeads: 2, dModel: 16, dropout });
+  return new GPT(
+    { family: 'gpt2', vocabSize, contextLength, nLayers: 1, nHeads: 2, dModel: 16, dropout },
+    { backend },
+  );
+}
+
+/** Logged losses and the final validation loss of a 10-step run. */
+async function run(precision: 'float32' | 'mixed-float16', backend?: Backend) {
+  const got: number[] = [];
+  const trainer = new Trainer({
+    model: makeModel(0, 0, backend),
+    data,
+    config: { ...base, precision },
+    progress: false,
+    callbacks: { onLog: (i) => void got.push(i.loss) },
+  });
+  const result = await trainer.train();
+  return { got, trainer, valLoss: result.validation!.loss };
+}
+
+/** Every step's loss, and the final validation loss, within 1% of the float32 run's. */
+function expectWithinOnePercent(
+  mixed: { got: number[]; valLoss: number },
+  f32: { got: number[]; valLoss: number },
+): void {
+  expect(mixed.got).toHaveLength(f32.got.length);
+  for (let i = 0; i < f32.got.length; i++) expect(Math.abs(mixed.got[i] / f32.got[i] - 1)).toBeLessThan(0.01);
+  expect(Math.abs(mixed.valLoss / f32.valLoss - 1)).toBeLessThan(0.01);
+  expect(mixed.got[mixed.got.length - 1]).toBeLessThan(mixed.got[0] - 0.3); // it learned
+  expect(mixed.got).not.toEqual(f32.got); // float16 rounding changed the numbers: it is not the float32 path
 }
 
 async function weights(model: GPT): Promise<Record<string, number[]>> {
@@ -48,7 +85,10 @@ const base: TrainConfigInput = {
 beforeAll(async () => {
   await init({ backend: 'cpu', quiet: true });
 });
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterAll(async () => {
+  rmSync(root, { recursive: true, force: true });
+  if (gpu) await destroyBackend('webgpu');
+});
 
 describe('LossScaler', () => {
   it('skips and backs off on overflow, grows after growthInterval good steps, up to maxScale', () => {
@@ -103,26 +143,10 @@ describe('LossScaler', () => {
 
 describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)", () => {
   it('tracks the float32 run within 1% of the loss, keeping float32 masters and AdamW moments', async () => {
-    const losses = async (precision: 'float32' | 'mixed-float16') => {
-      const got: number[] = [];
-      const trainer = new Trainer({
-        model: makeModel(0),
-        data,
-        config: { ...base, precision },
-        progress: false,
-        callbacks: { onLog: (i) => void got.push(i.loss) },
-      });
-      await trainer.train();
-      return { got, trainer };
-    };
-    const f32 = await losses('float32');
-    const mixed = await losses('mixed-float16');
-    expect(mixed.got).toHaveLength(10);
+    const f32 = await run('float32');
+    const mixed = await run('mixed-float16');
+    expectWithinOnePercent(mixed, f32);
     expect(mixed.trainer.lossScaler?.skippedSteps).toBe(0);
-    for (let i = 0; i < 10; i++) expect(Math.abs(mixed.got[i] / f32.got[i] - 1)).toBeLessThan(0.01);
-    expect(mixed.got[9]).toBeLessThan(mixed.got[0] - 0.3); // it learned
-    // It is not the float32 run: float16 rounding changed the numbers.
-    expect(mixed.got).not.toEqual(f32.got);
     const model = mixed.trainer.model as GPT;
     expect(model.parameters().every((p) => p.dtype === 'float32')).toBe(true);
     const state = mixed.trainer.optimizer.stateDict();
@@ -224,5 +248,16 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     expect(() => requireFloat16(noF16, 'the weights')).toThrow(
       /the webgpu backend cannot store float16 \(this WebGPU adapter, some adapter, does not offer the 'shader-f16' feature\).*precision 'float32'/,
     );
+  });
+});
+
+describe.skipIf(!gpu)(`precision: 'mixed-float16' on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  it('has shader-f16 here, and tracks the float32 run within 1% of the loss', async () => {
+    expect(gpu!.info.features).toContain('shader-f16');
+    const f32 = await run('float32', gpu);
+    const mixed = await run('mixed-float16', gpu);
+    expectWithinOnePercent(mixed, f32);
+    expect(mixed.trainer.lossScaler?.skippedSteps).toBe(0);
+    expect((mixed.trainer.model as GPT).parameters().every((p) => p.dtype === 'float32')).toBe(true);
   });
 });
