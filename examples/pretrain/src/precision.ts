@@ -1,0 +1,123 @@
+// float32 vs mixed precision on the pretraining demo config: the same seed, data and steps,
+// trained once with train.precision 'float32' and once with 'mixed-float16', in one process
+// (float32 first), on one backend. Prints the loss curves side by side at every logged step,
+// the validation losses, their relative differences, the skipped steps and the median training
+// tokens/s of each run (the first log interval, with compilation and autotuning, left out).
+// The numbers behind docs/performance.md's "Mixed precision" section.
+//
+//   pnpm --filter @kiln/example-pretrain precision -- [--backend webgpu] [--steps 200] [--config f.json] [--json out.json]
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend, manualSeed } from '@kiln/tensor';
+import { type Precision, resolveTrainConfig, TokenDataset, Trainer } from '@kiln/trainer/node';
+import { GPT } from '@kiln/transformer';
+import { loadConfig, withSteps } from './config.js';
+import { loadMobyDick } from './corpus.js';
+import { prepareData } from './prepare-data.js';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    config: { type: 'string' },
+    backend: { type: 'string', default: 'webgpu' },
+    steps: { type: 'string', default: '200' },
+    json: { type: 'string' },
+  },
+});
+const backendName = values.backend;
+if (backendName !== 'cpu' && backendName !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got '${backendName}'`);
+const base = process.env.INIT_CWD ?? process.cwd();
+const config = withSteps(await loadConfig(values.config && resolve(base, values.config)), Number(values.steps));
+const scratch = await mkdtemp(join(tmpdir(), 'kiln-precision-'));
+const { tokenizer, tokens: file } = await prepareData(scratch, await loadMobyDick(), config.data, () => {});
+const backend = await initBackend(backendName);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+interface RunResult {
+  losses: Map<number, number>;
+  valLosses: Map<number, number>;
+  tokensPerSecond: number[];
+  skipped: number;
+  seconds: number;
+}
+
+async function run(precision: Precision): Promise<RunResult> {
+  const train = resolveTrainConfig({ ...config.train, precision, checkpointInterval: 0 });
+  const data = new TokenDataset(file.tokens, {
+    contextLength: config.model.contextLength,
+    validationFraction: train.validationFraction,
+  });
+  manualSeed(train.seed);
+  const model = new GPT({ ...config.model, vocabSize: tokenizer.vocabSize }, { backend });
+  const out: RunResult = { losses: new Map(), valLosses: new Map(), tokensPerSecond: [], skipped: 0, seconds: 0 };
+  let logs = 0;
+  const trainer = new Trainer({
+    model,
+    data,
+    config: train,
+    progress: false,
+    callbacks: {
+      onLog: (i) => {
+        out.losses.set(i.step, i.loss);
+        if (logs++ > 1) out.tokensPerSecond.push(i.tokensPerSecond); // skip steps 1 and the first interval
+      },
+      onEval: (e) => void out.valLosses.set(e.step, e.loss),
+      onStep: (s) => void (s.skipped ? out.skipped++ : undefined),
+    },
+  });
+  const result = await trainer.train();
+  out.seconds = result.elapsedSeconds;
+  model.dispose();
+  return out;
+}
+
+const loadBefore = loadavg();
+const f32 = await run('float32');
+const mixed = await run('mixed-float16');
+const loadAfter = loadavg();
+
+const rel = (a: number, b: number) => a / b - 1;
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+console.log(`backend ${backend.name} (${backend.info.device}); ${config.train.steps} steps; model ${JSON.stringify(config.model)}`);
+console.log('\nstep   loss f32   loss mixed   difference');
+const diffs: number[] = [];
+for (const [step, a] of f32.losses) {
+  const b = mixed.losses.get(step);
+  if (b === undefined) continue;
+  diffs.push(rel(b, a));
+  console.log(`${String(step).padStart(4)}   ${a.toFixed(4)}     ${b.toFixed(4)}       ${pct(rel(b, a))}`);
+}
+console.log('\nstep   val f32    val mixed    difference');
+const valDiffs: number[] = [];
+for (const [step, a] of f32.valLosses) {
+  const b = mixed.valLosses.get(step);
+  if (b === undefined) continue;
+  valDiffs.push(rel(b, a));
+  console.log(`${String(step).padStart(4)}   ${a.toFixed(4)}     ${b.toFixed(4)}       ${pct(rel(b, a))}`);
+}
+const maxAbs = (xs: number[]) => Math.max(...xs.map(Math.abs));
+const meanAbs = (xs: number[]) => xs.reduce((s, x) => s + Math.abs(x), 0) / xs.length;
+const speed = { float32: median(f32.tokensPerSecond), mixed: median(mixed.tokensPerSecond) };
+const summary = {
+  backend: backend.name,
+  device: backend.info.device,
+  steps: config.train.steps,
+  trainLossDifference: { maxAbs: maxAbs(diffs), meanAbs: meanAbs(diffs) },
+  valLossDifference: { maxAbs: maxAbs(valDiffs), final: valDiffs[valDiffs.length - 1] },
+  skippedSteps: mixed.skipped,
+  tokensPerSecond: speed,
+  speedup: speed.mixed / speed.float32,
+  seconds: { float32: f32.seconds, mixed: mixed.seconds },
+  loadAverage: { before: loadBefore, after: loadAfter },
+};
+console.log(
+  `\ntrain loss |difference|: max ${pct(summary.trainLossDifference.maxAbs)}, mean ${pct(summary.trainLossDifference.meanAbs)}; validation: max ${pct(summary.valLossDifference.maxAbs)}, final ${pct(summary.valLossDifference.final)}`,
+);
+console.log(
+  `tokens/s (median of log intervals): float32 ${speed.float32.toFixed(0)}, mixed ${speed.mixed.toFixed(0)} (${summary.speedup.toFixed(2)}×); skipped steps ${mixed.skipped}`,
+);
+console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+if (values.json) await writeFile(resolve(base, values.json), `${JSON.stringify(summary, null, 2)}\n`);
+await rm(scratch, { recursive: true, force: true });
