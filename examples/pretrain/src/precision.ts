@@ -39,7 +39,8 @@ interface RunResult {
   losses: Map<number, number>;
   valLosses: Map<number, number>;
   tokensPerSecond: number[];
-  skipped: number;
+  /** Steps skipped by the loss scaler, with the scale after each. */
+  skipped: { step: number; nextScale: number }[];
   seconds: number;
 }
 
@@ -51,7 +52,7 @@ async function run(precision: Precision): Promise<RunResult> {
   });
   manualSeed(train.seed);
   const model = new GPT({ ...config.model, vocabSize: tokenizer.vocabSize }, { backend });
-  const out: RunResult = { losses: new Map(), valLosses: new Map(), tokensPerSecond: [], skipped: 0, seconds: 0 };
+  const out: RunResult = { losses: new Map(), valLosses: new Map(), tokensPerSecond: [], skipped: [], seconds: 0 };
   let logs = 0;
   const trainer = new Trainer({
     model,
@@ -64,7 +65,9 @@ async function run(precision: Precision): Promise<RunResult> {
         if (logs++ > 1) out.tokensPerSecond.push(i.tokensPerSecond); // skip steps 1 and the first interval
       },
       onEval: (e) => void out.valLosses.set(e.step, e.loss),
-      onStep: (s) => void (s.skipped ? out.skipped++ : undefined),
+      onStep: (s) => {
+        if (s.skipped) out.skipped.push({ step: s.step, nextScale: trainer.lossScaler!.scale });
+      },
     },
   });
   const result = await trainer.train();
@@ -98,25 +101,35 @@ for (const [step, a] of f32.valLosses) {
   console.log(`${String(step).padStart(4)}   ${a.toFixed(4)}     ${b.toFixed(4)}       ${pct(rel(b, a))}`);
 }
 const maxAbs = (xs: number[]) => Math.max(...xs.map(Math.abs));
+// One logged loss is one batch's: the mean over the last five logged steps is less noisy.
+const lastMean = (m: Map<number, number>) => {
+  const xs = [...m.values()].slice(-5);
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+};
 const meanAbs = (xs: number[]) => xs.reduce((s, x) => s + Math.abs(x), 0) / xs.length;
 const speed = { float32: median(f32.tokensPerSecond), mixed: median(mixed.tokensPerSecond) };
 const summary = {
   backend: backend.name,
   device: backend.info.device,
   steps: config.train.steps,
-  trainLossDifference: { maxAbs: maxAbs(diffs), meanAbs: meanAbs(diffs) },
+  trainLossDifference: {
+    maxAbs: maxAbs(diffs),
+    meanAbs: meanAbs(diffs),
+    lastFiveMean: rel(lastMean(mixed.losses), lastMean(f32.losses)),
+  },
   valLossDifference: { maxAbs: maxAbs(valDiffs), final: valDiffs[valDiffs.length - 1] },
   skippedSteps: mixed.skipped,
+  finalLossScale: mixed.skipped.at(-1)?.nextScale ?? resolveTrainConfig(config.train).lossScale.initScale,
   tokensPerSecond: speed,
   speedup: speed.mixed / speed.float32,
   seconds: { float32: f32.seconds, mixed: mixed.seconds },
   loadAverage: { before: loadBefore, after: loadAfter },
 };
 console.log(
-  `\ntrain loss |difference|: max ${pct(summary.trainLossDifference.maxAbs)}, mean ${pct(summary.trainLossDifference.meanAbs)}; validation: max ${pct(summary.valLossDifference.maxAbs)}, final ${pct(summary.valLossDifference.final)}`,
+  `\ntrain loss |difference|: max ${pct(summary.trainLossDifference.maxAbs)}, mean ${pct(summary.trainLossDifference.meanAbs)}, of the mean of the last 5 logged steps ${pct(summary.trainLossDifference.lastFiveMean)}; validation: max ${pct(summary.valLossDifference.maxAbs)}, final ${pct(summary.valLossDifference.final)}`,
 );
 console.log(
-  `tokens/s (median of log intervals): float32 ${speed.float32.toFixed(0)}, mixed ${speed.mixed.toFixed(0)} (${summary.speedup.toFixed(2)}×); skipped steps ${mixed.skipped}`,
+  `tokens/s (median of log intervals): float32 ${speed.float32.toFixed(0)}, mixed ${speed.mixed.toFixed(0)} (${summary.speedup.toFixed(2)}×); skipped steps ${JSON.stringify(mixed.skipped)}`,
 );
 console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
 if (values.json) await writeFile(resolve(base, values.json), `${JSON.stringify(summary, null, 2)}\n`);
