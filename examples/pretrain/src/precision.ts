@@ -5,7 +5,11 @@
 // tokens/s of each run (the first log interval, with compilation and autotuning, left out).
 // The numbers behind docs/performance.md's "Mixed precision" section.
 //
-//   pnpm --filter @kiln/example-pretrain precision -- [--backend webgpu] [--steps 200] [--config f.json] [--json out.json]
+// --noise adds a third run, float32 from the initial weights rounded once to float16, as a noise
+// floor: how far two float32 runs drift apart from a perturbation of the size of one float16
+// rounding (training is chaotic, so any numerical difference grows over the steps).
+//
+//   pnpm --filter @kiln/example-pretrain precision -- [--backend webgpu] [--steps 200] [--noise] [--config f.json] [--json out.json]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'webgpu' },
     steps: { type: 'string', default: '200' },
     json: { type: 'string' },
+    noise: { type: 'boolean', default: false },
   },
 });
 const backendName = values.backend;
@@ -44,7 +49,7 @@ interface RunResult {
   seconds: number;
 }
 
-async function run(precision: Precision): Promise<RunResult> {
+async function run(precision: Precision, perturbInit = false): Promise<RunResult> {
   const train = resolveTrainConfig({ ...config.train, precision, checkpointInterval: 0 });
   const data = new TokenDataset(file.tokens, {
     contextLength: config.model.contextLength,
@@ -52,6 +57,7 @@ async function run(precision: Precision): Promise<RunResult> {
   });
   manualSeed(train.seed);
   const model = new GPT({ ...config.model, vocabSize: tokenizer.vocabSize }, { backend });
+  if (perturbInit) model.to('float16').to('float32');
   const out: RunResult = { losses: new Map(), valLosses: new Map(), tokensPerSecond: [], skipped: [], seconds: 0 };
   let logs = 0;
   const trainer = new Trainer({
@@ -79,6 +85,7 @@ async function run(precision: Precision): Promise<RunResult> {
 const loadBefore = loadavg();
 const f32 = await run('float32');
 const mixed = await run('mixed-float16');
+const noise = values.noise ? await run('float32', true) : undefined;
 const loadAfter = loadavg();
 
 const rel = (a: number, b: number) => a / b - 1;
@@ -107,6 +114,24 @@ const lastMean = (m: Map<number, number>) => {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 };
 const meanAbs = (xs: number[]) => xs.reduce((s, x) => s + Math.abs(x), 0) / xs.length;
+// The same differences for the noise-floor run, against float32.
+const drift = (a: Map<number, number>, b: Map<number, number>) =>
+  [...a].filter(([step]) => b.has(step)).map(([step, x]) => rel(b.get(step)!, x));
+const noiseFloor = noise && {
+  trainLossDifference: {
+    maxAbs: maxAbs(drift(f32.losses, noise.losses)),
+    meanAbs: meanAbs(drift(f32.losses, noise.losses)),
+    lastFiveMean: rel(lastMean(noise.losses), lastMean(f32.losses)),
+  },
+  valLossDifference: drift(f32.valLosses, noise.valLosses),
+};
+if (noise) {
+  console.log('\nnoise floor (float32 from float16-rounded initial weights) vs float32, validation:');
+  for (const [step, a] of f32.valLosses) {
+    const b = noise.valLosses.get(step);
+    if (b !== undefined) console.log(`${String(step).padStart(4)}   ${a.toFixed(4)}     ${b.toFixed(4)}       ${pct(rel(b, a))}`);
+  }
+}
 const speed = { float32: median(f32.tokensPerSecond), mixed: median(mixed.tokensPerSecond) };
 const summary = {
   backend: backend.name,
@@ -123,6 +148,7 @@ const summary = {
   tokensPerSecond: speed,
   speedup: speed.mixed / speed.float32,
   seconds: { float32: f32.seconds, mixed: mixed.seconds },
+  ...(noiseFloor ? { noiseFloor } : {}),
   loadAverage: { before: loadBefore, after: loadAfter },
 };
 console.log(
