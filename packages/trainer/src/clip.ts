@@ -45,20 +45,10 @@ export function clipGradNorm(params: Iterable<Parameter>, maxNorm: number): Tens
   }
   const list = [...params];
   const norm = gradNorm(list);
-  clipToNorm(list, norm, maxNorm);
-  return norm;
-}
-
-/**
- * The scaling step of {@link clipGradNorm}, given the norm already measured (`norm`, a 0-d
- * float32 tensor, e.g. from {@link gradNorm}): multiplies every `.grad` by
- * `min(1, maxNorm / (norm + 1e-6))` on the device.
- */
-export function clipToNorm(params: Iterable<Parameter>, norm: Tensor, maxNorm: number): void {
   noGrad(() =>
     scope(() => {
       const factor = div(maxNorm, norm.add(1e-6)).clamp(undefined, 1);
-      for (const p of params) {
+      for (const p of list) {
         const g = p.grad;
         if (g === null) continue;
         // A new gradient tensor rather than an in-place write: one kernel instead of two.
@@ -67,4 +57,5 @@ export function clipToNorm(params: Iterable<Parameter>, norm: Tensor, maxNorm: n
       }
     }),
   );
+  return norm;
 }

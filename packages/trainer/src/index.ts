@@ -44,7 +44,7 @@
  */
 
 export { accumulateGradients } from './accumulate.js';
-export { clipGradNorm, clipToNorm, gradNorm } from './clip.js';
+export { clipGradNorm, gradNorm } from './clip.js';
 export {
   type Batch,
   type BatchInput,

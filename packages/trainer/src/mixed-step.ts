@@ -6,10 +6,11 @@
  * copies ← float16(master weights); put the copies in the model        (Float16Weights.swapIn)
  * for each micro-batch i: objective → backward(float32(loss_i) × scale)  (seed finite in float16)
  *                         acc ← acc + w_i · float32(copy.grad)           (float32 accumulation)
- * put the masters back; master.grad ← acc / (scale · Σ w)                (unscale in float32)
- * norm ← ‖master.grad‖  — read back: infinite or NaN means an overflow
+ * put the masters back; master.grad ← acc / Σ w          (still scaled, float32)
+ * norm ← ‖master.grad‖ / scale  — read back: infinite or NaN means an overflow
  * overflow: skip the step (no optimizer update, its step count unchanged), back off the scale
- * else:     clip to gradClip, optimizer.step(), maybe grow the scale      (LossScaler.update)
+ * else:     master.grad ← master.grad · min(1, gradClip / norm) / scale   (unscale and clip: one
+ *           multiply per parameter), optimizer.step(), maybe grow the scale (LossScaler.update)
  * ```
  *
  * Micro-batches are weighted as in `accumulate.ts` (a step over several equals the step over
@@ -20,8 +21,8 @@
  * as in PyTorch's `GradScaler.step`.
  */
 import { backward, type Module, noGrad, type Parameter } from '@kiln/autograd';
-import { full, keep, scope, type Tensor, where } from '@kiln/tensor';
-import { clipToNorm, gradNorm } from './clip.js';
+import { div, full, keep, scope, type Tensor, where } from '@kiln/tensor';
+import { gradNorm } from './clip.js';
 import { type BatchInput, uploadBatch } from './data/batch.js';
 import type { Float16Weights } from './float16-weights.js';
 import { modelBackend } from './language-model.js';
@@ -71,11 +72,12 @@ export async function trainStepMixed<M extends Module>(
   try {
     result = accumulateScaled(model, weights, batches, objective, scale);
     const params = optimizer.namedParameters().map(([, p]) => p);
-    norm = gradNorm(params);
+    // 1/scale is a power of two for power-of-two scales, so unscaling the norm is exact.
+    norm = noGrad(() => scope(() => gradNorm(params).mul(full([], 1 / scale, { backend: modelBackend(model) }))));
     const measured = (await norm.data())[0];
     const decision = scaler.update(!Number.isFinite(measured));
     if (!decision.skipped) {
-      if (gradClip > 0) clipToNorm(params, norm, gradClip);
+      unscaleAndClip(params, norm, scale, gradClip);
       if (lr !== undefined) optimizer.lr = lr;
       optimizer.step();
     }
@@ -147,11 +149,11 @@ function accumulateScaled<M extends Module>(
     weights.swapOut();
     noGrad(() =>
       scope(() => {
-        // One micro-batch: exactly g / scale (a power of two: exact); several: Σ w_i g_i / (scale · W).
-        const inverse = full([], 1 / scale, { backend });
+        // One micro-batch: the accumulator is the gradient itself (no kernel); several: Σ w_i g_i / W.
         for (const [master, g] of acc) {
           master.zeroGrad();
-          master.grad = keep(index === 1 ? g.mul(inverse) : g.div(result.weight).mul(inverse));
+          master.grad = index === 1 ? g : keep(g.div(result.weight));
+          if (index === 1) acc.delete(master); // the master owns it now
         }
       }),
     );
@@ -164,6 +166,26 @@ function accumulateScaled<M extends Module>(
     for (const g of acc.values()) g.dispose();
     firstWeight?.dispose();
   }
+}
+
+/**
+ * Multiplies every `.grad` (still scaled by `scale`) by `min(1, gradClip / (norm + 1e-6)) / scale`
+ * (`1 / scale` without clipping): the unscale and the clip of `clipGradNorm` in one kernel per
+ * parameter. `norm` is the unscaled norm.
+ */
+function unscaleAndClip(params: readonly Parameter[], norm: Tensor, scale: number, gradClip: number): void {
+  noGrad(() =>
+    scope(() => {
+      const inverse = full([], 1 / scale, { backend: norm.backend });
+      const factor = gradClip > 0 ? div(gradClip, norm.add(1e-6)).clamp(undefined, 1).mul(inverse) : inverse;
+      for (const p of params) {
+        const g = p.grad;
+        if (g === null) continue;
+        p.grad = keep(g.mul(factor));
+        g.dispose();
+      }
+    }),
+  );
 }
 
 /** `next`, kept, after disposing `old`. */
