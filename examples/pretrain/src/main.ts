@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const outDir = resolve(base, args.out);
   let config = await loadConfig(args.config && resolve(base, args.config));
   if (args.steps !== undefined) config = withSteps(config, args.steps);
-  if (args.precision !== undefined) config = { ...config, train: { ...config.train, precision: args.precision } };
+  if (args.precision !== undefined)
+    config = { ...config, train: { ...config.train, precision: args.precision } };
   const train = resolveTrainConfig(config.train);
 
   const backend = await init({ backend: args.backend });

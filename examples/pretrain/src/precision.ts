@@ -32,9 +32,13 @@ const { values } = parseArgs({
   },
 });
 const backendName = values.backend;
-if (backendName !== 'cpu' && backendName !== 'webgpu') throw new Error(`--backend must be cpu or webgpu, got '${backendName}'`);
+if (backendName !== 'cpu' && backendName !== 'webgpu')
+  throw new Error(`--backend must be cpu or webgpu, got '${backendName}'`);
 const base = process.env.INIT_CWD ?? process.cwd();
-const config = withSteps(await loadConfig(values.config && resolve(base, values.config)), Number(values.steps));
+const config = withSteps(
+  await loadConfig(values.config && resolve(base, values.config)),
+  Number(values.steps),
+);
 const scratch = await mkdtemp(join(tmpdir(), 'kiln-precision-'));
 const { tokenizer, tokens: file } = await prepareData(scratch, await loadMobyDick(), config.data, () => {});
 const backend = await initBackend(backendName);
@@ -58,7 +62,13 @@ async function run(precision: Precision, perturbInit = false): Promise<RunResult
   manualSeed(train.seed);
   const model = new GPT({ ...config.model, vocabSize: tokenizer.vocabSize }, { backend });
   if (perturbInit) model.to('float16').to('float32');
-  const out: RunResult = { losses: new Map(), valLosses: new Map(), tokensPerSecond: [], skipped: [], seconds: 0 };
+  const out: RunResult = {
+    losses: new Map(),
+    valLosses: new Map(),
+    tokensPerSecond: [],
+    skipped: [],
+    seconds: 0,
+  };
   let logs = 0;
   const trainer = new Trainer({
     model,
@@ -90,7 +100,9 @@ const loadAfter = loadavg();
 
 const rel = (a: number, b: number) => a / b - 1;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-console.log(`backend ${backend.name} (${backend.info.device}); ${config.train.steps} steps; model ${JSON.stringify(config.model)}`);
+console.log(
+  `backend ${backend.name} (${backend.info.device}); ${config.train.steps} steps; model ${JSON.stringify(config.model)}`,
+);
 console.log('\nstep   loss f32   loss mixed   difference');
 const diffs: number[] = [];
 for (const [step, a] of f32.losses) {
@@ -129,7 +141,10 @@ if (noise) {
   console.log('\nnoise floor (float32 from float16-rounded initial weights) vs float32, validation:');
   for (const [step, a] of f32.valLosses) {
     const b = noise.valLosses.get(step);
-    if (b !== undefined) console.log(`${String(step).padStart(4)}   ${a.toFixed(4)}     ${b.toFixed(4)}       ${pct(rel(b, a))}`);
+    if (b !== undefined)
+      console.log(
+        `${String(step).padStart(4)}   ${a.toFixed(4)}     ${b.toFixed(4)}       ${pct(rel(b, a))}`,
+      );
   }
 }
 const speed = { float32: median(f32.tokensPerSecond), mixed: median(mixed.tokensPerSecond) };
@@ -157,6 +172,8 @@ console.log(
 console.log(
   `tokens/s (median of log intervals): float32 ${speed.float32.toFixed(0)}, mixed ${speed.mixed.toFixed(0)} (${summary.speedup.toFixed(2)}×); skipped steps ${JSON.stringify(mixed.skipped)}`,
 );
-console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
+);
 if (values.json) await writeFile(resolve(base, values.json), `${JSON.stringify(summary, null, 2)}\n`);
 await rm(scratch, { recursive: true, force: true });

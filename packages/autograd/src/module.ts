@@ -221,7 +221,13 @@ export class Module {
     const replaced = new Map<Parameter, Parameter>();
     for (const [, old] of this.namedParameters()) {
       if (old.dtype === dtype) continue;
-      replaced.set(old, new Parameter(noGrad(() => old.cast(dtype)), { requiresGrad: old.requiresGrad }));
+      replaced.set(
+        old,
+        new Parameter(
+          noGrad(() => old.cast(dtype)),
+          { requiresGrad: old.requiresGrad },
+        ),
+      );
     }
     this.replaceParameters(replaced);
     for (const old of replaced.keys()) old.dispose();

@@ -31,9 +31,12 @@ export class Float16Weights {
     for (const [name, master] of model.namedParameters()) {
       if (master.dtype !== 'float32') continue;
       requireFloat16(master.backend, name);
-      const copy = noGrad(() => new Parameter(keep(zerosLike(master, { dtype: 'float16' })), {
-        requiresGrad: master.requiresGrad,
-      }));
+      const copy = noGrad(
+        () =>
+          new Parameter(keep(zerosLike(master, { dtype: 'float16' })), {
+            requiresGrad: master.requiresGrad,
+          }),
+      );
       this.#toCopy.set(master, copy);
       this.#toMaster.set(copy, master);
     }

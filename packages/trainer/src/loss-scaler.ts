@@ -63,7 +63,10 @@ export interface LossScaleUpdate {
 }
 
 /** Fills in {@link LOSS_SCALE_DEFAULTS} and validates, naming the key that is wrong. */
-export function resolveLossScaleConfig(input: Partial<LossScaleConfig> = {}, who = 'lossScale'): LossScaleConfig {
+export function resolveLossScaleConfig(
+  input: Partial<LossScaleConfig> = {},
+  who = 'lossScale',
+): LossScaleConfig {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new TypeError(`${who} must be an object, got ${JSON.stringify(input)}`);
   }
@@ -82,13 +85,19 @@ export function resolveLossScaleConfig(input: Partial<LossScaleConfig> = {}, who
   positive('initScale');
   positive('maxScale');
   if (!(typeof c.growthFactor === 'number' && Number.isFinite(c.growthFactor) && c.growthFactor > 1))
-    throw new RangeError(`${who}: growthFactor must be a finite number > 1, got ${JSON.stringify(c.growthFactor)}`);
+    throw new RangeError(
+      `${who}: growthFactor must be a finite number > 1, got ${JSON.stringify(c.growthFactor)}`,
+    );
   if (!(typeof c.backoffFactor === 'number' && c.backoffFactor > 0 && c.backoffFactor < 1))
     throw new RangeError(`${who}: backoffFactor must be in (0, 1), got ${JSON.stringify(c.backoffFactor)}`);
   if (!(Number.isSafeInteger(c.growthInterval) && c.growthInterval >= 1))
-    throw new RangeError(`${who}: growthInterval must be an integer ≥ 1, got ${JSON.stringify(c.growthInterval)}`);
+    throw new RangeError(
+      `${who}: growthInterval must be an integer ≥ 1, got ${JSON.stringify(c.growthInterval)}`,
+    );
   if (c.initScale > c.maxScale)
-    throw new RangeError(`${who}: initScale ${c.initScale} is above maxScale ${c.maxScale}; lower it or raise maxScale`);
+    throw new RangeError(
+      `${who}: initScale ${c.initScale} is above maxScale ${c.maxScale}; lower it or raise maxScale`,
+    );
   return c;
 }
 

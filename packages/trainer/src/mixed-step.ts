@@ -30,7 +30,12 @@ import type { LossScaler } from './loss-scaler.js';
 import { checkObjectiveOutput, type Objective } from './objective.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { checkStepArguments, type TrainStepOptions, type TrainStepResult } from './train-step.js';
-import { disposeWeightedMean, scalarFloat32, WeightedMean, type WeightedMeanResult } from './weighted-mean.js';
+import {
+  disposeWeightedMean,
+  scalarFloat32,
+  WeightedMean,
+  type WeightedMeanResult,
+} from './weighted-mean.js';
 
 /** Options of {@link trainStepMixed}. */
 export interface MixedStepOptions extends TrainStepOptions {
@@ -73,7 +78,9 @@ export async function trainStepMixed<M extends Module>(
     result = accumulateScaled(model, weights, batches, objective, scale);
     const params = optimizer.namedParameters().map(([, p]) => p);
     // 1/scale is a power of two for power-of-two scales, so unscaling the norm is exact.
-    norm = noGrad(() => scope(() => gradNorm(params).mul(full([], 1 / scale, { backend: modelBackend(model) }))));
+    norm = noGrad(() =>
+      scope(() => gradNorm(params).mul(full([], 1 / scale, { backend: modelBackend(model) }))),
+    );
     const measured = (await norm.data())[0];
     const decision = scaler.update(!Number.isFinite(measured));
     if (!decision.skipped) {
@@ -82,7 +89,13 @@ export async function trainStepMixed<M extends Module>(
       optimizer.step();
     }
     model.zeroGrad();
-    return { ...result, gradNorm: norm, skipped: decision.skipped, lossScale: scale, nextLossScale: decision.nextScale };
+    return {
+      ...result,
+      gradNorm: norm,
+      skipped: decision.skipped,
+      lossScale: scale,
+      nextLossScale: decision.nextScale,
+    };
   } catch (error) {
     weights.swapOut();
     if (result) disposeWeightedMean(result);

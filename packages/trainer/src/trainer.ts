@@ -473,7 +473,12 @@ export class Trainer<M extends Module = LanguageModel> {
         }
         const lr = this.schedule(this.step);
         const skipped = await this.#optimizerStep(run, lr);
-        await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens, ...(skipped ? { skipped } : {}) });
+        await callbacks.onStep?.({
+          step: this.step,
+          lr,
+          tokens: this.tokens,
+          ...(skipped ? { skipped } : {}),
+        });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
         if (run.progress?.mode === 'bar') {
           run.progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
@@ -602,12 +607,18 @@ export class Trainer<M extends Module = LanguageModel> {
     let stepped: ReturnType<typeof trainStep>;
     if (this.lossScaler) {
       run.float16 ??= new Float16Weights(this.model);
-      const result = await trainStepMixed(this.model, this.optimizer, this.#microBatches(drawn), this.objective, {
-        gradClip: c.gradClip,
-        lr,
-        scaler: this.lossScaler,
-        weights: run.float16,
-      });
+      const result = await trainStepMixed(
+        this.model,
+        this.optimizer,
+        this.#microBatches(drawn),
+        this.objective,
+        {
+          gradClip: c.gradClip,
+          lr,
+          scaler: this.lossScaler,
+          weights: run.float16,
+        },
+      );
       stepped = result;
       mixed = { lossScale: result.lossScale, skipped: result.skipped };
     } else {

@@ -92,7 +92,13 @@ afterAll(async () => {
 
 describe('LossScaler', () => {
   it('skips and backs off on overflow, grows after growthInterval good steps, up to maxScale', () => {
-    const s = new LossScaler({ initScale: 8, growthFactor: 2, backoffFactor: 0.25, growthInterval: 3, maxScale: 32 });
+    const s = new LossScaler({
+      initScale: 8,
+      growthFactor: 2,
+      backoffFactor: 0.25,
+      growthInterval: 3,
+      maxScale: 32,
+    });
     expect(s.update(false)).toEqual({ skipped: false, scale: 8, nextScale: 8 });
     expect(s.update(false)).toEqual({ skipped: false, scale: 8, nextScale: 8 });
     expect(s.update(false)).toEqual({ skipped: false, scale: 8, nextScale: 16 }); // third good step
@@ -163,10 +169,17 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     const trainer = new Trainer({
       model: before,
       data,
-      config: { ...base, steps: 3, precision: 'mixed-float16', lossScale: { initScale: 2 ** 16, maxScale: 2 ** 16 } },
+      config: {
+        ...base,
+        steps: 3,
+        precision: 'mixed-float16',
+        lossScale: { initScale: 2 ** 16, maxScale: 2 ** 16 },
+      },
       outDir,
       progress: false,
-      callbacks: { onStep: (i) => void steps.push({ step: i.step, ...(i.skipped ? { skipped: true } : {}) }) },
+      callbacks: {
+        onStep: (i) => void steps.push({ step: i.step, ...(i.skipped ? { skipped: true } : {}) }),
+      },
     });
     await trainer.train();
     expect(steps).toEqual([{ step: 1, skipped: true }, { step: 2 }, { step: 3 }]);
@@ -174,9 +187,7 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     expect(trainer.lossScaler!.state()).toEqual({ scale: 2 ** 15, goodSteps: 2, skippedSteps: 1 });
     const records = await readMetrics(join(outDir, 'metrics.jsonl'));
     const skipped = records.filter((r) => r.event === 'skipped-step');
-    expect(skipped).toEqual([
-      expect.objectContaining({ step: 1, lossScale: 65536, nextLossScale: 32768 }),
-    ]);
+    expect(skipped).toEqual([expect.objectContaining({ step: 1, lossScale: 65536, nextLossScale: 32768 })]);
     const logged = records.filter((r) => r.event === undefined && r.loss !== undefined);
     expect(logged.map((r) => r.lossScale)).toEqual([65536, 32768, 32768]);
     // A skipped step leaves the weights as they were: train one step only and compare.
@@ -210,7 +221,13 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
       (await readMetrics(join(outDir, 'metrics.jsonl')))
         .filter((r) => r.event === undefined && r.loss !== undefined)
         .map((r) => r.lossScale);
-    const straight = new Trainer({ model: makeModel(0, 0.2), data, config, outDir: join(root, 'straight'), progress: false });
+    const straight = new Trainer({
+      model: makeModel(0, 0.2),
+      data,
+      config,
+      outDir: join(root, 'straight'),
+      progress: false,
+    });
     await straight.train();
     const straightScales = await scales(join(root, 'straight'));
     expect(straightScales).toEqual([16384, 16384, 32768, 32768, 65536, 32768, 32768, 65536]);
@@ -233,7 +250,13 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     expect(saved.lossScale).toEqual({ scale: 32768, goodSteps: 1, skippedSteps: 0 });
 
     manualSeed(987654);
-    const second = new Trainer({ model: makeModel(42, 0.2), data, config, outDir: join(root, 'resumed'), progress: false });
+    const second = new Trainer({
+      model: makeModel(42, 0.2),
+      data,
+      config,
+      outDir: join(root, 'resumed'),
+      progress: false,
+    });
     expect((await second.resume())?.step).toBe(3);
     expect(second.lossScaler!.state()).toEqual(saved.lossScale);
     await second.train();
@@ -244,20 +267,26 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
   });
 
   it('names the missing shader-f16 feature on a backend that cannot store float16', () => {
-    const noF16 = { name: 'webgpu', info: { device: 'some adapter', dtypes: ['float32', 'int32'] } } as unknown as Backend;
+    const noF16 = {
+      name: 'webgpu',
+      info: { device: 'some adapter', dtypes: ['float32', 'int32'] },
+    } as unknown as Backend;
     expect(() => requireFloat16(noF16, 'the weights')).toThrow(
       /the webgpu backend cannot store float16 \(this WebGPU adapter, some adapter, does not offer the 'shader-f16' feature\).*precision 'float32'/,
     );
   });
 });
 
-describe.skipIf(!gpu)(`precision: 'mixed-float16' on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('has shader-f16 here, and tracks the float32 run within 1% of the loss', async () => {
-    expect(gpu!.info.features).toContain('shader-f16');
-    const f32 = await run('float32', gpu);
-    const mixed = await run('mixed-float16', gpu);
-    expectWithinOnePercent(mixed, f32);
-    expect(mixed.trainer.lossScaler?.skippedSteps).toBe(0);
-    expect((mixed.trainer.model as GPT).parameters().every((p) => p.dtype === 'float32')).toBe(true);
-  });
-});
+describe.skipIf(!gpu)(
+  `precision: 'mixed-float16' on WebGPU${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    it('has shader-f16 here, and tracks the float32 run within 1% of the loss', async () => {
+      expect(gpu!.info.features).toContain('shader-f16');
+      const f32 = await run('float32', gpu);
+      const mixed = await run('mixed-float16', gpu);
+      expectWithinOnePercent(mixed, f32);
+      expect(mixed.trainer.lossScaler?.skippedSteps).toBe(0);
+      expect((mixed.trainer.model as GPT).parameters().every((p) => p.dtype === 'float32')).toBe(true);
+    });
+  },
+);
