@@ -304,6 +304,12 @@ export class Trainer<M extends Module = LanguageModel> {
     if (c.precision === 'mixed-float16') {
       // Fail here, before any work, when the backend cannot store float16 (WebGPU without shader-f16).
       requireFloat16(modelBackend(model as unknown as LanguageModel), "the model's float16 weights");
+      const half = model.namedParameters().find(([, p]) => p.requiresGrad && p.dtype !== 'float32');
+      if (half) {
+        throw new TypeError(
+          `Trainer: precision 'mixed-float16' keeps float32 master weights, but parameter '${half[0]}' is ${half[1].dtype}; build the model in float32 (or model.to('float32')), or train a float16 model with precision 'float32'`,
+        );
+      }
       this.lossScaler = new LossScaler(c.lossScale);
     } else this.lossScaler = undefined;
     this.#countTokens = options.countTokens ?? batchTokens;

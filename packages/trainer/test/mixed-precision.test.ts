@@ -266,6 +266,14 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     expect(second.optimizer.stepCount).toBe(straight.optimizer.stepCount);
   });
 
+  it('refuses a model whose trainable weights are not float32 (there would be no masters)', () => {
+    const model = makeModel(0).to('float16');
+    expect(
+      () => new Trainer({ model, data, config: { ...base, precision: 'mixed-float16' }, progress: false }),
+    ).toThrow(/keeps float32 master weights, but parameter 'tokenEmbedding.weight' is float16/);
+    model.dispose();
+  });
+
   it('names the missing shader-f16 feature on a backend that cannot store float16', () => {
     const noF16 = {
       name: 'webgpu',
