@@ -107,7 +107,8 @@ export async function trainStepMixed<M extends Module>(
 
 /**
  * Forward and backward of every micro-batch on the float16 copies, seeded with `scale`; leaves
- * each master's `.grad` as the unscaled, weighted float32 gradient of the step's mean loss.
+ * each master's `.grad` as the weighted float32 gradient of the step's mean loss, still
+ * multiplied by `scale` (the caller unscales it, together with clipping).
  */
 function accumulateScaled<M extends Module>(
   model: M,

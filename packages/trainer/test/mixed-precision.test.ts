@@ -41,18 +41,24 @@ function makeModel(seed: number, dropout = 0, backend?: Backend): GPT {
   );
 }
 
-/** Logged losses and the final validation loss of a 10-step run. */
-async function run(precision: 'float32' | 'mixed-float16', backend?: Backend) {
+/** Logged losses, gradient norms and the final validation loss of a 10-step run. */
+async function run(precision: 'float32' | 'mixed-float16', backend?: Backend, extra: TrainConfigInput = {}) {
   const got: number[] = [];
+  const norms: number[] = [];
   const trainer = new Trainer({
     model: makeModel(0, 0, backend),
     data,
-    config: { ...base, precision },
+    config: { ...base, precision, ...extra },
     progress: false,
-    callbacks: { onLog: (i) => void got.push(i.loss) },
+    callbacks: {
+      onLog: (i) => {
+        got.push(i.loss);
+        norms.push(i.gradNorm);
+      },
+    },
   });
   const result = await trainer.train();
-  return { got, trainer, valLoss: result.validation!.loss };
+  return { got, norms, trainer, valLoss: result.validation!.loss };
 }
 
 /** Every step's loss, and the final validation loss, within 1% of the float32 run's. */
@@ -65,6 +71,8 @@ function expectWithinOnePercent(
   expect(Math.abs(mixed.valLoss / f32.valLoss - 1)).toBeLessThan(0.01);
   expect(mixed.got[mixed.got.length - 1]).toBeLessThan(mixed.got[0] - 0.3); // it learned
   expect(mixed.got).not.toEqual(f32.got); // float16 rounding changed the numbers: it is not the float32 path
+  // Step 1 starts from the same weights: its unscaled gradient norm is float32's, to float16 rounding.
+  expect(Math.abs(mixed.norms[0] / f32.norms[0] - 1)).toBeLessThan(0.01);
 }
 
 async function weights(model: GPT): Promise<Record<string, number[]>> {
@@ -158,6 +166,12 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     const state = mixed.trainer.optimizer.stateDict();
     expect(state.step).toBe(10);
     expect(Object.values(state.tensors).every((t) => t.dtype === 'float32')).toBe(true);
+  });
+
+  it('accumulates micro-batches by weight like float32 (gradAccum 2)', async () => {
+    const f32 = await run('float32', undefined, { gradAccum: 2, batchSize: 2 });
+    const mixed = await run('mixed-float16', undefined, { gradAccum: 2, batchSize: 2 });
+    expectWithinOnePercent(mixed, f32);
   });
 
   it('skips an overflowing step (logged with its scale), backs off, then trains', async () => {
