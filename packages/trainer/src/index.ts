@@ -90,6 +90,7 @@ export {
 export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
 export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
+export { Float16Weights, requireFloat16 } from './float16-weights.js';
 export { JsonFileError, parseJsonText } from './json-file.js';
 export {
   forwardLoss,
@@ -98,7 +99,18 @@ export {
   type ModelOutput,
   modelBackend,
 } from './language-model.js';
+export {
+  checkLossScalerState,
+  LOSS_SCALE_DEFAULTS,
+  type LossScaleConfig,
+  LossScaler,
+  type LossScalerState,
+  type LossScaleUpdate,
+  MIN_LOSS_SCALE,
+  resolveLossScaleConfig,
+} from './loss-scaler.js';
 export { formatMetricsLine, type MetricsRecord, parseMetricsJsonl } from './metrics-jsonl.js';
+export { type MixedStepOptions, type MixedStepResult, trainStepMixed } from './mixed-step.js';
 export { describeValue, NonFiniteError } from './non-finite.js';
 export {
   type LanguageModelObjectiveOptions,
@@ -213,6 +225,7 @@ export {
   type StepValues,
 } from './step-log.js';
 export {
+  type Precision,
   resolveTrainConfig,
   TRAIN_DEFAULTS,
   type TrainConfig,

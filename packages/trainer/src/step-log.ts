@@ -27,6 +27,10 @@ export interface StepValues {
   epoch?: number;
   /** The objective's metrics of the step (empty for steps whose metrics were not kept). */
   metrics: Record<string, number>;
+  /** Mixed precision: the loss scale the step used. */
+  lossScale?: number;
+  /** Mixed precision: true when the step's gradients overflowed and the optimizer did not step. */
+  skipped?: boolean;
 }
 
 /** One step's device values, as {@link StepLog.push} takes them (the log takes ownership of the tensors). */
@@ -39,6 +43,10 @@ export interface PendingStep {
   gradNorm: Tensor;
   weight: Tensor;
   metrics?: Readonly<Record<string, Tensor>>;
+  /** Mixed precision: the loss scale the step used. */
+  lossScale?: number;
+  /** Mixed precision: the step was skipped (its gradient norm is not finite, by definition). */
+  skipped?: boolean;
 }
 
 /** Collects per-step device values and reads them back in one batch, checking they are finite. */
@@ -89,6 +97,8 @@ export class StepLog {
         metrics,
       };
       if (p.epoch !== undefined) values.epoch = p.epoch;
+      if (p.lossScale !== undefined) values.lossScale = p.lossScale;
+      if (p.skipped) values.skipped = true;
       return values;
     });
   }
@@ -117,10 +127,13 @@ function free(pending: readonly PendingStep[]): void {
 
 /**
  * Index of the first step whose loss or gradient norm is NaN or infinite, or whose weight is 0
- * (nothing to learn from: every target was ignored), or -1.
+ * (nothing to learn from: every target was ignored), or -1. A step skipped by mixed precision's
+ * loss scaling has an infinite gradient norm by definition, so only its loss is checked.
  */
 export function firstNonFinite(values: readonly StepValues[]): number {
-  return values.findIndex((v) => !Number.isFinite(v.loss) || !Number.isFinite(v.gradNorm) || v.weight === 0);
+  return values.findIndex(
+    (v) => !Number.isFinite(v.loss) || (!v.skipped && !Number.isFinite(v.gradNorm)) || v.weight === 0,
+  );
 }
 
 /** The {@link NonFiniteError} for a bad step found by {@link firstNonFinite}; `hint` ends the message. */

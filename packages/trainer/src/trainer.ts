@@ -36,8 +36,11 @@ import { parseWindowSamplerState, TokenDataset } from './data/batches.js';
 import type { JsonValue } from './data/token-format.js';
 import { WindowSampler } from './data/window-sampler.js';
 import { type EvalResult, evaluate } from './evaluate.js';
-import type { LanguageModel } from './language-model.js';
+import { Float16Weights, requireFloat16 } from './float16-weights.js';
+import { type LanguageModel, modelBackend } from './language-model.js';
+import { LossScaler } from './loss-scaler.js';
 import type { MetricsRecord } from './metrics-jsonl.js';
+import { trainStepMixed } from './mixed-step.js';
 import { describeValue, NonFiniteError } from './non-finite.js';
 import { languageModelObjective, type Objective } from './objective.js';
 import { AdamW } from './optim/adamw.js';
@@ -61,6 +64,8 @@ export interface StepInfo {
   lr: number;
   /** Training tokens processed so far. */
   tokens: number;
+  /** Mixed precision: true when the step's gradients overflowed and the optimizer did not step. */
+  skipped?: boolean;
 }
 
 /** Passed to `onLog` at every logged step, after its values were read back and checked. */
@@ -164,6 +169,8 @@ const RESERVED_KEYS = new Set([
   'epoch',
   'perplexity',
   'bitsPerByte',
+  'lossScale',
+  'event',
 ]);
 
 function checkMetricNames(metrics: Record<string, number>): void {
@@ -205,6 +212,8 @@ export class Trainer<M extends Module = LanguageModel> {
   readonly schedule: LrSchedule;
   /** Where metrics, plots and checkpoints go. */
   readonly storage: TrainerStorage | undefined;
+  /** The dynamic loss scale of `precision: 'mixed-float16'` (saved in checkpoints); undefined for float32. */
+  readonly lossScaler: LossScaler | undefined;
   /** Optimizer steps completed. */
   step = 0;
   /** Training tokens processed. */
@@ -292,6 +301,17 @@ export class Trainer<M extends Module = LanguageModel> {
     this.optimizer = options.optimizer ?? Trainer.#defaultOptimizer(model, c);
     this.schedule = createSchedule(c.schedule);
     this.storage = options.storage;
+    if (c.precision === 'mixed-float16') {
+      // Fail here, before any work, when the backend cannot store float16 (WebGPU without shader-f16).
+      requireFloat16(modelBackend(model as unknown as LanguageModel), "the model's float16 weights");
+      const half = model.namedParameters().find(([, p]) => p.requiresGrad && p.dtype !== 'float32');
+      if (half) {
+        throw new TypeError(
+          `Trainer: precision 'mixed-float16' keeps float32 master weights, but parameter '${half[0]}' is ${half[1].dtype}; build the model in float32 (or model.to('float32')), or train a float16 model with precision 'float32'`,
+        );
+      }
+      this.lossScaler = new LossScaler(c.lossScale);
+    } else this.lossScaler = undefined;
     this.#countTokens = options.countTokens ?? batchTokens;
     this.#options = options;
   }
@@ -339,7 +359,12 @@ export class Trainer<M extends Module = LanguageModel> {
 
   /** What checkpoints save and restore. */
   get #parts(): TrainingParts {
-    return { model: this.model, optimizer: this.optimizer, data: this.#source };
+    return {
+      model: this.model,
+      optimizer: this.optimizer,
+      data: this.#source,
+      ...(this.lossScaler ? { lossScaler: this.lossScaler } : {}),
+    };
   }
 
   /**
@@ -453,8 +478,13 @@ export class Trainer<M extends Module = LanguageModel> {
           break;
         }
         const lr = this.schedule(this.step);
-        this.#optimizerStep(run, lr);
-        await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
+        const skipped = await this.#optimizerStep(run, lr);
+        await callbacks.onStep?.({
+          step: this.step,
+          lr,
+          tokens: this.tokens,
+          ...(skipped ? { skipped } : {}),
+        });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
         if (run.progress?.mode === 'bar') {
           run.progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
@@ -479,6 +509,7 @@ export class Trainer<M extends Module = LanguageModel> {
       throw this.#deviceFailure(error);
     } finally {
       run.stepLog.dispose();
+      run.float16?.dispose();
       run.progress?.finish();
       this.#elapsedBefore = this.elapsedSeconds;
       this.#sessionStart = undefined;
@@ -575,16 +606,34 @@ export class Trainer<M extends Module = LanguageModel> {
    * One optimizer step at learning rate `lr`; its values go to the step log as device tensors
    * (the metrics only for steps that are logged).
    */
-  #optimizerStep(run: RunOutputs, lr: number): void {
+  async #optimizerStep(run: RunOutputs, lr: number): Promise<boolean> {
     const c = this.config;
     const drawn = { tokens: 0 };
-    const { loss, weight, gradNorm, metrics } = trainStep(
-      this.model,
-      this.optimizer,
-      this.#microBatches(drawn),
-      this.objective,
-      { gradClip: c.gradClip, lr },
-    );
+    let mixed: { lossScale: number; skipped: boolean } | undefined;
+    let stepped: ReturnType<typeof trainStep>;
+    if (this.lossScaler) {
+      run.float16 ??= new Float16Weights(this.model);
+      const result = await trainStepMixed(
+        this.model,
+        this.optimizer,
+        this.#microBatches(drawn),
+        this.objective,
+        {
+          gradClip: c.gradClip,
+          lr,
+          scaler: this.lossScaler,
+          weights: run.float16,
+        },
+      );
+      stepped = result;
+      mixed = { lossScale: result.lossScale, skipped: result.skipped };
+    } else {
+      stepped = trainStep(this.model, this.optimizer, this.#microBatches(drawn), this.objective, {
+        gradClip: c.gradClip,
+        lr,
+      });
+    }
+    const { loss, weight, gradNorm, metrics } = stepped;
     this.step++;
     this.tokens += drawn.tokens;
     this.#lastStepTokens = drawn.tokens;
@@ -599,7 +648,9 @@ export class Trainer<M extends Module = LanguageModel> {
       gradNorm,
       weight,
       metrics: logged ? metrics : undefined,
+      ...mixed,
     });
+    return mixed?.skipped ?? false;
   }
 
   /** The step's `gradAccum` micro-batches, drawn one at a time; what a batch held on the device is freed after it ran. */
@@ -632,6 +683,21 @@ export class Trainer<M extends Module = LanguageModel> {
     const bad = firstNonFinite(values);
     for (const v of bad === -1 ? values : values.slice(0, bad)) {
       this.#lastLoss = v.loss;
+      if (v.skipped) {
+        // Every skipped step gets a record, logged step or not: the scale it used and the next.
+        await run.metrics?.write({
+          step: v.step,
+          event: 'skipped-step',
+          reason: 'gradients overflowed float16 (inf or NaN); the optimizer did not step',
+          loss: v.loss,
+          lossScale: v.lossScale ?? null,
+          nextLossScale: v.lossScale === undefined ? null : v.lossScale * this.config.lossScale.backoffFactor,
+          tokens: v.tokens,
+        });
+        run.progress?.log(
+          `step ${v.step} | skipped: gradients overflowed at loss scale ${v.lossScale}; scale lowered`,
+        );
+      }
       if (!this.#isLogStep(v.step)) continue;
       checkMetricNames(v.metrics);
       const elapsedSeconds = this.elapsedSeconds;
@@ -642,6 +708,7 @@ export class Trainer<M extends Module = LanguageModel> {
         gradNorm: v.gradNorm,
         ...v.metrics,
         ...(v.epoch === undefined ? {} : { epoch: v.epoch }),
+        ...(v.lossScale === undefined ? {} : { lossScale: v.lossScale }),
         tokens: v.tokens,
         tokensPerSecond: Math.round(tokensPerSecond),
         elapsedSeconds: round(elapsedSeconds),
@@ -739,7 +806,7 @@ export class Trainer<M extends Module = LanguageModel> {
   #warnOnConfigChange(saved: JsonValue, info: CheckpointInfo): void {
     const train = (saved as { train?: Record<string, JsonValue> } | null)?.train;
     if (!train) return;
-    const changed = (['seed', 'batchSize', 'gradAccum', 'optimizer'] as const).filter(
+    const changed = (['seed', 'batchSize', 'gradAccum', 'optimizer', 'precision'] as const).filter(
       (k) => JSON.stringify(train[k]) !== JSON.stringify(this.config[k]),
     );
     if (changed.length > 0) {
@@ -767,6 +834,8 @@ interface RunOutputs {
   progress: ProgressReporter | undefined;
   stepLog: StepLog;
   interval: { time: number; tokens: number };
+  /** Mixed precision: the float16 working copies of the weights, made at the first step and freed when `train()` ends. */
+  float16?: Float16Weights;
 }
 
 function startInterval(run: RunOutputs, tokens: number): void {
