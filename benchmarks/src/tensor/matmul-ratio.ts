@@ -50,6 +50,8 @@ for (const n of sizes) {
         },
       });
     }
+    // MATMUL_RATIO_REF_LAST=1: the reference runs after Kiln's variants in each round (order check)
+    if (ref && process.env.MATMUL_RATIO_REF_LAST === '1') runs.push(runs.shift()!);
     for (const r of runs) await r.run(); // compile + warm
     const ms = runs.map((): number[] => []);
     // process CPU per product (lavapipe's workers are threads of this process): what load hides least
@@ -68,7 +70,8 @@ for (const n of sizes) {
         mainCpu[i].push((mu.user + mu.system) / 1000 / reps);
       }
     const gflops = ms.map((m) => summarize(m.map((t) => (2 * n ** 3) / (t * 1e6))));
-    const refMedian = ref ? gflops[0].median : undefined;
+    const refIndex = runs.findIndex((r) => r.name === REFERENCE_MATMUL);
+    const refMedian = refIndex >= 0 ? gflops[refIndex].median : undefined;
     for (const [i, r] of runs.entries()) {
       const g = gflops[i];
       const ratio = refMedian ? ` ${(g.median / refMedian).toFixed(2)}× ref` : '';
