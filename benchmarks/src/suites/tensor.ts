@@ -110,7 +110,12 @@ async function run(): Promise<void> {
         const kilnLine = outcome.value.measurements.find((k) => k.variant === '' && !k.reference);
         const gflops = (ms: number[]) => summarize(ms.map((t) => w.flops / (t * 1e6)));
         if (kilnLine)
-          references.push({ workload: w.label, variant: m.variant, kiln: gflops(kilnLine.msPerOp), reference: gflops(m.msPerOp) });
+          references.push({
+            workload: w.label,
+            variant: m.variant,
+            kiln: gflops(kilnLine.msPerOp),
+            reference: gflops(m.msPerOp),
+          });
       }
       if (m.raw)
         raw.push({ variant: m.variant, gbps: summarize(m.msPerOp.map((ms) => COPY_BYTES / (ms * 1e6))) });

@@ -56,6 +56,9 @@ if (id.startsWith('matmul-')) {
 }
 const ms = await timeAsync(run, samples, warmup);
 const measurements: Measurement[] = [{ variant: '', msPerOp: ms.map((m) => m / reps) }];
-const result: ChildResult = { measurements, notes: ['jax-js @jax-js/jax 0.1.25, device webgpu (Dawn via the webgpu package as navigator.gpu)'] };
+const result: ChildResult = {
+  measurements,
+  notes: ['jax-js @jax-js/jax 0.1.25, device webgpu (Dawn via the webgpu package as navigator.gpu)'],
+};
 console.log(JSON.stringify(result));
 process.exit(0);

@@ -39,7 +39,10 @@ function repeat(op: () => Tensor, reps: number): () => Promise<void> {
 }
 
 /** `reps` products of two random n×n matrices; `inputs` gives their values (for a reference run). */
-export function matmul(n: number, reps: number): Prepared & { inputs: [Promise<Float32Array>, Promise<Float32Array>] } {
+export function matmul(
+  n: number,
+  reps: number,
+): Prepared & { inputs: [Promise<Float32Array>, Promise<Float32Array>] } {
   const a = randn([n, n]);
   const b = randn([n, n]);
   return {

@@ -17,9 +17,14 @@ const forms = (process.env.MATMUL_RATIO_FORMS ?? 'nn,nt,tn').split(',');
 const rounds = Number(process.env.MATMUL_RATIO_ROUNDS ?? 5);
 await init({ backend: 'webgpu' });
 manualSeed(0);
-console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 
-const repsFor = (n: number) => Math.max(1, Math.round(2 ** Number(process.env.MATMUL_RATIO_LOG2_FLOPS ?? 29) / (2 * n ** 3)));
+const repsFor = (n: number) =>
+  Math.max(1, Math.round(2 ** Number(process.env.MATMUL_RATIO_LOG2_FLOPS ?? 29) / (2 * n ** 3)));
 
 for (const n of sizes) {
   const reps = repsFor(n);
@@ -83,6 +88,10 @@ for (const n of sizes) {
   }
   a.dispose();
   b.dispose();
-  console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
 }
 process.exit(0);

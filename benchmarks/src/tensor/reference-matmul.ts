@@ -133,7 +133,10 @@ export async function referenceMatmul(
       tiny.unmap();
     },
     async read() {
-      const out = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const out = device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
       const encoder = device.createCommandEncoder();
       encoder.copyBufferToBuffer(bufC, 0, out, 0, bytes);
       device.queue.submit([encoder.finish()]);

@@ -2,8 +2,8 @@ import { BackendError } from '../../errors.js';
 import { envVar } from './env.js';
 import type { DeviceErrors } from './errors.js';
 import { ParamArena } from './params.js';
-import { quietAwait, quietAwaitAvailable } from './quiet-await.js';
 import type { KernelSource, PipelineCache } from './pipelines.js';
+import { quietAwait, quietAwaitAvailable } from './quiet-await.js';
 import { WaitPacer } from './wait-pacer.js';
 
 /** One kernel launch: what to run, its uniform words and its workgroup grid. */

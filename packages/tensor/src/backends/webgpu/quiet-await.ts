@@ -19,7 +19,8 @@ const SLICE_MS = 0.5;
 const cell: Int32Array | undefined =
   typeof SharedArrayBuffer === 'function' &&
   typeof Atomics?.wait === 'function' &&
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' &&
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+    'string' &&
   typeof setImmediate === 'function'
     ? new Int32Array(new SharedArrayBuffer(4))
     : undefined;

@@ -142,7 +142,9 @@ ${groups
   }
 
   const fmas = kk4
-    .map((kk) => rows.map((r) => `    acc${r} = fma(vec4<f32>(${aValue(r, kk)}), b${kk}, acc${r});`).join('\n'))
+    .map((kk) =>
+      rows.map((r) => `    acc${r} = fma(vec4<f32>(${aValue(r, kk)}), b${kk}, acc${r});`).join('\n'),
+    )
     .join('\n');
   const stores = rows
     .map(
@@ -190,7 +192,10 @@ export function rowvecLaunches(
   epilogue?: KernelEpilogue,
 ): Launch[] {
   const layout = rowvecLayout(a, b);
-  if (!layout) throw new Error('matmul: the row-vec kernel needs K % 4 = 0 and 4-aligned operands; check rowvecLayout first');
+  if (!layout)
+    throw new Error(
+      'matmul: the row-vec kernel needs K % 4 = 0 and 4-aligned operands; check rowvecLayout first',
+    );
   const m = a.shape[1];
   const n = b.shape[2];
   return matmulLaunches(

@@ -15,8 +15,8 @@ import type { Launch } from '../executor.js';
 import { type BandShape, bandLaunches } from './matmul-band.js';
 import { epilogueSource, type KernelEpilogue, matmulLaunches } from './matmul-epilogue.js';
 import { innerVec4Aligned, MATMUL_PROLOGUE, MATMUL_WORDS, P } from './matmul-params.js';
-import { splitkApplies, splitkLaunches } from './matmul-splitk.js';
 import { rowvecLaunches, rowvecLayout } from './matmul-rowvec.js';
+import { splitkApplies, splitkLaunches } from './matmul-splitk.js';
 import { subgroupBandLaunches } from './matmul-subgroup.js';
 import { dtypeBuffer, enables, load, mathPrelude, uniforms } from './wgsl.js';
 
