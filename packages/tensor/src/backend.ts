@@ -112,6 +112,8 @@ export interface RandomParams {
  * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
  */
 export interface AdamWScalars {
+  /** The learning rate (used on the device with a control tensor, where stepSize is computed there). */
+  lr: number;
   beta1: number;
   oneMinusBeta1: number;
   beta2: number;
@@ -368,8 +370,19 @@ export interface Backend<S = any> {
    * `scratch` is int32 [2N] working memory. Deterministic: sums in position order.
    */
   embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
-  /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
-  adamwUpdate?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
+  /**
+   * One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`.
+   * With `control` (contiguous float32 [skip, step]): nothing changes when skip ≠ 0, and the bias
+   * corrections come from `step` read on the device (`s.stepSize` and `s.sqrtC2` are ignored).
+   */
+  adamwUpdate?(
+    param: View<S>,
+    grad: View<S>,
+    m: View<S>,
+    v: View<S>,
+    s: AdamWScalars,
+    control?: View<S>,
+  ): void;
   /**
    * {@link Backend.matmul} with an epilogue applied before the store:
    * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`, and `preActivation[b, i, j] = acc + bias`

@@ -25,6 +25,7 @@
  * `epoch` when it has one. Validation metrics are logged as `val` + the capitalised name.
  */
 import type { Module } from '@kiln/autograd';
+import type { Tensor } from '@kiln/tensor';
 import {
   type BatchInput,
   type BatchSource,
@@ -35,10 +36,10 @@ import {
 import { parseWindowSamplerState, TokenDataset } from './data/batches.js';
 import type { JsonValue } from './data/token-format.js';
 import { WindowSampler } from './data/window-sampler.js';
+import { DeviceLossScaler } from './device-loss-scaler.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { Float16Weights, requireFloat16 } from './float16-weights.js';
 import { type LanguageModel, modelBackend } from './language-model.js';
-import { LossScaler } from './loss-scaler.js';
 import type { MetricsRecord } from './metrics-jsonl.js';
 import { trainStepMixed } from './mixed-step.js';
 import { describeValue, NonFiniteError } from './non-finite.js';
@@ -64,8 +65,6 @@ export interface StepInfo {
   lr: number;
   /** Training tokens processed so far. */
   tokens: number;
-  /** Mixed precision: true when the step's gradients overflowed and the optimizer did not step. */
-  skipped?: boolean;
 }
 
 /** Passed to `onLog` at every logged step, after its values were read back and checked. */
@@ -212,8 +211,12 @@ export class Trainer<M extends Module = LanguageModel> {
   readonly schedule: LrSchedule;
   /** Where metrics, plots and checkpoints go. */
   readonly storage: TrainerStorage | undefined;
-  /** The dynamic loss scale of `precision: 'mixed-float16'` (saved in checkpoints); undefined for float32. */
-  readonly lossScaler: LossScaler | undefined;
+  /**
+   * The dynamic loss scale of `precision: 'mixed-float16'`, kept on the device (saved in
+   * checkpoints); undefined for float32. Its host view (`state()`, `scale`, `skippedSteps`) is
+   * current after each read-back of the step log (every log interval, evaluation and checkpoint).
+   */
+  readonly lossScaler: DeviceLossScaler | undefined;
   /** Optimizer steps completed. */
   step = 0;
   /** Training tokens processed. */
@@ -310,7 +313,7 @@ export class Trainer<M extends Module = LanguageModel> {
           `Trainer: precision 'mixed-float16' keeps float32 master weights, but parameter '${half[0]}' is ${half[1].dtype}; build the model in float32 (or model.to('float32')), or train a float16 model with precision 'float32'`,
         );
       }
-      this.lossScaler = new LossScaler(c.lossScale);
+      this.lossScaler = new DeviceLossScaler(modelBackend(model as unknown as LanguageModel), c.lossScale);
     } else this.lossScaler = undefined;
     this.#countTokens = options.countTokens ?? batchTokens;
     this.#options = options;
@@ -355,6 +358,12 @@ export class Trainer<M extends Module = LanguageModel> {
       this.#elapsedBefore +
       (this.#sessionStart === undefined ? 0 : (performance.now() - this.#sessionStart) / 1000)
     );
+  }
+
+  /** Reads back what mixed precision keeps on the device: the optimizer's step count and the scaler (no-ops otherwise). */
+  async #syncDeviceCounts(): Promise<void> {
+    await this.optimizer.syncStepCount();
+    await this.lossScaler?.sync();
   }
 
   /** What checkpoints save and restore. */
@@ -478,13 +487,8 @@ export class Trainer<M extends Module = LanguageModel> {
           break;
         }
         const lr = this.schedule(this.step);
-        const skipped = await this.#optimizerStep(run, lr);
-        await callbacks.onStep?.({
-          step: this.step,
-          lr,
-          tokens: this.tokens,
-          ...(skipped ? { skipped } : {}),
-        });
+        await this.#optimizerStep(run, lr);
+        await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
         if (run.progress?.mode === 'bar') {
           run.progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
@@ -556,6 +560,7 @@ export class Trainer<M extends Module = LanguageModel> {
       throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
     }
     await this.lock();
+    await this.#syncDeviceCounts();
     let info: CheckpointInfo;
     try {
       info = await this.storage.saveCheckpoint(
@@ -606,10 +611,10 @@ export class Trainer<M extends Module = LanguageModel> {
    * One optimizer step at learning rate `lr`; its values go to the step log as device tensors
    * (the metrics only for steps that are logged).
    */
-  async #optimizerStep(run: RunOutputs, lr: number): Promise<boolean> {
+  async #optimizerStep(run: RunOutputs, lr: number): Promise<void> {
     const c = this.config;
     const drawn = { tokens: 0 };
-    let mixed: { lossScale: number; skipped: boolean } | undefined;
+    let mixed: { lossScale: Tensor; skipped: Tensor } | undefined;
     let stepped: ReturnType<typeof trainStep>;
     if (this.lossScaler) {
       run.float16 ??= new Float16Weights(this.model);
@@ -648,9 +653,8 @@ export class Trainer<M extends Module = LanguageModel> {
       gradNorm,
       weight,
       metrics: logged ? metrics : undefined,
-      ...mixed,
+      ...(mixed ? { mixed } : {}),
     });
-    return mixed?.skipped ?? false;
   }
 
   /** The step's `gradAccum` micro-batches, drawn one at a time; what a batch held on the device is freed after it ran. */
@@ -677,6 +681,9 @@ export class Trainer<M extends Module = LanguageModel> {
    */
   async #readBack(run: RunOutputs): Promise<void> {
     const values = await run.stepLog.read();
+    // Mixed precision keeps the step count and the loss scale on the device; bring the host's
+    // copies up to date while reading anyway (a checkpoint or a log may need them).
+    await this.#syncDeviceCounts();
     const seconds = Math.max(performance.now() - run.interval.time, 1e-6) / 1000;
     const tokensPerSecond = (this.tokens - run.interval.tokens) / seconds;
     startInterval(run, this.tokens);
