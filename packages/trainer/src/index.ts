@@ -237,6 +237,7 @@ export { type TrainStepOptions, type TrainStepResult, trainStep } from './train-
 export {
   type EvalInfo,
   type LogInfo,
+  type SkippedStepInfo,
   type StepInfo,
   Trainer,
   type TrainerCallbacks,

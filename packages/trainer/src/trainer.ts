@@ -85,12 +85,28 @@ export interface EvalInfo extends EvalResult {
   elapsedSeconds: number;
 }
 
+/** Passed to `onSkippedStep`: a mixed-precision step that was skipped. */
+export interface SkippedStepInfo {
+  /** The step (1-based). */
+  step: number;
+  /** The loss scale it used. */
+  lossScale: number;
+  /** The scale after its backoff. */
+  nextLossScale: number;
+}
+
 /** Hooks into the loop; each may be async (the loop waits for it). */
 export interface TrainerCallbacks {
   /** After every step. Keep it cheap: it runs in the hot loop. */
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** At every logged step (`logInterval`, the first and the last). */
   onLog?: (info: LogInfo) => void | Promise<void>;
+  /**
+   * Mixed precision: for every step whose gradients overflowed (the optimizer did not step),
+   * logged or not. The decision is made on the device, so this runs when the step log is read
+   * back (every log interval, and before evaluations and checkpoints), not right after the step.
+   */
+  onSkippedStep?: (info: SkippedStepInfo) => void | Promise<void>;
   /** After each validation. */
   onEval?: (info: EvalInfo) => void | Promise<void>;
   /** After each checkpoint is saved. */
@@ -692,15 +708,19 @@ export class Trainer<M extends Module = LanguageModel> {
       this.#lastLoss = v.loss;
       if (v.skipped) {
         // Every skipped step gets a record, logged step or not: the scale it used and the next.
+        // It is known here, at the read-back, because the skip was decided on the device.
+        const lossScale = v.lossScale ?? Number.NaN;
+        const nextLossScale = lossScale * this.config.lossScale.backoffFactor;
         await run.metrics?.write({
           step: v.step,
           event: 'skipped-step',
           reason: 'gradients overflowed float16 (inf or NaN); the optimizer did not step',
           loss: v.loss,
           lossScale: v.lossScale ?? null,
-          nextLossScale: v.lossScale === undefined ? null : v.lossScale * this.config.lossScale.backoffFactor,
+          nextLossScale: v.lossScale === undefined ? null : nextLossScale,
           tokens: v.tokens,
         });
+        await this.#options.callbacks?.onSkippedStep?.({ step: v.step, lossScale, nextLossScale });
         run.progress?.log(
           `step ${v.step} | skipped: gradients overflowed at loss scale ${v.lossScale}; scale lowered`,
         );

@@ -18,6 +18,7 @@ import {
   readMetrics,
   requireFloat16,
   resolveTrainConfig,
+  type SkippedStepInfo,
   TokenDataset,
   type TrainConfigInput,
   Trainer,
@@ -266,6 +267,7 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     const outDir = join(root, 'skip');
     const before = makeModel(1);
     const initial = await weights(before);
+    const skips: SkippedStepInfo[] = [];
     const trainer = new Trainer({
       model: before,
       data,
@@ -277,8 +279,11 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
       },
       outDir,
       progress: false,
+      callbacks: { onSkippedStep: (info) => void skips.push(info) },
     });
     await trainer.train();
+    // decided on the device, reported at the read-back: step 1 only, with its scales
+    expect(skips).toEqual([{ step: 1, lossScale: 65536, nextLossScale: 32768 }]);
     expect(trainer.optimizer.stepCount).toBe(2); // the skipped step did not count for bias correction
     expect(trainer.lossScaler!.state()).toEqual({ scale: 2 ** 15, goodSteps: 2, skippedSteps: 1 });
     const records = await readMetrics(join(outDir, 'metrics.jsonl'));
