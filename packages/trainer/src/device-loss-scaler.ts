@@ -11,7 +11,7 @@
  * reported at the next `sync` rather than at the step.
  */
 import { noGrad } from '@kiln/autograd';
-import { type Backend, keep, minimum, scope, stack, type Tensor, tensor, where } from '@kiln/tensor';
+import { type Backend, keep, minimum, scope, type Tensor, tensor, where } from '@kiln/tensor';
 import {
   checkLossScalerState,
   type LossScaleConfig,
@@ -19,6 +19,9 @@ import {
   MIN_LOSS_SCALE,
   resolveLossScaleConfig,
 } from './loss-scaler.js';
+
+/** The largest finite float32 is below this: a norm that is not below it is infinite or NaN. */
+const NOT_FINITE_FROM = 3.4028235677973366e38;
 
 /** The dynamic loss scale on the device (see the file comment). */
 export class DeviceLossScaler {
@@ -30,12 +33,40 @@ export class DeviceLossScaler {
   #host: LossScalerState;
   /** True when steps were recorded since the last read-back. */
   #unsynced = false;
+  /** Constants of {@link update}, made once (a number in an op would be a fill kernel per step). */
+  readonly #constants: Record<
+    'zero' | 'one' | 'finiteBelow' | 'lastGood' | 'overflow' | 'growth' | 'plain' | 'cap',
+    Tensor
+  >;
 
   /** Creates a scaler at `config.initScale` on `backend` (defaults: `LOSS_SCALE_DEFAULTS`). */
   constructor(backend: Backend, config: Partial<LossScaleConfig> = {}) {
     this.config = resolveLossScaleConfig(config);
     this.#host = { scale: this.config.initScale, goodSteps: 0, skippedSteps: 0 };
     this.#state = keep(tensor([this.config.initScale, 0, 0], { dtype: 'float32', backend }));
+    const { backoffFactor, growthFactor, growthInterval, maxScale } = this.config;
+    const f32 = (data: number[] | number[][]) => keep(tensor(data, { dtype: 'float32', backend }));
+    // rows [a, b] of [scale, goodSteps, skippedSteps] ← [scale, goodSteps, skippedSteps] · a + b
+    this.#constants = {
+      zero: f32([0]),
+      lastGood: f32([growthInterval - 1]),
+      overflow: f32([
+        [backoffFactor, 0, 1],
+        [0, 0, 1],
+      ]),
+      growth: f32([
+        [growthFactor, 0, 1],
+        [0, 0, 0],
+      ]),
+      plain: f32([
+        [1, 1, 1],
+        [0, 1, 0],
+      ]),
+      // the scale never grows past maxScale (a backoff only lowers it); the counters are uncapped
+      cap: f32([maxScale, 3e38, 3e38]),
+      one: f32([1]),
+      finiteBelow: f32([NOT_FINITE_FROM]),
+    };
   }
 
   /** The scale of the next step as a 0-d float32 tensor (a new one each call: the caller owns it). */
@@ -44,25 +75,32 @@ export class DeviceLossScaler {
   }
 
   /**
+   * The overflow flag of a step whose unscaled gradient norm is `norm` (0-d): a 0-d float32
+   * tensor, 1 when the norm is infinite or NaN, else 0 (the caller owns it).
+   */
+  overflowFlag(norm: Tensor): Tensor {
+    const k = this.#constants;
+    // NaN fails every comparison, so `norm < largest` is false for NaN and infinity alike.
+    return noGrad(() => where(norm.reshape([1]).lt(k.finiteBelow), k.zero, k.one).reshape([]));
+  }
+
+  /**
    * Records one step on the device: `overflowed` is a 0-d float32 tensor, 1 when any of its
    * gradients was infinite or NaN (the step is skipped), else 0. Backs off or grows the scale
    * by {@link LossScaler.update}'s rules; nothing is read back.
    */
   update(overflowed: Tensor): void {
-    const { backoffFactor, growthFactor, growthInterval, maxScale } = this.config;
+    const k = this.#constants;
     const next = noGrad(() =>
       scope(() => {
-        const s = this.#state;
-        const [scale, good, skipped] = [0, 1, 2].map((i) => s.narrow(0, i, 1).reshape([]));
-        const found = overflowed.reshape([]).ne(0);
-        const counted = good.add(1);
-        const grow = counted.ge(growthInterval);
-        const grown = minimum(scale.mul(growthFactor), maxScale);
-        // an overflow backs off and restarts the count; a growth restarts it too
-        const nextScale = where(found, scale.mul(backoffFactor), where(grow, grown, scale));
-        const nextGood = where(found, 0, where(grow, 0, counted));
-        const nextSkipped = skipped.add(where(found, 1, 0));
-        return keep(stack([nextScale, nextGood, nextSkipped]));
+        // state ← min(state · a + b, cap), with (a, b) one of three rows: overflow, growth, plain.
+        // Written as a handful of whole-vector kernels, as this runs every step.
+        const good = this.#state.narrow(0, 1, 1);
+        const grow = good.ge(k.lastGood); // this step is the growthInterval-th good one
+        const found = overflowed.reshape([1]).ne(k.zero);
+        const rows = where(found.reshape([1, 1]), k.overflow, where(grow.reshape([1, 1]), k.growth, k.plain));
+        const [a, b] = [rows.narrow(0, 0, 1).reshape([3]), rows.narrow(0, 1, 1).reshape([3])];
+        return keep(minimum(this.#state.mul(a).add(b), k.cap));
       }),
     );
     this.#state.dispose();
@@ -123,5 +161,6 @@ export class DeviceLossScaler {
   /** Frees the device state. */
   dispose(): void {
     this.#state.dispose();
+    for (const t of Object.values(this.#constants)) t.dispose();
   }
 }

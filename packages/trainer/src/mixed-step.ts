@@ -58,9 +58,6 @@ export interface MixedStepResult extends TrainStepResult {
   lossScale: Tensor;
 }
 
-/** The largest finite float32 is below this: a norm that is not below it is infinite or NaN. */
-const NOT_FINITE_FROM = 3.4028235677973366e38;
-
 /**
  * One mixed-precision optimizer step (see the file comment). The model's parameters must be
  * float32 (the masters); `weights` holds their float16 copies. The returned `gradNorm` is the
@@ -86,8 +83,7 @@ export async function trainStepMixed<M extends Module>(
     const params = optimizer.namedParameters().map(([, p]) => p);
     // s is a power of two for power-of-two scales, so unscaling the norm is exact.
     norm = noGrad(() => scope(() => keep(gradNorm(params).div(scale))));
-    // NaN fails every comparison, so `norm < largest` is false for NaN and infinity alike.
-    found = noGrad(() => scope(() => keep(where(norm!.lt(NOT_FINITE_FROM), 0, 1).cast('float32'))));
+    found = keep(scaler.overflowFlag(norm));
     // On an overflow the unscaled gradients are garbage, but the optimizer writes nothing.
     unscaleAndClip(params, norm, scale, gradClip);
     if (lr !== undefined) optimizer.lr = lr;

@@ -150,7 +150,7 @@ export abstract class Optimizer {
           const old = this.#deviceStep;
           const before = old ?? full([], this.#step, { backend: skip.backend });
           // step ← step + (1 − skip): a skipped step does not count for bias correction
-          this.#deviceStep = keep(before.add(skip.neg().add(1)));
+          this.#deviceStep = keep(before.sub(skip).add(1));
           old?.dispose();
           this.#unsynced = true;
           control = stack([skip, this.#deviceStep]);
