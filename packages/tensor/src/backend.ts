@@ -112,8 +112,10 @@ export interface RandomParams {
  * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
  */
 export interface AdamWScalars {
-  /** The learning rate (used on the device with a control tensor, where stepSize is computed there). */
+  /** The learning rate (with a control tensor the device may compute stepSize from it). */
   lr: number;
+  /** The 1-based step count stepSize and sqrtC2 are for. */
+  step: number;
   beta1: number;
   oneMinusBeta1: number;
   beta2: number;
@@ -373,7 +375,8 @@ export interface Backend<S = any> {
   /**
    * One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`.
    * With `control` (contiguous float32 [skip, step]): nothing changes when skip ≠ 0, and the bias
-   * corrections come from `step` read on the device (`s.stepSize` and `s.sqrtC2` are ignored).
+   * corrections are for `step` read on the device (`s.stepSize` and `s.sqrtC2` when it equals
+   * `s.step`, else computed from `s.lr`, `s.beta1`, `s.beta2`).
    */
   adamwUpdate?(
     param: View<S>,

@@ -30,6 +30,7 @@ export interface AdamWHyper {
 export function adamwScalars(h: AdamWHyper): AdamWScalars {
   return {
     lr: h.lr,
+    step: h.step,
     beta1: h.beta1,
     oneMinusBeta1: 1 - h.beta1,
     beta2: h.beta2,
@@ -45,8 +46,10 @@ export function adamwScalars(h: AdamWHyper): AdamWScalars {
 export interface AdamWUpdateOptions {
   /**
    * A float32 tensor of 2 elements, [skip, step], read on the device: when skip ≠ 0 nothing
-   * changes (parameters and moments); otherwise the bias corrections use `step` (the 1-based
-   * step count kept on the device) and `hyper.step` is ignored. This is how a mixed-precision
+   * changes (parameters and moments); otherwise the bias corrections are for `step` (the 1-based
+   * step count kept on the device). `hyper.step` is then the host's expectation of it: when the
+   * two agree the step is bit for bit the one without control, otherwise the bias corrections
+   * are computed on the device (in float32). This is how a mixed-precision
    * step whose gradients overflowed is skipped without reading the overflow flag back (as
    * PyTorch's fused AdamW takes `found_inf`).
    */
@@ -116,8 +119,9 @@ export function adamwUpdate(
           const t = tmp(tmp(flat.narrow(0, 1, 1)).reshape([]));
           const c1 = tmp(tmp(tmp(tmp(full([], s.beta1, { backend: be })).pow(t)).neg()).add(1));
           const c2 = tmp(tmp(tmp(tmp(full([], s.beta2, { backend: be })).pow(t)).neg()).add(1));
-          const size = tmp(tmp(tmp(c1.reciprocal()).mul(s.lr)).cast(p.dtype));
-          const sqrtC2 = tmp(tmp(c2.sqrt()).cast(p.dtype));
+          const asHost = tmp(t.eq(s.step));
+          const size = tmp(where(asHost, s.stepSize, tmp(tmp(tmp(c1.reciprocal()).mul(s.lr)).cast(p.dtype))));
+          const sqrtC2 = tmp(where(asHost, s.sqrtC2, tmp(tmp(c2.sqrt()).cast(p.dtype))));
           const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
           const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
           const denom = tmp(tmp(tmp(vn.sqrt()).div(sqrtC2)).add(s.eps));

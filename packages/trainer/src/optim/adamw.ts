@@ -112,14 +112,18 @@ export class AdamW extends Optimizer {
     const v = guarded(v0, v0.mul(c(beta2)).add(grad.square().mul(c(1 - beta2))));
     let stepSize: Tensor;
     let sqrtC2: Tensor;
+    const hostStepSize = c(lr / (1 - beta1 ** step));
+    const hostSqrtC2 = c(Math.sqrt(1 - beta2 ** step));
     if (control) {
+      // the host's scalars when the device's count is the host's (no unread skip), else on the device
       const t = control.narrow(0, 1, 1).reshape([]);
+      const asHost = t.eq(step);
       const one = (x: Tensor) => x.neg().add(1);
-      stepSize = div(lr, one(pow(beta1, t))).cast(p.dtype);
-      sqrtC2 = one(pow(beta2, t)).sqrt().cast(p.dtype);
+      stepSize = where(asHost, hostStepSize, div(lr, one(pow(beta1, t))).cast(p.dtype));
+      sqrtC2 = where(asHost, hostSqrtC2, one(pow(beta2, t)).sqrt().cast(p.dtype));
     } else {
-      stepSize = c(lr / (1 - beta1 ** step));
-      sqrtC2 = c(Math.sqrt(1 - beta2 ** step));
+      stepSize = hostStepSize;
+      sqrtC2 = hostSqrtC2;
     }
     const denominator = v.sqrt().div(sqrtC2).add(c(this.eps));
     // Decay first, then the Adam step, as PyTorch does in two in-place updates; one write here.

@@ -39,12 +39,16 @@ export interface UpdateContext {
   lr: number;
   /** Weight decay of the parameter's group. */
   weightDecay: number;
-  /** 1-based index of the step being taken (the host's count; see `device` for a skippable step). */
+  /**
+   * 1-based index of the step being taken. With `control`, the host's expectation: the count if
+   * no step since the last {@link Optimizer.syncStepCount} was skipped.
+   */
   step: number;
   /**
    * Set for a step taken with {@link StepOptions.skipIf}: a float32 tensor [skip, step] on the
    * device. The update must change nothing when skip ≠ 0 and take its bias corrections from
-   * `step` (the device's 1-based count, already advanced for this step), not from `step` above.
+   * this `step` (the device's 1-based count, already advanced for this step), which equals the
+   * `step` above unless a step since the last sync was skipped.
    */
   control?: Tensor;
 }
@@ -85,6 +89,8 @@ export abstract class Optimizer {
   #deviceStep: Tensor | undefined;
   /** True while `#deviceStep` may differ from `#step` (steps taken with `skipIf` since the last sync). */
   #unsynced = false;
+  /** Steps taken with `skipIf` since the last sync: the host expects a count of `#step + #attempts`. */
+  #attempts = 0;
   #scalars: Map<string, Tensor> | undefined;
 
   /** Resolves the groups and checks the learning rate; `who` names the optimizer in errors. */
@@ -121,6 +127,7 @@ export abstract class Optimizer {
     if (this.#unsynced && this.#deviceStep) {
       this.#step = (await this.#deviceStep.data())[0];
       this.#unsynced = false;
+      this.#attempts = 0;
     }
     return this.#step;
   }
@@ -153,6 +160,7 @@ export abstract class Optimizer {
           this.#deviceStep = keep(before.sub(skip).add(1));
           old?.dispose();
           this.#unsynced = true;
+          this.#attempts++;
           control = stack([skip, this.#deviceStep]);
         } else {
           if (this.#unsynced)
@@ -178,7 +186,8 @@ export abstract class Optimizer {
       const context: UpdateContext = {
         lr: this.#lr * group.lrScale,
         weightDecay: group.weightDecay,
-        step: control ? this.#step + 1 : this.#step,
+        // with skipIf, the count if no step since the last sync was skipped (the update checks it)
+        step: control ? this.#step + this.#attempts : this.#step,
         ...(control ? { control } : {}),
       };
       for (const [name, p] of group.params) {
@@ -261,6 +270,7 @@ export abstract class Optimizer {
     this.#deviceStep?.dispose();
     this.#deviceStep = undefined;
     this.#unsynced = false;
+    this.#attempts = 0;
   }
 
   /** Frees the state tensors (not the parameters). */

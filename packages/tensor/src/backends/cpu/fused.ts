@@ -170,8 +170,10 @@ export function adamwUpdate(p: V, g: V, m: V, v: V, s: AdamWScalars, control?: V
     // the device-controlled step (see Backend.adamwUpdate): skip, or bias corrections from `step`
     if (control.storage[control.offset] !== 0) return;
     const t = control.storage[control.offset + 1];
-    stepSize = r(s.lr / (1 - s.beta1 ** t));
-    sqrtC2 = r(Math.sqrt(1 - s.beta2 ** t));
+    if (t !== s.step) {
+      stepSize = r(s.lr / (1 - s.beta1 ** t));
+      sqrtC2 = r(Math.sqrt(1 - s.beta2 ** t));
+    }
   }
   const [decay, eps] = [r(s.decay), r(s.eps)];
   const n = p.shape.reduce((a, b) => a * b, 1);

@@ -38,7 +38,7 @@ export function adamwUpdateLaunch(
   const dt = p.dtype;
   const scalars = [s.beta1, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.decay, s.stepSize, s.sqrtC2, s.eps];
   const vec4 = dt === 'float32' && n % 4 === 0 && [p, g, m, v].every((t) => t.offset % 4 === 0);
-  if (vec4) return adamwVec4Launch(n, [p, g, m, v], scalars, maxWorkgroups, s.lr, control);
+  if (vec4) return adamwVec4Launch(n, [p, g, m, v], scalars, maxWorkgroups, s.lr, s.step, control);
   const words = [
     n,
     p.offset,
@@ -46,7 +46,7 @@ export function adamwUpdateLaunch(
     m.offset,
     v.offset,
     ...scalars.map(f32Bits),
-    ...controlWords(s.lr, control),
+    ...controlWords(s.lr, s.step, control),
   ];
   return {
     kernel: {
@@ -81,6 +81,7 @@ function adamwVec4Launch(
   scalars: number[],
   maxWorkgroups: number,
   lr: number,
+  step: number,
   control: View | undefined,
 ): Launch {
   const [p, g, m, v] = views;
@@ -91,7 +92,7 @@ function adamwVec4Launch(
     m.offset / 4,
     v.offset / 4,
     ...scalars.map(f32Bits),
-    ...controlWords(lr, control),
+    ...controlWords(lr, step, control),
   ];
   const vec = (binding: number, name: string, access: 'read' | 'read_write') =>
     `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;\n`;
@@ -121,12 +122,12 @@ ${control ? CONTROL_PROLOGUE : HOST_SCALARS}
   };
 }
 
-/** Words 13 and 14 with a control buffer: its offset and the learning rate. */
-function controlWords(lr: number, control: View | undefined): number[] {
+/** Words 13–15 with a control buffer: its offset, the learning rate and the host's step count. */
+function controlWords(lr: number, step: number, control: View | undefined): number[] {
   if (!control) return [];
   if (control.dtype !== 'float32')
     throw new TypeError(`adamwUpdate: the control tensor must be float32, got ${control.dtype}`);
-  return [control.offset, f32Bits(lr)];
+  return [control.offset, f32Bits(lr), f32Bits(step)];
 }
 
 const CONTROL_BINDING = '@group(0) @binding(5) var<storage, read> ctl: array<f32>;\n';
@@ -136,10 +137,16 @@ const HOST_SCALARS = `  let stepSize = pf(10u);
   let sqrtC2 = pf(11u);`;
 
 /**
- * The device-controlled step: nothing is written when ctl[0] ≠ 0; the bias corrections use the
- * step count ctl[1] (stepSize = lr / (1 − β1ᵗ), sqrtC2 = sqrt(1 − β2ᵗ), as `adamwScalars`).
+ * The device-controlled step: nothing is written when ctl[0] ≠ 0; the bias corrections are for
+ * the step count t = ctl[1]: the host's (the same bits as without control) when t is the host's
+ * count, else computed here (stepSize = lr / (1 − β1ᵗ), sqrtC2 = sqrt(1 − β2ᵗ)), which happens
+ * only after a skipped step the host has not read back yet.
  */
 const CONTROL_PROLOGUE = `  if (ctl[p(13u)] != 0.0) { return; }
   let t = ctl[p(13u) + 1u];
-  let stepSize = pf(14u) / (1.0 - pow(pf(5u), t));
-  let sqrtC2 = sqrt(1.0 - pow(pf(7u), t));`;
+  var stepSize = pf(10u);
+  var sqrtC2 = pf(11u);
+  if (t != pf(15u)) {
+    stepSize = pf(14u) / (1.0 - pow(pf(5u), t));
+    sqrtC2 = sqrt(1.0 - pow(pf(7u), t));
+  }`;
