@@ -81,9 +81,7 @@ async function run(precision: Precision, perturbInit = false): Promise<RunResult
         if (logs++ > 1) out.tokensPerSecond.push(i.tokensPerSecond); // skip steps 1 and the first interval
       },
       onEval: (e) => void out.valLosses.set(e.step, e.loss),
-      onStep: (s) => {
-        if (s.skipped) out.skipped.push({ step: s.step, nextScale: trainer.lossScaler!.scale });
-      },
+      onSkippedStep: (s) => void out.skipped.push({ step: s.step, nextScale: s.nextLossScale }),
     },
   });
   const result = await trainer.train();

@@ -112,6 +112,10 @@ export interface RandomParams {
  * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
  */
 export interface AdamWScalars {
+  /** The learning rate (with a control tensor the device may compute stepSize from it). */
+  lr: number;
+  /** The 1-based step count stepSize and sqrtC2 are for. */
+  step: number;
   beta1: number;
   oneMinusBeta1: number;
   beta2: number;
@@ -368,8 +372,20 @@ export interface Backend<S = any> {
    * `scratch` is int32 [2N] working memory. Deterministic: sums in position order.
    */
   embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
-  /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
-  adamwUpdate?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
+  /**
+   * One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`.
+   * With `control` (contiguous float32 [skip, step]): nothing changes when skip ≠ 0, and the bias
+   * corrections are for `step` read on the device (`s.stepSize` and `s.sqrtC2` when it equals
+   * `s.step`, else computed from `s.lr`, `s.beta1`, `s.beta2`).
+   */
+  adamwUpdate?(
+    param: View<S>,
+    grad: View<S>,
+    m: View<S>,
+    v: View<S>,
+    s: AdamWScalars,
+    control?: View<S>,
+  ): void;
   /**
    * {@link Backend.matmul} with an epilogue applied before the store:
    * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`, and `preActivation[b, i, j] = acc + bias`

@@ -65,7 +65,7 @@ export {
 export { keep, type LeakReport, leakReports, scope, setLeakDetection } from './lifetime.js';
 export { type MemoryInfo, memory } from './memory.js';
 export type { OpAttrs, OpName, ReportedOp } from './op-table.js';
-export { type AdamWHyper, adamwUpdate } from './ops/adamw-update.js';
+export { type AdamWHyper, type AdamWUpdateOptions, adamwUpdate } from './ops/adamw-update.js';
 export {
   type AttentionMaskOptions,
   type AttentionOptions,

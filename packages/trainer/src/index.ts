@@ -89,6 +89,7 @@ export {
 } from './data/token-format.js';
 export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
+export { DeviceLossScaler } from './device-loss-scaler.js';
 export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
 export { Float16Weights, requireFloat16 } from './float16-weights.js';
 export { JsonFileError, parseJsonText } from './json-file.js';
@@ -130,6 +131,7 @@ export {
   type Hyperparameters,
   Optimizer,
   type OptimizerStateDict,
+  type StepOptions,
   type UpdateContext,
 } from './optim/optimizer.js';
 export { type DefaultParamGroupsOptions, defaultParamGroups, isEmbeddingName } from './optim/param-groups.js';
@@ -235,6 +237,7 @@ export { type TrainStepOptions, type TrainStepResult, trainStep } from './train-
 export {
   type EvalInfo,
   type LogInfo,
+  type SkippedStepInfo,
   type StepInfo,
   Trainer,
   type TrainerCallbacks,

@@ -6,8 +6,9 @@
  * scale is multiplied by `backoffFactor`; after `growthInterval` good steps in a row it is
  * multiplied by `growthFactor` (up to `maxScale`).
  *
- * Host-side bookkeeping only (the overflow flag is read back by the caller): the state is plain
- * JSON, saved in training checkpoints so a resumed run scales exactly as an uninterrupted one.
+ * The rules on the host, as plain JSON state (saved in training checkpoints so a resumed run
+ * scales exactly as an uninterrupted one). The trainer runs the same rules on the device with
+ * `DeviceLossScaler` (device-loss-scaler.ts), so no step has to read its overflow flag back.
  */
 
 /** Dynamic loss-scaling settings (the `lossScale` section of the train config). */

@@ -1,32 +1,34 @@
 /**
  * `trainStepMixed`: {@link trainStep} with float16 weights and activations in the forward and
- * backward, float32 master weights and optimizer state, and dynamic loss scaling:
+ * backward, float32 master weights and optimizer state, and dynamic loss scaling, all decided on
+ * the device (nothing is read back):
  *
  * ```text
  * copies ← float16(master weights); put the copies in the model        (Float16Weights.swapIn)
- * for each micro-batch i: objective → backward(float32(loss_i) × scale)  (seed finite in float16)
+ * s ← the scale (a device tensor)                                        (DeviceLossScaler)
+ * for each micro-batch i: objective → backward(float32(loss_i) × s)     (seed finite in float16)
  *                         acc ← acc + w_i · float32(copy.grad)           (float32 accumulation)
  * put the masters back; master.grad ← acc / Σ w          (still scaled, float32)
- * norm ← ‖master.grad‖ / scale  — read back: infinite or NaN means an overflow
- * overflow: skip the step (no optimizer update, its step count unchanged), back off the scale
- * else:     master.grad ← master.grad · min(1, gradClip / norm) / scale   (unscale and clip: one
- *           multiply per parameter), optimizer.step(), maybe grow the scale (LossScaler.update)
+ * norm ← ‖master.grad‖ / s;  found ← norm is infinite or NaN  (0 or 1, on the device)
+ * master.grad ← master.grad · min(1, gradClip / norm) / s   (unscale and clip: one multiply each)
+ * optimizer.step({ skipIf: found })   (on found: no parameter, moment or step count changes)
+ * scaler.update(found)                (back off on found, else maybe grow)
  * ```
  *
  * Micro-batches are weighted as in `accumulate.ts` (a step over several equals the step over
  * their concatenation), but each backward is seeded with the scale alone and the weights are
  * applied to float32 copies of the gradients, so the float16 seed is the same for every
- * micro-batch, however many tokens it holds. Unlike `trainStep`, one value is read back per
- * step (the gradient norm), because whether to step must be known before the optimizer runs,
- * as in PyTorch's `GradScaler.step`.
+ * micro-batch, however many tokens it holds. Like `trainStep`, and unlike PyTorch's
+ * `GradScaler.step` with a non-fused optimizer (`found_inf.item()`), a step reads nothing back:
+ * whether it was skipped is a device tensor in the result, read with the step log.
  */
 import { backward, type Module, noGrad, type Parameter } from '@kiln/autograd';
-import { div, full, keep, scope, type Tensor, where } from '@kiln/tensor';
+import { div, keep, scope, type Tensor, where } from '@kiln/tensor';
 import { gradNorm } from './clip.js';
 import { type BatchInput, uploadBatch } from './data/batch.js';
+import type { DeviceLossScaler } from './device-loss-scaler.js';
 import type { Float16Weights } from './float16-weights.js';
 import { modelBackend } from './language-model.js';
-import type { LossScaler } from './loss-scaler.js';
 import { checkObjectiveOutput, type Objective } from './objective.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { checkStepArguments, type TrainStepOptions, type TrainStepResult } from './train-step.js';
@@ -39,20 +41,21 @@ import {
 
 /** Options of {@link trainStepMixed}. */
 export interface MixedStepOptions extends TrainStepOptions {
-  /** The dynamic loss scale (updated by the step). */
-  scaler: LossScaler;
+  /** The dynamic loss scale, on the device (updated by the step). */
+  scaler: DeviceLossScaler;
   /** The float16 copies of the model's weights. */
   weights: Float16Weights;
 }
 
-/** What {@link trainStepMixed} returns: {@link TrainStepResult} plus the scaling decision. */
+/**
+ * What {@link trainStepMixed} returns: {@link TrainStepResult} plus the scaling decision, as 0-d
+ * float32 device tensors (the caller owns them; read them when it reads the loss).
+ */
 export interface MixedStepResult extends TrainStepResult {
-  /** True when the gradients overflowed and the optimizer did not step. */
-  skipped: boolean;
+  /** 1 when the gradients overflowed and the optimizer did not step, else 0. */
+  skipped: Tensor;
   /** The loss scale the step used. */
-  lossScale: number;
-  /** The loss scale of the next step. */
-  nextLossScale: number;
+  lossScale: Tensor;
 }
 
 /**
@@ -71,35 +74,29 @@ export async function trainStepMixed<M extends Module>(
   const { gradClip = 0, lr, scaler, weights } = options;
   checkStepArguments('trainStepMixed', objective, options);
   model.zeroGrad();
-  const scale = scaler.scale;
   let result: WeightedMeanResult | undefined;
   let norm: Tensor | undefined;
+  let found: Tensor | undefined;
+  const scale = keep(scaler.scaleTensor());
   try {
     result = accumulateScaled(model, weights, batches, objective, scale);
     const params = optimizer.namedParameters().map(([, p]) => p);
-    // 1/scale is a power of two for power-of-two scales, so unscaling the norm is exact.
-    norm = noGrad(() =>
-      scope(() => gradNorm(params).mul(full([], 1 / scale, { backend: modelBackend(model) }))),
-    );
-    const measured = (await norm.data())[0];
-    const decision = scaler.update(!Number.isFinite(measured));
-    if (!decision.skipped) {
-      unscaleAndClip(params, norm, scale, gradClip);
-      if (lr !== undefined) optimizer.lr = lr;
-      optimizer.step();
-    }
+    // s is a power of two for power-of-two scales, so unscaling the norm is exact.
+    norm = noGrad(() => scope(() => keep(gradNorm(params).div(scale))));
+    found = keep(scaler.overflowFlag(norm));
+    // On an overflow the unscaled gradients are garbage, but the optimizer writes nothing.
+    unscaleAndClip(params, norm, scale, gradClip);
+    if (lr !== undefined) optimizer.lr = lr;
+    optimizer.step({ skipIf: found });
+    scaler.update(found);
     model.zeroGrad();
-    return {
-      ...result,
-      gradNorm: norm,
-      skipped: decision.skipped,
-      lossScale: scale,
-      nextLossScale: decision.nextScale,
-    };
+    return { ...result, gradNorm: norm, skipped: found, lossScale: scale };
   } catch (error) {
     weights.swapOut();
     if (result) disposeWeightedMean(result);
     norm?.dispose();
+    found?.dispose();
+    scale.dispose();
     model.zeroGrad();
     throw error;
   }
@@ -115,7 +112,7 @@ function accumulateScaled<M extends Module>(
   weights: Float16Weights,
   batches: Iterable<BatchInput>,
   objective: Objective<M>,
-  scale: number,
+  scale: Tensor,
 ): WeightedMeanResult {
   const who = 'trainStepMixed';
   const pairs = weights.pairs().filter(([master]) => master.requiresGrad);
@@ -135,7 +132,7 @@ function accumulateScaled<M extends Module>(
         const loss = out.loss.ndim === 0 ? out.loss : out.loss.reshape([]);
         const loss32 = loss.dtype === 'float32' ? loss : loss.cast('float32');
         // A batch of weight 0 contributes nothing, even with a NaN loss (as in accumulate.ts).
-        backward(where(weight.gt(0), loss32, 0).mul(full([], scale, { backend })));
+        backward(where(weight.gt(0), loss32, 0).mul(scale));
         noGrad(() => {
           // Σ w_i g_i: the first batch's gradients are weighted when a second one arrives, so a
           // single micro-batch's gradient is never multiplied and divided.
@@ -187,10 +184,10 @@ function accumulateScaled<M extends Module>(
  * (`1 / scale` without clipping): the unscale and the clip of `clipGradNorm` in one kernel per
  * parameter. `norm` is the unscaled norm.
  */
-function unscaleAndClip(params: readonly Parameter[], norm: Tensor, scale: number, gradClip: number): void {
+function unscaleAndClip(params: readonly Parameter[], norm: Tensor, scale: Tensor, gradClip: number): void {
   noGrad(() =>
     scope(() => {
-      const inverse = full([], 1 / scale, { backend: norm.backend });
+      const inverse = scale.reciprocal();
       const factor = gradClip > 0 ? div(gradClip, norm.add(1e-6)).clamp(undefined, 1).mul(inverse) : inverse;
       for (const p of params) {
         const g = p.grad;

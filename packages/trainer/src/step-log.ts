@@ -43,10 +43,11 @@ export interface PendingStep {
   gradNorm: Tensor;
   weight: Tensor;
   metrics?: Readonly<Record<string, Tensor>>;
-  /** Mixed precision: the loss scale the step used. */
-  lossScale?: number;
-  /** Mixed precision: the step was skipped (its gradient norm is not finite, by definition). */
-  skipped?: boolean;
+  /**
+   * Mixed precision: the step's loss scale and whether it was skipped (1 or 0; its gradient norm
+   * is then not finite, by definition), as 0-d float32 device tensors, both or neither.
+   */
+  mixed?: { lossScale: Tensor; skipped: Tensor };
 }
 
 /** Collects per-step device values and reads them back in one batch, checking they are finite. */
@@ -87,6 +88,8 @@ export class StepLog {
       at += 3;
       const metrics: Record<string, number> = {};
       for (const name of Object.keys(p.metrics ?? {})) metrics[name] = host[at++];
+      const mixed = p.mixed && { lossScale: host[at], skipped: host[at + 1] !== 0 };
+      if (p.mixed) at += 2;
       const values: StepValues = {
         step: p.step,
         lr: p.lr,
@@ -97,8 +100,8 @@ export class StepLog {
         metrics,
       };
       if (p.epoch !== undefined) values.epoch = p.epoch;
-      if (p.lossScale !== undefined) values.lossScale = p.lossScale;
-      if (p.skipped) values.skipped = true;
+      if (mixed) values.lossScale = mixed.lossScale;
+      if (mixed?.skipped) values.skipped = true;
       return values;
     });
   }
@@ -110,10 +113,11 @@ export class StepLog {
   }
 }
 
-/** A step's tensors in read-back order: loss, gradient norm, weight, then the metrics. */
+/** A step's tensors in read-back order: loss, gradient norm, weight, the metrics, then the mixed-precision pair. */
 function tensorsOf(p: PendingStep): Tensor[] {
   const metrics = Object.values(p.metrics ?? {}).map((m) => (m.dtype === 'float32' ? m : m.cast('float32')));
-  return [p.loss, p.gradNorm, p.weight, ...metrics];
+  const mixed = p.mixed ? [p.mixed.lossScale, p.mixed.skipped] : [];
+  return [p.loss, p.gradNorm, p.weight, ...metrics, ...mixed];
 }
 
 function free(pending: readonly PendingStep[]): void {
@@ -122,6 +126,8 @@ function free(pending: readonly PendingStep[]): void {
     p.gradNorm.dispose();
     p.weight.dispose();
     for (const m of Object.values(p.metrics ?? {})) m.dispose();
+    p.mixed?.lossScale.dispose();
+    p.mixed?.skipped.dispose();
   }
 }
 

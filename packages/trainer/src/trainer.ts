@@ -25,6 +25,7 @@
  * `epoch` when it has one. Validation metrics are logged as `val` + the capitalised name.
  */
 import type { Module } from '@kiln/autograd';
+import type { Tensor } from '@kiln/tensor';
 import {
   type BatchInput,
   type BatchSource,
@@ -35,10 +36,10 @@ import {
 import { parseWindowSamplerState, TokenDataset } from './data/batches.js';
 import type { JsonValue } from './data/token-format.js';
 import { WindowSampler } from './data/window-sampler.js';
+import { DeviceLossScaler } from './device-loss-scaler.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { Float16Weights, requireFloat16 } from './float16-weights.js';
 import { type LanguageModel, modelBackend } from './language-model.js';
-import { LossScaler } from './loss-scaler.js';
 import type { MetricsRecord } from './metrics-jsonl.js';
 import { trainStepMixed } from './mixed-step.js';
 import { describeValue, NonFiniteError } from './non-finite.js';
@@ -64,8 +65,6 @@ export interface StepInfo {
   lr: number;
   /** Training tokens processed so far. */
   tokens: number;
-  /** Mixed precision: true when the step's gradients overflowed and the optimizer did not step. */
-  skipped?: boolean;
 }
 
 /** Passed to `onLog` at every logged step, after its values were read back and checked. */
@@ -86,12 +85,28 @@ export interface EvalInfo extends EvalResult {
   elapsedSeconds: number;
 }
 
+/** Passed to `onSkippedStep`: a mixed-precision step that was skipped. */
+export interface SkippedStepInfo {
+  /** The step (1-based). */
+  step: number;
+  /** The loss scale it used. */
+  lossScale: number;
+  /** The scale after its backoff. */
+  nextLossScale: number;
+}
+
 /** Hooks into the loop; each may be async (the loop waits for it). */
 export interface TrainerCallbacks {
   /** After every step. Keep it cheap: it runs in the hot loop. */
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** At every logged step (`logInterval`, the first and the last). */
   onLog?: (info: LogInfo) => void | Promise<void>;
+  /**
+   * Mixed precision: for every step whose gradients overflowed (the optimizer did not step),
+   * logged or not. The decision is made on the device, so this runs when the step log is read
+   * back (every log interval, and before evaluations and checkpoints), not right after the step.
+   */
+  onSkippedStep?: (info: SkippedStepInfo) => void | Promise<void>;
   /** After each validation. */
   onEval?: (info: EvalInfo) => void | Promise<void>;
   /** After each checkpoint is saved. */
@@ -212,8 +227,12 @@ export class Trainer<M extends Module = LanguageModel> {
   readonly schedule: LrSchedule;
   /** Where metrics, plots and checkpoints go. */
   readonly storage: TrainerStorage | undefined;
-  /** The dynamic loss scale of `precision: 'mixed-float16'` (saved in checkpoints); undefined for float32. */
-  readonly lossScaler: LossScaler | undefined;
+  /**
+   * The dynamic loss scale of `precision: 'mixed-float16'`, kept on the device (saved in
+   * checkpoints); undefined for float32. Its host view (`state()`, `scale`, `skippedSteps`) is
+   * current after each read-back of the step log (every log interval, evaluation and checkpoint).
+   */
+  readonly lossScaler: DeviceLossScaler | undefined;
   /** Optimizer steps completed. */
   step = 0;
   /** Training tokens processed. */
@@ -310,7 +329,7 @@ export class Trainer<M extends Module = LanguageModel> {
           `Trainer: precision 'mixed-float16' keeps float32 master weights, but parameter '${half[0]}' is ${half[1].dtype}; build the model in float32 (or model.to('float32')), or train a float16 model with precision 'float32'`,
         );
       }
-      this.lossScaler = new LossScaler(c.lossScale);
+      this.lossScaler = new DeviceLossScaler(modelBackend(model as unknown as LanguageModel), c.lossScale);
     } else this.lossScaler = undefined;
     this.#countTokens = options.countTokens ?? batchTokens;
     this.#options = options;
@@ -355,6 +374,12 @@ export class Trainer<M extends Module = LanguageModel> {
       this.#elapsedBefore +
       (this.#sessionStart === undefined ? 0 : (performance.now() - this.#sessionStart) / 1000)
     );
+  }
+
+  /** Reads back what mixed precision keeps on the device: the optimizer's step count and the scaler (no-ops otherwise). */
+  async #syncDeviceCounts(): Promise<void> {
+    await this.optimizer.syncStepCount();
+    await this.lossScaler?.sync();
   }
 
   /** What checkpoints save and restore. */
@@ -478,13 +503,8 @@ export class Trainer<M extends Module = LanguageModel> {
           break;
         }
         const lr = this.schedule(this.step);
-        const skipped = await this.#optimizerStep(run, lr);
-        await callbacks.onStep?.({
-          step: this.step,
-          lr,
-          tokens: this.tokens,
-          ...(skipped ? { skipped } : {}),
-        });
+        await this.#optimizerStep(run, lr);
+        await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
         if (run.progress?.mode === 'bar') {
           run.progress.update({ step: this.step, tokens: this.tokens, lr, loss: this.#lastLoss });
@@ -556,6 +576,7 @@ export class Trainer<M extends Module = LanguageModel> {
       throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
     }
     await this.lock();
+    await this.#syncDeviceCounts();
     let info: CheckpointInfo;
     try {
       info = await this.storage.saveCheckpoint(
@@ -606,10 +627,10 @@ export class Trainer<M extends Module = LanguageModel> {
    * One optimizer step at learning rate `lr`; its values go to the step log as device tensors
    * (the metrics only for steps that are logged).
    */
-  async #optimizerStep(run: RunOutputs, lr: number): Promise<boolean> {
+  async #optimizerStep(run: RunOutputs, lr: number): Promise<void> {
     const c = this.config;
     const drawn = { tokens: 0 };
-    let mixed: { lossScale: number; skipped: boolean } | undefined;
+    let mixed: { lossScale: Tensor; skipped: Tensor } | undefined;
     let stepped: ReturnType<typeof trainStep>;
     if (this.lossScaler) {
       run.float16 ??= new Float16Weights(this.model);
@@ -648,9 +669,8 @@ export class Trainer<M extends Module = LanguageModel> {
       gradNorm,
       weight,
       metrics: logged ? metrics : undefined,
-      ...mixed,
+      ...(mixed ? { mixed } : {}),
     });
-    return mixed?.skipped ?? false;
   }
 
   /** The step's `gradAccum` micro-batches, drawn one at a time; what a batch held on the device is freed after it ran. */
@@ -677,6 +697,9 @@ export class Trainer<M extends Module = LanguageModel> {
    */
   async #readBack(run: RunOutputs): Promise<void> {
     const values = await run.stepLog.read();
+    // Mixed precision keeps the step count and the loss scale on the device; bring the host's
+    // copies up to date while reading anyway (a checkpoint or a log may need them).
+    await this.#syncDeviceCounts();
     const seconds = Math.max(performance.now() - run.interval.time, 1e-6) / 1000;
     const tokensPerSecond = (this.tokens - run.interval.tokens) / seconds;
     startInterval(run, this.tokens);
@@ -685,15 +708,19 @@ export class Trainer<M extends Module = LanguageModel> {
       this.#lastLoss = v.loss;
       if (v.skipped) {
         // Every skipped step gets a record, logged step or not: the scale it used and the next.
+        // It is known here, at the read-back, because the skip was decided on the device.
+        const lossScale = v.lossScale ?? Number.NaN;
+        const nextLossScale = lossScale * this.config.lossScale.backoffFactor;
         await run.metrics?.write({
           step: v.step,
           event: 'skipped-step',
           reason: 'gradients overflowed float16 (inf or NaN); the optimizer did not step',
           loss: v.loss,
           lossScale: v.lossScale ?? null,
-          nextLossScale: v.lossScale === undefined ? null : v.lossScale * this.config.lossScale.backoffFactor,
+          nextLossScale: v.lossScale === undefined ? null : nextLossScale,
           tokens: v.tokens,
         });
+        await this.#options.callbacks?.onSkippedStep?.({ step: v.step, lossScale, nextLossScale });
         run.progress?.log(
           `step ${v.step} | skipped: gradients overflowed at loss scale ${v.lossScale}; scale lowered`,
         );

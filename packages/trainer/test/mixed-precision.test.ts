@@ -4,19 +4,26 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Backend, destroyBackend, init, initBackend, manualSeed } from '@kiln/tensor';
+import { type Backend, destroyBackend, full, init, initBackend, manualSeed, Tensor } from '@kiln/tensor';
 import { GPT } from '@kiln/transformer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  AdamW,
+  DeviceLossScaler,
+  Float16Weights,
   LOSS_SCALE_DEFAULTS,
   LossScaler,
+  languageModelObjective,
   MIN_LOSS_SCALE,
   readMetrics,
   requireFloat16,
   resolveTrainConfig,
+  type SkippedStepInfo,
   TokenDataset,
   type TrainConfigInput,
   Trainer,
+  tokenBatchInput,
+  trainStepMixed,
 } from '../src/node.js';
 import { denseTokens, mobyDickBytes } from './helpers/text.js';
 
@@ -155,6 +162,106 @@ describe('LossScaler', () => {
   });
 });
 
+describe('DeviceLossScaler', () => {
+  it('follows LossScaler.update on the device, reading back only in sync()', async () => {
+    const config = { initScale: 8, growthFactor: 2, backoffFactor: 0.5, growthInterval: 3, maxScale: 16 };
+    const host = new LossScaler(config);
+    const device = new DeviceLossScaler(full([], 0).backend, config);
+    const flags = [false, false, false, false, true, false, false, false, false, false, false, true, true];
+    const scales: number[] = [];
+    for (const flag of flags) {
+      const s = device.scaleTensor();
+      scales.push((await s.data())[0]);
+      s.dispose();
+      expect(scales.at(-1)).toBe(host.scale);
+      host.update(flag);
+      const found = full([], flag ? 1 : 0, { dtype: 'float32' });
+      device.update(found);
+      found.dispose();
+    }
+    expect(() => device.state()).toThrow(/await sync\(\) first/);
+    expect(await device.sync()).toEqual(host.state());
+    device.restore({ scale: 4, goodSteps: 2, skippedSteps: 7 });
+    expect(device.state()).toEqual({ scale: 4, goodSteps: 2, skippedSteps: 7 });
+    device.dispose();
+  });
+});
+
+/**
+ * Three steps of trainStepMixed, directly: a real one, an overflowing one (checked to change
+ * nothing and to read nothing back), and a real one. Returns the reads during the skipped step
+ * and the final weights. `syncAfterSkip: false` leaves the skip unread before the third step, so
+ * its bias corrections come from the device's step count, not the host's.
+ */
+async function skipWithoutReadback(backend?: Backend, syncAfterSkip = true) {
+  const model = makeModel(3, 0, backend);
+  const optimizer = new AdamW(model.namedParameters(), { lr: 1e-2 });
+  const be = model.parameters()[0].backend;
+  const scaler = new DeviceLossScaler(be, { initScale: 2 ** 10, maxScale: 2 ** 16 });
+  const f16 = new Float16Weights(model);
+  const objective = languageModelObjective();
+  const batch = () => [tokenBatchInput(data.batchAt([0, 1]))];
+  const moments = async () => {
+    const out: Record<string, number[]> = {};
+    for (const [k, t] of Object.entries(optimizer.stateDict().tensors)) out[k] = Array.from(await t.data());
+    return out;
+  };
+  const step = async () => {
+    const r = await trainStepMixed(model, optimizer, batch(), objective, {
+      scaler,
+      weights: f16,
+      gradClip: 1,
+    });
+    return r;
+  };
+  const read = async (r: Awaited<ReturnType<typeof step>>) => {
+    const v = { skipped: (await r.skipped.data())[0], lossScale: (await r.lossScale.data())[0] };
+    for (const t of [r.loss, r.weight, r.gradNorm, r.skipped, r.lossScale]) t.dispose();
+    return v;
+  };
+  expect(await read(await step())).toEqual({ skipped: 0, lossScale: 2 ** 10 }); // a real step: moments ≠ 0
+  expect(await optimizer.syncStepCount()).toBe(1);
+  const before = { weights: await weights(model), moments: await moments() };
+  expect(Object.values(before.moments).some((m) => m.some((x) => x !== 0))).toBe(true);
+  // 2^16 is infinite as a float16 seed: this step overflows for real
+  scaler.restore({ scale: 2 ** 16, goodSteps: 0, skippedSteps: 0 });
+  const reads = vi.spyOn(Tensor.prototype, 'data');
+  const skipped = await step();
+  const readsDuringStep = reads.mock.calls.length;
+  reads.mockRestore();
+  expect(await read(skipped)).toEqual({ skipped: 1, lossScale: 2 ** 16 });
+  expect(await weights(model)).toEqual(before.weights);
+  if (syncAfterSkip) {
+    expect(await optimizer.syncStepCount()).toBe(1); // not advanced: bias correction as if it never ran
+    expect(await moments()).toEqual(before.moments);
+    expect(await scaler.sync()).toEqual({ scale: 2 ** 15, goodSteps: 0, skippedSteps: 1 });
+  }
+  // and the next step (scale 2^15, finite) trains again
+  expect(await read(await step())).toEqual({ skipped: 0, lossScale: 2 ** 15 });
+  expect(await optimizer.syncStepCount()).toBe(2);
+  const after = await weights(model);
+  expect(after).not.toEqual(before.weights);
+  f16.dispose();
+  scaler.dispose();
+  optimizer.dispose();
+  return { readsDuringStep, before: before.weights, after };
+}
+
+/** max |a − b| over every weight, divided by max |b − from| (the size of the last step's change). */
+function relativeToStep(
+  a: Record<string, number[]>,
+  b: Record<string, number[]>,
+  from: Record<string, number[]>,
+): number {
+  let [diff, change] = [0, 0];
+  for (const [k, xs] of Object.entries(b))
+    xs.forEach((x, i) => {
+      diff = Math.max(diff, Math.abs(a[k][i] - x));
+      change = Math.max(change, Math.abs(x - from[k][i]));
+    });
+  return diff / change;
+}
+
 describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)", () => {
   it('tracks the float32 run within 1% of the loss, keeping float32 masters and AdamW moments', async () => {
     const f32 = await run('float32');
@@ -174,12 +281,21 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
     expectWithinOnePercent(mixed, f32);
   });
 
+  it('skips an overflowing step on the device: weights and moments untouched, nothing read back', async () => {
+    const synced = await skipWithoutReadback();
+    expect(synced.readsDuringStep).toBe(0);
+    // the step after an unread skip takes its bias corrections from the device's count (2, not
+    // the host's guess 3): on the CPU the same double-precision arithmetic, so the same bits
+    const unsynced = await skipWithoutReadback(undefined, false);
+    expect(unsynced.after).toEqual(synced.after);
+  });
+
   it('skips an overflowing step (logged with its scale), backs off, then trains', async () => {
     // 2^16 is infinite as a float16 number, so the first step's gradients overflow for real.
     const outDir = join(root, 'skip');
     const before = makeModel(1);
     const initial = await weights(before);
-    const steps: { step: number; skipped?: boolean }[] = [];
+    const skips: SkippedStepInfo[] = [];
     const trainer = new Trainer({
       model: before,
       data,
@@ -191,12 +307,11 @@ describe("precision: 'mixed-float16' on the CPU (float16 emulated by rounding)",
       },
       outDir,
       progress: false,
-      callbacks: {
-        onStep: (i) => void steps.push({ step: i.step, ...(i.skipped ? { skipped: true } : {}) }),
-      },
+      callbacks: { onSkippedStep: (info) => void skips.push(info) },
     });
     await trainer.train();
-    expect(steps).toEqual([{ step: 1, skipped: true }, { step: 2 }, { step: 3 }]);
+    // decided on the device, reported at the read-back: step 1 only, with its scales
+    expect(skips).toEqual([{ step: 1, lossScale: 65536, nextLossScale: 32768 }]);
     expect(trainer.optimizer.stepCount).toBe(2); // the skipped step did not count for bias correction
     expect(trainer.lossScaler!.state()).toEqual({ scale: 2 ** 15, goodSteps: 2, skippedSteps: 1 });
     const records = await readMetrics(join(outDir, 'metrics.jsonl'));
@@ -309,6 +424,14 @@ describe.skipIf(!gpu)(
       expectWithinOnePercent(mixed, f32);
       expect(mixed.trainer.lossScaler?.skippedSteps).toBe(0);
       expect((mixed.trainer.model as GPT).parameters().every((p) => p.dtype === 'float32')).toBe(true);
+    });
+
+    it('skips an overflowing step on the device (fused AdamW kernel): weights and moments untouched, nothing read back', async () => {
+      const synced = await skipWithoutReadback(gpu);
+      expect(synced.readsDuringStep).toBe(0);
+      // after an unread skip the bias corrections are computed on the device (float32 pow)
+      const unsynced = await skipWithoutReadback(gpu, false);
+      expect(relativeToStep(unsynced.after, synced.after, synced.before)).toBeLessThan(1e-3);
     });
   },
 );

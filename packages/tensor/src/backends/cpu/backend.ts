@@ -456,8 +456,15 @@ export class CpuBackend implements Backend<Buf> {
     fused.embeddingBackward(g, index, scratch, out);
   }
 
-  adamwUpdate(param: View<Buf>, grad: View<Buf>, m: View<Buf>, v: View<Buf>, s: AdamWScalars): void {
-    fused.adamwUpdate(param, grad, m, v, s);
+  adamwUpdate(
+    param: View<Buf>,
+    grad: View<Buf>,
+    m: View<Buf>,
+    v: View<Buf>,
+    s: AdamWScalars,
+    control?: View<Buf>,
+  ): void {
+    fused.adamwUpdate(param, grad, m, v, s, control);
   }
 }
 

@@ -760,10 +760,10 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
-  adamwUpdate(param: V, grad: V, m: V, v: V, s: AdamWScalars): void {
+  adamwUpdate(param: V, grad: V, m: V, v: V, s: AdamWScalars, control?: V): void {
     this.#check('adamwUpdate');
     if (sizeOf(param.shape) === 0) return;
-    const launch = adamwUpdateLaunch(param, grad, m, v, s, this.#maxWorkgroups);
+    const launch = adamwUpdateLaunch(param, grad, m, v, s, this.#maxWorkgroups, control);
     this.#run(
       'adamwUpdate',
       launch,
@@ -771,6 +771,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       m.storage.buffer,
       v.storage.buffer,
       grad.storage.buffer,
+      ...(control ? [control.storage.buffer] : []),
     );
   }
 
