@@ -89,7 +89,7 @@ export async function runGRPOStage(options: {
     });
     if (i % 5 === 0 || i === steps - 1) {
       log(
-        `  step ${String(s.step).padStart(3)} | reward ${s.reward.toFixed(3)} | kl ${s.kl.toFixed(4)} | clip ${s.clipFraction.toFixed(3)} | len ${s.completionLength.toFixed(1)} | gen ${s.generationSeconds.toFixed(2)}s opt ${s.optimisationSeconds.toFixed(2)}s | ${s.rolloutTokensPerSecond.toFixed(0)} rollout tok/s`,
+        `  step ${String(s.step).padStart(3)} | reward ${s.reward.toFixed(3)} | kl ${s.kl.toFixed(4)} | clip ${s.clipFraction.toFixed(3)} | len ${s.completionLength.toFixed(1)} | groups ${s.groups} (${s.samplingRounds} round${s.samplingRounds === 1 ? '' : 's'}, ${(s.zeroStdFraction * 100).toFixed(0)}% all agree) | gen ${s.generationSeconds.toFixed(2)}s opt ${s.optimisationSeconds.toFixed(2)}s | ${s.rolloutTokensPerSecond.toFixed(0)} rollout tok/s`,
       );
     }
   }
