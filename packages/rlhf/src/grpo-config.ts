@@ -86,7 +86,9 @@ export function resolveGRPOConfig(input: Partial<GRPOConfig> = {}): GRPOConfig {
   int('iterations', 1);
   int('maxSamplingRounds', 1);
   if (typeof c.dynamicSampling !== 'boolean') {
-    throw new TypeError(`GRPOConfig: dynamicSampling must be true or false, got ${String(c.dynamicSampling)}`);
+    throw new TypeError(
+      `GRPOConfig: dynamicSampling must be true or false, got ${String(c.dynamicSampling)}`,
+    );
   }
   int('seed', 0);
   if (c.microBatchSize !== undefined) int('microBatchSize', 1);

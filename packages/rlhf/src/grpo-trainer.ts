@@ -140,7 +140,6 @@ export class GRPOTrainer<E = unknown> {
    */
   async step(): Promise<GRPOStepResult> {
     const c = this.config;
-    const G = c.groupSize;
 
     // 1. Rollouts (each round's B·G completions in one batched, cached pass) and 2. machine
     // feedback; under dynamic sampling more rounds until B groups disagree within themselves.
@@ -172,7 +171,8 @@ export class GRPOTrainer<E = unknown> {
 
     // The rollouts' statistics are over everything sampled (what the policy does), the
     // optimisation's over the groups it learned from.
-    const meanOf = (xs: number[]) => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+    const meanOf = (xs: number[]) =>
+      xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
     const totals = all.flatMap((g) => g.total);
     const reward = meanOf(totals);
     const byFunction: Record<string, number[]> = {};

@@ -66,7 +66,8 @@ const run: Record<string, (p: Tensors, d: Tensors, o: Record<string, any>) => Te
     const kl = klPenalty(p.logp, p.refLogp, o.estimator);
     return { kl, weighted: kl.mul(d.cotangent).sum() };
   },
-  gae: (p, d, o) => gae(p.rewards, p.values, d.mask, { gamma: o.gamma, lambda: o.lambda }) as unknown as Tensors,
+  gae: (p, d, o) =>
+    gae(p.rewards, p.values, d.mask, { gamma: o.gamma, lambda: o.lambda }) as unknown as Tensors,
   ppoLosses: (p, d, o) => {
     const out = ppoLosses(
       {
@@ -155,9 +156,10 @@ for (const b of backends) {
             expect(Object.keys(grads).sort()).toEqual(Object.keys(wantGrads).sort());
             for (const [k, want] of Object.entries(wantGrads)) {
               const w = worst(await grads[k].data(), want.data, b.atol, b.rtol);
-              expect(w.excess, `d${output}/d${k}[${w.at}]: kiln ${w.got}, torch ${w.want}`).toBeLessThanOrEqual(
-                0,
-              );
+              expect(
+                w.excess,
+                `d${output}/d${k}[${w.at}]: kiln ${w.got}, torch ${w.want}`,
+              ).toBeLessThanOrEqual(0);
             }
           }
         });
