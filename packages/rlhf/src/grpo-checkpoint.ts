@@ -20,7 +20,7 @@ export interface GRPOCheckpointInfo {
   extra: JsonValue;
 }
 
-function parts(trainer: GRPOTrainer<unknown>): TrainingParts {
+function parts<E>(trainer: GRPOTrainer<E>): TrainingParts {
   return {
     model: trainer.policy,
     optimizer: trainer.optimizer,
@@ -48,9 +48,9 @@ function parts(trainer: GRPOTrainer<unknown>): TrainingParts {
  * (atomically, keeping the directory's last K). `extra` is stored with it (the run's config, a
  * record of the reward functions' names, …) and handed back on resume.
  */
-export async function saveGRPOCheckpoint(
+export async function saveGRPOCheckpoint<E>(
   dir: CheckpointDir,
-  trainer: GRPOTrainer<unknown>,
+  trainer: GRPOTrainer<E>,
   extra: JsonValue = null,
 ): Promise<void> {
   const config = { grpo: trainer.config as unknown as JsonValue, extra };
@@ -68,9 +68,9 @@ export async function saveGRPOCheckpoint(
  * state, step count, prompt order and RNG. Returns undefined when `dir` holds no checkpoint (start
  * from the beginning). The next `trainer.step()` is the step the interrupted run would have taken.
  */
-export async function resumeGRPOCheckpoint(
+export async function resumeGRPOCheckpoint<E>(
   dir: CheckpointDir,
-  trainer: GRPOTrainer<unknown>,
+  trainer: GRPOTrainer<E>,
 ): Promise<GRPOCheckpointInfo | undefined> {
   const latest = await dir.latest();
   if (!latest) return undefined;
