@@ -4,7 +4,12 @@
  * accurate estimate keeps sleeping.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_SLEEP_MS, MIN_LEARN_FLOPS, SLEEP_FRACTION, WaitPacer } from '../src/backends/webgpu/wait-pacer.js';
+import {
+  MAX_SLEEP_MS,
+  MIN_LEARN_FLOPS,
+  SLEEP_FRACTION,
+  WaitPacer,
+} from '../src/backends/webgpu/wait-pacer.js';
 
 const FLOPS = 1e9; // one step's known flops, well above MIN_LEARN_FLOPS
 

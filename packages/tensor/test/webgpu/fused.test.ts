@@ -229,9 +229,9 @@ describe('fused kernels: cpu reference vs composite', () => {
     // the composite fallback agrees (its bias corrections are float32 tensor ops: 1e-6)
     const composite = await adamwControlled(plain, shape);
     for (const [i, a] of composite.entries())
-      a.forEach((x, j) =>
-        expect(Math.abs(x - fused[i][j])).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(fused[i][j])),
-      );
+      a.forEach((x, j) => {
+        expect(Math.abs(x - fused[i][j])).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(fused[i][j]));
+      });
   });
 });
 
@@ -316,9 +316,9 @@ describe.skipIf(!!skipReason)(suiteName('fused kernels: webgpu vs cpu'), () => {
       const got = await adamwControlled(gpu!, shape);
       for (let i = 0; i < 3; i++) expect(got[3 + i]).toEqual(got[i]); // the skip wrote nothing
       for (const [i, a] of got.entries())
-        a.forEach((x, j) =>
-          expect(Math.abs(x - want[i][j])).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(want[i][j])),
-        );
+        a.forEach((x, j) => {
+          expect(Math.abs(x - want[i][j])).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(want[i][j]));
+        });
     }
   });
 });
