@@ -58,6 +58,14 @@ export interface MoEOptions {
    */
   normalizeTopK?: boolean;
   /**
+   * Multiplies the routed experts' gate weights (DeepSeek-V3's `routed_scaling_factor`, 2.5 there;
+   * default 1). With renormalised top-k gates the k routed outputs are averaged (gates sum to 1)
+   * where a dense MLP of width k·expertDFF sums its k slices, so the routed part starts k times
+   * smaller and moves k times slower in output space under Adam; a scale of k puts it on the
+   * dense MLP's footing. It changes no parameter count.
+   */
+  routedScale?: number;
+  /**
    * Router jitter ε: during training the router's input is multiplied by U(1−ε, 1+ε) noise
    * (Switch Transformer; default 0 = off). Evaluation and generation are never noisy.
    */
@@ -96,6 +104,8 @@ export interface ResolvedMoEOptions {
   scoring: RouterScoring;
   /** See {@link MoEOptions.normalizeTopK}. */
   normalizeTopK: boolean;
+  /** See {@link MoEOptions.routedScale}. */
+  routedScale: number;
   /** See {@link MoEOptions.jitter}. */
   jitter: number;
   /** See {@link MoEOptions.dispatch}. */
@@ -116,6 +126,7 @@ const KEYS = [
   'activation',
   'scoring',
   'normalizeTopK',
+  'routedScale',
   'jitter',
   'dispatch',
   'capacityFactor',
@@ -204,6 +215,12 @@ export function resolveMoEOptions(
     );
   }
   const normalizeTopK = o.normalizeTopK ?? (scoring === 'sigmoid' || topK > 1);
+  const routedScale =
+    o.routedScale === undefined
+      ? 1
+      : nonNegative(o.routedScale, `${field}.routedScale`, "the routed gates' multiplier; DeepSeek-V3 uses 2.5");
+  if (routedScale <= 0)
+    throw new ConfigError(`${field}.routedScale must be above 0 (1 = off), got ${routedScale}`);
   const jitter =
     o.jitter === undefined
       ? 0
@@ -269,6 +286,7 @@ export function resolveMoEOptions(
     activation,
     scoring,
     normalizeTopK,
+    routedScale,
     jitter,
     dispatch,
     capacityFactor,
