@@ -10,7 +10,7 @@
 // load-<run>.svg (expert load per layer over training, a heatmap per MoE run), each run's
 // trainer directory, and summary.json (validation loss, tokens/s, parameters, final load).
 //
-//   pnpm --filter @kiln/example-moe start                 (about 10 minutes on two cores)
+//   pnpm --filter @kiln/example-moe start                 (4 minutes on two shared cores, load 5–7)
 //   pnpm --filter @kiln/example-moe start -- --steps 20   (a smoke run)
 //   pnpm --filter @kiln/example-moe start -- --big        (d 128, 4 layers, 128 tokens: hours on a CPU)
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -20,7 +20,14 @@ import { parseArgs } from 'node:util';
 import { moeLayers, updateBalancingBias } from '@kiln/moe';
 import { type BackendChoice, init, manualSeed } from '@kiln/tensor';
 import { writeFileAtomic } from '@kiln/tensor/node';
-import { AdamW, defaultParamGroups, evaluate, type NamedParameter, type ParamGroup, renderLineChartSvg } from '@kiln/trainer';
+import {
+  AdamW,
+  defaultParamGroups,
+  evaluate,
+  type NamedParameter,
+  type ParamGroup,
+  renderLineChartSvg,
+} from '@kiln/trainer';
 import { TokenDataset, Trainer } from '@kiln/trainer/node';
 import { GPT } from '@kiln/transformer';
 import { mobyDickTokens } from './data.js';
@@ -102,12 +109,22 @@ async function main(): Promise<void> {
   const maxLr = Number(values.lr ?? DEFAULT_LR);
   const mlpLrScale = Number(values['mlp-lr-scale'] ?? DEFAULT_MLP_LR_SCALE);
   const finalEvalWindows = Number(values['final-eval-windows'] ?? FINAL_EVAL_WINDOWS);
-  for (const [flag, v] of [['--steps', steps], ['--batch', batchSize], ['--final-eval-windows', finalEvalWindows]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a positive integer, got ${v}\n${USAGE}`);
+  for (const [flag, v] of [
+    ['--steps', steps],
+    ['--batch', batchSize],
+    ['--final-eval-windows', finalEvalWindows],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`${flag} must be a positive integer, got ${v}\n${USAGE}`);
   }
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be an integer ≥ 0, got ${seed}\n${USAGE}`);
-  for (const [flag, v] of [['--lr', maxLr], ['--mlp-lr-scale', mlpLrScale]] as const) {
-    if (!(v > 0 && Number.isFinite(v))) throw new Error(`${flag} must be a positive number, got ${v}\n${USAGE}`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new Error(`--seed must be an integer ≥ 0, got ${seed}\n${USAGE}`);
+  for (const [flag, v] of [
+    ['--lr', maxLr],
+    ['--mlp-lr-scale', mlpLrScale],
+  ] as const) {
+    if (!(v > 0 && Number.isFinite(v)))
+      throw new Error(`${flag} must be a positive number, got ${v}\n${USAGE}`);
   }
   const load0 = loadavg();
   const cpu0 = process.cpuUsage();
@@ -251,7 +268,10 @@ async function main(): Promise<void> {
     scale,
     wallSeconds: Math.round((performance.now() - wall0) / 1000),
     cpuSeconds: Math.round(cpuTime(process.cpuUsage(cpu0))),
-    loadAverage: { start: load0.map((x) => Number(x.toFixed(2))), end: loadavg().map((x) => Number(x.toFixed(2))) },
+    loadAverage: {
+      start: load0.map((x) => Number(x.toFixed(2))),
+      end: loadavg().map((x) => Number(x.toFixed(2))),
+    },
     runs: results,
   };
   await writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);

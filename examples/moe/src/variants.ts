@@ -32,7 +32,7 @@ export interface Scale {
 }
 
 /**
- * The default (about 10 minutes on two cores) and `--big` (not measured). Gates ×k
+ * The default (4 minutes on two shared cores at load 5–7) and `--big` (not measured). Gates ×k
  * (`routedScale` 2 for top-2) put the routed experts' output on the dense twin's footing; bias
  * γ 0.003 balances without the loss γ 0.01 cost on softmax scores (the search in docs/moe.md).
  */
