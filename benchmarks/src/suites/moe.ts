@@ -3,7 +3,8 @@
 // same backend and batch, and the time of its parts (routing, permutation, grouped expert
 // product, combine), each timed alone with its own backward. One process per backend.
 // Environment: BENCH_MOE_STEPS / BENCH_MOE_WARMUP (default 5 / 1), BENCH_MOE_BACKENDS
-// (default cpu,webgpu). Numbers: docs/moe.md.
+// (default cpu,webgpu); shapes: BENCH_MOE_TOKENS, _DMODEL, _EXPERTS, _TOPK, _DFF (src/moe/config.ts).
+// Numbers: docs/moe.md.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { formatSummary, printErrorsAndLoad, printTable, summarize, writeResults } from '../harness.js';
@@ -18,10 +19,10 @@ async function runSuite(): Promise<void> {
   const steps = process.env.BENCH_MOE_STEPS ?? '5';
   const warmup = process.env.BENCH_MOE_WARMUP ?? '1';
   const loadStart = loadavg()[0];
-  const { tokens, dModel, experts, topK, expertDFF, blockSize } = MOE_BENCH;
+  const { tokens, dModel, experts, topK, expertDFF } = MOE_BENCH;
   console.log(
     `MoE layer: ${tokens} tokens, d ${dModel}, ${experts} SwiGLU experts of width ${expertDFF}, top-${topK}, ` +
-      `dropless blocks of ${blockSize}; capacity factor 1.25. Dense reference: SwiGLU of width ${topK * expertDFF} (equal active parameters).\n`,
+      `dropless (grouped kernel); capacity factor 1.25. Dense reference: SwiGLU of width ${topK * expertDFF} (equal active parameters).\n`,
   );
   const errors: string[] = [];
   const rows: string[][] = [];
@@ -41,6 +42,8 @@ async function runSuite(): Promise<void> {
       permuteOverDense: median('permute') / median('dense'),
       expertsOverDense: median('experts') / median('dense'),
       combineOverDense: median('combine') / median('dense'),
+      blocksOverDense: median('blocks') / median('dense'),
+      expertsOverBlocks: median('experts') / median('blocks'),
     };
     results[backend] = { device, ms, ratios };
     for (const name of Object.keys(ms)) {

@@ -1,5 +1,6 @@
-// Kiln's tensor kernels against TF.js on the same WebGPU adapter, with Kiln's CPU backend and
-// PyTorch (CPU) as reference lines.
+// Kiln's tensor kernels against TF.js and jax-js (matmul, add, softmax) on the same WebGPU
+// adapter, with Kiln's CPU backend and PyTorch (CPU) as reference lines, and Kiln's matmul as a
+// ratio of a plain reference WGSL kernel (reference-matmul.ts) timed interleaved with it.
 //   matmul f32 256…2048 (GFLOP/s); add, softmax and layerNorm on [4096, 1024] (GB/s of bytes that
 //   must move); causal attention forward + backward (GFLOP/s), and Kiln's fused attention causal
 //   vs packed documents vs padding (tokens/s, Kiln only); an AdamW step over 10M parameters
@@ -12,10 +13,12 @@
 // bandwidth. Method and numbers: docs/performance.md.
 // Environment: BENCH_SAMPLES (samples per workload), BENCH_SAMPLES_LARGE (matmul 2048, default 3),
 // BENCH_WORKLOADS (comma-separated ids or prefixes: matmul,add,softmax,layernorm,attention,
-// attention-masked,adamw,copy,overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3).
+// attention-masked,adamw,copy,overhead), BENCH_PEAK_GFLOPS, KILN_PYTHON (a python3 with torch; default /usr/bin/python3),
+// BENCH_JAX=0 (leave out jax-js).
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
+  formatRatio,
   formatSummary,
   printErrorsAndLoad,
   printTable,
@@ -35,6 +38,7 @@ import {
 import {
   addMeasurements,
   floor,
+  kilnOverJax,
   kilnOverTfjs,
   LIBRARY_LABEL,
   type Library,
@@ -86,6 +90,8 @@ async function run(): Promise<void> {
 
   const rows: Row[] = [];
   const raw: RawLine[] = [];
+  /** Kiln's matmul and the reference kernel, timed interleaved in one child (GFLOP/s). */
+  const references: { workload: string; variant: string; kiln: Summary; reference: Summary }[] = [];
   const errors: string[] = [];
   const notes = new Set<string>();
   const loads: Record<string, number> = {};
@@ -100,6 +106,17 @@ async function run(): Promise<void> {
     for (const n of outcome.value.notes) notes.add(n);
     addMeasurements(rows, w, library, outcome.value.measurements);
     for (const m of outcome.value.measurements) {
+      if (m.reference) {
+        const kilnLine = outcome.value.measurements.find((k) => k.variant === '' && !k.reference);
+        const gflops = (ms: number[]) => summarize(ms.map((t) => w.flops / (t * 1e6)));
+        if (kilnLine)
+          references.push({
+            workload: w.label,
+            variant: m.variant,
+            kiln: gflops(kilnLine.msPerOp),
+            reference: gflops(m.msPerOp),
+          });
+      }
       if (m.raw)
         raw.push({ variant: m.variant, gbps: summarize(m.msPerOp.map((ms) => COPY_BYTES / (ms * 1e6))) });
     }
@@ -110,6 +127,7 @@ async function run(): Promise<void> {
     record(w, 'kiln', runNode<ChildResult>(join(DIR, 'kiln-child.ts'), [w.id, 'webgpu']));
     if (!w.kilnOnly) record(w, 'tfjs', runNode<ChildResult>(join(DIR, 'tfjs-child.ts'), [w.id]));
     if (w.cpu) record(w, 'cpu', runNode<ChildResult>(join(DIR, 'kiln-child.ts'), [w.id, 'cpu']));
+    if (JAX && jaxRuns(w.id)) record(w, 'jax', runNode<ChildResult>(join(DIR, 'jax-child.ts'), [w.id]));
     const done = rows.filter((r) => r.workload.id === w.id);
     const brief = done
       .map(
@@ -182,6 +200,20 @@ async function run(): Promise<void> {
     );
     printRoofline(rows, PEAK_GFLOPS, roofGBps);
   }
+  if (references.length > 0) {
+    console.log(
+      `Kiln's matmul against the reference kernel (${references[0].variant}; a plain WGSL kernel on the same adapter, timed interleaved with Kiln's in one process), GFLOP/s:\n`,
+    );
+    printTable(
+      ['workload', 'Kiln webgpu', 'reference kernel', 'Kiln/reference'],
+      references.map((r) => [
+        r.workload,
+        formatSummary(r.kiln, 2),
+        formatSummary(r.reference, 2),
+        formatRatio(r.kiln.median / r.reference.median),
+      ]),
+    );
+  }
   if (overhead.kiln || overhead.tfjs) {
     console.log(
       `Fixed costs (4096-element adds): round trip = one op + readback; per dispatch = (chain of ${OVERHEAD_CHAIN} − round trip) / ${OVERHEAD_CHAIN - 1}:\n`,
@@ -215,15 +247,22 @@ async function run(): Promise<void> {
       reps: r.workload.reps,
       floor: Number.isFinite(roofGBps) ? floor(r.workload, PEAK_GFLOPS, roofGBps) : null,
       kilnOverTfjs: kilnOverTfjs(r, rows) ?? null,
+      kilnOverJax: kilnOverJax(r) ?? null,
       ...r.cells,
     })),
     rawCopies: raw,
+    referenceMatmul: references.map((r) => ({ ...r, kilnOverReference: r.kiln.median / r.reference.median })),
     overhead,
     notes: [...notes],
     errors,
     load: { start: loadStart, end: loadEnd, afterEachChild: loads },
   });
 }
+
+/** `BENCH_JAX=0` leaves out jax-js (a second WebGPU peer, for matmul, add and softmax only). */
+const JAX = process.env.BENCH_JAX !== '0';
+/** The workloads jax-child.ts implements. */
+const jaxRuns = (id: string) => id.startsWith('matmul-') || id === 'add' || id === 'softmax';
 
 const suite: Suite = { name: 'tensor', run };
 export default suite;

@@ -5,6 +5,7 @@ import { init, manualSeed } from '@kiln/tensor';
 import { summarize, timeAsync } from '../harness.js';
 import * as kiln from './kiln-ops.js';
 import { rawCopies } from './raw-copy.js';
+import { REFERENCE_MATMUL, referenceMatmul } from './reference-matmul.js';
 import { type ChildResult, COPY_SHAPE, MASKED_ATTENTION, type Measurement, workloads } from './workloads.js';
 
 const [id, backend = 'webgpu'] = process.argv.slice(2);
@@ -54,7 +55,22 @@ if (id === 'overhead') {
   if (!w) throw new Error(`unknown workload '${id}'`);
   const { reps, samples, warmup } = w;
   if (id.startsWith('matmul-')) {
-    measurements.push(await time('', kiln.matmul(Number(id.slice(7)), reps), reps, samples, warmup));
+    // the reference kernel on a device of our own, interleaved sample by sample with Kiln's
+    const n = Number(id.slice(7));
+    const prepared = kiln.matmul(n, reps);
+    const reference =
+      backend === 'webgpu'
+        ? await referenceMatmul(n, reps, await prepared.inputs[0], await prepared.inputs[1])
+        : undefined;
+    if (!reference) {
+      if (backend === 'webgpu')
+        notes.push('reference matmul: not available here (needs subgroups and n a multiple of 64)');
+      measurements.push(await time('', prepared, reps, samples, warmup));
+    } else {
+      const [kilnMs, refMs] = await interleaved([prepared, reference], samples, warmup);
+      measurements.push({ variant: '', msPerOp: kilnMs.map((m) => m / reps) });
+      measurements.push({ variant: REFERENCE_MATMUL, msPerOp: refMs.map((m) => m / reps), reference: true });
+    }
   } else if (id === 'add') {
     measurements.push(await time('', kiln.add(reps), reps, samples, warmup));
   } else if (id === 'softmax') {

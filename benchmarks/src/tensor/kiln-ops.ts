@@ -38,10 +38,18 @@ function repeat(op: () => Tensor, reps: number): () => Promise<void> {
   };
 }
 
-export function matmul(n: number, reps: number): Prepared {
+/** `reps` products of two random n×n matrices; `inputs` gives their values (for a reference run). */
+export function matmul(
+  n: number,
+  reps: number,
+): Prepared & { inputs: [Promise<Float32Array>, Promise<Float32Array>] } {
   const a = randn([n, n]);
   const b = randn([n, n]);
-  return { run: repeat(() => a.matmul(b), reps), dispose: () => disposeAll(a, b) };
+  return {
+    run: repeat(() => a.matmul(b), reps),
+    dispose: () => disposeAll(a, b),
+    inputs: [a.data() as Promise<Float32Array>, b.data() as Promise<Float32Array>],
+  };
 }
 
 export function softmax(reps: number): Prepared {

@@ -3,13 +3,14 @@ import { formatRatio, formatSummary, printTable, type Summary, summarize } from 
 import { type Measurement, rate, type Workload } from './workloads.js';
 
 /** The columns of the report: who ran a measurement. */
-export const LIBRARIES = ['kiln', 'tfjs', 'cpu', 'torch'] as const;
+export const LIBRARIES = ['kiln', 'tfjs', 'cpu', 'torch', 'jax'] as const;
 export type Library = (typeof LIBRARIES)[number];
 export const LIBRARY_LABEL: Record<Library, string> = {
   kiln: 'Kiln webgpu',
   tfjs: 'TF.js webgpu',
   cpu: 'Kiln cpu',
   torch: 'PyTorch cpu',
+  jax: 'jax-js webgpu',
 };
 
 /** One library's measurement of one row: milliseconds per op and the rate, both summarised. */
@@ -41,7 +42,7 @@ export function addMeasurements(
   measurements: Measurement[],
 ): void {
   for (const m of measurements) {
-    if (m.raw) continue;
+    if (m.raw || m.reference) continue;
     let row = rows.find((r) => r.workload.id === workload.id && r.variant === m.variant);
     if (!row) {
       const label = m.variant ? `${workload.label}, ${m.variant}` : workload.label;
@@ -66,6 +67,13 @@ export function kilnOverTfjs(row: Row, rows: readonly Row[] = []): number | unde
   return k !== undefined && t !== undefined ? k / t : undefined;
 }
 
+/** Kiln's median rate over jax-js's (above 1: Kiln is faster), where jax-js ran the row. */
+export function kilnOverJax(row: Row): number | undefined {
+  const k = row.cells.kiln?.rate.median;
+  const j = row.cells.jax?.rate.median;
+  return k !== undefined && j !== undefined ? k / j : undefined;
+}
+
 export function printRates(rows: Row[]): void {
   printTable(
     [
@@ -74,6 +82,7 @@ export function printRates(rows: Row[]): void {
       ...LIBRARIES.slice(0, 2).map((l) => LIBRARY_LABEL[l]),
       'Kiln/TF.js',
       ...LIBRARIES.slice(2).map((l) => LIBRARY_LABEL[l]),
+      'Kiln/jax-js',
     ],
     rows.map((r) => [
       r.label,
@@ -83,6 +92,8 @@ export function printRates(rows: Row[]): void {
       formatRatio(kilnOverTfjs(r, rows)),
       fmt(r.cells.cpu?.rate),
       fmt(r.cells.torch?.rate),
+      fmt(r.cells.jax?.rate),
+      formatRatio(kilnOverJax(r)),
     ]),
   );
 }

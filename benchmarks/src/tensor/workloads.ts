@@ -174,6 +174,11 @@ export interface Measurement {
   msPerOp: number[];
   /** A measurement of the adapter itself (raw WebGPU, no library): the bandwidth roof. */
   raw?: boolean;
+  /**
+   * The reference kernel of this workload (reference-matmul.ts), timed interleaved with Kiln's
+   * line in the same process: printed as Kiln's ratio to it, not as a row of its own.
+   */
+  reference?: boolean;
 }
 
 /** What a child process prints as its last line. */

@@ -62,6 +62,6 @@ describe('config', () => {
       expect(train.evalInterval).toBe(50);
       expect(train.schedule).toMatchObject({ totalSteps: 50, warmupSteps: 5 });
     }
-    expect(DEFAULT_CONFIG.full.train.steps).toBe(400); // the default is left alone
+    expect(DEFAULT_CONFIG.full.train.steps).toBe(1500); // the default is left alone
   });
 });

@@ -8,6 +8,8 @@ export interface Args {
   steps?: number;
   out: string;
   initFrom?: string;
+  /** Overrides the config's train.precision. */
+  precision?: 'float32' | 'mixed-float16';
 }
 
 export const USAGE = `Pretrain a small GPT on Moby Dick.
@@ -21,6 +23,9 @@ usage: pnpm --filter @kiln/example-pretrain start -- [flags]
   --out <dir>         output directory (default runs/pretrain)
   --init-from <dir>   start from the weights of a Hugging Face model directory (e.g. one
                       written by scripts/reference/export_init.py) instead of a random init
+  --precision <p>     float32 (default) or mixed-float16: float16 weights and activations in the
+                      forward and backward, float32 master weights and AdamW moments, dynamic loss
+                      scaling (needs float16 storage: WebGPU's shader-f16, or the CPU)
   --help              this text`;
 
 /** Parses `argv` (without node and the script); throws with the usage text on a bad flag. */
@@ -36,6 +41,7 @@ export function parseFlags(argv: string[]): Args | 'help' {
         steps: { type: 'string' },
         out: { type: 'string', default: 'runs/pretrain' },
         'init-from': { type: 'string' },
+        precision: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -55,7 +61,12 @@ export function parseFlags(argv: string[]): Args | 'help' {
     if (!Number.isInteger(steps) || steps < 1)
       throw new Error(`--steps must be a positive integer, got '${values.steps}'`);
   }
+  const precision = values.precision as string | undefined;
+  if (precision !== undefined && precision !== 'float32' && precision !== 'mixed-float16') {
+    throw new Error(`--precision must be float32 or mixed-float16, got '${precision}'`);
+  }
   return {
+    ...(precision === undefined ? {} : { precision }),
     config: values.config as string | undefined,
     resume: values.resume as boolean,
     backend,

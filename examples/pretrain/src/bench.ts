@@ -7,7 +7,10 @@
 // of wall-clock tokens/s and, for Kiln, tokens per CPU-second of this process (on a busy machine
 // wall time is inflated by other processes, CPU time much less so).
 //
-//   pnpm --filter @kiln/example-pretrain bench -- [--backends cpu,webgpu,pytorch] [--steps 30] [--rounds 2]
+// `webgpu-mixed` and `cpu-mixed` are Kiln with train.precision 'mixed-float16' (float16 weights and
+// activations, float32 masters, dynamic loss scaling).
+//
+//   pnpm --filter @kiln/example-pretrain bench -- [--backends cpu,webgpu,pytorch,webgpu-mixed] [--steps 30] [--rounds 2]
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,7 +48,10 @@ const tokensPer5 =
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 /** Kiln on `name`: per 5-step interval, wall tokens/s and tokens per CPU-second. */
-async function kiln(name: 'cpu' | 'webgpu'): Promise<{ wall: number[]; cpu: number[] }> {
+async function kiln(
+  name: 'cpu' | 'webgpu',
+  precision: 'float32' | 'mixed-float16' = 'float32',
+): Promise<{ wall: number[]; cpu: number[] }> {
   const backend = await initBackend(name);
   manualSeed(0);
   const model = new GPT({ ...config.model, vocabSize: tokenizer.vocabSize }, { backend });
@@ -55,6 +61,7 @@ async function kiln(name: 'cpu' | 'webgpu'): Promise<{ wall: number[]; cpu: numb
     logInterval: 5,
     evalInterval: 1_000_000,
     evalWindows: 1,
+    precision,
   });
   const out = { wall: [] as number[], cpu: [] as number[] };
   let last = { time: performance.now(), cpu: process.cpuUsage() };
@@ -118,7 +125,9 @@ for (let round = 0; round < rounds; round++) {
     let r: { wall: number[]; cpu: number[] };
     if (name === 'pytorch') r = await pytorch(round);
     else if (name === 'cpu' || name === 'webgpu') r = await kiln(name);
-    else throw new Error(`unknown backend '${name}'; use cpu, webgpu or pytorch`);
+    else if (name === 'cpu-mixed' || name === 'webgpu-mixed')
+      r = await kiln(name === 'cpu-mixed' ? 'cpu' : 'webgpu', 'mixed-float16');
+    else throw new Error(`unknown backend '${name}'; use cpu, webgpu, pytorch, cpu-mixed or webgpu-mixed`);
     const all = results.get(name) ?? { wall: [], cpu: [] };
     all.wall.push(...r.wall);
     all.cpu.push(...r.cpu);
@@ -131,6 +140,6 @@ console.log(
 );
 for (const [name, r] of results) {
   const cpu = r.cpu.length > 0 ? `${median(r.cpu).toFixed(0).padStart(6)} tokens/CPU-s` : '';
-  console.log(`${name.padEnd(8)} ${median(r.wall).toFixed(0).padStart(6)} tokens/s (median)  ${cpu}`);
+  console.log(`${name.padEnd(13)} ${median(r.wall).toFixed(0).padStart(6)} tokens/s (median)  ${cpu}`);
 }
 await rm(scratch, { recursive: true, force: true });

@@ -68,6 +68,8 @@ async function main(): Promise<void> {
   const outDir = resolve(base, args.out);
   let config = await loadConfig(args.config && resolve(base, args.config));
   if (args.steps !== undefined) config = withSteps(config, args.steps);
+  if (args.precision !== undefined)
+    config = { ...config, train: { ...config.train, precision: args.precision } };
   const train = resolveTrainConfig(config.train);
 
   const backend = await init({ backend: args.backend });
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
     `model: ${modelConfig.family}, ${modelConfig.nLayers} layers, d ${modelConfig.dModel}, ${(model.numParameters() / 1e6).toFixed(3)}M parameters`,
   );
   log(
-    `training: ${train.steps} steps × ${train.batchSize * train.gradAccum} windows × ${contextLength} tokens, ${train.optimizer}, lr ${JSON.stringify(train.schedule)}`,
+    `training: ${train.steps} steps × ${train.batchSize * train.gradAccum} windows × ${contextLength} tokens, ${train.optimizer}, lr ${JSON.stringify(train.schedule)}, precision ${train.precision}`,
   );
 
   // Ctrl-C stops after the current step with a checkpoint; a second Ctrl-C exits at once.

@@ -20,12 +20,16 @@ describe('flags', () => {
       initFrom: undefined,
     });
     expect(parseFlags(['--help'])).toBe('help');
+    expect(parseFlags(['--precision', 'mixed-float16'])).toMatchObject({ precision: 'mixed-float16' });
   });
 
   it('rejects bad flags with the usage text', () => {
     expect(() => parseFlags(['--stpes', '5'])).toThrow(/Unknown option '--stpes'[\s\S]*usage:/);
     expect(() => parseFlags(['--backend', 'gpu'])).toThrow(/--backend must be cpu, webgpu or auto/);
     expect(() => parseFlags(['--steps', '0'])).toThrow(/--steps must be a positive integer/);
+    expect(() => parseFlags(['--precision', 'fp16'])).toThrow(
+      /--precision must be float32 or mixed-float16, got 'fp16'/,
+    );
   });
 });
 

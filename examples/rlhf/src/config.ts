@@ -54,6 +54,10 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
     beta: 0.04,
     lossType: 'grpo',
     scaleRewards: 'group',
+    // DAPO's dynamic sampling: half the groups of the SFT model agree (every answer right), so
+    // sample fresh prompts for them rather than average their zero advantage into the loss
+    dynamicSampling: true,
+    maxSamplingRounds: 3,
     seed: 1,
   },
   prefs: { prompts: 1200, samples: 4, temperature: 1, heldOutFraction: 0.15, seed: 2 },

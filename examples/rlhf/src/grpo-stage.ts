@@ -5,15 +5,20 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GRPOTrainer, type RLPrompt } from '@kiln/rlhf';
+import { resumeGRPOCheckpoint, saveGRPOCheckpoint } from '@kiln/rlhf/node';
 import { manualSeed } from '@kiln/tensor';
 import type { Tokenizer } from '@kiln/tokenizer';
-import type { MetricsRecord } from '@kiln/trainer';
+import type { JsonValue, MetricsRecord } from '@kiln/trainer';
+import { CheckpointDir } from '@kiln/trainer/node';
 import { loadModel, saveModel } from '@kiln/transformer/node';
 import { type Assessment, assess, describeAssessment } from './assess.js';
 import type { RLHFExampleConfig } from './config.js';
 import { writeCurves } from './curves.js';
 import { finishStage, openStage } from './stage.js';
 import { closeness, correctness, fitting, type TaskRecord } from './task.js';
+
+/** Steps between the GRPO loop's checkpoints. */
+const CHECKPOINT_EVERY = 10;
 
 const REWARDS = { correct: correctness, close: closeness } as Record<string, typeof correctness>;
 
@@ -46,7 +51,8 @@ export async function runGRPOStage(options: {
 }): Promise<{ result: GRPOStageResult; reused: boolean }> {
   const { config, sftDir, dir, tokenizer, train, heldOut, log } = options;
   const stageConfig = { sft: options.sftId, data: config.data, eval: config.eval, grpo: config.grpo };
-  const done = await openStage<GRPOStageResult>(dir, stageConfig);
+  // resumable: an interrupted run of the same config continues from its last checkpoint
+  const done = await openStage<GRPOStageResult>(dir, stageConfig, true);
   if (done) {
     log(`grpo: reusing ${dir} (finished before; --fresh redoes it): ${describeAssessment(done)}`);
     return { result: done, reused: true };
@@ -78,9 +84,14 @@ export async function runGRPOStage(options: {
   log(
     `grpo: ${steps} steps × ${c.promptsPerStep} prompts × ${c.groupSize} completions (≤ ${c.maxCompletionTokens} tokens, temperature ${c.temperature}), rewards ${JSON.stringify(rewards)}, β ${c.beta}, loss ${c.lossType}, lr ${JSON.stringify(c.schedule)}`,
   );
-  const records: MetricsRecord[] = [];
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) {
+  // a checkpoint every CHECKPOINT_EVERY steps carries the step records so far (for the curves)
+  const checkpoints = new CheckpointDir(join(dir, 'checkpoints'), { keep: 1 });
+  const resumed = await resumeGRPOCheckpoint(checkpoints, trainer);
+  const saved = (resumed?.extra ?? {}) as { records?: MetricsRecord[]; seconds?: number };
+  const records: MetricsRecord[] = saved.records ?? [];
+  if (resumed) log(`  resuming from the checkpoint of step ${resumed.step}`);
+  const start = performance.now() - (saved.seconds ?? 0) * 1000;
+  for (let i = trainer.stepCount; i < steps; i++) {
     const s = await trainer.step();
     const { samples: _, rewards, ...numbers } = s;
     records.push({
@@ -89,8 +100,12 @@ export async function runGRPOStage(options: {
     });
     if (i % 5 === 0 || i === steps - 1) {
       log(
-        `  step ${String(s.step).padStart(3)} | reward ${s.reward.toFixed(3)} | kl ${s.kl.toFixed(4)} | clip ${s.clipFraction.toFixed(3)} | len ${s.completionLength.toFixed(1)} | gen ${s.generationSeconds.toFixed(2)}s opt ${s.optimisationSeconds.toFixed(2)}s | ${s.rolloutTokensPerSecond.toFixed(0)} rollout tok/s`,
+        `  step ${String(s.step).padStart(3)} | reward ${s.reward.toFixed(3)} | kl ${s.kl.toFixed(4)} | clip ${s.clipFraction.toFixed(3)} | len ${s.completionLength.toFixed(1)} | groups ${s.groups} (${s.samplingRounds} round${s.samplingRounds === 1 ? '' : 's'}, ${(s.zeroStdFraction * 100).toFixed(0)}% all agree) | gen ${s.generationSeconds.toFixed(2)}s opt ${s.optimisationSeconds.toFixed(2)}s | ${s.rolloutTokensPerSecond.toFixed(0)} rollout tok/s`,
       );
+    }
+    if ((i + 1) % CHECKPOINT_EVERY === 0 && i + 1 < steps) {
+      const seconds = (performance.now() - start) / 1000;
+      await saveGRPOCheckpoint(checkpoints, trainer, { records, seconds } as unknown as JsonValue);
     }
   }
   const seconds = (performance.now() - start) / 1000;

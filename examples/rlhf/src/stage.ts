@@ -18,7 +18,7 @@ async function readJson(path: string): Promise<unknown> {
 /**
  * The result of a finished stage run with `config`, or undefined after preparing `dir` for a
  * new run. What an interrupted run of the same config left is kept when `resumable` (the
- * Trainer-based stages resume from their checkpoints); the RL loops have no mid-run
+ * Trainer-based stages and GRPO resume from their checkpoints); the PPO loop has no mid-run
  * checkpoints, so an interrupted one starts over.
  */
 export async function openStage<R>(dir: string, config: unknown, resumable = false): Promise<R | undefined> {

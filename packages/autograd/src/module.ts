@@ -219,21 +219,41 @@ export class Module {
    */
   to(dtype: DType): this {
     const replaced = new Map<Parameter, Parameter>();
-    for (const s of this.#parameterSlots()) {
-      const old = s.value as Parameter;
+    for (const [, old] of this.namedParameters()) {
       if (old.dtype === dtype) continue;
-      let next = replaced.get(old);
-      if (!next) {
-        next = new Parameter(
+      replaced.set(
+        old,
+        new Parameter(
           noGrad(() => old.cast(dtype)),
           { requiresGrad: old.requiresGrad },
-        );
-        replaced.set(old, next);
-      }
-      s.owner[s.key] = next;
+        ),
+      );
     }
+    this.replaceParameters(replaced);
     for (const old of replaced.keys()) old.dispose();
     return this;
+  }
+
+  /**
+   * Puts `replacements.get(p)` in every slot that holds `p` (so tied parameters stay tied), for
+   * every parameter of the map; nothing is copied or disposed, and the replaced parameters stay
+   * valid. This is how a caller runs the same module over other tensors of the same shapes and
+   * swaps back afterwards (the trainer's mixed precision puts float16 working copies of the
+   * float32 weights in for each step). Throws, changing nothing, when a replacement's shape
+   * differs from the parameter it replaces.
+   */
+  replaceParameters(replacements: ReadonlyMap<Parameter, Parameter>): void {
+    const slots = this.#parameterSlots().filter((s) => replacements.has(s.value as Parameter));
+    for (const s of slots) {
+      const next = replacements.get(s.value as Parameter)!;
+      const old = s.value as Parameter;
+      if (!(next instanceof Parameter) || next.shape.join() !== old.shape.join()) {
+        throw new TypeError(
+          `Module.replaceParameters: the replacement of '${s.name}' must be a Parameter of shape ${fmtShapeOf(old.shape)}, got ${next instanceof Parameter ? fmtShapeOf(next.shape) : typeof next}`,
+        );
+      }
+    }
+    for (const s of slots) s.owner[s.key] = replacements.get(s.value as Parameter);
   }
 
   /** Disposes every parameter (and its gradient). The module must not be used afterwards. */

@@ -18,7 +18,11 @@
  */
 import {
   arange,
+  combineRows,
   type DType,
+  dispatchRows,
+  groupedMatmul,
+  groupedOuter,
   isFloat,
   type MatmulActivation,
   matmulEpilogue,
@@ -27,6 +31,7 @@ import {
   pad,
   type Shape,
   scatterAdd,
+  slotDots,
   type Tensor,
   where,
 } from '@kiln/tensor';
@@ -266,6 +271,67 @@ export const RULES: Rules = {
         : epilogueGrads(c, g, () =>
             matmulEpilogue(c.input(0), c.input(1), { bias: c.attrs.hasBias ? c.input(2) : null }),
           ),
+  },
+
+  // ---- mixture of experts: each derivative is another op of the same five ------------------
+  // y = groupedMatmul(x, w, ends): dx = dy·w[e]ᵀ per group (the same kernel on a transposed
+  // view), dw[e] = x_eᵀ·dy_e (groupedOuter).
+  groupedMatmul: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const [x, w, ends] = [c.input(0), c.input(1), c.input(2)];
+      return [
+        c.needs[0] ? groupedMatmul(g, w.permute([0, 2, 1]), ends) : null,
+        c.needs[1] ? groupedOuter(x, g, ends) : null,
+        null,
+      ];
+    },
+  },
+  // out[e] = x_eᵀ·y_e: dx_e = y_e·G[e]ᵀ, dy_e = x_e·G[e]
+  groupedOuter: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const [x, y, ends] = [c.input(0), c.input(1), c.input(2)];
+      return [
+        c.needs[0] ? groupedMatmul(y, g.permute([0, 2, 1]), ends) : null,
+        c.needs[1] ? groupedMatmul(x, g, ends) : null,
+        null,
+      ];
+    },
+  },
+  // out[s(n,j)] = w(n,j)·x[n]: dx[n] = Σ_j w(n,j)·G[s(n,j)], dw(n,j) = x[n]·G[s(n,j)]
+  dispatchRows: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const [x, slots] = [c.input(0), c.input(1)];
+      const gates = c.attrs.gated ? c.input(2) : null;
+      const grads = [c.needs[0] ? combineRows(g, slots, gates) : null, null];
+      if (gates) grads.push(c.needs[2] ? slotDots(x, g, slots) : null);
+      return grads;
+    },
+  },
+  // out[n] = Σ_j w(n,j)·y[s(n,j)]: dy[s(n,j)] = w(n,j)·G[n], dw(n,j) = G[n]·y[s(n,j)]
+  combineRows: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const [y, slots] = [c.input(0), c.input(1)];
+      const gates = c.attrs.gated ? c.input(2) : null;
+      const grads = [c.needs[0] ? dispatchRows(g, slots, c.inputShapes[0][0], gates) : null, null];
+      if (gates) grads.push(c.needs[2] ? slotDots(g, y, slots) : null);
+      return grads;
+    },
+  },
+  // out(n,j) = x[n]·y[s(n,j)]: dx[n] = Σ_j G(n,j)·y[s(n,j)], dy[s(n,j)] = G(n,j)·x[n]
+  slotDots: {
+    saveInputs: 'all',
+    backward: (c, g) => {
+      const [x, y, slots] = [c.input(0), c.input(1), c.input(2)];
+      return [
+        c.needs[0] ? combineRows(y, slots, g) : null,
+        c.needs[1] ? dispatchRows(x, slots, c.inputShapes[1][0], g) : null,
+        null,
+      ];
+    },
   },
 
   // ---- fused building blocks -----------------------------------------------------------------

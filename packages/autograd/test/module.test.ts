@@ -117,6 +117,45 @@ describe('Module', () => {
     net.dispose();
   });
 
+  test('replaceParameters swaps slots (ties kept), leaves the originals valid, and swaps back', () => {
+    const net = new Net();
+    const embed = net.embed;
+    const w0 = net.layers[0].weight;
+    const copy = new Parameter(T.zerosLike(embed));
+    const copyW0 = new Parameter(T.zerosLike(w0));
+    net.replaceParameters(
+      new Map([
+        [embed, copy],
+        [w0, copyW0],
+      ]),
+    );
+    expect(net.embed).toBe(copy);
+    expect(net.head.weight).toBe(copy); // the tie follows
+    expect(net.layers[0].weight).toBe(copyW0);
+    expect(net.parameters()).not.toContain(embed);
+    expect(embed.isDisposed).toBe(false);
+    net.replaceParameters(
+      new Map([
+        [copy, embed],
+        [copyW0, w0],
+      ]),
+    );
+    expect(net.head.weight).toBe(embed);
+    expect(net.layers[0].weight).toBe(w0);
+    const bad = new Parameter(T.zeros([1]));
+    expect(() =>
+      net.replaceParameters(
+        new Map([
+          [w0, copyW0],
+          [embed, bad],
+        ]),
+      ),
+    ).toThrow(/replacement of 'embed' must be a Parameter of shape \[\d+,\d+\], got \[1\]/);
+    expect(net.layers[0].weight).toBe(w0); // nothing changed
+    for (const p of [copy, copyW0, bad]) p.dispose();
+    net.dispose();
+  });
+
   test('dispose releases every parameter and gradient', () => {
     const before = T.memory().liveTensors;
     T.scope(() => {

@@ -495,6 +495,38 @@ add(
   (a, b) => T.matmulEpilogue(a, b, { activation: 'silu', keepPreActivation: true }),
 );
 
+// ---- mixture of experts (appended last so the seeds of the cases above stay as they were) -------
+const int32 = (data: number[], shape: number[]) => T.tensor(data, { dtype: 'int32', shape });
+// 7 rows in groups of 2, 0 (empty), 4; row 6 in no group
+const moeEnds = () => int32([2, 2, 6], [3]);
+// 3 tokens × 2 choices over 7 rows; token 1's second choice dropped, row 4 unused
+const moeSlots = () => int32([5, 0, 2, -1, 3, 6], [3, 2]);
+add(
+  'groupedMatmul: uneven and empty groups, transposed weights',
+  () => [normal([7, 3], nextSeed()), normal([3, 4, 3], nextSeed()), moeEnds()],
+  (x, w, ends) => T.groupedMatmul(x, w.permute([0, 2, 1]), ends),
+);
+add(
+  'groupedOuter',
+  () => [normal([7, 3], nextSeed()), normal([7, 2], nextSeed()), moeEnds()],
+  (x, y, ends) => T.groupedOuter(x, y, ends),
+);
+add(
+  'dispatchRows with gates, dropped slot',
+  () => [normal([3, 4], nextSeed()), moeSlots(), normal([3, 2], nextSeed())],
+  (x, slots, gates) => T.dispatchRows(x, slots, 7, gates).add(T.dispatchRows(x, slots, 7).square()),
+);
+add(
+  'combineRows with gates, dropped slot',
+  () => [normal([7, 4], nextSeed()), moeSlots(), normal([3, 2], nextSeed())],
+  (y, slots, gates) => T.combineRows(y, slots, gates).add(T.combineRows(y.square(), slots)),
+);
+add(
+  'slotDots',
+  () => [normal([3, 4], nextSeed()), normal([7, 4], nextSeed()), moeSlots()],
+  (x, y, slots) => T.slotDots(x, y, slots),
+);
+
 describe('finite differences (float64, cpu) for every rule', () => {
   for (const c of cases) {
     test(c.name, async () => {

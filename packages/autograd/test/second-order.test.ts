@@ -143,6 +143,19 @@ describe('finite differences of gradients (second order, float64)', () => {
           .sum(),
     ],
     ['max and mean', () => [normal([3, 4], 14)], (x) => x.square().max(1).mean()],
+    [
+      'a mixture-of-experts layer: dispatch, grouped product, combine through the gates',
+      () => [normal([3, 2], 15), normal([2, 2, 3], 16), normal([3, 2], 17)],
+      (x, w, gates) => {
+        const backend = x.backend;
+        const slots = T.tensor([4, 0, 2, 5, 1, 3], { dtype: 'int32', shape: [3, 2], backend });
+        const ends = T.tensor([2, 6], { dtype: 'int32', backend });
+        const h = T.groupedMatmul(T.dispatchRows(x, slots, 6), w, ends).tanh();
+        return T.combineRows(T.groupedMatmul(h, w.permute([0, 2, 1]), ends), slots, gates)
+          .square()
+          .sum();
+      },
+    ],
   ];
   for (const [name, inputs, f] of cases) {
     test(name, async () => {

@@ -1,15 +1,12 @@
 /**
- * The weighted combine: each pair's expert output times its gate weight, summed over a token's
- * k choices. Dropped pairs arrive as zero rows, so they add nothing (the token keeps its
- * residual and its other experts' outputs).
+ * The weighted combine: each pair's expert output row times its gate weight, summed over a
+ * token's k choices (`combineRows`: one kernel, deterministic, gradients to the rows and to the
+ * gates, so the router learns). A dropped pair has slot −1 and adds nothing (the token keeps
+ * its residual and its other experts' outputs).
  */
-import type { Tensor } from '@kiln/tensor';
+import { combineRows, type Tensor } from '@kiln/tensor';
 
-/** `y [N·k, d]` (slot-major pairs) and `gates [N, k]` → `[N, d]`. */
-export function combinePairs(y: Tensor, gates: Tensor): Tensor {
-  const [N, k] = gates.shape;
-  const d = y.shape[1];
-  const g = gates.T.reshape([k * N, 1]);
-  const weighted = y.mul(g);
-  return k === 1 ? weighted : weighted.reshape([k, N, d]).sum(0);
+/** `rows [R, d]` (expert outputs), `slots` int32 `[N, k]` and `gates [N, k]` → `[N, d]`. */
+export function combineSlots(rows: Tensor, slots: Tensor, gates: Tensor): Tensor {
+  return combineRows(rows, slots, gates);
 }

@@ -1,67 +1,49 @@
 /**
- * Dropless dispatch (MegaBlocks' idea, our own code): the pairs are sorted by expert into rows
- * padded per expert to a multiple of the block size b, so every block of b rows belongs to one
- * expert, and one batched product over all blocks (each with its expert's gathered weights) runs
- * every expert on exactly its tokens: no capacity, nothing dropped. Shapes are static (the row
- * count is the bound R + E·(b−1), rounded to blocks), so the forward pass never reads back;
- * the cost is at most E·(b−1) padded rows and one weight gather per block.
+ * Dropless dispatch (MegaBlocks' idea, our own code): the pairs are sorted by expert with
+ * `dispatchRows` (each token's row copied to its k sorted rows), every expert runs on exactly
+ * its run of rows through the grouped product (`groupedMatmul`, which reads each expert's
+ * weights in place and takes the runs' ends from the device), and the combine reads the rows
+ * back through the same slots. No capacity, nothing dropped, no padding: R = N·k rows whatever
+ * the routing, so shapes are static and the forward pass never reads back.
  */
 import { noGrad } from '@kiln/autograd';
-import { arange, ceil, scatterAdd, type Tensor, zeros } from '@kiln/tensor';
-import { type Assignments, pairRows } from './assignments.js';
+import { dispatchRows, type Tensor } from '@kiln/tensor';
+import type { Assignments } from './assignments.js';
 import type { Experts } from './experts.js';
 
-/** Blocks of `blockSize` rows needed for `pairs` pairs over `experts` experts, in the worst case. */
-export function droplessBlocks(pairs: number, experts: number, blockSize: number): number {
-  return Math.floor((pairs + experts * (blockSize - 1)) / blockSize);
-}
-
-/** The sorted layout: each pair's row and each block's expert. */
+/** The sorted layout of the pairs. */
 export interface DroplessLayout {
-  /** int32 `[R]`: the sorted row of each pair. */
-  dest: Tensor;
-  /** int32 `[nb]`: the expert owning each block (trailing empty blocks: the last expert, on zero rows). */
-  owner: Tensor;
-  /** Blocks nb. */
-  blocks: number;
+  /** int32 `[N, k]`: the sorted row of token n's j-th choice (a permutation of [0, N·k)). */
+  slots: Tensor;
+  /** int32 `[E]`: where each expert's run of sorted rows ends (inclusive running count). */
+  ends: Tensor;
 }
 
-/** Computes the sorted, block-padded layout of the pairs (index math on the device). */
-export function droplessLayout(plan: Assignments, blockSize: number): DroplessLayout {
-  const { tokens: N, topK: k, experts: E } = plan;
-  const b = blockSize;
-  const nb = droplessBlocks(N * k, E, b);
+/** What a dispatch returns: one expert output row per slot, and each pair's slot. */
+export interface DispatchResult {
+  /** `[rows, d]` expert outputs. */
+  rows: Tensor;
+  /** int32 `[N, k]`: the row of each (token, choice) pair, −1 for a dropped pair. */
+  slots: Tensor;
+}
+
+/** Computes the expert-sorted layout of the pairs (index math on the device). */
+export function droplessLayout(plan: Assignments): DroplessLayout {
+  const { tokens: N, topK: k } = plan;
   return noGrad(() => {
-    const padded = ceil(plan.counts.div(b)).mul(b);
-    const ends = padded.cumsum(0);
-    const starts = ends.sub(padded);
-    const dest = starts.indexSelect(0, plan.expert).add(plan.rank).cast('int32');
-    // block i starts at row i·b; its expert is the number of experts that end at or before it
-    const blockStart = arange(0, nb * b, b, { backend: plan.counts.backend, dtype: 'float32' });
-    const owner = ends
-      .unsqueeze(0)
-      .le(blockStart.unsqueeze(1))
-      .cast('float32')
-      .sum(1)
-      .clamp(0, E - 1)
-      .cast('int32');
-    return { dest, owner, blocks: nb };
+    const ends = plan.counts.cumsum(0);
+    const starts = ends.sub(plan.counts);
+    // pair a = j·N + n goes to its expert's start plus its rank among that expert's pairs
+    const dest = starts.indexSelect(0, plan.expert).add(plan.rank);
+    const slots = dest.reshape([k, N]).T.contiguous().cast('int32');
+    return { slots, ends: ends.cast('int32') };
   });
 }
 
-/** Runs `x [N, d]` through its experts without dropping: `[N·k, d]` expert output per pair. */
-export function dispatchDropless(x: Tensor, plan: Assignments, experts: Experts, blockSize: number): Tensor {
+/** Runs `x [N, d]` through its experts without dropping: `[N·k, d]` expert-sorted output rows. */
+export function dispatchDropless(x: Tensor, plan: Assignments, experts: Experts): DispatchResult {
   const { tokens: N, topK: k } = plan;
-  const d = x.shape[1];
-  const { dest, owner, blocks } = droplessLayout(plan, blockSize);
-  const rows = blocks * blockSize;
-  const index = dest.unsqueeze(1).expand([N * k, d]);
-  const sorted = scatterAdd(
-    zeros([rows, d], { backend: x.backend, dtype: x.dtype }),
-    0,
-    index,
-    pairRows(x, k),
-  );
-  const out = experts.forwardBlocks(sorted.reshape([blocks, blockSize, d]), owner).reshape([rows, d]);
-  return out.indexSelect(0, dest);
+  const { slots, ends } = droplessLayout(plan);
+  const sorted = dispatchRows(x, slots, N * k);
+  return { rows: experts.forwardGrouped(sorted, ends), slots };
 }

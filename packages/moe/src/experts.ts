@@ -3,11 +3,11 @@
  * in Mixtral's per-expert `nn.Linear` layout (`w1`, `w3`: `[E·dFF, dModel]`, `w2`: `[E·dModel, dFF]`,
  * expert i's matrix being rows `[i·out, (i+1)·out)`), so a checkpoint's `experts.{i}.w1.weight`
  * is a row block of one parameter. Two ways to run them, one per dispatch mode: on per-expert
- * slabs `[E, C, dModel]` (capacity), and on fixed-size row blocks each owned by one expert
- * (dropless: the grouped product).
+ * slabs `[E, C, dModel]` (capacity), and on rows sorted by expert with each expert's run
+ * given by its end (dropless: the grouped product).
  */
 import { Module, Parameter } from '@kiln/autograd';
-import { type Backend, indexSelect, randn, type Tensor } from '@kiln/tensor';
+import { type Backend, groupedMatmul, randn, type Tensor } from '@kiln/tensor';
 import type { ExpertActivation } from './options.js';
 
 /** Options of {@link Experts}. */
@@ -69,21 +69,20 @@ export class Experts extends Module {
   }
 
   /**
-   * The grouped product over row blocks: `x [nb, b, dModel]`, block i belonging to expert
-   * `owner[i]` (int32 `[nb]`) → `[nb, b, dModel]`. Each block's weights are gathered (their
-   * gradient is added back per expert by `indexSelect`'s backward), then one batched product
-   * runs every block at once.
+   * The grouped product over expert-sorted rows: `x [R, dModel]`, expert e owning rows
+   * `[ends[e−1], ends[e])` (`ends` int32 `[E]`) → `[R, dModel]`. Each projection is one
+   * `groupedMatmul` reading the stacked weights in place (a transposed view, no gather, no
+   * padding); its backward is the same kernel and `groupedOuter` for the weights.
    */
-  forwardBlocks(x: Tensor, owner: Tensor): Tensor {
+  forwardGrouped(x: Tensor, ends: Tensor): Tensor {
     const E = this.count;
-    const w = (p: Parameter, out: number, inner: number) =>
-      indexSelect(p.reshape([E, out, inner]), 0, owner).permute([0, 2, 1]);
-    return this.#mlp(
-      x,
-      w(this.w1, this.dFF, this.dModel),
-      this.w3 && w(this.w3, this.dFF, this.dModel),
-      w(this.w2, this.dModel, this.dFF),
-    );
+    const w = (p: Parameter, out: number, inner: number) => p.reshape([E, out, inner]).permute([0, 2, 1]);
+    const w1 = w(this.w1, this.dFF, this.dModel);
+    const up = groupedMatmul(x, w1, ends);
+    const h = this.w3
+      ? up.silu().mul(groupedMatmul(x, w(this.w3, this.dFF, this.dModel), ends))
+      : up.gelu({ approximate: 'tanh' });
+    return groupedMatmul(h, w(this.w2, this.dModel, this.dFF), ends);
   }
 
   /** The MLP over batched `[G, rows, in]` with `[G, in, out]` weights. */

@@ -27,12 +27,12 @@
 
 export { type Assignments, pairRows, planAssignments } from './assignments.js';
 export { routerZLoss, switchAuxLoss, updateSelectionBias } from './balancing.js';
-export { combinePairs } from './combine.js';
+export { combineSlots } from './combine.js';
 export { type CapacityResult, dispatchCapacity, expertCapacity } from './dispatch-capacity.js';
 export {
+  type DispatchResult,
   type DroplessLayout,
   dispatchDropless,
-  droplessBlocks,
   droplessLayout,
 } from './dispatch-dropless.js';
 export { Experts, type ExpertsOptions } from './experts.js';

@@ -16,9 +16,9 @@ import {
 } from '@kiln/transformer';
 import { planAssignments } from './assignments.js';
 import { routerZLoss, switchAuxLoss, updateSelectionBias } from './balancing.js';
-import { combinePairs } from './combine.js';
+import { combineSlots } from './combine.js';
 import { dispatchCapacity } from './dispatch-capacity.js';
-import { dispatchDropless } from './dispatch-dropless.js';
+import { type DispatchResult, dispatchDropless } from './dispatch-dropless.js';
 import { Experts } from './experts.js';
 import { type MoEOptions, type ResolvedMoEOptions, resolveMoEOptions } from './options.js';
 import { Router } from './router.js';
@@ -109,16 +109,16 @@ export class MoE extends Module implements FeedForward {
       // capacity gives padding pairs no slot; dropless computes them like real ones (every pair
       // needs its own sorted row, and their output is never used)
       const plan = planAssignments(routing.experts, o.experts, o.dispatch === 'capacity' ? mask : null);
-      let pairs: Tensor;
       let dropped: Tensor | null = null;
+      let dispatched: DispatchResult;
       if (o.dispatch === 'capacity') {
         const result = dispatchCapacity(flat, plan, this.experts, o.capacityFactor);
-        pairs = result.pairs;
+        dispatched = result;
         dropped = result.dropped;
       } else {
-        pairs = dispatchDropless(flat, plan, this.experts, o.blockSize);
+        dispatched = dispatchDropless(flat, plan, this.experts);
       }
-      let out = combinePairs(pairs, routing.gates);
+      let out = combineSlots(dispatched.rows, dispatched.slots, routing.gates);
       if (this.shared) out = out.add(this.shared.forward(flat));
 
       // pairs per expert over real tokens (padding is routed but not counted)

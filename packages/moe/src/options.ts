@@ -80,9 +80,9 @@ export interface MoEOptions {
    */
   capacityFactor?: number;
   /**
-   * Dropless dispatch: rows per block of the grouped product. Each expert's rows are padded to a
-   * multiple of it; smaller blocks waste fewer padded rows, larger ones gather fewer weights
-   * (default 16).
+   * Accepted (a positive integer) and ignored: dropless dispatch used to pad each expert's rows
+   * to blocks of this many; the grouped kernel (`groupedMatmul`) needs no padding.
+   * @deprecated Has no effect; remove it from configs.
    */
   blockSize?: number;
   /** Load balancing (default `{ auxLoss: 0.01 }`). */
@@ -113,7 +113,7 @@ export interface ResolvedMoEOptions {
   dispatch: DispatchMode;
   /** See {@link MoEOptions.capacityFactor} (filled in for dropless too, unused there). */
   capacityFactor: number;
-  /** See {@link MoEOptions.blockSize}. */
+  /** See {@link MoEOptions.blockSize} (no effect). @deprecated */
   blockSize: number;
   /** Every balancing coefficient (0 = off). */
   balancing: Required<BalancingOptions>;
@@ -252,7 +252,7 @@ export function resolveMoEOptions(
   const blockSize =
     o.blockSize === undefined
       ? 16
-      : integer(o.blockSize, `${field}.blockSize`, 1, 'rows per block of the grouped product');
+      : integer(o.blockSize, `${field}.blockSize`, 1, 'rows per block (no effect since the grouped kernel)');
   const b = (o.balancing ?? {}) as Record<string, unknown>;
   if (b === null || typeof b !== 'object' || Array.isArray(b)) {
     throw new ConfigError(

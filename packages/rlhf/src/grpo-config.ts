@@ -34,6 +34,17 @@ export interface GRPOConfig {
   advantage: 'grpo' | 'rloo';
   /** Optimisation passes over each batch of rollouts, μ (TRL's `num_iterations`: 1). */
   iterations: number;
+  /**
+   * DAPO's dynamic sampling (Yu et al. 2025): drop the groups whose rewards all agree (every
+   * completion right, or every one wrong: zero advantage, no learning signal, yet they dilute the
+   * loss's average and cost a forward and backward pass) and sample groups for fresh prompts
+   * until `promptsPerStep` informative groups are collected or `maxSamplingRounds` rounds of
+   * `promptsPerStep` prompts were drawn. The step then optimises on the informative groups only
+   * (fewer than `promptsPerStep` when the rounds ran out; none: no update). Default false.
+   */
+  dynamicSampling: boolean;
+  /** Most rollout rounds per step under {@link dynamicSampling} (DAPO's `max_num_gen_batches`; default 3). */
+  maxSamplingRounds: number;
   /** Rows per micro-batch of the optimisation (default: all B·G rows in one). */
   microBatchSize?: number;
   /** Seed of the prompt order and the sampling. */
@@ -55,6 +66,8 @@ export const GRPO_DEFAULTS: GRPOConfig = {
   scaleRewards: 'group',
   advantage: 'grpo',
   iterations: 1,
+  dynamicSampling: false,
+  maxSamplingRounds: 3,
   seed: 0,
 };
 
@@ -71,6 +84,12 @@ export function resolveGRPOConfig(input: Partial<GRPOConfig> = {}): GRPOConfig {
   int('groupSize', 2);
   int('maxCompletionTokens', 1);
   int('iterations', 1);
+  int('maxSamplingRounds', 1);
+  if (typeof c.dynamicSampling !== 'boolean') {
+    throw new TypeError(
+      `GRPOConfig: dynamicSampling must be true or false, got ${String(c.dynamicSampling)}`,
+    );
+  }
   int('seed', 0);
   if (c.microBatchSize !== undefined) int('microBatchSize', 1);
   for (const name of ['temperature', 'epsilon', 'gradClip', 'weightDecay', 'beta'] as const) {

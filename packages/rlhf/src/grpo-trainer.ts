@@ -3,7 +3,7 @@
 // through @kiln/trainer's trainStep (μ passes). The RL loop is here; the optimizer, clipping,
 // accumulation and schedules are the trainer's.
 import { detach, noGrad } from '@kiln/autograd';
-import { keep, scope, type Tensor, tensor } from '@kiln/tensor';
+import { scope, type Tensor, tensor } from '@kiln/tensor';
 import {
   AdamW,
   type BatchInput,
@@ -51,16 +51,20 @@ export interface GRPOTrainerOptions<E> {
 /** What one {@link GRPOTrainer.step} did, read back once at its end. */
 export interface GRPOStepResult {
   step: number;
-  /** Mean total reward of the rollouts. */
+  /** Mean total reward of the rollouts (every round's, under `dynamicSampling`). */
   reward: number;
   /** Standard deviation of the total reward over the rollouts. */
   rewardStd: number;
   /** Mean of each reward function, by name. */
   rewards: Record<string, number>;
-  /** Fraction of groups whose rewards were all equal (no learning signal). */
+  /** Fraction of the sampled groups whose rewards were all equal (no learning signal). */
   zeroStdFraction: number;
+  /** Groups the optimisation learned from (B, or under `dynamicSampling` the informative ones, at most B). */
+  groups: number;
+  /** Rollout rounds sampled (1 unless `dynamicSampling`). */
+  samplingRounds: number;
   loss: number;
-  /** Mean k3 KL to the reference over completion tokens (NaN without a reference), before the update. */
+  /** Mean k3 KL to the reference over the optimised completions' tokens (NaN without a reference or with no group to learn from), before the update. */
   kl: number;
   clipFraction: number;
   gradNorm: number;
@@ -129,15 +133,88 @@ export class GRPOTrainer<E = unknown> {
     this.#order.restore(state.order);
   }
 
-  /** One GRPO step: rollouts, rewards, advantages, `iterations` optimizer steps. */
+  /**
+   * One GRPO step: rollouts, rewards, advantages, `iterations` optimizer steps. Under
+   * `dynamicSampling`, groups whose rewards all agree are dropped and fresh prompts sampled in
+   * further rounds (see {@link GRPOConfig.dynamicSampling}).
+   */
   async step(): Promise<GRPOStepResult> {
     const c = this.config;
-    const { policy, decode, stopTokens, padId = 0, reference } = this.#options;
+
+    // 1. Rollouts (each round's B·G completions in one batched, cached pass) and 2. machine
+    // feedback; under dynamic sampling more rounds until B groups disagree within themselves.
+    const rounds = c.dynamicSampling ? c.maxSamplingRounds : 1;
+    const kept: SampledGroup<E>[] = [];
+    const all: SampledGroup<E>[] = [];
+    let generationSeconds = 0;
+    let rewardSeconds = 0;
+    let round = 0;
+    for (; round < rounds && (round === 0 || kept.length < c.promptsPerStep); round++) {
+      const sampled = await this.#sampleRound(round);
+      generationSeconds += sampled.generationSeconds;
+      rewardSeconds += sampled.rewardSeconds;
+      for (const group of sampled.groups) {
+        all.push(group);
+        const informative = group.total.some((r) => r !== group.total[0]);
+        if (!c.dynamicSampling || (informative && kept.length < c.promptsPerStep)) kept.push(group);
+      }
+    }
+
+    // 3. Advantages and 4. the optimisation, on the device (nothing to learn from: no update).
+    const optStart = performance.now();
+    const lr = this.#schedule(this.stepCount);
+    const read =
+      kept.length > 0
+        ? await this.#optimise(kept, lr)
+        : { loss: 0, kl: Number.NaN, clipFraction: 0, gradNorm: 0 };
+    const optimisationSeconds = (performance.now() - optStart) / 1000;
+
+    // The rollouts' statistics are over everything sampled (what the policy does), the
+    // optimisation's over the groups it learned from.
+    const meanOf = (xs: number[]) =>
+      xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+    const totals = all.flatMap((g) => g.total);
+    const reward = meanOf(totals);
+    const byFunction: Record<string, number[]> = {};
+    for (const g of all) for (const [k, v] of Object.entries(g.byFunction)) (byFunction[k] ??= []).push(...v);
+    const rows = all.flatMap((g) => g.completions);
+    const tokens = rows.reduce((a, x) => a + x.length, 0);
+    const result: GRPOStepResult = {
+      step: this.stepCount,
+      reward,
+      rewardStd: Math.sqrt(meanOf(totals.map((r) => (r - reward) ** 2))),
+      rewards: Object.fromEntries(Object.entries(byFunction).map(([k, v]) => [k, meanOf(v)])),
+      zeroStdFraction: all.filter((g) => g.total.every((r) => r === g.total[0])).length / all.length,
+      groups: kept.length,
+      samplingRounds: round,
+      loss: read.loss,
+      kl: this.#options.reference ? read.kl : Number.NaN,
+      clipFraction: read.clipFraction,
+      gradNorm: read.gradNorm,
+      lr,
+      completionLength: tokens / rows.length,
+      finishedFraction: all.flatMap((g) => g.finished).filter(Boolean).length / rows.length,
+      generationSeconds,
+      rewardSeconds,
+      optimisationSeconds,
+      rolloutTokensPerSecond: tokens / generationSeconds,
+      samples: all
+        .slice(0, 2)
+        .map((g) => ({ prompt: g.prompt.text, completion: g.texts[0], reward: g.total[0] })),
+    };
+    this.stepCount++;
+    return result;
+  }
+
+  /** Draws B prompts, generates G completions of each in one batched pass, and scores them. */
+  async #sampleRound(
+    round: number,
+  ): Promise<{ groups: SampledGroup<E>[]; generationSeconds: number; rewardSeconds: number }> {
+    const c = this.config;
+    const { policy, decode, stopTokens } = this.#options;
     const G = c.groupSize;
     const prompts = this.#order.take(c.promptsPerStep).map((i) => this.#options.prompts[i]);
     const rowsPrompts = prompts.flatMap((p) => Array.from({ length: G }, () => p));
-
-    // 1. Rollouts: all B·G completions in one batched, cached pass.
     const rolled = await rollout(
       policy,
       rowsPrompts.map((p) => p.ids),
@@ -147,32 +224,56 @@ export class GRPOTrainer<E = unknown> {
         topK: c.topK,
         topP: c.topP,
         stopTokens,
-        seed: (c.seed * 1_000_003 + this.stepCount) % 2 ** 31,
+        // round 0 keeps the seed a run without dynamic sampling uses
+        seed: (c.seed * 1_000_003 + this.stepCount + round * 104_729) % 2 ** 31,
       },
     );
     const texts = rolled.completions.map((ids, i) => decode(rolled.finished[i] ? ids.slice(0, -1) : ids));
-
-    // 2. Machine feedback.
     const rewardStart = performance.now();
     const scored = await scoreCompletions(
       this.#rewards,
       rowsPrompts.map((prompt, i) => ({ prompt, completion: texts[i] })),
     );
     const rewardSeconds = (performance.now() - rewardStart) / 1000;
+    const groups = prompts.map((prompt, p) => {
+      const part = <T>(xs: readonly T[]) => xs.slice(p * G, (p + 1) * G);
+      return {
+        prompt,
+        completions: part(rolled.completions),
+        finished: part(rolled.finished),
+        texts: part(texts),
+        total: part(scored.total),
+        byFunction: Object.fromEntries(Object.entries(scored.byFunction).map(([k, v]) => [k, part(v)])),
+      };
+    });
+    return { groups, generationSeconds: rolled.seconds, rewardSeconds };
+  }
 
-    // 3. Advantages and 4. the optimisation, on the device.
-    const optStart = performance.now();
-    const lr = this.#schedule(this.stepCount);
-    const layout = rolloutRows(rolled.prompts, rolled.completions, padId);
-    const N = rowsPrompts.length;
+  /** Advantages and `iterations` optimizer steps on the groups, on the device; the first pass's numbers. */
+  async #optimise(
+    groups: readonly SampledGroup<E>[],
+    lr: number,
+  ): Promise<{ loss: number; kl: number; clipFraction: number; gradNorm: number }> {
+    const c = this.config;
+    const { policy, padId = 0, reference } = this.#options;
+    const G = c.groupSize;
+    const layout = rolloutRows(
+      groups.flatMap((g) => Array.from({ length: G }, () => g.prompt.ids)),
+      groups.flatMap((g) => g.completions),
+      padId,
+    );
+    const N = groups.length * G;
     const micro = c.microBatchSize ?? N;
-    const read = await scope(async () => {
+    return scope(async () => {
       const backend = policy.backend;
       const up = (h: HostTensor) => tensor(h.data, { shape: h.shape, dtype: h.dtype, backend });
       const ids = up(layout.ids);
       const mask = up(layout.mask);
       const padding = up(layout.padding);
-      const rewards = tensor(scored.total, { backend });
+      const rewards = tensor(
+        groups.flatMap((g) => g.total),
+        { backend },
+      );
       const advantages =
         c.advantage === 'rloo'
           ? rlooAdvantages(rewards, G)
@@ -255,40 +356,17 @@ export class GRPOTrainer<E = unknown> {
         for (const t of [result.loss, result.weight, result.gradNorm, ...Object.values(result.metrics)])
           t.dispose();
       }
-      const zeroStd = keep(
-        noGrad(() => {
-          const g = rewards.reshape([c.promptsPerStep, G]);
-          return g.max(1).sub(g.min(1)).eq(0).cast('float32').mean();
-        }),
-      );
-      return { ...first!, zeroStdFraction: await zeroStd.item() };
+      return first!;
     });
-    const optimisationSeconds = (performance.now() - optStart) / 1000;
-
-    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const reward = meanOf(scored.total);
-    const result: GRPOStepResult = {
-      step: this.stepCount,
-      reward,
-      rewardStd: Math.sqrt(meanOf(scored.total.map((r) => (r - reward) ** 2))),
-      rewards: Object.fromEntries(Object.entries(scored.byFunction).map(([k, v]) => [k, meanOf(v)])),
-      zeroStdFraction: read.zeroStdFraction,
-      loss: read.loss,
-      kl: reference ? read.kl : Number.NaN,
-      clipFraction: read.clipFraction,
-      gradNorm: read.gradNorm,
-      lr,
-      completionLength: rolled.tokens / N,
-      finishedFraction: rolled.finished.filter(Boolean).length / N,
-      generationSeconds: rolled.seconds,
-      rewardSeconds,
-      optimisationSeconds,
-      rolloutTokensPerSecond: rolled.tokens / rolled.seconds,
-      samples: [0, G]
-        .filter((i) => i < N)
-        .map((i) => ({ prompt: rowsPrompts[i].text, completion: texts[i], reward: scored.total[i] })),
-    };
-    this.stepCount++;
-    return result;
   }
+}
+
+/** One prompt's G rollouts and their rewards. */
+interface SampledGroup<E> {
+  prompt: RLPrompt<E>;
+  completions: number[][];
+  finished: boolean[];
+  texts: string[];
+  total: number[];
+  byFunction: Record<string, number[]>;
 }

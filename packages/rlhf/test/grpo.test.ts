@@ -3,7 +3,7 @@
 // rise well above its start; RLOO and a LoRA policy against its own base (adapters disabled)
 // run the same loop; bad inputs are errors that name the example.
 import { init, manualSeed } from '@kiln/tensor';
-import { applyLoRA, GPT } from '@kiln/transformer';
+import { applyLoRA, GPT, trainableParameters } from '@kiln/transformer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GRPOTrainer, type RewardFunction, type RLPrompt } from '../src/index.js';
 
@@ -91,6 +91,59 @@ describe('GRPOTrainer', () => {
     const step = await trainer.step();
     expect(Object.keys(step.rewards)).toEqual(['starts', 'short']);
     expect(step.kl).toBeGreaterThan(0);
+  });
+
+  it('dynamic sampling drops groups whose rewards all agree and samples fresh prompts for them', async () => {
+    // prompts 1 and 2 can be answered (want 3), prompts 4 and 5 never (want 99: every completion
+    // scores 0, a zero-std group)
+    const mixed: RLPrompt<{ want: number }>[] = prompts.map((p, i) => ({
+      ...p,
+      example: { want: i < 2 ? 3 : 99 },
+    }));
+    const make = (config: Record<string, unknown>, list = mixed) =>
+      new GRPOTrainer({
+        policy: tiny(5),
+        prompts: list,
+        rewards: [startsWith3],
+        decode,
+        stopTokens: [STOP],
+        config: {
+          promptsPerStep: 2,
+          groupSize: 16,
+          maxCompletionTokens: 2,
+          schedule: { kind: 'constant', lr: 1e-2 },
+          seed: 3,
+          ...config,
+        },
+      });
+    // round 0 is the rollout a run without dynamic sampling makes (same prompts, same seed)
+    const plain = await make({}).step();
+    const oneRound = await make({ dynamicSampling: true, maxSamplingRounds: 1 }).step();
+    expect(oneRound.reward).toBe(plain.reward);
+    expect(oneRound.zeroStdFraction).toBe(plain.zeroStdFraction);
+    expect(plain.groups).toBe(2);
+    expect(plain.samplingRounds).toBe(1);
+    expect(oneRound.groups).toBe(Math.round(2 * (1 - plain.zeroStdFraction)));
+
+    // with rounds to spare it collects two informative groups (4 rounds draw every prompt twice)
+    const trainer = make({ dynamicSampling: true, maxSamplingRounds: 4 });
+    let sawResample = false;
+    for (let i = 0; i < 4; i++) {
+      const s = await trainer.step();
+      expect(s.groups).toBe(2);
+      expect(s.zeroStdFraction).toBeGreaterThan(0); // the impossible prompts were sampled and dropped
+      if (s.samplingRounds > 1) sawResample = true;
+    }
+    expect(sawResample).toBe(true);
+
+    // nothing informative at all: every round is sampled, no update is made
+    const hopeless = make({ dynamicSampling: true, maxSamplingRounds: 3 }, mixed.slice(2));
+    const before = await trainableParameters(hopeless.policy)[0][1].toArray();
+    const s = await hopeless.step();
+    expect(s).toMatchObject({ groups: 0, samplingRounds: 3, zeroStdFraction: 1, gradNorm: 0 });
+    expect(await trainableParameters(hopeless.policy)[0][1].toArray()).toEqual(before);
+    expect(() => make({ dynamicSampling: 'yes' })).toThrow(/dynamicSampling must be true or false/);
+    expect(() => make({ maxSamplingRounds: 0 })).toThrow(/maxSamplingRounds must be an integer ≥ 1/);
   });
 
   it('a reward that returns NaN or throws is an error naming the completion and the prompt', async () => {

@@ -112,6 +112,10 @@ export interface RandomParams {
  * p ← p·decay − (m / (sqrt(v) / sqrtC2 + eps))·stepSize, each operation rounded to the dtype.
  */
 export interface AdamWScalars {
+  /** The learning rate (with a control tensor the device may compute stepSize from it). */
+  lr: number;
+  /** The 1-based step count stepSize and sqrtC2 are for. */
+  step: number;
   beta1: number;
   oneMinusBeta1: number;
   beta2: number;
@@ -211,7 +215,9 @@ export interface BackendMemory {
  * for broadcast dimensions. Only `download` and `sync` wait.
  *
  * Required: memory management, `fill`, `copy`, `unary`, `binary`, `where`, `reduce`, `cumsum`,
- * `matmul`, `gather`, `indexSelect`, `scatterAdd`, `random`, `topk`.
+ * `matmul`, `gather`, `indexSelect`, `scatterAdd`, `random`, `topk`, and the mixture-of-experts
+ * kernels `groupedMatmul`, `groupedOuter` (`ops/grouped-matmul.ts`), `dispatchRows`,
+ * `combineRows`, `slotDots` (`ops/slot-rows.ts`).
  * Optional fused kernels (the frontend composes primitives when they are missing):
  * `softmax`, `layerNorm`, `rmsNorm`, `crossEntropy` (`ops/nn.ts`), the training kernels
  * `crossEntropyBackward`, `softmaxBackward`, `normBackward`, `embeddingBackward`, `adamwUpdate`
@@ -273,6 +279,36 @@ export interface Backend<S = any> {
   random(out: View<S>, params: RandomParams): void;
   /** The `k` largest (or smallest) along the last dimension, sorted; indices int32. */
   topk(x: View<S>, k: number, largest: boolean, values: View<S>, indices: View<S>): void;
+
+  /**
+   * Grouped product over rows sorted by group: out[r] = x[r] @ w[e] for the rows r of group e,
+   * which are [ends[e−1], ends[e]) (ends[−1] = 0). `x` [R, K] contiguous; `w` [E, K, M] any
+   * strides (a transposed view of per-expert `nn.Linear` weights is read in place); `ends` int32
+   * [E] contiguous, non-decreasing; `out` [R, M] contiguous. Rows past ends[E−1] are zero.
+   */
+  groupedMatmul(x: View<S>, w: View<S>, ends: View<S>, out: View<S>): void;
+  /**
+   * The weight gradient of {@link Backend.groupedMatmul}: out[e] = x[rows of e]ᵀ @ y[rows of e];
+   * `x` [R, K], `y` [R, M], `ends` int32 [E], `out` [E, K, M], all contiguous. An empty group
+   * gives zeros.
+   */
+  groupedOuter(x: View<S>, y: View<S>, ends: View<S>, out: View<S>): void;
+  /**
+   * out[slots[n, j]] = gates[n, j]·x[n] (gates null: 1); rows no pair names are zero, slot −1 is
+   * skipped. `x` [N, D], `slots` int32 [N, k], `gates` [N, k], `out` [R, D], all contiguous.
+   * Slots other than −1 are distinct (the frontend documents it; the CPU sums repeats).
+   */
+  dispatchRows(x: View<S>, slots: View<S>, gates: View<S> | null, out: View<S>): void;
+  /**
+   * out[n] = Σ_j gates[n, j]·y[slots[n, j]] (gates null: 1); slot −1 adds nothing. `y` [R, D],
+   * `slots` int32 [N, k], `gates` [N, k], `out` [N, D], all contiguous.
+   */
+  combineRows(y: View<S>, slots: View<S>, gates: View<S> | null, out: View<S>): void;
+  /**
+   * out[n, j] = Σ_c x[n, c]·y[slots[n, j], c], 0 for slot −1 (the gate gradient of the two ops
+   * above). `x` [N, D], `y` [R, D], `slots` int32 [N, k], `out` [N, k], all contiguous.
+   */
+  slotDots(x: View<S>, y: View<S>, slots: View<S>, out: View<S>): void;
 
   /** Softmax (or log-softmax) over the last dimension of contiguous rows. */
   softmax?(x: View<S>, out: View<S>, log: boolean): void;
@@ -336,8 +372,20 @@ export interface Backend<S = any> {
    * `scratch` is int32 [2N] working memory. Deterministic: sums in position order.
    */
   embeddingBackward?(g: View<S>, index: View<S>, scratch: View<S>, out: View<S>): void;
-  /** One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`. */
-  adamwUpdate?(param: View<S>, grad: View<S>, m: View<S>, v: View<S>, s: AdamWScalars): void;
+  /**
+   * One AdamW step in place on contiguous `param`, `m`, `v` of one shape, from contiguous `grad`.
+   * With `control` (contiguous float32 [skip, step]): nothing changes when skip ≠ 0, and the bias
+   * corrections are for `step` read on the device (`s.stepSize` and `s.sqrtC2` when it equals
+   * `s.step`, else computed from `s.lr`, `s.beta1`, `s.beta2`).
+   */
+  adamwUpdate?(
+    param: View<S>,
+    grad: View<S>,
+    m: View<S>,
+    v: View<S>,
+    s: AdamWScalars,
+    control?: View<S>,
+  ): void;
   /**
    * {@link Backend.matmul} with an epilogue applied before the store:
    * `out[b, i, j] = activation(acc[b, i, j] + bias[j])`, and `preActivation[b, i, j] = acc + bias`

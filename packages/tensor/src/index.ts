@@ -65,7 +65,7 @@ export {
 export { keep, type LeakReport, leakReports, scope, setLeakDetection } from './lifetime.js';
 export { type MemoryInfo, memory } from './memory.js';
 export type { OpAttrs, OpName, ReportedOp } from './op-table.js';
-export { type AdamWHyper, adamwUpdate } from './ops/adamw-update.js';
+export { type AdamWHyper, type AdamWUpdateOptions, adamwUpdate } from './ops/adamw-update.js';
 export {
   type AttentionMaskOptions,
   type AttentionOptions,
@@ -130,6 +130,7 @@ export {
   where,
 } from './ops/elementwise.js';
 export { type MatmulEpilogueOptions, matmulEpilogue } from './ops/epilogue.js';
+export { groupedMatmul, groupedOuter } from './ops/grouped-matmul.js';
 export {
   embedding,
   gather,
@@ -152,6 +153,7 @@ export {
   softmax,
 } from './ops/nn.js';
 export { argmax, argmin, cumsum, logsumexp, max, mean, min, prod, sum, variance } from './ops/reduce.js';
+export { combineRows, dispatchRows, slotDots } from './ops/slot-rows.js';
 export {
   cast,
   contiguous,

@@ -176,6 +176,14 @@ export const OPS = Object.freeze({
   matmulEpilogue: differentiable<MatmulEpilogueAttrs>(),
   activationBackward: fusedBackward<{ readonly activation: MatmulActivation }>(),
 
+  // ---- mixture of experts (ops/grouped-matmul.ts, ops/slot-rows.ts) ---------------------------
+  // closed under differentiation: each rule is written with these ops (docs/moe.md)
+  groupedMatmul: differentiable(),
+  groupedOuter: differentiable(),
+  dispatchRows: differentiable<{ readonly rows: number; readonly gated: boolean }>(),
+  combineRows: differentiable<{ readonly gated: boolean }>(),
+  slotDots: differentiable(),
+
   // ---- row ops (ops/nn.ts) and their backwards -------------------------------------------------
   softmax: differentiable<AxisAttrs>(),
   logSoftmax: differentiable<AxisAttrs>(),

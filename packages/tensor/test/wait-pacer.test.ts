@@ -4,7 +4,7 @@
  * accurate estimate keeps sleeping.
  */
 import { describe, expect, it } from 'vitest';
-import { MIN_LEARN_FLOPS, SLEEP_FRACTION, WaitPacer } from '../src/backends/webgpu/wait-pacer.js';
+import { MAX_SLEEP_MS, MIN_LEARN_FLOPS, SLEEP_FRACTION, WaitPacer } from '../src/backends/webgpu/wait-pacer.js';
 
 const FLOPS = 1e9; // one step's known flops, well above MIN_LEARN_FLOPS
 
@@ -35,14 +35,21 @@ describe('WaitPacer', () => {
     expect(pacer.begin(510).sleepMs).toBeCloseTo(90 * SLEEP_FRACTION, 6);
   });
 
+  it('caps one sleep, however slow the learned speed makes the prediction', () => {
+    const pacer = new WaitPacer();
+    plainWait(pacer, 0, 1000); // 1e6 flops per ms, learned from a slow wait
+    pacer.submitted(1e12, false, 2000); // predicted 1e6 ms: a quarter of an hour asleep
+    expect(pacer.begin(2000).sleepMs).toBe(MAX_SLEEP_MS);
+  });
+
   it('corrects an estimate that overshot within one wait, not one step at a time', () => {
     const pacer = new WaitPacer();
-    plainWait(pacer, 0, 1000); // learned 1e6 flops per ms: 10× too slow for what follows
+    plainWait(pacer, 0, 200); // learned 5e6 flops per ms: 10× too slow for what follows
     pacer.submitted(FLOPS, false, 2000);
     const first = pacer.begin(2000);
-    expect(first.sleepMs).toBeCloseTo(850, 6);
-    // the work really takes 100 ms: we wake at 850 ms and the device answers at once
-    pacer.finished({ ...first, slept: 850, woke: 2850, done: 2850.2 });
+    expect(first.sleepMs).toBeCloseTo(170, 6);
+    // the work really takes 20 ms: we wake at 170 ms and the device answers at once
+    pacer.finished({ ...first, slept: 170, woke: 2170, done: 2170.1 });
     expect(pacer.oversleeps).toBe(1);
     expect(pacer.flopsPerMs).toBe(0);
     // so the next wait measures without sleeping, and the one after sleeps about right

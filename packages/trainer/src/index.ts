@@ -89,7 +89,9 @@ export {
 } from './data/token-format.js';
 export { unigramEntropy } from './data/unigram.js';
 export { WindowSampler, type WindowSamplerState } from './data/window-sampler.js';
+export { DeviceLossScaler } from './device-loss-scaler.js';
 export { bitsPerByte, bytesPerToken, type EvalResult, type EvaluateOptions, evaluate } from './evaluate.js';
+export { Float16Weights, requireFloat16 } from './float16-weights.js';
 export { JsonFileError, parseJsonText } from './json-file.js';
 export {
   forwardLoss,
@@ -98,7 +100,18 @@ export {
   type ModelOutput,
   modelBackend,
 } from './language-model.js';
+export {
+  checkLossScalerState,
+  LOSS_SCALE_DEFAULTS,
+  type LossScaleConfig,
+  LossScaler,
+  type LossScalerState,
+  type LossScaleUpdate,
+  MIN_LOSS_SCALE,
+  resolveLossScaleConfig,
+} from './loss-scaler.js';
 export { formatMetricsLine, type MetricsRecord, parseMetricsJsonl } from './metrics-jsonl.js';
+export { type MixedStepOptions, type MixedStepResult, trainStepMixed } from './mixed-step.js';
 export { describeValue, NonFiniteError } from './non-finite.js';
 export {
   type LanguageModelObjectiveOptions,
@@ -118,6 +131,7 @@ export {
   type Hyperparameters,
   Optimizer,
   type OptimizerStateDict,
+  type StepOptions,
   type UpdateContext,
 } from './optim/optimizer.js';
 export { type DefaultParamGroupsOptions, defaultParamGroups, isEmbeddingName } from './optim/param-groups.js';
@@ -213,6 +227,7 @@ export {
   type StepValues,
 } from './step-log.js';
 export {
+  type Precision,
   resolveTrainConfig,
   TRAIN_DEFAULTS,
   type TrainConfig,
@@ -222,6 +237,7 @@ export { type TrainStepOptions, type TrainStepResult, trainStep } from './train-
 export {
   type EvalInfo,
   type LogInfo,
+  type SkippedStepInfo,
   type StepInfo,
   Trainer,
   type TrainerCallbacks,

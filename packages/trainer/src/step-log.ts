@@ -27,6 +27,10 @@ export interface StepValues {
   epoch?: number;
   /** The objective's metrics of the step (empty for steps whose metrics were not kept). */
   metrics: Record<string, number>;
+  /** Mixed precision: the loss scale the step used. */
+  lossScale?: number;
+  /** Mixed precision: true when the step's gradients overflowed and the optimizer did not step. */
+  skipped?: boolean;
 }
 
 /** One step's device values, as {@link StepLog.push} takes them (the log takes ownership of the tensors). */
@@ -39,6 +43,11 @@ export interface PendingStep {
   gradNorm: Tensor;
   weight: Tensor;
   metrics?: Readonly<Record<string, Tensor>>;
+  /**
+   * Mixed precision: the step's loss scale and whether it was skipped (1 or 0; its gradient norm
+   * is then not finite, by definition), as 0-d float32 device tensors, both or neither.
+   */
+  mixed?: { lossScale: Tensor; skipped: Tensor };
 }
 
 /** Collects per-step device values and reads them back in one batch, checking they are finite. */
@@ -79,6 +88,8 @@ export class StepLog {
       at += 3;
       const metrics: Record<string, number> = {};
       for (const name of Object.keys(p.metrics ?? {})) metrics[name] = host[at++];
+      const mixed = p.mixed && { lossScale: host[at], skipped: host[at + 1] !== 0 };
+      if (p.mixed) at += 2;
       const values: StepValues = {
         step: p.step,
         lr: p.lr,
@@ -89,6 +100,8 @@ export class StepLog {
         metrics,
       };
       if (p.epoch !== undefined) values.epoch = p.epoch;
+      if (mixed) values.lossScale = mixed.lossScale;
+      if (mixed?.skipped) values.skipped = true;
       return values;
     });
   }
@@ -100,10 +113,11 @@ export class StepLog {
   }
 }
 
-/** A step's tensors in read-back order: loss, gradient norm, weight, then the metrics. */
+/** A step's tensors in read-back order: loss, gradient norm, weight, the metrics, then the mixed-precision pair. */
 function tensorsOf(p: PendingStep): Tensor[] {
   const metrics = Object.values(p.metrics ?? {}).map((m) => (m.dtype === 'float32' ? m : m.cast('float32')));
-  return [p.loss, p.gradNorm, p.weight, ...metrics];
+  const mixed = p.mixed ? [p.mixed.lossScale, p.mixed.skipped] : [];
+  return [p.loss, p.gradNorm, p.weight, ...metrics, ...mixed];
 }
 
 function free(pending: readonly PendingStep[]): void {
@@ -112,15 +126,20 @@ function free(pending: readonly PendingStep[]): void {
     p.gradNorm.dispose();
     p.weight.dispose();
     for (const m of Object.values(p.metrics ?? {})) m.dispose();
+    p.mixed?.lossScale.dispose();
+    p.mixed?.skipped.dispose();
   }
 }
 
 /**
  * Index of the first step whose loss or gradient norm is NaN or infinite, or whose weight is 0
- * (nothing to learn from: every target was ignored), or -1.
+ * (nothing to learn from: every target was ignored), or -1. A step skipped by mixed precision's
+ * loss scaling has an infinite gradient norm by definition, so only its loss is checked.
  */
 export function firstNonFinite(values: readonly StepValues[]): number {
-  return values.findIndex((v) => !Number.isFinite(v.loss) || !Number.isFinite(v.gradNorm) || v.weight === 0);
+  return values.findIndex(
+    (v) => !Number.isFinite(v.loss) || (!v.skipped && !Number.isFinite(v.gradNorm)) || v.weight === 0,
+  );
 }
 
 /** The {@link NonFiniteError} for a bad step found by {@link firstNonFinite}; `hint` ends the message. */

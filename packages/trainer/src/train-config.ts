@@ -3,7 +3,11 @@
  * `scripts/reference/gpt.py`'s `train` section have the same names, meanings and defaults, so
  * one file can configure a Kiln run and a PyTorch reference run.
  */
+import { LOSS_SCALE_DEFAULTS, type LossScaleConfig, resolveLossScaleConfig } from './loss-scaler.js';
 import { createSchedule, type ScheduleConfig } from './schedule.js';
+
+/** Numeric precision of training steps: all float32, or float16 weights and activations with float32 masters. */
+export type Precision = 'float32' | 'mixed-float16';
 
 /** Every training hyperparameter. See {@link TRAIN_DEFAULTS} for the defaults. */
 export interface TrainConfig {
@@ -47,11 +51,22 @@ export interface TrainConfig {
   checkpointInterval: number;
   /** Checkpoints to keep (the most recent). Kiln only. */
   keepCheckpoints: number;
+  /**
+   * `float32` (default), or `mixed-float16`: the forward and backward run on a float16 copy of
+   * the weights (activations float16, float32 accumulation in every kernel) while the float32
+   * weights and AdamW moments are what the optimizer updates and checkpoints save; the loss is
+   * scaled dynamically (`lossScale`), and a step whose gradients overflow is skipped. Needs a
+   * backend that stores float16 (WebGPU: `shader-f16`). Kiln only.
+   */
+  precision: Precision;
+  /** Dynamic loss scaling of `mixed-float16` (ignored for `float32`). Kiln only. */
+  lossScale: LossScaleConfig;
 }
 
 /** A config file's `train` section: any subset of {@link TrainConfig}; the schedule may omit `totalSteps`. */
-export type TrainConfigInput = Partial<Omit<TrainConfig, 'schedule'>> & {
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'schedule' | 'lossScale'>> & {
   schedule?: DistributiveOmit<ScheduleConfig, 'totalSteps'> & { totalSteps?: number };
+  lossScale?: Partial<LossScaleConfig>;
 };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -81,6 +96,8 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze<TrainConfig>(
   logInterval: 10,
   checkpointInterval: 0,
   keepCheckpoints: 3,
+  precision: 'float32',
+  lossScale: { ...LOSS_SCALE_DEFAULTS },
 });
 
 const INTEGER_KEYS = [
@@ -158,6 +175,11 @@ export function resolveTrainConfig(input: TrainConfigInput = {}): TrainConfig {
     if (typeof merged[key] !== 'boolean')
       throw new TypeError(`train config: ${key} must be true or false, got ${JSON.stringify(merged[key])}`);
   }
+  if (merged.precision !== 'float32' && merged.precision !== 'mixed-float16')
+    throw new RangeError(
+      `train config: precision must be 'float32' or 'mixed-float16', got ${JSON.stringify(merged.precision)}`,
+    );
+  merged.lossScale = resolveLossScaleConfig(input.lossScale ?? {}, 'train config: lossScale');
   try {
     createSchedule(merged.schedule);
   } catch (error) {

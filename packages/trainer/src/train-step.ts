@@ -59,15 +59,7 @@ export function trainStep<M extends Module>(
   options: TrainStepOptions = {},
 ): TrainStepResult {
   const { gradClip = 0, lr } = options;
-  if (typeof objective !== 'function') {
-    throw new TypeError('trainStep: objective must be a function (model, batch) → { loss, weight, metrics }');
-  }
-  if (!(typeof gradClip === 'number' && gradClip >= 0 && Number.isFinite(gradClip))) {
-    throw new RangeError(`trainStep: gradClip must be a finite number ≥ 0, got ${String(gradClip)}`);
-  }
-  if (lr !== undefined && !(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0)) {
-    throw new RangeError(`trainStep: lr must be a finite number ≥ 0, got ${String(lr)}`);
-  }
+  checkStepArguments('trainStep', objective, options);
   model.zeroGrad();
   let result: ReturnType<typeof accumulateObjective> | undefined;
   let norm: Tensor | undefined;
@@ -84,5 +76,19 @@ export function trainStep<M extends Module>(
     norm?.dispose();
     model.zeroGrad();
     throw error;
+  }
+}
+
+/** Throws naming what is wrong with a step's objective or options; `who` names the caller. */
+export function checkStepArguments(who: string, objective: unknown, options: TrainStepOptions): void {
+  const { gradClip = 0, lr } = options;
+  if (typeof objective !== 'function') {
+    throw new TypeError(`${who}: objective must be a function (model, batch) → { loss, weight, metrics }`);
+  }
+  if (!(typeof gradClip === 'number' && gradClip >= 0 && Number.isFinite(gradClip))) {
+    throw new RangeError(`${who}: gradClip must be a finite number ≥ 0, got ${String(gradClip)}`);
+  }
+  if (lr !== undefined && !(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0)) {
+    throw new RangeError(`${who}: lr must be a finite number ≥ 0, got ${String(lr)}`);
   }
 }

@@ -25,6 +25,7 @@
  * `epoch` when it has one. Validation metrics are logged as `val` + the capitalised name.
  */
 import type { Module } from '@kiln/autograd';
+import type { Tensor } from '@kiln/tensor';
 import {
   type BatchInput,
   type BatchSource,
@@ -35,9 +36,12 @@ import {
 import { parseWindowSamplerState, TokenDataset } from './data/batches.js';
 import type { JsonValue } from './data/token-format.js';
 import { WindowSampler } from './data/window-sampler.js';
+import { DeviceLossScaler } from './device-loss-scaler.js';
 import { type EvalResult, evaluate } from './evaluate.js';
-import type { LanguageModel } from './language-model.js';
+import { Float16Weights, requireFloat16 } from './float16-weights.js';
+import { type LanguageModel, modelBackend } from './language-model.js';
 import type { MetricsRecord } from './metrics-jsonl.js';
+import { trainStepMixed } from './mixed-step.js';
 import { describeValue, NonFiniteError } from './non-finite.js';
 import { languageModelObjective, type Objective } from './objective.js';
 import { AdamW } from './optim/adamw.js';
@@ -81,12 +85,28 @@ export interface EvalInfo extends EvalResult {
   elapsedSeconds: number;
 }
 
+/** Passed to `onSkippedStep`: a mixed-precision step that was skipped. */
+export interface SkippedStepInfo {
+  /** The step (1-based). */
+  step: number;
+  /** The loss scale it used. */
+  lossScale: number;
+  /** The scale after its backoff. */
+  nextLossScale: number;
+}
+
 /** Hooks into the loop; each may be async (the loop waits for it). */
 export interface TrainerCallbacks {
   /** After every step. Keep it cheap: it runs in the hot loop. */
   onStep?: (info: StepInfo) => void | Promise<void>;
   /** At every logged step (`logInterval`, the first and the last). */
   onLog?: (info: LogInfo) => void | Promise<void>;
+  /**
+   * Mixed precision: for every step whose gradients overflowed (the optimizer did not step),
+   * logged or not. The decision is made on the device, so this runs when the step log is read
+   * back (every log interval, and before evaluations and checkpoints), not right after the step.
+   */
+  onSkippedStep?: (info: SkippedStepInfo) => void | Promise<void>;
   /** After each validation. */
   onEval?: (info: EvalInfo) => void | Promise<void>;
   /** After each checkpoint is saved. */
@@ -164,6 +184,8 @@ const RESERVED_KEYS = new Set([
   'epoch',
   'perplexity',
   'bitsPerByte',
+  'lossScale',
+  'event',
 ]);
 
 function checkMetricNames(metrics: Record<string, number>): void {
@@ -205,6 +227,12 @@ export class Trainer<M extends Module = LanguageModel> {
   readonly schedule: LrSchedule;
   /** Where metrics, plots and checkpoints go. */
   readonly storage: TrainerStorage | undefined;
+  /**
+   * The dynamic loss scale of `precision: 'mixed-float16'`, kept on the device (saved in
+   * checkpoints); undefined for float32. Its host view (`state()`, `scale`, `skippedSteps`) is
+   * current after each read-back of the step log (every log interval, evaluation and checkpoint).
+   */
+  readonly lossScaler: DeviceLossScaler | undefined;
   /** Optimizer steps completed. */
   step = 0;
   /** Training tokens processed. */
@@ -292,6 +320,17 @@ export class Trainer<M extends Module = LanguageModel> {
     this.optimizer = options.optimizer ?? Trainer.#defaultOptimizer(model, c);
     this.schedule = createSchedule(c.schedule);
     this.storage = options.storage;
+    if (c.precision === 'mixed-float16') {
+      // Fail here, before any work, when the backend cannot store float16 (WebGPU without shader-f16).
+      requireFloat16(modelBackend(model as unknown as LanguageModel), "the model's float16 weights");
+      const half = model.namedParameters().find(([, p]) => p.requiresGrad && p.dtype !== 'float32');
+      if (half) {
+        throw new TypeError(
+          `Trainer: precision 'mixed-float16' keeps float32 master weights, but parameter '${half[0]}' is ${half[1].dtype}; build the model in float32 (or model.to('float32')), or train a float16 model with precision 'float32'`,
+        );
+      }
+      this.lossScaler = new DeviceLossScaler(modelBackend(model as unknown as LanguageModel), c.lossScale);
+    } else this.lossScaler = undefined;
     this.#countTokens = options.countTokens ?? batchTokens;
     this.#options = options;
   }
@@ -337,9 +376,20 @@ export class Trainer<M extends Module = LanguageModel> {
     );
   }
 
+  /** Reads back what mixed precision keeps on the device: the optimizer's step count and the scaler (no-ops otherwise). */
+  async #syncDeviceCounts(): Promise<void> {
+    await this.optimizer.syncStepCount();
+    await this.lossScaler?.sync();
+  }
+
   /** What checkpoints save and restore. */
   get #parts(): TrainingParts {
-    return { model: this.model, optimizer: this.optimizer, data: this.#source };
+    return {
+      model: this.model,
+      optimizer: this.optimizer,
+      data: this.#source,
+      ...(this.lossScaler ? { lossScaler: this.lossScaler } : {}),
+    };
   }
 
   /**
@@ -453,7 +503,7 @@ export class Trainer<M extends Module = LanguageModel> {
           break;
         }
         const lr = this.schedule(this.step);
-        this.#optimizerStep(run, lr);
+        await this.#optimizerStep(run, lr);
         await callbacks.onStep?.({ step: this.step, lr, tokens: this.tokens });
         // A redrawn bar moves every step (showing the last loss read back); lines wait for log steps.
         if (run.progress?.mode === 'bar') {
@@ -479,6 +529,7 @@ export class Trainer<M extends Module = LanguageModel> {
       throw this.#deviceFailure(error);
     } finally {
       run.stepLog.dispose();
+      run.float16?.dispose();
       run.progress?.finish();
       this.#elapsedBefore = this.elapsedSeconds;
       this.#sessionStart = undefined;
@@ -525,6 +576,7 @@ export class Trainer<M extends Module = LanguageModel> {
       throw new Error('Trainer.saveCheckpoint: there is no checkpoint storage; pass outDir or storage');
     }
     await this.lock();
+    await this.#syncDeviceCounts();
     let info: CheckpointInfo;
     try {
       info = await this.storage.saveCheckpoint(
@@ -575,16 +627,34 @@ export class Trainer<M extends Module = LanguageModel> {
    * One optimizer step at learning rate `lr`; its values go to the step log as device tensors
    * (the metrics only for steps that are logged).
    */
-  #optimizerStep(run: RunOutputs, lr: number): void {
+  async #optimizerStep(run: RunOutputs, lr: number): Promise<void> {
     const c = this.config;
     const drawn = { tokens: 0 };
-    const { loss, weight, gradNorm, metrics } = trainStep(
-      this.model,
-      this.optimizer,
-      this.#microBatches(drawn),
-      this.objective,
-      { gradClip: c.gradClip, lr },
-    );
+    let mixed: { lossScale: Tensor; skipped: Tensor } | undefined;
+    let stepped: ReturnType<typeof trainStep>;
+    if (this.lossScaler) {
+      run.float16 ??= new Float16Weights(this.model);
+      const result = await trainStepMixed(
+        this.model,
+        this.optimizer,
+        this.#microBatches(drawn),
+        this.objective,
+        {
+          gradClip: c.gradClip,
+          lr,
+          scaler: this.lossScaler,
+          weights: run.float16,
+        },
+      );
+      stepped = result;
+      mixed = { lossScale: result.lossScale, skipped: result.skipped };
+    } else {
+      stepped = trainStep(this.model, this.optimizer, this.#microBatches(drawn), this.objective, {
+        gradClip: c.gradClip,
+        lr,
+      });
+    }
+    const { loss, weight, gradNorm, metrics } = stepped;
     this.step++;
     this.tokens += drawn.tokens;
     this.#lastStepTokens = drawn.tokens;
@@ -599,6 +669,7 @@ export class Trainer<M extends Module = LanguageModel> {
       gradNorm,
       weight,
       metrics: logged ? metrics : undefined,
+      ...(mixed ? { mixed } : {}),
     });
   }
 
@@ -626,12 +697,34 @@ export class Trainer<M extends Module = LanguageModel> {
    */
   async #readBack(run: RunOutputs): Promise<void> {
     const values = await run.stepLog.read();
+    // Mixed precision keeps the step count and the loss scale on the device; bring the host's
+    // copies up to date while reading anyway (a checkpoint or a log may need them).
+    await this.#syncDeviceCounts();
     const seconds = Math.max(performance.now() - run.interval.time, 1e-6) / 1000;
     const tokensPerSecond = (this.tokens - run.interval.tokens) / seconds;
     startInterval(run, this.tokens);
     const bad = firstNonFinite(values);
     for (const v of bad === -1 ? values : values.slice(0, bad)) {
       this.#lastLoss = v.loss;
+      if (v.skipped) {
+        // Every skipped step gets a record, logged step or not: the scale it used and the next.
+        // It is known here, at the read-back, because the skip was decided on the device.
+        const lossScale = v.lossScale ?? Number.NaN;
+        const nextLossScale = lossScale * this.config.lossScale.backoffFactor;
+        await run.metrics?.write({
+          step: v.step,
+          event: 'skipped-step',
+          reason: 'gradients overflowed float16 (inf or NaN); the optimizer did not step',
+          loss: v.loss,
+          lossScale: v.lossScale ?? null,
+          nextLossScale: v.lossScale === undefined ? null : nextLossScale,
+          tokens: v.tokens,
+        });
+        await this.#options.callbacks?.onSkippedStep?.({ step: v.step, lossScale, nextLossScale });
+        run.progress?.log(
+          `step ${v.step} | skipped: gradients overflowed at loss scale ${v.lossScale}; scale lowered`,
+        );
+      }
       if (!this.#isLogStep(v.step)) continue;
       checkMetricNames(v.metrics);
       const elapsedSeconds = this.elapsedSeconds;
@@ -642,6 +735,7 @@ export class Trainer<M extends Module = LanguageModel> {
         gradNorm: v.gradNorm,
         ...v.metrics,
         ...(v.epoch === undefined ? {} : { epoch: v.epoch }),
+        ...(v.lossScale === undefined ? {} : { lossScale: v.lossScale }),
         tokens: v.tokens,
         tokensPerSecond: Math.round(tokensPerSecond),
         elapsedSeconds: round(elapsedSeconds),
@@ -739,7 +833,7 @@ export class Trainer<M extends Module = LanguageModel> {
   #warnOnConfigChange(saved: JsonValue, info: CheckpointInfo): void {
     const train = (saved as { train?: Record<string, JsonValue> } | null)?.train;
     if (!train) return;
-    const changed = (['seed', 'batchSize', 'gradAccum', 'optimizer'] as const).filter(
+    const changed = (['seed', 'batchSize', 'gradAccum', 'optimizer', 'precision'] as const).filter(
       (k) => JSON.stringify(train[k]) !== JSON.stringify(this.config[k]),
     );
     if (changed.length > 0) {
@@ -767,6 +861,8 @@ interface RunOutputs {
   progress: ProgressReporter | undefined;
   stepLog: StepLog;
   interval: { time: number; tokens: number };
+  /** Mixed precision: the float16 working copies of the weights, made at the first step and freed when `train()` ends. */
+  float16?: Float16Weights;
 }
 
 function startInterval(run: RunOutputs, tokens: number): void {

@@ -6,7 +6,7 @@
  * | ----------------------- | -------------------------------------------------------------------- |
  * | `model.safetensors`     | `model.stateDict()`, float32, under the model's own parameter names  |
  * | `optimizer.safetensors` | the optimizer's state tensors (`<param>.exp_avg`, …)                 |
- * | `trainer-state.json`    | step, tokens, elapsed time, RNG state, data position, optimizer step |
+ * | `trainer-state.json`    | step, tokens, elapsed time, RNG state, data position, optimizer step, loss scale (mixed precision) |
  * | `run-config.json`       | the training config and whatever the caller adds (the model config)  |
  *
  * Everything is stored exactly (float32 tensors as F32), so a resumed run is bit-identical to
@@ -18,6 +18,7 @@ import type { CheckpointDir, CheckpointInfo } from './checkpoint-dir.js';
 import type { JsonValue } from './data/token-format.js';
 import { parseJsonText } from './json-file.js';
 import { modelBackend } from './language-model.js';
+import { checkLossScalerState } from './loss-scaler.js';
 import {
   parseTrainerState,
   type RunCounters,
@@ -102,6 +103,7 @@ export async function loadTrainingCheckpoint(
     `${where}/${F.config}`,
     'the run config (a JSON object with "train")',
   ) as JsonValue;
+  if (state.lossScale !== undefined) checkLossScalerState(state.lossScale, statePath);
   if (state.optimizer.kind !== optimizer.kind) {
     throw new Error(
       `${where}: the checkpoint was trained with optimizer '${state.optimizer.kind}', but this run uses '${optimizer.kind}'`,
@@ -125,6 +127,8 @@ export async function loadTrainingCheckpoint(
     for (const t of Object.values(moments)) t.dispose();
   }
   data.restore(state.data);
+  // A float32 checkpoint resumed with mixed precision starts at the configured scale.
+  if (parts.lossScaler && state.lossScale) parts.lossScaler.restore(state.lossScale);
   setRngState(state.rng);
   return { state, config };
 }

@@ -7,6 +7,7 @@ import type { Module } from '@kiln/autograd';
 import type { RngState } from '@kiln/tensor';
 import type { BatchSource } from './data/batch.js';
 import type { JsonValue } from './data/token-format.js';
+import type { LossScalerState } from './loss-scaler.js';
 import type { Hyperparameters, Optimizer } from './optim/optimizer.js';
 
 /**
@@ -31,6 +32,8 @@ export interface TrainerState {
   optimizer: { kind: string; step: number; hyperparameters: Hyperparameters };
   /** The last validation loss, if one was measured. */
   valLoss?: number;
+  /** The dynamic loss scale of a mixed-precision run (absent for float32 runs). */
+  lossScale?: LossScalerState;
 }
 
 /** What a training checkpoint saves and restores: the model, the optimizer and the data source's position. */
@@ -38,6 +41,8 @@ export interface TrainingParts {
   model: Module;
   optimizer: Optimizer;
   data: Pick<BatchSource, 'state' | 'restore'>;
+  /** The loss scaler of a mixed-precision run (its state is saved in `trainer-state.json`). */
+  lossScaler?: { state(): LossScalerState; restore(state: LossScalerState): void };
 }
 
 /** A run's counters at a checkpoint. */
@@ -69,6 +74,7 @@ export function trainerState(
     data: parts.data.state(),
     optimizer,
     ...(run.valLoss === undefined ? {} : { valLoss: run.valLoss }),
+    ...(parts.lossScaler ? { lossScale: parts.lossScaler.state() } : {}),
   };
 }
 

@@ -129,6 +129,41 @@ describe('optimizer state dicts', () => {
   });
 });
 
+describe('Optimizer.step({ skipIf }): a step skipped on the device', () => {
+  for (const kind of ['sgd', 'adamw'] as const) {
+    it(`${kind}: a skipped step changes nothing, then the run equals one without it`, async () => {
+      const make = () => {
+        const p = new Parameter(tensor([0.5, -1, 2, 0.25]));
+        p.grad = tensor([0.1, -0.2, 0.3, 0.05]);
+        const named: [string, Parameter][] = [['w', p]];
+        const opt: Optimizer =
+          kind === 'sgd'
+            ? new SGD(named, { lr: 0.1, momentum: 0.9, weightDecay: 0.1 })
+            : new AdamW(named, { lr: 0.1, weightDecay: 0.1 });
+        return { p, opt };
+      };
+      const flag = (v: number) => tensor(v, { dtype: 'float32' });
+      const skipped = make();
+      skipped.opt.step({ skipIf: flag(1) });
+      expect(Array.from(await skipped.p.data())).toEqual([0.5, -1, 2, 0.25]);
+      expect(() => skipped.opt.stateDict()).toThrow(/await syncStepCount\(\) first/);
+      expect(await skipped.opt.syncStepCount()).toBe(0);
+      for (const t of Object.values(skipped.opt.stateDict().tensors))
+        expect(Array.from(await t.data()).every((x) => x === 0)).toBe(true);
+      skipped.opt.step({ skipIf: flag(0) });
+      skipped.opt.step({ skipIf: flag(0) });
+      const plain = make();
+      plain.opt.step();
+      plain.opt.step();
+      expect(await skipped.opt.syncStepCount()).toBe(2);
+      expect(Array.from(await skipped.p.data())).toEqual(Array.from(await plain.p.data()));
+      const [a, b] = [skipped.opt.stateDict().tensors, plain.opt.stateDict().tensors];
+      for (const k of Object.keys(b))
+        expect(Array.from(await a[k].data())).toEqual(Array.from(await b[k].data()));
+    });
+  }
+});
+
 describe('optimizer inputs', () => {
   it('accepts bare parameters, named parameters and groups, and rejects duplicates', () => {
     const a = new Parameter(tensor([1]));

@@ -6,6 +6,8 @@ import type { AdamWScalars } from '../backend.js';
 import { dispatch } from '../dispatch.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
+import { full } from './create.js';
+import { where } from './elementwise.js';
 import { requireFloat, sameDType, withTemps } from './util.js';
 import { contiguous } from './views.js';
 
@@ -27,6 +29,8 @@ export interface AdamWHyper {
  */
 export function adamwScalars(h: AdamWHyper): AdamWScalars {
   return {
+    lr: h.lr,
+    step: h.step,
     beta1: h.beta1,
     oneMinusBeta1: 1 - h.beta1,
     beta2: h.beta2,
@@ -36,6 +40,20 @@ export function adamwScalars(h: AdamWHyper): AdamWScalars {
     sqrtC2: Math.sqrt(1 - h.beta2 ** h.step),
     eps: h.eps,
   };
+}
+
+/** Options of {@link adamwUpdate}. */
+export interface AdamWUpdateOptions {
+  /**
+   * A float32 tensor of 2 elements, [skip, step], read on the device: when skip ≠ 0 nothing
+   * changes (parameters and moments); otherwise the bias corrections are for `step` (the 1-based
+   * step count kept on the device). `hyper.step` is then the host's expectation of it: when the
+   * two agree the step is bit for bit the one without control, otherwise the bias corrections
+   * are computed on the device (in float32). This is how a mixed-precision
+   * step whose gradients overflowed is skipped without reading the overflow flag back (as
+   * PyTorch's fused AdamW takes `found_inf`).
+   */
+  control?: Tensor;
 }
 
 /**
@@ -50,8 +68,14 @@ export function adamwUpdate(
   m: Tensor[],
   v: Tensor[],
   hyper: AdamWHyper,
+  options: AdamWUpdateOptions = {},
 ): void {
   const n = params.length;
+  const { control } = options;
+  if (control && (control.dtype !== 'float32' || control.size !== 2))
+    throw new RangeError(
+      `adamwUpdate: control must be a float32 tensor of 2 elements [skip, step], got ${control.dtype} ${fmtShape(control.shape)}`,
+    );
   if (grads.length !== n || m.length !== n || v.length !== n)
     throw new RangeError(
       `adamwUpdate: params, grads, m and v must have the same length (got ${n}, ${grads.length}, ${m.length}, ${v.length})`,
@@ -77,13 +101,37 @@ export function adamwUpdate(
     const be = p.backend;
     // composite: hooks see no op of its own (its outputs are its inputs, updated in place); the
     // fallback's writes are reported as `assign`s, exactly like a hand-written optimizer's
-    dispatch('adamwUpdate', [p, g, mi, vi], {}, () => {
+    const inputs = control ? [p, g, mi, vi, control] : [p, g, mi, vi];
+    dispatch('adamwUpdate', inputs, {}, () => {
       if (be.adamwUpdate) {
         withTemps((tmp) => {
           const gc = tmp(contiguous(g));
-          be.adamwUpdate!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s);
+          const cc = control && tmp(contiguous(control.reshape([2])));
+          be.adamwUpdate!(p.view_(), gc.view_(), mi.view_(), vi.view_(), s, cc?.view_());
         });
         for (const t of [p, mi, vi]) t.storage.version++; // as assign does
+      } else if (control) {
+        withTemps((tmp) => {
+          // the same step with the bias corrections from the device step count, then kept only
+          // where skip is 0
+          const flat = tmp(control.reshape([2]));
+          const keepOld = tmp(tmp(tmp(flat.narrow(0, 0, 1)).reshape([])).ne(0));
+          const t = tmp(tmp(flat.narrow(0, 1, 1)).reshape([]));
+          const c1 = tmp(tmp(tmp(tmp(full([], s.beta1, { backend: be })).pow(t)).neg()).add(1));
+          const c2 = tmp(tmp(tmp(tmp(full([], s.beta2, { backend: be })).pow(t)).neg()).add(1));
+          const asHost = tmp(t.eq(s.step));
+          const size = tmp(where(asHost, s.stepSize, tmp(tmp(tmp(c1.reciprocal()).mul(s.lr)).cast(p.dtype))));
+          const sqrtC2 = tmp(where(asHost, s.sqrtC2, tmp(tmp(c2.sqrt()).cast(p.dtype))));
+          const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));
+          const vn = tmp(tmp(vi.mul(s.beta2)).add(tmp(tmp(g.square()).mul(s.oneMinusBeta2))));
+          const denom = tmp(tmp(tmp(vn.sqrt()).div(sqrtC2)).add(s.eps));
+          const pn = tmp(tmp(p.mul(s.decay)).sub(tmp(tmp(mn.div(denom)).mul(size))));
+          // each `where` is computed into a new tensor before the write, so reading the old
+          // value in it is safe
+          mi.assign(tmp(where(keepOld, mi, mn)));
+          vi.assign(tmp(where(keepOld, vi, vn)));
+          p.assign(tmp(where(keepOld, p, pn)));
+        });
       } else {
         withTemps((tmp) => {
           const mn = tmp(tmp(mi.mul(s.beta1)).add(tmp(g.mul(s.oneMinusBeta1))));

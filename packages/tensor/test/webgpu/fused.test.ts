@@ -47,6 +47,31 @@ const plain: Backend = Object.assign(new CpuBackend(), {
   adamwUpdate: undefined,
 });
 
+/**
+ * AdamW with a device control tensor over three calls: a step, a skipped one, and a step whose
+ * device count (2) differs from the host's (3), so its bias corrections are computed from the
+ * control tensor. Returns p, m, v after each call, then the tensors.
+ */
+async function adamwControlled(be: Backend, shape: number[]): Promise<number[][]> {
+  const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+  const [p, g, m, v] = [0, 1, 2, 3].map((i) =>
+    make(be, randomSpec(shape, 'float32', { seed: 60 + i, low: i === 3 ? 0 : -1, high: 1 })),
+  );
+  const out: number[][] = [];
+  for (const [skip, deviceStep, hostStep] of [
+    [0, 1, 1],
+    [1, 1, 2],
+    [0, 2, 3],
+  ]) {
+    const control = tensor([skip, deviceStep], { dtype: 'float32', backend: be });
+    adamwUpdate([p], [g], [m], [v], { ...hyper, step: hostStep }, { control });
+    control.dispose();
+    for (const t of [p, m, v]) out.push(Array.from(await t.data()));
+  }
+  for (const t of [p, g, m, v]) t.dispose();
+  return out;
+}
+
 /** Embedding backward with many repeated ids: g [N, ...rest] into V rows. */
 function runEmbedding(be: Backend, N: number, V: number, rest: number[]): Tensor[] {
   const r = rng(N * V);
@@ -186,6 +211,28 @@ describe('fused kernels: cpu reference vs composite', () => {
     );
     for (const [i, a] of results[0].entries()) expect(Array.from(a)).toEqual(Array.from(results[1][i]));
   });
+
+  it('adamwUpdate with a control tensor: a skip changes nothing, the device step sets the bias corrections', async () => {
+    const shape = [7, 33];
+    const fused = await adamwControlled(cpu, shape);
+    // the skipped call (p, m, v at 3–5) left the first call's values (0–2)
+    for (let i = 0; i < 3; i++) expect(fused[3 + i]).toEqual(fused[i]);
+    // the same as two plain steps 1 and 2: the device count 2 won over the host's 3
+    const hyper = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+    const [p, g, m, v] = [0, 1, 2, 3].map((i) =>
+      make(cpu, randomSpec(shape, 'float32', { seed: 60 + i, low: i === 3 ? 0 : -1, high: 1 })),
+    );
+    for (let step = 1; step <= 2; step++) adamwUpdate([p], [g], [m], [v], { ...hyper, step });
+    const plainSteps = await Promise.all([p, m, v].map(async (t) => Array.from(await t.data())));
+    for (const t of [p, g, m, v]) t.dispose();
+    expect(fused.slice(6)).toEqual(plainSteps);
+    // the composite fallback agrees (its bias corrections are float32 tensor ops: 1e-6)
+    const composite = await adamwControlled(plain, shape);
+    for (const [i, a] of composite.entries())
+      a.forEach((x, j) =>
+        expect(Math.abs(x - fused[i][j])).toBeLessThanOrEqual(1e-6 + 1e-6 * Math.abs(fused[i][j])),
+      );
+  });
 });
 
 describe.skipIf(!!skipReason)(suiteName('fused kernels: webgpu vs cpu'), () => {
@@ -258,6 +305,20 @@ describe.skipIf(!!skipReason)(suiteName('fused kernels: webgpu vs cpu'), () => {
         { rtol: 1e-6, atol: 1e-6 },
         `adamw [${shape}]`,
       );
+    }
+  });
+
+  it('adamwUpdate with a control tensor (skip, device step) within 1e-5 of the cpu', async () => {
+    // [64] takes the vec4 kernel, the others the scalar one; the device step's bias corrections
+    // use float32 pow on the GPU, float64 on the CPU
+    for (const shape of [[1], [7, 33], [64]]) {
+      const want = await adamwControlled(cpu, shape);
+      const got = await adamwControlled(gpu!, shape);
+      for (let i = 0; i < 3; i++) expect(got[3 + i]).toEqual(got[i]); // the skip wrote nothing
+      for (const [i, a] of got.entries())
+        a.forEach((x, j) =>
+          expect(Math.abs(x - want[i][j])).toBeLessThanOrEqual(1e-5 + 1e-5 * Math.abs(want[i][j])),
+        );
     }
   });
 });

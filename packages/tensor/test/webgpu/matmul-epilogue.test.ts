@@ -193,5 +193,5 @@ describe.skipIf(!!skipReason)(suiteName('webgpu matmulEpilogue vs cpu'), () => {
     // the backend's own choice (heuristic or tuned), nothing forced
     delete process.env.KILN_MATMUL_VARIANT;
     await check(aligned, 'float32', 'gelu', true, true, 'unforced');
-  });
+  }, 180_000); // one pipeline compile per variant × case; lavapipe compiles slowly under load
 });

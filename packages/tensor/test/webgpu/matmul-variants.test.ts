@@ -12,6 +12,7 @@ import { matmul } from '@kiln/tensor';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { View } from '../../src/backend.js';
 import { MATMUL_VARIANTS, matmulVariantApplies } from '../../src/backends/webgpu/kernels/matmul.js';
+import { rowvecLayout } from '../../src/backends/webgpu/kernels/matmul-rowvec.js';
 import { compare, gpu, type HostSpec, make, randomSpec, shutdown, skipReason, suiteName } from './helpers.js';
 
 afterAll(shutdown);
@@ -68,6 +69,24 @@ describe.skipIf(!!skipReason)(suiteName('webgpu matmul variants vs cpu'), () => 
       counts(view([1, 13, 19], [0, 19, 1]), view([1, 19, 130], [0, 1, 19]));
       await compare((be) => matmul(make(be, x), make(be, w).T), tol(19), `${variant} x @ wT`);
 
+      // every operand layout the row-vec kernels read (A along K or M, B along N or K), with
+      // M not a multiple of 16, N not a multiple of 64 (and not of 4 for a transposed B), batches
+      const ta = randomSpec([40, 36], 'float32', { seed: 34 }); // Aᵀ: [K, M], M % 4 = 0
+      const rb = randomSpec([40, 72], 'float32', { seed: 35 });
+      const ra = randomSpec([37, 40], 'float32', { seed: 36 });
+      const tb = randomSpec([70, 40], 'float32', { seed: 37 }); // Bᵀ: [N, K]
+      counts(view([1, 36, 40], [1, 1, 36]), view([1, 40, 72], [1, 72, 1]));
+      await compare((be) => matmul(make(be, ta).T, make(be, rb)), tol(40), `${variant} aT @ b (M % 4 = 0)`);
+      await compare((be) => matmul(make(be, ra), make(be, tb).T), tol(40), `${variant} a @ bT (N = 70)`);
+      await compare((be) => matmul(make(be, ta).T, make(be, tb).T), tol(40), `${variant} aT @ bT`);
+      const ta3 = randomSpec([3, 40, 36], 'float32', { seed: 38 });
+      const tb3 = randomSpec([3, 70, 40], 'float32', { seed: 39 });
+      await compare(
+        (be) => matmul(make(be, ta3).transpose(1, 2), make(be, tb3).transpose(1, 2)),
+        tol(40),
+        `${variant} batched aT @ bT`,
+      );
+
       // batches: broadcast B (batch stride 0) and broadcast A over a batch of B
       const a3 = randomSpec([2, 3, 5, 8], 'float32', { seed: 24 });
       const b3 = randomSpec([8, 12], 'float32', { seed: 25 });
@@ -87,11 +106,28 @@ describe.skipIf(!!skipReason)(suiteName('webgpu matmul variants vs cpu'), () => 
         }
         const [a, b] = specs[0];
         await compare((be) => matmul(make(be, b).T, make(be, a).T), halfTol(36), `${variant} f16 transposed`);
+        const ha = randomSpec([40, 36], 'float16', { seed: 42 });
+        const hb = randomSpec([70, 40], 'float16', { seed: 43 });
+        await compare((be) => matmul(make(be, ha).T, make(be, hb).T), halfTol(40), `${variant} f16 aT @ bT`);
       }
       // every variant must have been exercised by some case (subgroup ones need the feature)
       if (!variant.startsWith('sg') || subgroups) expect(applied).toBeGreaterThan(0);
     });
   }
+
+  it('row-vec kernels: which way each operand is read, and where they do not apply', () => {
+    // a 2-D operand's [1, R, C] view has batch stride 1: unused, so it does not block vec4 loads
+    const rows = (r: number, c: number) => view([1, r, c], [1, c, 1]);
+    const cols = (r: number, c: number) => view([1, r, c], [1, 1, r]);
+    expect(rowvecLayout(rows(33, 36), rows(36, 44))).toEqual({ a: 'k', b: 'n' });
+    expect(rowvecLayout(cols(36, 40), rows(40, 72))).toEqual({ a: 'm', b: 'n' });
+    expect(rowvecLayout(rows(37, 40), cols(40, 70))).toEqual({ a: 'k', b: 'k' });
+    expect(rowvecLayout(cols(36, 40), cols(40, 70))).toEqual({ a: 'm', b: 'k' });
+    expect(rowvecLayout(rows(8, 19), rows(19, 8))).toBeUndefined(); // K % 4 != 0
+    expect(rowvecLayout(cols(33, 36), rows(36, 44))).toBeUndefined(); // Aᵀ with M % 4 != 0
+    expect(rowvecLayout(rows(8, 36), rows(36, 42))).toBeUndefined(); // B rows with N % 4 != 0
+    expect(rowvecLayout(view([2, 8, 36], [290, 36, 1]), rows(36, 8))).toBeUndefined(); // batch stride % 4
+  });
 
   // (skipped when the environment turns the autotune off)
   it.skipIf(process.env.KILN_MATMUL_AUTOTUNE === '0')(

@@ -7,7 +7,7 @@
  * operation, so the two agree to float32 rounding (tested against values computed with torch).
  */
 import type { Parameter } from '@kiln/autograd';
-import { adamwUpdate, type Tensor } from '@kiln/tensor';
+import { adamwUpdate, div, pow, type Tensor, where } from '@kiln/tensor';
 import type { ParamsInput } from './named-params.js';
 import { type Hyperparameters, Optimizer, type UpdateContext } from './optimizer.js';
 
@@ -85,7 +85,8 @@ export class AdamW extends Optimizer {
     if (p.isContiguous && m.isContiguous && v.isContiguous) {
       // One fused kernel per parameter (decay, both moments, the step), in place. Same
       // operation order as the composite path below, so results agree bit for bit on the CPU.
-      adamwUpdate([p], [grad], [m], [v], { lr, beta1, beta2, eps: this.eps, weightDecay, step });
+      const { control } = context;
+      adamwUpdate([p], [grad], [m], [v], { lr, beta1, beta2, eps: this.eps, weightDecay, step }, { control });
       return;
     }
     this.#compositeUpdate(name, p, grad, m, v, context);
@@ -100,22 +101,36 @@ export class AdamW extends Optimizer {
     v0: Tensor,
     context: UpdateContext,
   ): void {
-    const { lr, weightDecay, step } = context;
+    const { lr, weightDecay, step, control } = context;
     const [beta1, beta2] = this.betas;
     const c = (value: number) => this.scalar(value, p);
-    const m = m0.mul(c(beta1)).add(grad.mul(c(1 - beta1)));
-    const v = v0.mul(c(beta2)).add(grad.square().mul(c(1 - beta2)));
-    this.setState(name, 'exp_avg', m);
-    this.setState(name, 'exp_avg_sq', v);
-    const biasCorrection1 = 1 - beta1 ** step;
-    const biasCorrection2 = 1 - beta2 ** step;
-    const stepSize = lr / biasCorrection1;
-    const denominator = v
-      .sqrt()
-      .div(c(Math.sqrt(biasCorrection2)))
-      .add(c(this.eps));
+    // A device-skippable step (mixed precision): old values kept where skip ≠ 0, and the bias
+    // corrections from the device's step count.
+    const skip = control ? control.narrow(0, 0, 1).reshape([]).ne(0) : undefined;
+    const guarded = (old: Tensor, next: Tensor) => (skip ? where(skip, old, next) : next);
+    const m = guarded(m0, m0.mul(c(beta1)).add(grad.mul(c(1 - beta1))));
+    const v = guarded(v0, v0.mul(c(beta2)).add(grad.square().mul(c(1 - beta2))));
+    let stepSize: Tensor;
+    let sqrtC2: Tensor;
+    const hostStepSize = c(lr / (1 - beta1 ** step));
+    const hostSqrtC2 = c(Math.sqrt(1 - beta2 ** step));
+    if (control) {
+      // the host's scalars when the device's count is the host's (no unread skip), else on the device
+      const t = control.narrow(0, 1, 1).reshape([]);
+      const asHost = t.eq(step);
+      const one = (x: Tensor) => x.neg().add(1);
+      stepSize = where(asHost, hostStepSize, div(lr, one(pow(beta1, t))).cast(p.dtype));
+      sqrtC2 = where(asHost, hostSqrtC2, one(pow(beta2, t)).sqrt().cast(p.dtype));
+    } else {
+      stepSize = hostStepSize;
+      sqrtC2 = hostSqrtC2;
+    }
+    const denominator = v.sqrt().div(sqrtC2).add(c(this.eps));
     // Decay first, then the Adam step, as PyTorch does in two in-place updates; one write here.
     const decayed = weightDecay !== 0 ? p.mul(c(1 - lr * weightDecay)) : p;
-    p.assign(decayed.sub(m.div(denominator).mul(c(stepSize))));
+    const next = decayed.sub(m.div(denominator).mul(stepSize));
+    this.setState(name, 'exp_avg', m);
+    this.setState(name, 'exp_avg_sq', v);
+    p.assign(guarded(p, next));
   }
 }

@@ -6,7 +6,7 @@
  * a step only enqueues work: nothing is read back to the host.
  */
 import { noGrad, type Parameter } from '@kiln/autograd';
-import { full, keep, scope, type Tensor, zerosLike } from '@kiln/tensor';
+import { full, keep, scope, stack, type Tensor, zerosLike } from '@kiln/tensor';
 import {
   type NamedParameter,
   type ParamsInput,
@@ -39,8 +39,29 @@ export interface UpdateContext {
   lr: number;
   /** Weight decay of the parameter's group. */
   weightDecay: number;
-  /** 1-based index of the step being taken. */
+  /**
+   * 1-based index of the step being taken. With `control`, the host's expectation: the count if
+   * no step since the last {@link Optimizer.syncStepCount} was skipped.
+   */
   step: number;
+  /**
+   * Set for a step taken with {@link StepOptions.skipIf}: a float32 tensor [skip, step] on the
+   * device. The update must change nothing when skip ≠ 0 and take its bias corrections from
+   * this `step` (the device's 1-based count, already advanced for this step), which equals the
+   * `step` above unless a step since the last sync was skipped.
+   */
+  control?: Tensor;
+}
+
+/** Options of {@link Optimizer.step}. */
+export interface StepOptions {
+  /**
+   * A 0-d float32 tensor, 1 to skip the step and 0 to take it, decided on the device (mixed
+   * precision's overflow flag): no parameter, state or step count changes on a skipped step,
+   * and nothing is read back. The step count then lives on the device until
+   * {@link Optimizer.syncStepCount}.
+   */
+  skipIf?: Tensor;
 }
 
 function checkRate(value: number, who: string): number {
@@ -64,6 +85,12 @@ export abstract class Optimizer {
   readonly #byName = new Map<string, { parameter: Parameter; slots: Map<string, Tensor> }>();
   #lr: number;
   #step = 0;
+  /** The step count on the device (float32, exact to 2²⁴), once a step took `skipIf`. */
+  #deviceStep: Tensor | undefined;
+  /** True while `#deviceStep` may differ from `#step` (steps taken with `skipIf` since the last sync). */
+  #unsynced = false;
+  /** Steps taken with `skipIf` since the last sync: the host expects a count of `#step + #attempts`. */
+  #attempts = 0;
   #scalars: Map<string, Tensor> | undefined;
 
   /** Resolves the groups and checks the learning rate; `who` names the optimizer in errors. */
@@ -84,8 +111,24 @@ export abstract class Optimizer {
     this.#lr = checkRate(value, `${this.#who}.lr`);
   }
 
-  /** Optimizer steps taken so far (used for bias correction). */
+  /**
+   * Optimizer steps taken so far (used for bias correction). After steps taken with
+   * {@link StepOptions.skipIf} this is the count at the last {@link syncStepCount}.
+   */
   get stepCount(): number {
+    return this.#step;
+  }
+
+  /**
+   * Reads the device's step count back (one transfer, only when steps were taken with `skipIf`
+   * since the last call) so that {@link stepCount} and {@link stateDict} are current. Returns it.
+   */
+  async syncStepCount(): Promise<number> {
+    if (this.#unsynced && this.#deviceStep) {
+      this.#step = (await this.#deviceStep.data())[0];
+      this.#unsynced = false;
+      this.#attempts = 0;
+    }
     return this.#step;
   }
 
@@ -99,13 +142,37 @@ export abstract class Optimizer {
    * (no gradient reached them) are skipped and their state is left as it is. Only enqueues
    * device work; nothing is read back.
    */
-  step(): void {
+  step(options: StepOptions = {}): void {
+    const { skipIf } = options;
+    if (skipIf && !(skipIf.dtype === 'float32' && skipIf.size === 1))
+      throw new TypeError(
+        `${this.#who}.step: skipIf must be a 0-d float32 tensor (1 = skip, 0 = step), got ${skipIf.dtype} [${skipIf.shape}]`,
+      );
     noGrad(() =>
       scope(() => {
         this.#scalars = new Map(); // disposed by the scope, with the other temporaries
-        this.#step++;
+        let control: Tensor | undefined;
+        if (skipIf) {
+          const skip = skipIf.reshape([]);
+          const old = this.#deviceStep;
+          const before = old ?? full([], this.#step, { backend: skip.backend });
+          // step ← step + (1 − skip): a skipped step does not count for bias correction
+          this.#deviceStep = keep(before.sub(skip).add(1));
+          old?.dispose();
+          this.#unsynced = true;
+          this.#attempts++;
+          control = stack([skip, this.#deviceStep]);
+        } else {
+          if (this.#unsynced)
+            throw new Error(
+              `${this.#who}.step: steps were taken with skipIf since the step count was last read; await syncStepCount() before a step without it`,
+            );
+          this.#step++;
+          this.#deviceStep?.dispose();
+          this.#deviceStep = undefined;
+        }
         try {
-          this.#updateAll();
+          this.#updateAll(control);
         } finally {
           this.#scalars = undefined;
         }
@@ -114,9 +181,15 @@ export abstract class Optimizer {
   }
 
   /** One update per parameter that has a gradient, group by group. */
-  #updateAll(): void {
+  #updateAll(control: Tensor | undefined): void {
     for (const group of this.groups) {
-      const context = { lr: this.#lr * group.lrScale, weightDecay: group.weightDecay, step: this.#step };
+      const context: UpdateContext = {
+        lr: this.#lr * group.lrScale,
+        weightDecay: group.weightDecay,
+        // with skipIf, the count if no step since the last sync was skipped (the update checks it)
+        step: control ? this.#step + this.#attempts : this.#step,
+        ...(control ? { control } : {}),
+      };
       for (const [name, p] of group.params) {
         const grad = p.grad;
         if (grad === null) continue;
@@ -140,6 +213,10 @@ export abstract class Optimizer {
    * checkpoint serialises it; {@link loadStateDict} restores it exactly.
    */
   stateDict(): OptimizerStateDict {
+    if (this.#unsynced)
+      throw new Error(
+        `${this.#who}.stateDict: the step count is on the device (steps taken with skipIf); await syncStepCount() first`,
+      );
     const tensors: Record<string, Tensor> = {};
     for (const [name, { slots }] of this.#byName)
       for (const [slot, t] of slots) tensors[`${name}.${slot}`] = t;
@@ -190,11 +267,17 @@ export abstract class Optimizer {
       }
     });
     this.#step = state.step;
+    this.#deviceStep?.dispose();
+    this.#deviceStep = undefined;
+    this.#unsynced = false;
+    this.#attempts = 0;
   }
 
   /** Frees the state tensors (not the parameters). */
   dispose(): void {
     this.#clearState();
+    this.#deviceStep?.dispose();
+    this.#deviceStep = undefined;
   }
 
   #clearState(): void {

@@ -3,7 +3,7 @@
  * decay, following PyTorch's `torch.optim.SGD` (1.13) operation by operation.
  */
 import type { Parameter } from '@kiln/autograd';
-import type { Tensor } from '@kiln/tensor';
+import { type Tensor, where } from '@kiln/tensor';
 import type { ParamsInput } from './named-params.js';
 import { type Hyperparameters, Optimizer, type UpdateContext } from './optimizer.js';
 
@@ -76,22 +76,27 @@ export class SGD extends Optimizer {
   }
 
   protected override updateParameter(name: string, p: Parameter, grad: Tensor, context: UpdateContext): void {
-    const { lr, weightDecay } = context;
+    const { lr, weightDecay, control } = context;
     const c = (value: number) => this.scalar(value, p);
+    // A device-skippable step (mixed precision): every write keeps the old value where skip ≠ 0.
+    // (A skip before the momentum buffer's first step leaves it at zeros; with dampening 0, the
+    // default, the next step's buffer is the gradient as in PyTorch, otherwise it is damped once.)
+    const skip = control ? control.narrow(0, 0, 1).reshape([]).ne(0) : undefined;
+    const guarded = (old: Tensor, next: Tensor) => (skip ? where(skip, old, next) : next);
     let direction = weightDecay !== 0 ? grad.add(p.mul(c(weightDecay))) : grad;
     if (this.momentum !== 0) {
       let buffer: Tensor;
       if (this.hasState(name, 'momentum_buffer')) {
-        buffer = this.state(name, 'momentum_buffer', p)
-          .mul(c(this.momentum))
-          .add(direction.mul(c(1 - this.dampening)));
+        const old = this.state(name, 'momentum_buffer', p);
+        buffer = guarded(old, old.mul(c(this.momentum)).add(direction.mul(c(1 - this.dampening))));
         this.setState(name, 'momentum_buffer', buffer);
       } else {
         // PyTorch starts the buffer at the first gradient itself (a copy), not at zero.
-        buffer = this.state(name, 'momentum_buffer', p).assign(direction);
+        const zero = this.state(name, 'momentum_buffer', p);
+        buffer = zero.assign(guarded(zero, direction));
       }
       direction = this.nesterov ? direction.add(buffer.mul(c(this.momentum))) : buffer;
     }
-    p.assign(p.sub(direction.mul(c(lr))));
+    p.assign(guarded(p, p.sub(direction.mul(c(lr)))));
   }
 }

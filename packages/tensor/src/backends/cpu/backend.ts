@@ -19,6 +19,7 @@ import { allocHost, type DType, type HostArray, hostItemSize, isFloat, roundToFl
 import { bitsToUniform, randomBits, SECOND_STREAM } from '../../random.js';
 import * as epilogue from './epilogue.js';
 import * as fused from './fused.js';
+import * as grouped from './grouped.js';
 import { binaryFn, unaryFn } from './math.js';
 import { isDense, viewOffsets } from './strided.js';
 
@@ -436,12 +437,34 @@ export class CpuBackend implements Backend<Buf> {
     fused.normBackward(x, weight, g, eps, center, dx, stats, dw, db);
   }
 
+  groupedMatmul(x: View<Buf>, w: View<Buf>, ends: View<Buf>, out: View<Buf>): void {
+    grouped.groupedMatmul(x, w, ends, out);
+  }
+  groupedOuter(x: View<Buf>, y: View<Buf>, ends: View<Buf>, out: View<Buf>): void {
+    grouped.groupedOuter(x, y, ends, out);
+  }
+  dispatchRows(x: View<Buf>, slots: View<Buf>, gates: View<Buf> | null, out: View<Buf>): void {
+    grouped.dispatchRows(x, slots, gates, out);
+  }
+  combineRows(y: View<Buf>, slots: View<Buf>, gates: View<Buf> | null, out: View<Buf>): void {
+    grouped.combineRows(y, slots, gates, out);
+  }
+  slotDots(x: View<Buf>, y: View<Buf>, slots: View<Buf>, out: View<Buf>): void {
+    grouped.slotDots(x, y, slots, out);
+  }
   embeddingBackward(g: View<Buf>, index: View<Buf>, scratch: View<Buf>, out: View<Buf>): void {
     fused.embeddingBackward(g, index, scratch, out);
   }
 
-  adamwUpdate(param: View<Buf>, grad: View<Buf>, m: View<Buf>, v: View<Buf>, s: AdamWScalars): void {
-    fused.adamwUpdate(param, grad, m, v, s);
+  adamwUpdate(
+    param: View<Buf>,
+    grad: View<Buf>,
+    m: View<Buf>,
+    v: View<Buf>,
+    s: AdamWScalars,
+    control?: View<Buf>,
+  ): void {
+    fused.adamwUpdate(param, grad, m, v, s, control);
   }
 }
 

@@ -162,10 +162,20 @@ export function attentionBackward(
  * ops in `adamwUpdate` stores (scalars included, which become tensors of the dtype), so the two
  * agree bit for bit.
  */
-export function adamwUpdate(p: V, g: V, m: V, v: V, s: AdamWScalars): void {
+export function adamwUpdate(p: V, g: V, m: V, v: V, s: AdamWScalars, control?: V): void {
   const r = rounder(p);
   const [b1, omb1, b2, omb2] = [r(s.beta1), r(s.oneMinusBeta1), r(s.beta2), r(s.oneMinusBeta2)];
-  const [decay, stepSize, sqrtC2, eps] = [r(s.decay), r(s.stepSize), r(s.sqrtC2), r(s.eps)];
+  let [stepSize, sqrtC2] = [r(s.stepSize), r(s.sqrtC2)];
+  if (control) {
+    // the device-controlled step (see Backend.adamwUpdate): skip, or bias corrections from `step`
+    if (control.storage[control.offset] !== 0) return;
+    const t = control.storage[control.offset + 1];
+    if (t !== s.step) {
+      stepSize = r(s.lr / (1 - s.beta1 ** t));
+      sqrtC2 = r(Math.sqrt(1 - s.beta2 ** t));
+    }
+  }
+  const [decay, eps] = [r(s.decay), r(s.eps)];
   const n = p.shape.reduce((a, b) => a * b, 1);
   for (let i = 0; i < n; i++) {
     const gi = g.storage[g.offset + i];

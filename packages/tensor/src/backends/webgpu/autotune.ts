@@ -154,7 +154,8 @@ export class MatmulAutotune {
   }
 
   /**
-   * The choice without measurements. Software adapters: the subgroup band (A shared by
+   * The choice without measurements. Software adapters: the subgroup row-vec kernel where K and
+   * the operands are 4-aligned, else the subgroup band (A shared by
    * broadcast, no barriers; 12 rows × 2 columns per lane where the output is wide enough) or the
    * plain band; GPUs: register-blocked tiles. Matrix-vector
    * products with N = 1 and tiny outputs with a long K: lanes split K.
@@ -165,6 +166,8 @@ export class MatmulAutotune {
     if ((n === 1 || m * n <= 256) && k >= 256 && this.applies('splitk', a, b)) return 'splitk';
     if (this.#software) {
       if (this.#subgroups) {
+        // vec4 operands both ways: the row-vec kernel (16 rows per lane; 8 for short outputs)
+        if (this.applies('sgrowv16', a, b)) return m >= 16 ? 'sgrowv16' : 'sgrowv8';
         // 12 rows × 2 columns per lane needs enough rows and more than one 64-lane column set
         if (m >= 12 && n > 64) return 'sgband12x2';
         return m >= 16 ? 'sgband16' : 'sgband8';

@@ -22,6 +22,7 @@ import { isSoftwareAdapter, MatmulAutotune } from './autotune.js';
 import { BufferUsage, DEFAULT_MAX_WORKGROUPS_PER_DIMENSION, MAP_MODE_READ } from './constants.js';
 import type { OpenedDevice } from './device.js';
 import { align4, decodeDevice, deviceItemSize, encodeHost } from './dtypes.js';
+import { envVar } from './env.js';
 import { DeviceErrors } from './errors.js';
 import { Executor, type Launch } from './executor.js';
 import { activationBackwardLaunch } from './kernels/activation-backward.js';
@@ -56,6 +57,9 @@ import {
   embeddingSumLaunch,
   SORT_BLOCK,
 } from './kernels/embedding-backward.js';
+import { groupedMatmulBandLaunch, groupedOuterBandLaunch } from './kernels/grouped-band.js';
+import { groupedMatmulLaunch } from './kernels/grouped-matmul.js';
+import { groupedOuterLaunch } from './kernels/grouped-outer.js';
 import { gatherLaunch, indexSelectLaunch, scatterAddLaunch } from './kernels/indexing.js';
 import { matmulVariantLaunches } from './kernels/matmul.js';
 import { epilogueViews } from './kernels/matmul-epilogue.js';
@@ -64,6 +68,7 @@ import { normBackwardColumnsLaunch, normBackwardRowsLaunch } from './kernels/nor
 import { randomLaunch } from './kernels/random.js';
 import { cumsumLaunch, reduceLaunch } from './kernels/reduce.js';
 import { rowLanes } from './kernels/rows.js';
+import { combineRowsLaunch, dispatchRowsLaunch, slotDotsLaunch } from './kernels/slot-rows.js';
 import { softmaxLaunch } from './kernels/softmax.js';
 import { softmaxBackwardLaunch } from './kernels/softmax-backward.js';
 import { topkLaunch } from './kernels/topk.js';
@@ -106,6 +111,8 @@ export class WebGpuBackend implements Backend<GpuStorage> {
   readonly #maxWorkgroups: number;
   readonly #f16: boolean;
   readonly #matmulTune: MatmulAutotune;
+  /** Whether the grouped product uses its subgroup-band variant (see #groupedBand). */
+  readonly #groupedBandDefault: boolean;
 
   constructor(opened: OpenedDevice, options: WebGpuBackendOptions = {}) {
     this.#opened = opened;
@@ -134,6 +141,12 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       opened.features.includes('subgroups') && opened.subgroupMinSize >= 8,
       this.#maxWorkgroups,
     );
+    // on lavapipe the subgroup-band layout ran the MoE bench's grouped product ~2.5× faster than
+    // tiles (kernels/grouped-band.ts); GPUs keep the tiled kernel
+    this.#groupedBandDefault =
+      isSoftwareAdapter(opened.description) &&
+      opened.features.includes('subgroups') &&
+      opened.subgroupMinSize >= 8;
     this.info = {
       name: 'webgpu',
       device: opened.description,
@@ -451,6 +464,71 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
+  groupedMatmul(x: V, w: V, ends: V, out: V): void {
+    this.#check('groupedMatmul');
+    if (sizeOf(out.shape) === 0) return;
+    // rows in no group stay zero: the kernel writes only the rows of its groups
+    this.fill(out, 0);
+    if (x.shape[0] === 0) return;
+    const launch = this.#groupedBand()
+      ? groupedMatmulBandLaunch(x, w, ends, out, this.#maxWorkgroups)
+      : groupedMatmulLaunch(x, w, ends, out, this.#maxWorkgroups);
+    const buffers = [out, x, w, ends].map((v) => v.storage.buffer);
+    this.#run('groupedMatmul', launch, ...buffers);
+  }
+
+  groupedOuter(x: V, y: V, ends: V, out: V): void {
+    this.#check('groupedOuter');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = this.#groupedBand()
+      ? groupedOuterBandLaunch(x, y, ends, out, this.#maxWorkgroups)
+      : groupedOuterLaunch(x, y, ends, out, this.#maxWorkgroups);
+    this.#run('groupedOuter', launch, ...[out, x, y, ends].map((v) => v.storage.buffer));
+  }
+
+  /**
+   * The grouped kernels' variant: `KILN_GROUPED_VARIANT=band|tiled` forces one (tests run both;
+   * `band` needs subgroups of 8+ lanes), else band on software adapters with subgroups.
+   */
+  #groupedBand(): boolean {
+    const forced = envVar('KILN_GROUPED_VARIANT');
+    if (forced === 'tiled') return false;
+    if (forced === 'band') {
+      if (!this.info.features.includes('subgroups'))
+        throw new BackendError(
+          'KILN_GROUPED_VARIANT=band needs the subgroups feature, which this adapter lacks; unset it',
+        );
+      return true;
+    }
+    return this.#groupedBandDefault;
+  }
+
+  dispatchRows(x: V, slots: V, gates: V | null, out: V): void {
+    this.#check('dispatchRows');
+    if (sizeOf(out.shape) === 0) return;
+    // rows no slot names are zero; the kernel writes only named rows
+    this.fill(out, 0);
+    if (sizeOf(x.shape) === 0 || sizeOf(slots.shape) === 0) return;
+    const launch = dispatchRowsLaunch(x, slots, gates, out, this.#maxWorkgroups);
+    const views = gates ? [out, x, slots, gates] : [out, x, slots];
+    this.#run('dispatchRows', launch, ...views.map((v) => v.storage.buffer));
+  }
+
+  combineRows(y: V, slots: V, gates: V | null, out: V): void {
+    this.#check('combineRows');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = combineRowsLaunch(y, slots, gates, out, this.#maxWorkgroups);
+    const views = gates ? [out, y, slots, gates] : [out, y, slots];
+    this.#run('combineRows', launch, ...views.map((v) => v.storage.buffer));
+  }
+
+  slotDots(x: V, y: V, slots: V, out: V): void {
+    this.#check('slotDots');
+    if (sizeOf(out.shape) === 0) return;
+    const launch = slotDotsLaunch(x, y, slots, out, this.#maxWorkgroups);
+    this.#run('slotDots', launch, ...[out, x, slots, y].map((v) => v.storage.buffer));
+  }
+
   random(out: V, params: RandomParams): void {
     this.#check('random');
     if (sizeOf(out.shape) === 0) return;
@@ -682,10 +760,10 @@ export class WebGpuBackend implements Backend<GpuStorage> {
     );
   }
 
-  adamwUpdate(param: V, grad: V, m: V, v: V, s: AdamWScalars): void {
+  adamwUpdate(param: V, grad: V, m: V, v: V, s: AdamWScalars, control?: V): void {
     this.#check('adamwUpdate');
     if (sizeOf(param.shape) === 0) return;
-    const launch = adamwUpdateLaunch(param, grad, m, v, s, this.#maxWorkgroups);
+    const launch = adamwUpdateLaunch(param, grad, m, v, s, this.#maxWorkgroups, control);
     this.#run(
       'adamwUpdate',
       launch,
@@ -693,6 +771,7 @@ export class WebGpuBackend implements Backend<GpuStorage> {
       m.storage.buffer,
       v.storage.buffer,
       grad.storage.buffer,
+      ...(control ? [control.storage.buffer] : []),
     );
   }
 

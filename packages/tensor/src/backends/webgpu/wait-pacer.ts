@@ -23,6 +23,14 @@
 
 /** Don't sleep for predicted waits shorter than this (timer granularity, wake-up cost). */
 export const MIN_SLEEP_MS = 4;
+/**
+ * Never sleep longer than this at once. A speed learned from a wait that also ran much unknown-flop
+ * work (sorting, sampling, a stall of the machine) is far too slow, and a large matmul after it
+ * was predicted to take minutes: runs sat idle that long (seen in GRPO and MoE runs under load).
+ * Past the cap the executor awaits the device, so a wrong estimate costs at most this once (the
+ * overshoot then resets the speed).
+ */
+export const MAX_SLEEP_MS = 250;
 /** Sleep this fraction of the predicted time, then wait for the device: waking early is cheap. */
 export const SLEEP_FRACTION = 0.85;
 /** Learn the device's speed only from waits on at least this much work. */
@@ -80,7 +88,7 @@ export class WaitPacer {
     let sleepMs = 0;
     if (flops > 0 && this.#flopsPerMs > 0) {
       const remaining = flops / this.#flopsPerMs - (now - this.#outstandingSince);
-      if (remaining >= MIN_SLEEP_MS) sleepMs = remaining * SLEEP_FRACTION;
+      if (remaining >= MIN_SLEEP_MS) sleepMs = Math.min(MAX_SLEEP_MS, remaining * SLEEP_FRACTION);
     }
     return { flops, cold, sleepMs };
   }

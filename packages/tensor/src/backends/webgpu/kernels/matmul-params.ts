@@ -69,12 +69,20 @@ export function matmulParams(
  * ask this of A (vec4 along K), the subgroup kernels of B (4 adjacent columns per lane).
  */
 export function innerVec4Aligned(v: View): boolean {
-  const [batchStride, rowStride, colStride] = v.strides;
+  const [, rowStride, colStride] = v.strides;
   return (
     colStride === 1 &&
     v.shape[2] % 4 === 0 &&
     rowStride % 4 === 0 &&
-    batchStride % 4 === 0 &&
+    batchStrideAligned(v) &&
     v.offset % 4 === 0
   );
+}
+
+/**
+ * Is the batch stride a multiple of 4, or unused? A single batch's stride is never read (the
+ * frontend gives a 2-D operand's [1, R, C] view a batch stride of 1), so it does not count.
+ */
+export function batchStrideAligned(v: View): boolean {
+  return v.shape[0] === 1 || v.strides[0] % 4 === 0;
 }

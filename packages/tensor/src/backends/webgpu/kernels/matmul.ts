@@ -15,6 +15,7 @@ import type { Launch } from '../executor.js';
 import { type BandShape, bandLaunches } from './matmul-band.js';
 import { epilogueSource, type KernelEpilogue, matmulLaunches } from './matmul-epilogue.js';
 import { innerVec4Aligned, MATMUL_PROLOGUE, MATMUL_WORDS, P } from './matmul-params.js';
+import { rowvecLaunches, rowvecLayout } from './matmul-rowvec.js';
 import { splitkApplies, splitkLaunches } from './matmul-splitk.js';
 import { subgroupBandLaunches } from './matmul-subgroup.js';
 import { dtypeBuffer, enables, load, mathPrelude, uniforms } from './wgsl.js';
@@ -166,6 +167,16 @@ export const MATMUL_VARIANTS = [
    * gathered B value 12 (lavapipe: ~1.5× less CPU per product than sgband16).
    */
   'sgband12x2',
+  /**
+   * Subgroup row-vec (matmul-rowvec.ts): 16 rows × one vec4 of columns per lane, 16-lane
+   * workgroups, A broadcast as vec4s along K, B read as vec4s; transposed operands are read
+   * along their contiguous dimension. Needs subgroups, K % 4 = 0 and 4-aligned operands.
+   */
+  'sgrowv16',
+  /** Subgroup row-vec with 64-lane workgroups. */
+  'sgrowv16w64',
+  /** Subgroup row-vec with 8 rows per lane (small M). */
+  'sgrowv8',
   /** One workgroup per output, lanes split K: matrix-vector (N = 1) and small outputs with long K. */
   'splitk',
 ] as const;
@@ -195,6 +206,7 @@ export function matmulVariantApplies(
 ): boolean {
   const [, m] = a.shape;
   const n = b.shape[2];
+  if (variant.startsWith('sgrowv')) return subgroups && rowvecLayout(a, b) !== undefined;
   if (variant.startsWith('sg')) return subgroups && (variant !== 'sgbandv4' || innerVec4Aligned(b));
   if (variant === 'splitk') return splitkApplies(m, n, maxWorkgroups);
   const band = BANDS[variant];
@@ -246,6 +258,12 @@ function variantLaunches(
       return subgroupBandLaunches(a, b, out, { rm: 16, vec4: false }, maxWorkgroups, epilogue);
     case 'sgband12x2':
       return subgroupBandLaunches(a, b, out, { rm: 12, vec4: false, cn: 2 }, maxWorkgroups, epilogue);
+    case 'sgrowv16':
+      return rowvecLaunches(a, b, out, { rm: 16, wg: 16 }, maxWorkgroups, epilogue);
+    case 'sgrowv16w64':
+      return rowvecLaunches(a, b, out, { rm: 16, wg: 64 }, maxWorkgroups, epilogue);
+    case 'sgrowv8':
+      return rowvecLaunches(a, b, out, { rm: 8, wg: 16 }, maxWorkgroups, epilogue);
     default:
       return bandLaunches(a, b, out, BANDS[variant], maxWorkgroups, epilogue);
   }
