@@ -6,7 +6,7 @@ import { GPT } from '@kiln/transformer';
 import '@kiln/moe';
 import { expect, test } from 'vitest';
 import { loadCv, renderLoadHeatmapSvg } from '../src/heatmap.js';
-import { SCALES, variants } from '../src/variants.js';
+import { overrideScale, SCALES, variants } from '../src/variants.js';
 
 await init({ backend: 'cpu', quiet: true });
 
@@ -24,6 +24,29 @@ test('dense-active matches the MoE’s active parameters and dense-total its tot
   expect(count('dense-total').total).toBe(moe.total - router);
   expect(runs.map((r) => r.name)).toEqual(['dense-active', 'dense-total', 'moe-none', 'moe-aux', 'moe-bias']);
   expect(runs.filter((r) => r.biasBalancing).map((r) => r.name)).toEqual(['moe-bias']);
+});
+
+test('with fine-grained and shared experts the twins still match (dense dFF = (k + shared)·expertDFF)', () => {
+  const scale = overrideScale(SCALES.default, 'experts=16,topK=4,expertDFF=16,sharedExperts=2,routedScale=4');
+  expect(scale).toMatchObject({ experts: 16, topK: 4, expertDFF: 16, sharedExperts: 2, routedScale: 4 });
+  const runs = variants(scale, 512);
+  const count = (name: string) => {
+    const model = new GPT(runs.find((r) => r.name === name)!.config);
+    const n = { total: model.numParameters(), active: model.activeParameters() };
+    model.dispose();
+    return n;
+  };
+  const router = scale.nLayers * scale.dModel * scale.experts;
+  const moe = count('moe-none');
+  expect(moe.total).toBeGreaterThan(moe.active);
+  expect(count('dense-active').total).toBe(moe.active - router);
+  expect(count('dense-total').total).toBe(moe.total - router);
+});
+
+test('--set rejects unknown fields and non-numbers, naming the field', () => {
+  expect(() => overrideScale(SCALES.default, 'expert=4')).toThrow(/unknown field 'expert'/);
+  expect(() => overrideScale(SCALES.default, 'topK=two')).toThrow(/topK needs a number/);
+  expect(overrideScale(SCALES.default, undefined)).toEqual(SCALES.default);
 });
 
 test('heatmap: one panel per layer, one cell per expert and step', () => {

@@ -90,6 +90,7 @@ export function toMixtralConfig(c: ResolvedGPTConfig): Record<string, unknown> |
     o.activation !== 'swiglu' ||
     o.scoring !== 'softmax' ||
     !o.normalizeTopK ||
+    o.routedScale !== 1 ||
     o.sharedExperts > 0 ||
     o.dispatch !== 'dropless' ||
     b.zLoss > 0 ||

@@ -76,6 +76,7 @@ export class MoE extends Module implements FeedForward {
       scoring: o.scoring,
       topK: o.topK,
       normalizeTopK: o.normalizeTopK,
+      routedScale: o.routedScale,
       jitter: o.jitter,
       selectionBias: o.balancing.biasUpdateRate > 0,
       backend,

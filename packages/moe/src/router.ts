@@ -28,6 +28,8 @@ export interface RouterOptions {
   topK: number;
   /** Divide the chosen scores by their sum. */
   normalizeTopK: boolean;
+  /** Multiplier of the gate weights (1 = none). */
+  routedScale?: number;
   /** Multiplicative input noise ε in training (0 = none). */
   jitter: number;
   /** Keep a selection bias (DeepSeek-V3 balancing). */
@@ -75,6 +77,8 @@ export class Router extends Module {
     });
     let gates = gather(scores, 1, experts);
     if (normalizeTopK) gates = gates.div(gates.sum(-1, true));
+    const scale = this.options.routedScale ?? 1;
+    if (scale !== 1) gates = gates.mul(scale);
     return { logits, scores, experts, gates };
   }
 }

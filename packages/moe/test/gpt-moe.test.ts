@@ -270,4 +270,12 @@ test('Mixtral config.json: written for a Mixtral-shaped model, read back without
     feedForward: { kind: 'moe', experts: 2, topK: 1, expertDFF: 8, sharedExperts: 1 },
   });
   expect(toHFConfigOf(shared).model_type).toBe('llama');
+  shared.dispose();
+  // nor scaled gates (Mixtral has no routed_scaling_factor)
+  const scaled = new GPT({
+    ...c,
+    feedForward: { kind: 'moe', experts: 2, topK: 1, expertDFF: 8, routedScale: 2 },
+  });
+  expect(toHFConfigOf(scaled).model_type).toBe('llama');
+  scaled.dispose();
 });

@@ -80,6 +80,7 @@ export async function referenceMoE(moe: MoE, x: Tensor): Promise<Reference> {
       const z = g.reduce((a, b) => a + b, 0);
       g = g.map((v) => v / z);
     }
+    g = g.map((v) => v * o.routedScale);
     choices.push(chosen);
     gates.push(g);
   }

@@ -19,6 +19,10 @@ const backends: [string, Backend | null][] = [
 
 const CASES: [string, MoEOptions][] = [
   ['softmax top-2 swiglu dropless', { experts: 4, topK: 2, expertDFF: 8, blockSize: 4 }],
+  [
+    'softmax top-2 dropless, shared, gates ×2 (routedScale)',
+    { experts: 4, topK: 2, expertDFF: 8, sharedExperts: 1, routedScale: 2, blockSize: 4 },
+  ],
   ['softmax top-1 gelu dropless', { experts: 3, topK: 1, expertDFF: 6, activation: 'gelu', blockSize: 8 }],
   [
     'sigmoid top-2 fine-grained + shared',
@@ -169,6 +173,9 @@ test('bad options are ConfigErrors naming the field and the fix', () => {
   );
   expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, balancing: { aux: 1 } as never })).toThrow(
     /unknown option\(s\) aux/,
+  );
+  expect(() => new MoE(8, { experts: 2, topK: 1, expertDFF: 4, routedScale: 0 })).toThrow(
+    /routedScale must be above 0/,
   );
 });
 
