@@ -37,6 +37,13 @@ export interface PPOTrainerOptions<E> {
   valueModel: RewardModel;
   /** Scores whole completions (its `score`); with `rewards`, the two are added. */
   rewardModel?: RewardModel;
+  /**
+   * Whether the reward model reads a finished completion with the stop token that ended it
+   * (default true: HF's reward models read the last token, the end of turn). Give false for a
+   * reward model trained on answers without it: it then reads the last answer token, as it
+   * was trained (an SFT model's end-of-turn state can be blind to the answer; see docs/rlhf.md).
+   */
+  scoreStopToken?: boolean;
   /** Reward functions added to the reward model's score. */
   rewards?: readonly RewardFunction<E>[];
   prompts: readonly RLPrompt<E>[];
@@ -153,10 +160,19 @@ export class PPOTrainer<E = unknown> {
       : undefined;
     const backend = policy.backend;
     const up = (h: HostTensor) => tensor(h.data, { shape: h.shape, dtype: h.dtype, backend });
+    // the reward model reads the rows it was trained on: with or without the stop token
+    const scored =
+      this.#o.scoreStopToken === false
+        ? rolloutRows(
+            rolled.prompts,
+            rolled.completions.map((ids, i) => (rolled.finished[i] ? ids.slice(0, -1) : ids)),
+            padId,
+          )
+        : layout;
     const rmScores = rewardModel
       ? await scope(async () =>
           Array.from(
-            await noGrad(() => rewardModel.score(up(layout.ids), { padding: up(layout.padding) })).data(),
+            await noGrad(() => rewardModel.score(up(scored.ids), { padding: up(scored.padding) })).data(),
           ),
         )
       : undefined;
