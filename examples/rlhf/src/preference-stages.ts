@@ -37,10 +37,16 @@ import { fitting, judgeScore, type TaskRecord } from './task.js';
 /** The reward model's held-out numbers. */
 export interface RewardModelResult {
   pairs: { train: number; heldOut: number; prompts: number };
-  /** Fraction of held-out pairs the reward model ranks like the judge. */
+  /** Fraction of held-out pairs the reward model ranks like the judge (a tie counts ½). */
   pairAccuracy: number;
   /** The same before training (the fresh scalar head: ~50%). */
   pairAccuracyBefore: number;
+  /** Fraction of held-out pairs whose two answers get exactly the same score, after training. */
+  ties: number;
+  /** The same before training. */
+  tiesBefore: number;
+  /** Pair accuracy on the training pairs, after training (a tie counts ½). */
+  trainPairAccuracy: number;
   /** Mean r_chosen − r_rejected on held-out pairs. */
   margin: number;
   seconds: number;
@@ -110,11 +116,13 @@ async function scoreAnswers(
   o: Common,
   rm: RewardModel,
   outputs: readonly string[],
+  endOfTurn: boolean,
 ): Promise<{ rewardModelScore: number; judgeScore: number }> {
   const imEnd = o.tokenizer.tokenToId('<|im_end|>')!;
   const { contextLength } = rm.config;
+  // the rows as the reward model was trained on them: with <|im_end|> only when rm.endOfTurn
   const rows = o.heldOut.map((p, i) =>
-    [...p.ids, ...o.tokenizer.encode(outputs[i]), imEnd].slice(0, contextLength),
+    [...p.ids, ...o.tokenizer.encode(outputs[i]), ...(endOfTurn ? [imEnd] : [])].slice(0, contextLength),
   );
   let total = 0;
   for (let s = 0; s < rows.length; s += 60) {
@@ -137,19 +145,24 @@ async function scoreAnswers(
   return { rewardModelScore: total / rows.length, judgeScore: judged / rows.length };
 }
 
-/** Fraction of pairs ranked chosen > rejected, and the mean margin. */
+/**
+ * Fraction of pairs ranked chosen > rejected (a tie, r_c = r_r exactly, counts ½: an answer the
+ * model cannot see is a coin toss, not a wrong ranking), the fraction tied, and the mean margin.
+ */
 async function pairAccuracy(
   rm: RewardModel,
   pairs: readonly TokenizedPair[],
-): Promise<{ accuracy: number; margin: number }> {
+): Promise<{ accuracy: number; ties: number; margin: number }> {
   const source = new PreferenceSource(pairs, { batchSize: pairs.length, seed: 0 });
   return scope(async () => {
     const { chosen, rejected } = noGrad(() =>
       pairRewards(rm, uploadBatch(source.next(), { backend: rm.backend })),
     );
     const d = Array.from(await chosen.sub(rejected).data());
+    const ties = d.filter((x) => x === 0).length;
     return {
-      accuracy: d.filter((x) => x > 0).length / d.length,
+      accuracy: (d.filter((x) => x > 0).length + ties / 2) / d.length,
+      ties: ties / d.length,
       margin: d.reduce((a, b) => a + b, 0) / d.length,
     };
   });
@@ -193,8 +206,17 @@ export async function runPreferenceStages(o: Common): Promise<{
     encodeAnswer: (answer: string) => [...tokenizer.encode(answer), imEnd],
     maxLength: 32,
   };
-  const trainPairs = tokenizePreferencePairs(await read('train.jsonl'), tokenizeOptions);
-  const heldPairs = tokenizePreferencePairs(await read('held-out.jsonl'), tokenizeOptions);
+  const trainText = await read('train.jsonl');
+  const heldText = await read('held-out.jsonl');
+  // DPO's pairs end with <|im_end|> (the policy learns where answers stop)
+  const trainPairs = tokenizePreferencePairs(trainText, tokenizeOptions);
+  const heldPairs = tokenizePreferencePairs(heldText, tokenizeOptions);
+  // the reward model's end at the answer unless rm.endOfTurn (see config.ts)
+  const rmTokenizeOptions = config.rm.endOfTurn
+    ? tokenizeOptions
+    : { ...tokenizeOptions, encodeAnswer: (answer: string) => tokenizer.encode(answer) };
+  const rmTrainPairs = tokenizePreferencePairs(trainText, rmTokenizeOptions);
+  const rmHeldPairs = tokenizePreferencePairs(heldText, rmTokenizeOptions);
   log(
     `pairs: ${prefsResult.prompts} prompts × ${config.prefs.samples} sampled answers, ranked by the judge → ${trainPairs.length} training pairs, ${heldPairs.length} held out (${join(prefsDir, 'train.jsonl')})`,
   );
@@ -207,17 +229,17 @@ export async function runPreferenceStages(o: Common): Promise<{
   if (!rmResult) {
     manualSeed(config.rm.train.seed ?? 0);
     const rm = RewardModel.fromCausalLM(await loadModel(o.sftDir));
-    const before = await pairAccuracy(rm, heldPairs);
+    const before = await pairAccuracy(rm, rmHeldPairs);
     const start = performance.now();
     const trainer = new Trainer<RewardModel>({
       model: rm,
-      data: new PreferenceSource(trainPairs, {
+      data: new PreferenceSource(rmTrainPairs, {
         batchSize: config.rm.pairsPerBatch,
         seed: config.rm.train.seed,
         padId,
       }),
       objective: rewardModelObjective(),
-      validation: () => [new PreferenceSource(heldPairs, { batchSize: heldPairs.length, padId }).next()],
+      validation: () => [new PreferenceSource(rmHeldPairs, { batchSize: rmHeldPairs.length, padId }).next()],
       config: config.rm.train,
       outDir: rmDir,
       progress: false,
@@ -225,11 +247,15 @@ export async function runPreferenceStages(o: Common): Promise<{
     });
     await trainer.resume();
     await trainer.train();
-    const after = await pairAccuracy(rm, heldPairs);
+    const after = await pairAccuracy(rm, rmHeldPairs);
+    const onTrain = await pairAccuracy(rm, rmTrainPairs);
     rmResult = {
       pairs: prefsResult,
       pairAccuracy: after.accuracy,
       pairAccuracyBefore: before.accuracy,
+      ties: after.ties,
+      tiesBefore: before.ties,
+      trainPairAccuracy: onTrain.accuracy,
       margin: after.margin,
       seconds: (performance.now() - start) / 1000,
     };
@@ -238,12 +264,12 @@ export async function runPreferenceStages(o: Common): Promise<{
     await finishStage(rmDir, rmResult);
   }
   log(
-    `reward model: held-out pair accuracy ${(rmResult.pairAccuracyBefore * 100).toFixed(1)}% → ${(rmResult.pairAccuracy * 100).toFixed(1)}% (margin ${rmResult.margin.toFixed(2)})`,
+    `reward model: held-out pair accuracy ${(rmResult.pairAccuracyBefore * 100).toFixed(1)}% → ${(rmResult.pairAccuracy * 100).toFixed(1)}% (ties ${(rmResult.tiesBefore * 100).toFixed(1)}% → ${(rmResult.ties * 100).toFixed(1)}%, a tie counting ½; margin ${rmResult.margin.toFixed(2)}; training pairs ${(rmResult.trainPairAccuracy * 100).toFixed(1)}%)`,
   );
   // the trained reward model, for PPO and for scoring every policy's answers
   const loadRM = () => loadRewardModel(rmModelDir);
   const rm = await loadRM();
-  const scoreOutputs = (outputs: readonly string[]) => scoreAnswers(o, rm, outputs);
+  const scoreOutputs = (outputs: readonly string[]) => scoreAnswers(o, rm, outputs, config.rm.endOfTurn);
 
   // 3. PPO against the reward model; the value model starts as the reward model (InstructGPT).
   const ppoDir = join(o.outDir, 'ppo');
@@ -262,6 +288,8 @@ export async function runPreferenceStages(o: Common): Promise<{
       prompts: fitting(o.train, policy.config.contextLength, ppoConfig.maxCompletionTokens ?? 16, () => {}),
       decode: (ids) => tokenizer.decode(ids),
       stopTokens: [imEnd],
+      // the reward model reads answers as it was trained: with <|im_end|> only when rm.endOfTurn
+      scoreStopToken: config.rm.endOfTurn,
       padId,
       config: ppoConfig,
     });
@@ -298,9 +326,10 @@ export async function runPreferenceStages(o: Common): Promise<{
 
   // 4. DPO on the same pairs, against reference log-probabilities computed once.
   const dpoDir = join(o.outDir, 'dpo');
+  // the reward model is in the config: it scores DPO's answers (rewardModelScore)
   let dpo = await openStage<PolicyResult>(
     dpoDir,
-    { pairs: prefsConfig, dpo: config.dpo, eval: config.eval },
+    { pairs: prefsConfig, rm: rmConfig, dpo: config.dpo, eval: config.eval },
     true,
   );
   if (!dpo) {
