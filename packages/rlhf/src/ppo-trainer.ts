@@ -125,6 +125,31 @@ export class PPOTrainer<E = unknown> {
       new AdamW(trainableParameters(options.valueModel), { lr: this.#valueSchedule(0), weightDecay: 0 });
   }
 
+  /** The policy being trained. */
+  get policy(): GPT {
+    return this.#o.policy;
+  }
+
+  /** The value model being trained. */
+  get valueModel(): RewardModel {
+    return this.#o.valueModel;
+  }
+
+  /**
+   * The run's position: steps taken and the prompt order's place. With the two models' weights
+   * and optimizer states (see `savePPOCheckpoint`) it is everything a resumed run needs: the
+   * rollouts' and minibatches' seeds derive from the config's seed and the step.
+   */
+  state(): { step: number; order: { epoch: number; at: number } } {
+    return { step: this.stepCount, order: this.#order.state() };
+  }
+
+  /** Continues from a {@link state} (restore the models' and optimizers' state separately). */
+  restore(state: { step: number; order: { epoch: number; at: number } }): void {
+    this.stepCount = state.step;
+    this.#order.restore(state.order);
+  }
+
   /** One PPO step: rollouts, scores, advantages, `ppoEpochs` × `numMiniBatches` updates of both models. */
   async step(): Promise<PPOStepResult> {
     const c = this.config;
