@@ -16,8 +16,10 @@ import {
   precomputeReferenceLogps,
   RewardModel,
   type RLPrompt,
+  resumePPOCheckpoint,
   rewardModelObjective,
   rollout,
+  savePPOCheckpoint,
   saveRewardModel,
   type TokenizedPair,
   tokenizePreferencePairs,
@@ -25,7 +27,14 @@ import {
 import { manualSeed, scope, tensor } from '@kiln/tensor';
 import { writeFileAtomic } from '@kiln/tensor/node';
 import type { Tokenizer } from '@kiln/tokenizer';
-import { crc32, type MetricsRecord, Trainer, uploadBatch } from '@kiln/trainer/node';
+import {
+  CheckpointDir,
+  crc32,
+  type JsonValue,
+  type MetricsRecord,
+  Trainer,
+  uploadBatch,
+} from '@kiln/trainer/node';
 import type { GPT } from '@kiln/transformer';
 import { loadModel, saveModel } from '@kiln/transformer/node';
 import { type Assessment, assess, describeAssessment } from './assess.js';
@@ -33,6 +42,9 @@ import type { RLHFExampleConfig } from './config.js';
 import { writeCurves } from './curves.js';
 import { finishStage, openStage } from './stage.js';
 import { fitting, judgeScore, type TaskRecord } from './task.js';
+
+/** PPO steps between mid-run checkpoints (an interrupted PPO stage resumes from the last). */
+const PPO_CHECKPOINT_EVERY = 10;
 
 /** The reward model's held-out numbers. */
 export interface RewardModelResult {
@@ -273,7 +285,7 @@ export async function runPreferenceStages(o: Common): Promise<{
 
   // 3. PPO against the reward model; the value model starts as the reward model (InstructGPT).
   const ppoDir = join(o.outDir, 'ppo');
-  let ppo = await openStage<PolicyResult>(ppoDir, { rm: rmConfig, ppo: config.ppo, eval: config.eval });
+  let ppo = await openStage<PolicyResult>(ppoDir, { rm: rmConfig, ppo: config.ppo, eval: config.eval }, true);
   if (!ppo) {
     const { steps, ...ppoConfig } = config.ppo;
     manualSeed(ppoConfig.seed ?? 0);
@@ -296,9 +308,14 @@ export async function runPreferenceStages(o: Common): Promise<{
     log(
       `ppo: ${steps} steps × ${trainer.config.promptsPerStep} rollouts, ${trainer.config.ppoEpochs} epochs × ${trainer.config.numMiniBatches} minibatches, KL coefficient ${trainer.config.klCoef}, reward = the reward model's score`,
     );
-    const records: MetricsRecord[] = [];
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) {
+    // a checkpoint every PPO_CHECKPOINT_EVERY steps carries the step records so far (for the curves)
+    const checkpoints = new CheckpointDir(join(ppoDir, 'checkpoints'), { keep: 1 });
+    const resumed = await resumePPOCheckpoint(checkpoints, trainer);
+    const saved = (resumed?.extra ?? {}) as { records?: MetricsRecord[]; seconds?: number };
+    const records: MetricsRecord[] = saved.records ?? [];
+    if (resumed) log(`  resuming from the checkpoint of step ${resumed.step}`);
+    const start = performance.now() - (saved.seconds ?? 0) * 1000;
+    for (let i = trainer.stepCount; i < steps; i++) {
       const s = await trainer.step();
       const { rewards, ...numbers } = s;
       records.push({
@@ -309,6 +326,10 @@ export async function runPreferenceStages(o: Common): Promise<{
         log(
           `  step ${String(s.step).padStart(3)} | score ${s.score.toFixed(3)} | kl ${s.kl.toFixed(4)} | entropy ${s.entropy.toFixed(3)} | clip ${s.clipFraction.toFixed(3)} | value loss ${s.valueLoss.toFixed(4)} | len ${s.completionLength.toFixed(1)}`,
         );
+      }
+      if ((i + 1) % PPO_CHECKPOINT_EVERY === 0 && i + 1 < steps) {
+        const elapsed = (performance.now() - start) / 1000;
+        await savePPOCheckpoint(checkpoints, trainer, { records, seconds: elapsed } as unknown as JsonValue);
       }
     }
     const seconds = (performance.now() - start) / 1000;
