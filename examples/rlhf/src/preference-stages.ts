@@ -242,6 +242,12 @@ export async function runPreferenceStages(o: Common): Promise<{
     manualSeed(config.rm.train.seed ?? 0);
     const rm = RewardModel.fromCausalLM(await loadModel(o.sftDir));
     const before = await pairAccuracy(rm, rmHeldPairs);
+    // equal scores for two different answers: the head reads a state that does not see them
+    if (before.ties > 0.05) {
+      log(
+        `  warning: the fresh reward model scores both answers of ${(before.ties * 100).toFixed(0)}% of the held-out pairs exactly alike: its score does not see the answer there${config.rm.endOfTurn ? ' (rm.endOfTurn reads <|im_end|>; try false)' : ''}`,
+      );
+    }
     const start = performance.now();
     const trainer = new Trainer<RewardModel>({
       model: rm,
