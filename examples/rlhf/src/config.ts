@@ -38,8 +38,8 @@ export interface RLHFExampleConfig {
     /**
      * Whether the reward model reads each answer at its end-of-turn token (as HF's reward
      * models read the last token) or at the answer's last token (false, the default): the SFT
-     * model's `<|im_end|>` state is blind to the answer for about a third of the pairs, and no
-     * gradient reaches it (docs/rlhf.md, "The reward model's ties").
+     * model's `<|im_end|>` state is blind to the answer for about a third of the pairs, and
+     * training does not open it up (docs/rlhf.md, "The reward model's ties").
      */
     endOfTurn: boolean;
   };

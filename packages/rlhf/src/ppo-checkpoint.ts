@@ -2,8 +2,8 @@
 // (grpo-checkpoint.ts), but PPO trains two models with two optimizers and a training checkpoint
 // holds one of each: the policy's (with the trainer's step and prompt order, and the tensor RNG)
 // goes into the given directory, the value model's into its `value/` subdirectory (which the
-// checkpoint directory's own listing ignores). The value checkpoint is written first, so a
-// policy checkpoint that exists always has its value checkpoint. The reference and the reward
+// checkpoint directory's own listing ignores). The value checkpoint is written first and one
+// more is kept of them, so the policy's latest checkpoint always has its value checkpoint. The reference and the reward
 // model are frozen and not saved; the rollouts' and minibatches' seeds derive from the config's
 // seed and the step, so they need no state.
 import { join } from 'node:path';
@@ -26,9 +26,13 @@ export interface PPOCheckpointInfo {
   extra: JsonValue;
 }
 
-/** The value model's checkpoints: the `value/` subdirectory of `dir`, keeping as many. */
+/**
+ * The value model's checkpoints: the `value/` subdirectory of `dir`, keeping one more than
+ * `dir` — an interruption between the two saves leaves the value step ahead of the policy's
+ * latest, whose value checkpoint must still be there.
+ */
 function valueDir(dir: CheckpointDir): CheckpointDir {
-  return new CheckpointDir(join(dir.dir, 'value'), { keep: dir.keep });
+  return new CheckpointDir(join(dir.dir, 'value'), { keep: dir.keep + 1 });
 }
 
 function policyParts<E>(trainer: PPOTrainer<E>): TrainingParts {

@@ -92,6 +92,25 @@ describe('PPO checkpoints', () => {
     expect(await weights(resumed)).toEqual(await weights(whole));
   });
 
+  it('keeps the value checkpoint of the latest policy checkpoint when interrupted between the two saves', async () => {
+    // the policy's save of step 2 fails once its files are written: the value model's of step
+    // 2 is done by then (and has pruned its directory), the policy's latest is still step 1
+    const failing = new CheckpointDir(join(dir, 'keep'), {
+      keep: 1,
+      onStage: (stage, step) => {
+        if (stage === 'files-written' && step === 2) throw new Error('interrupted');
+      },
+    });
+    const t = trainer(1);
+    await t.step();
+    await savePPOCheckpoint(failing, t);
+    await t.step();
+    await expect(savePPOCheckpoint(failing, t)).rejects.toThrow(/interrupted/);
+    const resumed = trainer(9);
+    const info = await resumePPOCheckpoint(new CheckpointDir(join(dir, 'keep'), { keep: 1 }), resumed);
+    expect(info).toEqual({ step: 1, extra: null });
+  });
+
   it('an empty directory resumes nothing; another config or a missing value part is an error', async () => {
     expect(await resumePPOCheckpoint(new CheckpointDir(join(dir, 'empty')), trainer(1))).toBeUndefined();
     const checkpoints = new CheckpointDir(join(dir, 'other'));
