@@ -32,7 +32,17 @@ export interface RLHFExampleConfig {
     seed: number;
   };
   /** The reward model (Bradley–Terry), initialised from the SFT model, through the Trainer. */
-  rm: { train: TrainConfigInput; pairsPerBatch: number };
+  rm: {
+    train: TrainConfigInput;
+    pairsPerBatch: number;
+    /**
+     * Whether the reward model reads each answer at its end-of-turn token (as HF's reward
+     * models read the last token) or at the answer's last token (false, the default): the SFT
+     * model's `<|im_end|>` state is blind to the answer for about a third of the pairs, and
+     * training does not open it up (docs/rlhf.md, "The reward model's ties").
+     */
+    endOfTurn: boolean;
+  };
   /** PPO against the reward model, the value model initialised from it. */
   ppo: { steps: number } & Partial<PPOConfig>;
   /** DPO on the same pairs, through the Trainer. */
@@ -63,6 +73,7 @@ export const DEFAULT_CONFIG: RLHFExampleConfig = {
   prefs: { prompts: 1200, samples: 4, temperature: 1, heldOutFraction: 0.15, seed: 2 },
   rm: {
     pairsPerBatch: 32,
+    endOfTurn: false,
     train: {
       seed: 3,
       steps: 100,

@@ -16,8 +16,10 @@ import {
   precomputeReferenceLogps,
   RewardModel,
   type RLPrompt,
+  resumePPOCheckpoint,
   rewardModelObjective,
   rollout,
+  savePPOCheckpoint,
   saveRewardModel,
   type TokenizedPair,
   tokenizePreferencePairs,
@@ -25,7 +27,14 @@ import {
 import { manualSeed, scope, tensor } from '@kiln/tensor';
 import { writeFileAtomic } from '@kiln/tensor/node';
 import type { Tokenizer } from '@kiln/tokenizer';
-import { crc32, type MetricsRecord, Trainer, uploadBatch } from '@kiln/trainer/node';
+import {
+  CheckpointDir,
+  crc32,
+  type JsonValue,
+  type MetricsRecord,
+  Trainer,
+  uploadBatch,
+} from '@kiln/trainer/node';
 import type { GPT } from '@kiln/transformer';
 import { loadModel, saveModel } from '@kiln/transformer/node';
 import { type Assessment, assess, describeAssessment } from './assess.js';
@@ -34,13 +43,22 @@ import { writeCurves } from './curves.js';
 import { finishStage, openStage } from './stage.js';
 import { fitting, judgeScore, type TaskRecord } from './task.js';
 
+/** PPO steps between mid-run checkpoints (an interrupted PPO stage resumes from the last). */
+const PPO_CHECKPOINT_EVERY = 10;
+
 /** The reward model's held-out numbers. */
 export interface RewardModelResult {
   pairs: { train: number; heldOut: number; prompts: number };
-  /** Fraction of held-out pairs the reward model ranks like the judge. */
+  /** Fraction of held-out pairs the reward model ranks like the judge (a tie counts ½). */
   pairAccuracy: number;
   /** The same before training (the fresh scalar head: ~50%). */
   pairAccuracyBefore: number;
+  /** Fraction of held-out pairs whose two answers get exactly the same score, after training. */
+  ties: number;
+  /** The same before training. */
+  tiesBefore: number;
+  /** Pair accuracy on the training pairs, after training (a tie counts ½). */
+  trainPairAccuracy: number;
   /** Mean r_chosen − r_rejected on held-out pairs. */
   margin: number;
   seconds: number;
@@ -110,11 +128,13 @@ async function scoreAnswers(
   o: Common,
   rm: RewardModel,
   outputs: readonly string[],
+  endOfTurn: boolean,
 ): Promise<{ rewardModelScore: number; judgeScore: number }> {
   const imEnd = o.tokenizer.tokenToId('<|im_end|>')!;
   const { contextLength } = rm.config;
+  // the rows as the reward model was trained on them: with <|im_end|> only when rm.endOfTurn
   const rows = o.heldOut.map((p, i) =>
-    [...p.ids, ...o.tokenizer.encode(outputs[i]), imEnd].slice(0, contextLength),
+    [...p.ids, ...o.tokenizer.encode(outputs[i]), ...(endOfTurn ? [imEnd] : [])].slice(0, contextLength),
   );
   let total = 0;
   for (let s = 0; s < rows.length; s += 60) {
@@ -137,19 +157,24 @@ async function scoreAnswers(
   return { rewardModelScore: total / rows.length, judgeScore: judged / rows.length };
 }
 
-/** Fraction of pairs ranked chosen > rejected, and the mean margin. */
+/**
+ * Fraction of pairs ranked chosen > rejected (a tie, r_c = r_r exactly, counts ½: an answer the
+ * model cannot see is a coin toss, not a wrong ranking), the fraction tied, and the mean margin.
+ */
 async function pairAccuracy(
   rm: RewardModel,
   pairs: readonly TokenizedPair[],
-): Promise<{ accuracy: number; margin: number }> {
+): Promise<{ accuracy: number; ties: number; margin: number }> {
   const source = new PreferenceSource(pairs, { batchSize: pairs.length, seed: 0 });
   return scope(async () => {
     const { chosen, rejected } = noGrad(() =>
       pairRewards(rm, uploadBatch(source.next(), { backend: rm.backend })),
     );
     const d = Array.from(await chosen.sub(rejected).data());
+    const ties = d.filter((x) => x === 0).length;
     return {
-      accuracy: d.filter((x) => x > 0).length / d.length,
+      accuracy: (d.filter((x) => x > 0).length + ties / 2) / d.length,
+      ties: ties / d.length,
       margin: d.reduce((a, b) => a + b, 0) / d.length,
     };
   });
@@ -193,8 +218,17 @@ export async function runPreferenceStages(o: Common): Promise<{
     encodeAnswer: (answer: string) => [...tokenizer.encode(answer), imEnd],
     maxLength: 32,
   };
-  const trainPairs = tokenizePreferencePairs(await read('train.jsonl'), tokenizeOptions);
-  const heldPairs = tokenizePreferencePairs(await read('held-out.jsonl'), tokenizeOptions);
+  const trainText = await read('train.jsonl');
+  const heldText = await read('held-out.jsonl');
+  // DPO's pairs end with <|im_end|> (the policy learns where answers stop)
+  const trainPairs = tokenizePreferencePairs(trainText, tokenizeOptions);
+  const heldPairs = tokenizePreferencePairs(heldText, tokenizeOptions);
+  // the reward model's end at the answer unless rm.endOfTurn (see config.ts)
+  const rmTokenizeOptions = config.rm.endOfTurn
+    ? tokenizeOptions
+    : { ...tokenizeOptions, encodeAnswer: (answer: string) => tokenizer.encode(answer) };
+  const rmTrainPairs = tokenizePreferencePairs(trainText, rmTokenizeOptions);
+  const rmHeldPairs = tokenizePreferencePairs(heldText, rmTokenizeOptions);
   log(
     `pairs: ${prefsResult.prompts} prompts × ${config.prefs.samples} sampled answers, ranked by the judge → ${trainPairs.length} training pairs, ${heldPairs.length} held out (${join(prefsDir, 'train.jsonl')})`,
   );
@@ -207,17 +241,23 @@ export async function runPreferenceStages(o: Common): Promise<{
   if (!rmResult) {
     manualSeed(config.rm.train.seed ?? 0);
     const rm = RewardModel.fromCausalLM(await loadModel(o.sftDir));
-    const before = await pairAccuracy(rm, heldPairs);
+    const before = await pairAccuracy(rm, rmHeldPairs);
+    // equal scores for two different answers: the head reads a state that does not see them
+    if (before.ties > 0.05) {
+      log(
+        `  warning: the fresh reward model scores both answers of ${(before.ties * 100).toFixed(0)}% of the held-out pairs exactly alike: its score does not see the answer there${config.rm.endOfTurn ? ' (rm.endOfTurn reads <|im_end|>; try false)' : ''}`,
+      );
+    }
     const start = performance.now();
     const trainer = new Trainer<RewardModel>({
       model: rm,
-      data: new PreferenceSource(trainPairs, {
+      data: new PreferenceSource(rmTrainPairs, {
         batchSize: config.rm.pairsPerBatch,
         seed: config.rm.train.seed,
         padId,
       }),
       objective: rewardModelObjective(),
-      validation: () => [new PreferenceSource(heldPairs, { batchSize: heldPairs.length, padId }).next()],
+      validation: () => [new PreferenceSource(rmHeldPairs, { batchSize: rmHeldPairs.length, padId }).next()],
       config: config.rm.train,
       outDir: rmDir,
       progress: false,
@@ -225,11 +265,15 @@ export async function runPreferenceStages(o: Common): Promise<{
     });
     await trainer.resume();
     await trainer.train();
-    const after = await pairAccuracy(rm, heldPairs);
+    const after = await pairAccuracy(rm, rmHeldPairs);
+    const onTrain = await pairAccuracy(rm, rmTrainPairs);
     rmResult = {
       pairs: prefsResult,
       pairAccuracy: after.accuracy,
       pairAccuracyBefore: before.accuracy,
+      ties: after.ties,
+      tiesBefore: before.ties,
+      trainPairAccuracy: onTrain.accuracy,
       margin: after.margin,
       seconds: (performance.now() - start) / 1000,
     };
@@ -238,16 +282,16 @@ export async function runPreferenceStages(o: Common): Promise<{
     await finishStage(rmDir, rmResult);
   }
   log(
-    `reward model: held-out pair accuracy ${(rmResult.pairAccuracyBefore * 100).toFixed(1)}% → ${(rmResult.pairAccuracy * 100).toFixed(1)}% (margin ${rmResult.margin.toFixed(2)})`,
+    `reward model: held-out pair accuracy ${(rmResult.pairAccuracyBefore * 100).toFixed(1)}% → ${(rmResult.pairAccuracy * 100).toFixed(1)}% (ties ${(rmResult.tiesBefore * 100).toFixed(1)}% → ${(rmResult.ties * 100).toFixed(1)}%, a tie counting ½; margin ${rmResult.margin.toFixed(2)}; training pairs ${(rmResult.trainPairAccuracy * 100).toFixed(1)}%)`,
   );
   // the trained reward model, for PPO and for scoring every policy's answers
   const loadRM = () => loadRewardModel(rmModelDir);
   const rm = await loadRM();
-  const scoreOutputs = (outputs: readonly string[]) => scoreAnswers(o, rm, outputs);
+  const scoreOutputs = (outputs: readonly string[]) => scoreAnswers(o, rm, outputs, config.rm.endOfTurn);
 
   // 3. PPO against the reward model; the value model starts as the reward model (InstructGPT).
   const ppoDir = join(o.outDir, 'ppo');
-  let ppo = await openStage<PolicyResult>(ppoDir, { rm: rmConfig, ppo: config.ppo, eval: config.eval });
+  let ppo = await openStage<PolicyResult>(ppoDir, { rm: rmConfig, ppo: config.ppo, eval: config.eval }, true);
   if (!ppo) {
     const { steps, ...ppoConfig } = config.ppo;
     manualSeed(ppoConfig.seed ?? 0);
@@ -262,15 +306,22 @@ export async function runPreferenceStages(o: Common): Promise<{
       prompts: fitting(o.train, policy.config.contextLength, ppoConfig.maxCompletionTokens ?? 16, () => {}),
       decode: (ids) => tokenizer.decode(ids),
       stopTokens: [imEnd],
+      // the reward model reads answers as it was trained: with <|im_end|> only when rm.endOfTurn
+      scoreStopToken: config.rm.endOfTurn,
       padId,
       config: ppoConfig,
     });
     log(
       `ppo: ${steps} steps × ${trainer.config.promptsPerStep} rollouts, ${trainer.config.ppoEpochs} epochs × ${trainer.config.numMiniBatches} minibatches, KL coefficient ${trainer.config.klCoef}, reward = the reward model's score`,
     );
-    const records: MetricsRecord[] = [];
-    const start = performance.now();
-    for (let i = 0; i < steps; i++) {
+    // a checkpoint every PPO_CHECKPOINT_EVERY steps carries the step records so far (for the curves)
+    const checkpoints = new CheckpointDir(join(ppoDir, 'checkpoints'), { keep: 1 });
+    const resumed = await resumePPOCheckpoint(checkpoints, trainer);
+    const saved = (resumed?.extra ?? {}) as { records?: MetricsRecord[]; seconds?: number };
+    const records: MetricsRecord[] = saved.records ?? [];
+    if (resumed) log(`  resuming from the checkpoint of step ${resumed.step}`);
+    const start = performance.now() - (saved.seconds ?? 0) * 1000;
+    for (let i = trainer.stepCount; i < steps; i++) {
       const s = await trainer.step();
       const { rewards, ...numbers } = s;
       records.push({
@@ -281,6 +332,10 @@ export async function runPreferenceStages(o: Common): Promise<{
         log(
           `  step ${String(s.step).padStart(3)} | score ${s.score.toFixed(3)} | kl ${s.kl.toFixed(4)} | entropy ${s.entropy.toFixed(3)} | clip ${s.clipFraction.toFixed(3)} | value loss ${s.valueLoss.toFixed(4)} | len ${s.completionLength.toFixed(1)}`,
         );
+      }
+      if ((i + 1) % PPO_CHECKPOINT_EVERY === 0 && i + 1 < steps) {
+        const elapsed = (performance.now() - start) / 1000;
+        await savePPOCheckpoint(checkpoints, trainer, { records, seconds: elapsed } as unknown as JsonValue);
       }
     }
     const seconds = (performance.now() - start) / 1000;
@@ -298,9 +353,10 @@ export async function runPreferenceStages(o: Common): Promise<{
 
   // 4. DPO on the same pairs, against reference log-probabilities computed once.
   const dpoDir = join(o.outDir, 'dpo');
+  // the reward model is in the config: it scores DPO's answers (rewardModelScore)
   let dpo = await openStage<PolicyResult>(
     dpoDir,
-    { pairs: prefsConfig, dpo: config.dpo, eval: config.eval },
+    { pairs: prefsConfig, rm: rmConfig, dpo: config.dpo, eval: config.eval },
     true,
   );
   if (!dpo) {

@@ -18,8 +18,7 @@ async function readJson(path: string): Promise<unknown> {
 /**
  * The result of a finished stage run with `config`, or undefined after preparing `dir` for a
  * new run. What an interrupted run of the same config left is kept when `resumable` (the
- * Trainer-based stages and GRPO resume from their checkpoints); the PPO loop has no mid-run
- * checkpoints, so an interrupted one starts over.
+ * Trainer-based stages, GRPO and PPO resume from their checkpoints).
  */
 export async function openStage<R>(dir: string, config: unknown, resumable = false): Promise<R | undefined> {
   const same = JSON.stringify(await readJson(join(dir, FILES.config))) === JSON.stringify(config);

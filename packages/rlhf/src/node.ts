@@ -1,7 +1,8 @@
 /**
  * `@kiln/rlhf/node`: everything of `@kiln/rlhf` plus reward model directories in Hugging Face
- * format (`saveRewardModel`, `loadRewardModel`), and mid-run checkpoints of a GRPO run with exact
- * resume (`saveGRPOCheckpoint`, `resumeGRPOCheckpoint`).
+ * format (`saveRewardModel`, `loadRewardModel`), and mid-run checkpoints of GRPO and PPO runs with
+ * exact resume (`saveGRPOCheckpoint`, `resumeGRPOCheckpoint`, `savePPOCheckpoint`,
+ * `resumePPOCheckpoint`).
  * @packageDocumentation
  */
 export {
@@ -10,6 +11,11 @@ export {
   saveGRPOCheckpoint,
 } from './grpo-checkpoint.js';
 export * from './index.js';
+export {
+  type PPOCheckpointInfo,
+  resumePPOCheckpoint,
+  savePPOCheckpoint,
+} from './ppo-checkpoint.js';
 export {
   loadRewardModel,
   rewardModelBindings,

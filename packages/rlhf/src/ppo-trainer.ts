@@ -37,6 +37,13 @@ export interface PPOTrainerOptions<E> {
   valueModel: RewardModel;
   /** Scores whole completions (its `score`); with `rewards`, the two are added. */
   rewardModel?: RewardModel;
+  /**
+   * Whether the reward model reads a finished completion with the stop token that ended it
+   * (default true: HF's reward models read the last token, the end of turn). Give false for a
+   * reward model trained on answers without it: it then reads the last answer token, as it
+   * was trained (an SFT model's end-of-turn state can be blind to the answer; see docs/rlhf.md).
+   */
+  scoreStopToken?: boolean;
   /** Reward functions added to the reward model's score. */
   rewards?: readonly RewardFunction<E>[];
   prompts: readonly RLPrompt<E>[];
@@ -118,6 +125,31 @@ export class PPOTrainer<E = unknown> {
       new AdamW(trainableParameters(options.valueModel), { lr: this.#valueSchedule(0), weightDecay: 0 });
   }
 
+  /** The policy being trained. */
+  get policy(): GPT {
+    return this.#o.policy;
+  }
+
+  /** The value model being trained. */
+  get valueModel(): RewardModel {
+    return this.#o.valueModel;
+  }
+
+  /**
+   * The run's position: steps taken and the prompt order's place. With the two models' weights
+   * and optimizer states (see `savePPOCheckpoint`) it is everything a resumed run needs: the
+   * rollouts' and minibatches' seeds derive from the config's seed and the step.
+   */
+  state(): { step: number; order: { epoch: number; at: number } } {
+    return { step: this.stepCount, order: this.#order.state() };
+  }
+
+  /** Continues from a {@link state} (restore the models' and optimizers' state separately). */
+  restore(state: { step: number; order: { epoch: number; at: number } }): void {
+    this.stepCount = state.step;
+    this.#order.restore(state.order);
+  }
+
   /** One PPO step: rollouts, scores, advantages, `ppoEpochs` × `numMiniBatches` updates of both models. */
   async step(): Promise<PPOStepResult> {
     const c = this.config;
@@ -153,10 +185,19 @@ export class PPOTrainer<E = unknown> {
       : undefined;
     const backend = policy.backend;
     const up = (h: HostTensor) => tensor(h.data, { shape: h.shape, dtype: h.dtype, backend });
+    // the reward model reads the rows it was trained on: with or without the stop token
+    const scored =
+      this.#o.scoreStopToken === false
+        ? rolloutRows(
+            rolled.prompts,
+            rolled.completions.map((ids, i) => (rolled.finished[i] ? ids.slice(0, -1) : ids)),
+            padId,
+          )
+        : layout;
     const rmScores = rewardModel
       ? await scope(async () =>
           Array.from(
-            await noGrad(() => rewardModel.score(up(layout.ids), { padding: up(layout.padding) })).data(),
+            await noGrad(() => rewardModel.score(up(scored.ids), { padding: up(scored.padding) })).data(),
           ),
         )
       : undefined;

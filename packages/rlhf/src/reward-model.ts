@@ -95,7 +95,7 @@ export function pairRewards(model: RewardModel, batch: Batch): { chosen: Tensor;
 
 /**
  * The reward model's objective over batches of `PreferenceSource` (chosen rows, then rejected
- * rows): the Bradley–Terry loss, weight = pairs, metrics `accuracy` and `margin`.
+ * rows): the Bradley–Terry loss, weight = pairs, metrics `accuracy` (a tie counts ½), `ties` and `margin`.
  */
 export function rewardModelObjective(options: BradleyTerryOptions = {}): Objective<RewardModel> {
   return (model, batch) => {
@@ -104,7 +104,7 @@ export function rewardModelObjective(options: BradleyTerryOptions = {}): Objecti
     return {
       loss: out.loss,
       weight: chosen.shape[0],
-      metrics: { accuracy: out.accuracy, margin: out.margin },
+      metrics: { accuracy: out.accuracy, ties: out.ties, margin: out.margin },
     };
   };
 }

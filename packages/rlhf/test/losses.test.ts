@@ -76,11 +76,20 @@ describe('bradleyTerryLoss', () => {
     const out = bradleyTerryLoss(tensor(c), tensor(r), { margin: tensor(margins), centerCoefficient: 0.05 });
     near([await out.loss.item()], [want]);
     near([await out.accuracy.item()], [mean(c.map((x, i) => (x > r[i] ? 1 : 0)))]);
+    near([await out.ties.item()], [0]);
     near([await out.margin.item()], [mean(c.map((x, i) => x - r[i]))]);
     await check(
       (a, b) => bradleyTerryLoss(a, b, { margin: 0.5, centerCoefficient: 0.05 }).loss,
       [tensor(c), tensor(r)],
     );
+  });
+  it('counts a tie as half a right ranking, and reports the ties', async () => {
+    // a reward model blind to the answers gives every pair equal rewards: chance, not 0%
+    const blind = bradleyTerryLoss(tensor([0.3, -1.2, 0.7, 2]), tensor([0.3, -1.2, 0.7, 2]));
+    near([await blind.accuracy.item(), await blind.ties.item()], [0.5, 1]);
+    // 2 right, 1 wrong, 1 tie: (2 + ½) / 4
+    const mixed = bradleyTerryLoss(tensor([1, 2, 0, 5]), tensor([0, 1, 3, 5]));
+    near([await mixed.accuracy.item(), await mixed.ties.item()], [2.5 / 4, 1 / 4]);
   });
   it('is exact for large reward gaps (no log of 0)', async () => {
     const out = bradleyTerryLoss(tensor([200, -200]), tensor([0, 0]));

@@ -3,7 +3,7 @@
 // reference log-probabilities and a LoRA base agree) and raises its reward accuracy; PPO raises
 // the score of a reward function and penalises a missing end of turn.
 import { noGrad } from '@kiln/autograd';
-import { init, manualSeed, tensor } from '@kiln/tensor';
+import { init, keep, manualSeed, type Tensor, tensor } from '@kiln/tensor';
 import { AdamW, trainStep, uploadBatch } from '@kiln/trainer';
 import { applyLoRA, GPT, trainableParameters } from '@kiln/transformer';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -132,5 +132,44 @@ describe('PPOTrainer', () => {
       if (i >= 9) late += s.rewards.three / 3;
     }
     expect(late).toBeGreaterThan(first.rewards.three + 0.25);
+  });
+});
+
+describe('PPOTrainer scoreStopToken', () => {
+  /** The last real token of every row the reward model scored, per step. */
+  async function scoredEnds(scoreStopToken: boolean | undefined): Promise<{ ends: number[]; stops: number }> {
+    const seen: Tensor[] = [];
+    // records the token each row is read at (score is synchronous: keep it, read it later)
+    class Spy extends RewardModel {
+      override score(ids: Tensor, options: { padding?: Tensor } = {}): Tensor {
+        seen.push(keep(gatherLast(ids.cast('float32'), options.padding)));
+        return super.score(ids, options);
+      }
+    }
+    const trainer = new PPOTrainer<null>({
+      policy: tiny(3),
+      reference: tiny(3),
+      valueModel: RewardModel.fromCausalLM(tiny(4)),
+      rewardModel: new Spy(RewardModel.fromCausalLM(tiny(5)).backbone),
+      prompts: [1, 2, 4, 5].map((t) => ({ ids: [t], text: `p${t}`, example: null })),
+      decode: (ids) => ids.join(' '),
+      stopTokens: [STOP],
+      ...(scoreStopToken === undefined ? {} : { scoreStopToken }),
+      config: { promptsPerStep: 16, maxCompletionTokens: 3, temperature: 1, seed: 3 },
+    });
+    const s = await trainer.step();
+    const ends = Array.from(await seen[0].data()).map(Math.round);
+    for (const t of seen) t.dispose();
+    return { ends, stops: Math.round(s.finishedFraction * 16) };
+  }
+  it('scores finished completions with their stop token by default, and without it when false', async () => {
+    const kept = await scoredEnds(undefined);
+    const dropped = await scoredEnds(false);
+    expect(kept.ends).toHaveLength(16);
+    // same seed, same rollouts: the finished rows end in STOP only when it is kept
+    expect(kept.stops).toBeGreaterThan(0);
+    expect(kept.ends.filter((t) => t === STOP)).toHaveLength(kept.stops);
+    expect(dropped.stops).toBe(kept.stops);
+    expect(dropped.ends.filter((t) => t === STOP)).toHaveLength(0);
   });
 });

@@ -24,8 +24,17 @@ export interface BradleyTerryOptions {
 export interface BradleyTerryOutput {
   /** 0-d: `mean(−log σ(r_c − r_r − m)) + c · mean((r_c + r_r)²)`. */
   loss: Tensor;
-  /** 0-d: the fraction of pairs with `r_c > r_r` (no gradient). */
+  /**
+   * 0-d: the fraction of pairs ranked like the labels, a tie (`r_c = r_r`) counting ½ (no
+   * gradient): a model that cannot tell the answers apart scores chance, 0.5, not 0.
+   */
   accuracy: Tensor;
+  /**
+   * 0-d: the fraction of pairs with `r_c = r_r` exactly (no gradient). Many ties mean the
+   * score is read where the answers are not seen (see docs/rlhf.md, "The reward model's
+   * ties"); TRL leaves ties out of its accuracy and warns about them.
+   */
+  ties: Tensor;
   /** 0-d: `mean(r_c − r_r)` (no gradient). */
   margin: Tensor;
 }
@@ -58,6 +67,9 @@ export function bradleyTerryLoss(
   if (centerCoefficient > 0) {
     loss = loss.add(chosenRewards.add(rejectedRewards).square().mean().mul(centerCoefficient));
   }
-  const [accuracy, meanMargin] = noGrad(() => [diff.gt(0).cast('float32').mean(), diff.mean()]);
-  return { loss, accuracy, margin: meanMargin };
+  const [accuracy, ties, meanMargin] = noGrad(() => {
+    const tied = diff.eq(0).cast('float32');
+    return [diff.gt(0).cast('float32').add(tied.mul(0.5)).mean(), tied.mean(), diff.mean()];
+  });
+  return { loss, accuracy, ties, margin: meanMargin };
 }
