@@ -7,10 +7,10 @@ import {
   type JsonValue,
   loadTrainingCheckpoint,
   saveTrainingCheckpoint,
-  TRAINING_CHECKPOINT_FILES,
   type TrainingParts,
 } from '@kiln/trainer/node';
 import type { GRPOTrainer } from './grpo-trainer.js';
+import { checkSavedConfig, positionParts } from './run-checkpoint.js';
 
 /** What {@link saveGRPOCheckpoint} stores beside the tensors, and {@link resumeGRPOCheckpoint} returns. */
 export interface GRPOCheckpointInfo {
@@ -21,26 +21,7 @@ export interface GRPOCheckpointInfo {
 }
 
 function parts<E>(trainer: GRPOTrainer<E>): TrainingParts {
-  return {
-    model: trainer.policy,
-    optimizer: trainer.optimizer,
-    data: {
-      state: () => trainer.state() as unknown as JsonValue,
-      restore: (state) => {
-        const s = state as { step?: unknown; order?: { epoch?: unknown; at?: unknown } } | null;
-        if (
-          typeof s?.step !== 'number' ||
-          typeof s.order?.epoch !== 'number' ||
-          typeof s.order?.at !== 'number'
-        ) {
-          throw new Error(
-            `resumeGRPOCheckpoint: the checkpoint's data state ${JSON.stringify(state)} is not a GRPOTrainer state ({ step, order: { epoch, at } }); was it written by another trainer?`,
-          );
-        }
-        trainer.restore({ step: s.step, order: { epoch: s.order.epoch, at: s.order.at } });
-      },
-    },
-  };
+  return positionParts('resumeGRPOCheckpoint', 'GRPOTrainer', trainer, trainer.policy, trainer.optimizer);
 }
 
 /**
@@ -74,20 +55,14 @@ export async function resumeGRPOCheckpoint<E>(
 ): Promise<GRPOCheckpointInfo | undefined> {
   const latest = await dir.latest();
   if (!latest) return undefined;
-  // a different config would silently continue another run: name the first setting that
-  // differs, before anything is restored
-  const saved = JSON.parse(await dir.readText(latest, TRAINING_CHECKPOINT_FILES.config)) as {
-    grpo?: Record<string, JsonValue>;
-    extra?: JsonValue;
-  };
-  const now = trainer.config as unknown as Record<string, JsonValue>;
-  for (const key of Object.keys({ ...now, ...saved.grpo })) {
-    if (JSON.stringify(now[key]) !== JSON.stringify(saved.grpo?.[key])) {
-      throw new Error(
-        `resumeGRPOCheckpoint: ${latest.path} was saved with ${key} = ${JSON.stringify(saved.grpo?.[key])}, but this trainer has ${JSON.stringify(now[key])}; resume with the same GRPOConfig or start a new checkpoint directory`,
-      );
-    }
-  }
+  const extra = await checkSavedConfig(
+    'resumeGRPOCheckpoint',
+    'GRPOConfig',
+    dir,
+    latest,
+    'grpo',
+    trainer.config,
+  );
   const { state } = await loadTrainingCheckpoint(dir, latest, parts(trainer));
-  return { step: state.step, extra: saved.extra ?? null };
+  return { step: state.step, extra };
 }

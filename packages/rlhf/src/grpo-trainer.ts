@@ -18,7 +18,7 @@ import { type GPT, trainableParameters } from '@kiln/transformer';
 import { type GRPOConfig, resolveGRPOConfig } from './grpo-config.js';
 import { sequenceLogprobs } from './logprobs.js';
 import { grpoAdvantages, grpoLoss, rlooAdvantages } from './losses/grpo.js';
-import { PromptOrder } from './prompt-order.js';
+import { PromptOrder, type RunPosition } from './prompt-order.js';
 import { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
 import { checkRewardFunctions, type RewardFunction, type RLPrompt, scoreCompletions } from './rewards.js';
 import { checkRolloutInputs, rollout, rolloutRows } from './rollout.js';
@@ -123,12 +123,12 @@ export class GRPOTrainer<E = unknown> {
   }
 
   /** The prompt order's position (JSON), for resuming a run at the same prompts. */
-  state(): { step: number; order: { epoch: number; at: number } } {
+  state(): RunPosition {
     return { step: this.stepCount, order: this.#order.state() };
   }
 
   /** Continues from a {@link state} (restore the policy's and optimizer's state separately). */
-  restore(state: { step: number; order: { epoch: number; at: number } }): void {
+  restore(state: RunPosition): void {
     this.stepCount = state.step;
     this.#order.restore(state.order);
   }

@@ -75,7 +75,7 @@ export {
   type TokenizedPair,
   tokenizePreferencePairs,
 } from './preferences.js';
-export { PromptOrder } from './prompt-order.js';
+export { PromptOrder, type RunPosition } from './prompt-order.js';
 export { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
 export {
   gatherLast,

@@ -13,10 +13,10 @@ import {
   type JsonValue,
   loadTrainingCheckpoint,
   saveTrainingCheckpoint,
-  TRAINING_CHECKPOINT_FILES,
   type TrainingParts,
 } from '@kiln/trainer/node';
 import type { PPOTrainer } from './ppo-trainer.js';
+import { checkSavedConfig, positionParts } from './run-checkpoint.js';
 
 /** What {@link savePPOCheckpoint} stores beside the tensors, and {@link resumePPOCheckpoint} returns. */
 export interface PPOCheckpointInfo {
@@ -36,26 +36,7 @@ function valueDir(dir: CheckpointDir): CheckpointDir {
 }
 
 function policyParts<E>(trainer: PPOTrainer<E>): TrainingParts {
-  return {
-    model: trainer.policy,
-    optimizer: trainer.optimizer,
-    data: {
-      state: () => trainer.state() as unknown as JsonValue,
-      restore: (state) => {
-        const s = state as { step?: unknown; order?: { epoch?: unknown; at?: unknown } } | null;
-        if (
-          typeof s?.step !== 'number' ||
-          typeof s.order?.epoch !== 'number' ||
-          typeof s.order?.at !== 'number'
-        ) {
-          throw new Error(
-            `resumePPOCheckpoint: the checkpoint's data state ${JSON.stringify(state)} is not a PPOTrainer state ({ step, order: { epoch, at } }); was it written by another trainer?`,
-          );
-        }
-        trainer.restore({ step: s.step, order: { epoch: s.order.epoch, at: s.order.at } });
-      },
-    },
-  };
+  return positionParts('resumePPOCheckpoint', 'PPOTrainer', trainer, trainer.policy, trainer.optimizer);
 }
 
 function valueParts<E>(trainer: PPOTrainer<E>): TrainingParts {
@@ -98,18 +79,14 @@ export async function resumePPOCheckpoint<E>(
 ): Promise<PPOCheckpointInfo | undefined> {
   const latest = await dir.latest();
   if (!latest) return undefined;
-  const saved = JSON.parse(await dir.readText(latest, TRAINING_CHECKPOINT_FILES.config)) as {
-    ppo?: Record<string, JsonValue>;
-    extra?: JsonValue;
-  };
-  const now = trainer.config as unknown as Record<string, JsonValue>;
-  for (const key of Object.keys({ ...now, ...saved.ppo })) {
-    if (JSON.stringify(now[key]) !== JSON.stringify(saved.ppo?.[key])) {
-      throw new Error(
-        `resumePPOCheckpoint: ${latest.path} was saved with ${key} = ${JSON.stringify(saved.ppo?.[key])}, but this trainer has ${JSON.stringify(now[key])}; resume with the same PPOConfig or start a new checkpoint directory`,
-      );
-    }
-  }
+  const extra = await checkSavedConfig(
+    'resumePPOCheckpoint',
+    'PPOConfig',
+    dir,
+    latest,
+    'ppo',
+    trainer.config,
+  );
   const values = valueDir(dir);
   const value: CheckpointInfo | undefined = (await values.list()).find((c) => c.step === latest.step);
   if (!value) {
@@ -119,5 +96,5 @@ export async function resumePPOCheckpoint<E>(
   }
   const { state } = await loadTrainingCheckpoint(dir, latest, policyParts(trainer));
   await loadTrainingCheckpoint(values, value, valueParts(trainer));
-  return { step: state.step, extra: saved.extra ?? null };
+  return { step: state.step, extra };
 }

@@ -21,7 +21,7 @@ import { klPenalty } from './losses/kl.js';
 import { maskedMean, maskedWhiten } from './losses/masked.js';
 import { ppoLosses, ppoValueLoss } from './losses/ppo.js';
 import { type PPOConfig, resolvePPOConfig } from './ppo-config.js';
-import { PromptOrder } from './prompt-order.js';
+import { PromptOrder, type RunPosition } from './prompt-order.js';
 import { checkReference, type ReferenceModel, referenceLogprobs } from './reference.js';
 import type { RewardModel } from './reward-model.js';
 import { checkRewardFunctions, type RewardFunction, type RLPrompt, scoreCompletions } from './rewards.js';
@@ -140,12 +140,12 @@ export class PPOTrainer<E = unknown> {
    * and optimizer states (see `savePPOCheckpoint`) it is everything a resumed run needs: the
    * rollouts' and minibatches' seeds derive from the config's seed and the step.
    */
-  state(): { step: number; order: { epoch: number; at: number } } {
+  state(): RunPosition {
     return { step: this.stepCount, order: this.#order.state() };
   }
 
   /** Continues from a {@link state} (restore the models' and optimizers' state separately). */
-  restore(state: { step: number; order: { epoch: number; at: number } }): void {
+  restore(state: RunPosition): void {
     this.stepCount = state.step;
     this.#order.restore(state.order);
   }

@@ -1,6 +1,14 @@
 // The order prompts are drawn in: a seeded shuffle per epoch, serialisable as a position, so a
 // run draws the same prompts at the same steps.
 
+/** A trainer's place in its run (`GRPOTrainer.state()`, `PPOTrainer.state()`): steps taken and the prompt order's position. */
+export interface RunPosition {
+  /** Steps completed. */
+  step: number;
+  /** The prompt order's epoch and index within it. */
+  order: { epoch: number; at: number };
+}
+
 /** Draws prompt indices in seeded shuffled epochs. */
 export class PromptOrder {
   #order: number[] = [];
