@@ -9,9 +9,10 @@
 // (benchmarks/src/train/kiln-train.ts): upload, forward with the loss, backward, AdamW, zeroGrad,
 // and the loss read back.
 import { backward } from '@kiln/autograd';
-import { init, manualSeed, randn, scope, type Tensor, tensor } from '@kiln/tensor';
+import { init, manualSeed, randn, type Tensor, tensor } from '@kiln/tensor';
 import { AdamW } from '@kiln/trainer';
 import { GPT, type GPTConfig } from '@kiln/transformer';
+import { readOne } from '../src/tensor/kiln-ops.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,13 +32,6 @@ const info = await init({ backend: 'webgpu', adapter: { powerPreference: 'high-p
 manualSeed(0);
 const log = (line: string) => console.error(`[kiln-gpu ${(performance.now() / 1000).toFixed(0)}s] ${line}`);
 log(`${info.name}: ${info.device}`);
-
-/** Reads one element of `t` back: Kiln has one queue, so this waits for all enqueued work. */
-async function settle(t: Tensor): Promise<void> {
-  await scope(async () => {
-    await t.flatten().narrow(0, 0, 1).data();
-  });
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -69,7 +63,7 @@ async function matmulRow(n: number, layout: Layout): Promise<MatmulRow> {
       last?.dispose();
       last = product();
     }
-    await settle(last!);
+    await readOne(last!);
     last!.dispose();
   };
   await sample(); // compiles, tunes, warms
